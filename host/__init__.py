@@ -1,0 +1,1 @@
+"""Host tools for physical buttons: flash, deploy, provision, monitor."""

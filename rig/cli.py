@@ -1,0 +1,55 @@
+"""`buttonrig`: the one console entry point.
+
+Each command group lives in its own module under `rig.commands` and adds itself to the parser
+with `register(subparsers)`; a handler gets the parsed arguments and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from rig import commands
+from rig.home import rig_home
+
+
+class CommandError(Exception):
+    """A user-facing failure: printed as `buttonrig: <message>` with exit status 255 (as aws-cli)."""
+
+    exit_code = 255
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="buttonrig", description="Firmware, host tools and test rig for ESP32 Wi-Fi buttons."
+    )
+    parser.add_argument(
+        "--home",
+        default=None,
+        help="rig state directory (default: $BUTTONRIG_HOME or ./.buttonrig)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.home = rig_home(args.home)
+    try:
+        return int(args.handler(args) or 0)
+    except CommandError as exc:
+        print(f"buttonrig: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

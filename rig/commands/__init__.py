@@ -1,0 +1,1 @@
+"""Command groups of `buttonrig`; every module here has `register(subparsers)`."""

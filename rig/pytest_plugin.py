@@ -1,0 +1,1 @@
+"""pytest plugin: `board` and `boards` fixtures and the `--board` option."""
