@@ -1,0 +1,1 @@
+"""Boards the rig drives: what a board is (profile), how it is driven (drivers)."""
