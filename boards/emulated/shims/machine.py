@@ -1,0 +1,346 @@
+# ruff: noqa: ARG002  (signatures mirror the ESP32 API; unmodelled arguments are ignored)
+# `machine` for the emulated board: the unix port's built-in module plus the ESP32 parts the
+# firmware uses (docs/contracts.md "Emulated board process"). Hardware state comes from the rig
+# over the side channel (_rig); IRQ and timer callbacks are soft IRQs, as on the ESP32.
+import sys
+
+_p = sys.path
+sys.path = []
+import machine as _m  # noqa: E402  (the built-in, not this file)
+
+sys.path = _p
+del _p
+
+for _n in dir(_m):
+    if not _n.startswith("__"):
+        globals()[_n] = getattr(_m, _n)
+
+import _thread  # noqa: E402
+import binascii  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+
+import _rig  # noqa: E402
+import micropython  # noqa: E402
+
+# ESP32 values of the constants.
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+PIN_WAKE = 2
+EXT0_WAKE = 2
+EXT1_WAKE = 3
+TIMER_WAKE = 4
+TOUCHPAD_WAKE = 5
+ULP_WAKE = 6
+SLEEP = 2
+DEEPSLEEP = 4
+
+_reset_cause = _rig.env_int("BUTTONRIG_RESET_CAUSE", PWRON_RESET)
+_wake_reason = _rig.env_int("BUTTONRIG_WAKE_REASON", 0)
+_freq = 160000000
+
+
+def _soft_irq(handler, arg):
+    try:
+        micropython.schedule(handler, arg)
+    except RuntimeError:
+        pass  # scheduler queue full: the ESP32 drops the event the same way
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_DOWN = 1
+    PULL_UP = 2
+    IRQ_RISING = 1
+    IRQ_FALLING = 2
+    WAKE_LOW = 4
+    WAKE_HIGH = 5
+    DRIVE_0 = 0
+    DRIVE_1 = 1
+    DRIVE_2 = 2
+    DRIVE_3 = 3
+
+    _irqs = {}  # pin id -> Pin with a handler
+
+    def __init__(self, id, mode=-1, pull=-1, value=None, **_kw):
+        self._id = id
+        self._mode = self.IN
+        self._pull = None
+        self._out = None
+        self._handler = None
+        self._trigger = 0
+        self.init(mode, pull, value)
+
+    def init(self, mode=-1, pull=-1, value=None, **_kw):
+        if mode != -1:
+            self._mode = mode
+        if pull != -1:
+            self._pull = pull
+        if value is not None:
+            self.value(value)
+        elif self._mode in (self.OUT, self.OPEN_DRAIN) and self._out is None:
+            self._out = 0
+
+    def _idle_level(self):
+        return 1 if self._pull == self.PULL_UP else 0
+
+    def value(self, v=None):
+        if v is None:
+            if self._mode in (self.OUT,):
+                return self._out or 0
+            return _rig.level(self._id, self._idle_level())
+        v = 1 if v else 0
+        if v != self._out:
+            self._out = v
+            _rig.send({"op": "out", "pin": self._id, "value": v})
+        return None
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def toggle(self):
+        self.value(0 if self._out else 1)
+
+    def mode(self, m=None):
+        if m is None:
+            return self._mode
+        self._mode = m
+
+    def pull(self, p=None):
+        if p is None:
+            return self._pull
+        self._pull = p
+
+    def irq(self, handler=None, trigger=3, wake=None, hard=False):
+        self._handler = handler
+        self._trigger = trigger if handler else 0
+        if handler:
+            Pin._irqs[self._id] = self
+        else:
+            Pin._irqs.pop(self._id, None)
+        return self
+
+    def __repr__(self):
+        return "Pin(%d)" % self._id
+
+
+def _on_level(pin, old, new):
+    p = Pin._irqs.get(pin)
+    if p is None:
+        return
+    if old is None:
+        old = p._idle_level()
+    if old == new:
+        return
+    if p._trigger & (Pin.IRQ_RISING if new else Pin.IRQ_FALLING):
+        _soft_irq(p._handler, p)
+
+
+_rig.watch(_on_level)
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, **kw):
+        self._id = id
+        self._gen = 0
+        if kw:
+            self.init(**kw)
+
+    def init(self, mode=PERIODIC, period=-1, callback=None, freq=-1):
+        if freq > 0:
+            period = 1000 // freq
+        if period < 0:
+            raise ValueError("period")
+        self._gen += 1
+        _thread.start_new_thread(self._run, (self._gen, mode, max(1, period), callback))
+
+    def deinit(self):
+        self._gen += 1
+
+    def _run(self, gen, mode, period, callback):
+        deadline = time.ticks_add(time.ticks_ms(), period)
+        while True:
+            time.sleep_ms(max(0, time.ticks_diff(deadline, time.ticks_ms())))
+            if gen != self._gen:
+                return
+            if callback:
+                _soft_irq(callback, self)
+            if mode != Timer.PERIODIC:
+                return
+            deadline = time.ticks_add(deadline, period)
+
+
+_battery_mv = _rig.env_int("BUTTONRIG_BATTERY_MV", 3000)
+
+
+def _on_battery(msg):
+    global _battery_mv
+    _battery_mv = msg["mv"]
+
+
+_rig.on("battery", _on_battery)
+
+
+class ADC:
+    ATTN_0DB = 0
+    ATTN_2_5DB = 1
+    ATTN_6DB = 2
+    ATTN_11DB = 3
+    WIDTH_9BIT = 0
+    WIDTH_10BIT = 1
+    WIDTH_11BIT = 2
+    WIDTH_12BIT = 3
+    _FULL_UV = 3300000  # 11 dB attenuation range
+
+    def __init__(self, pin, atten=3):
+        self._pin = pin
+
+    def atten(self, a):
+        pass
+
+    def width(self, w):
+        pass
+
+    def read_uv(self):
+        # The battery is read through the profile's divider, as on the board.
+        try:
+            import board
+
+            div = getattr(board, "BATTERY_DIVIDER", 1.0) or 1.0
+        except ImportError:
+            div = 1.0
+        return int(_battery_mv * 1000 / div)
+
+    def read(self):
+        return min(4095, self.read_uv() * 4095 // self._FULL_UV)
+
+    def read_u16(self):
+        return self.read() * 65535 // 4095
+
+
+def _rtc_state():
+    raw = os.getenv("BUTTONRIG_RTC")
+    return json.loads(raw) if raw else {}
+
+
+class RTC:
+    _MEM_MAX = 2048
+    _st = None
+
+    def __init__(self, id=0):
+        if RTC._st is None:
+            RTC._st = _rtc_state()
+
+    def _save(self):
+        # Kept by the rig across deep sleep and resets, cleared at power-on, as on the chip.
+        _rig.send({"op": "rtc", "state": RTC._st})
+
+    def datetime(self, dt=None):
+        off = RTC._st.get("offset", 0)
+        if dt is None:
+            t = time.localtime(time.time() + off)
+            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
+        y, mo, d, _wd, h, mi, s = dt[:7]
+        RTC._st["offset"] = time.mktime((y, mo, d, h, mi, s, 0, 0)) - time.time()
+        self._save()
+
+    def init(self, dt):
+        self.datetime(dt)
+
+    def memory(self, data=None):
+        if data is None:
+            return binascii.unhexlify(RTC._st.get("mem", ""))
+        if len(data) > self._MEM_MAX:
+            raise ValueError("buffer too long")
+        RTC._st["mem"] = binascii.hexlify(data).decode()
+        self._save()
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        self._timeout = timeout
+        self._fed = time.ticks_ms()
+        _thread.start_new_thread(self._watch, ())
+
+    def feed(self):
+        self._fed = time.ticks_ms()
+
+    def _watch(self):
+        while True:
+            time.sleep_ms(100)
+            if time.ticks_diff(time.ticks_ms(), self._fed) > self._timeout:
+                _rig.send({"op": "reset", "kind": "wdt"})
+                _rig.end()
+
+
+def reset_cause():
+    return _reset_cause
+
+
+def wake_reason():
+    return _wake_reason
+
+
+def unique_id():
+    return binascii.unhexlify(os.getenv("BUTTONRIG_UNIQUE_ID") or "240ac4000001")
+
+
+def freq(hz=None):
+    global _freq
+    if hz is None:
+        return _freq
+    _freq = hz
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+def reset():
+    _rig.send({"op": "reset", "kind": "hard"})
+    _rig.end()
+
+
+def soft_reset():
+    _rig.send({"op": "reset", "kind": "soft"})
+    _rig.end()
+
+
+def deepsleep(time_ms=0):
+    try:
+        import esp32
+
+        ext0 = esp32._ext0
+    except ImportError:
+        ext0 = None
+    _rig.send({"op": "deepsleep", "ms": time_ms or None, "ext0": ext0})
+    _rig.end()
+
+
+def lightsleep(time_ms=0):
+    if time_ms:
+        time.sleep_ms(time_ms)
+    else:
+        time.sleep_ms(1000)  # no wake source modelled: behave like a short nap
+
+
+sleep = lightsleep
