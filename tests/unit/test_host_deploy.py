@@ -1,0 +1,96 @@
+"""host/deploy.py: what gets built, and which files a deploy writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from host.deploy import (
+    BoardFile,
+    DeployError,
+    DeployReport,
+    build_firmware,
+    changed_files,
+    shadowing_sources,
+)
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> tuple[Path, Path]:
+    firmware = tmp_path / "firmware"
+    firmware.mkdir()
+    (firmware / "main.py").write_text("import app\napp.main()\n")
+    (firmware / "app.py").write_text("def main():\n    print('hi')\n")
+    (firmware / "clicks.py").write_text("LONG_MS = 1500\n")
+    boards = tmp_path / "boards"
+    (boards / "devkit").mkdir(parents=True)
+    (boards / "devkit" / "board.py").write_text('NAME = "devkit"\nBUTTON_PIN = 0\n')
+    return firmware, boards
+
+
+def test_modules_become_bytecode_main_stays_source(
+    tree: tuple[Path, Path], tmp_path: Path
+) -> None:
+    firmware, boards = tree
+    files = build_firmware("devkit", firmware, boards, tmp_path / "out")
+    by_name = {f.name: f.data for f in files}
+    assert sorted(by_name) == ["app.mpy", "board.mpy", "clicks.mpy", "main.py"]
+    assert by_name["main.py"] == b"import app\napp.main()\n"
+    for name in ("app.mpy", "board.mpy", "clicks.mpy"):
+        assert by_name[name][:1] == b"M", name  # .mpy magic
+        # bytecode only: the header's arch bits (high nibble of byte 2) are 0 = no native code
+        assert by_name[name][2] >> 2 == 0, name
+    assert (tmp_path / "out" / "app.mpy").read_bytes() == by_name["app.mpy"]
+
+
+def test_builds_are_reproducible_so_hashes_mean_something(
+    tree: tuple[Path, Path], tmp_path: Path
+) -> None:
+    firmware, boards = tree
+    first = build_firmware("devkit", firmware, boards, tmp_path / "a")
+    second = build_firmware("devkit", firmware, boards, tmp_path / "b")
+    assert [f.sha256 for f in first] == [f.sha256 for f in second]
+
+
+def test_only_changed_or_missing_files_are_written(
+    tree: tuple[Path, Path], tmp_path: Path
+) -> None:
+    firmware, boards = tree
+    before = build_firmware("devkit", firmware, boards, tmp_path / "out")
+    on_board: dict[str, bytes | None] = {f.name: f.sha256 for f in before}
+    assert changed_files(before, on_board) == []
+
+    (firmware / "clicks.py").write_text("LONG_MS = 2000\n")
+    after = build_firmware("devkit", firmware, boards, tmp_path / "out")
+    assert [f.name for f in changed_files(after, on_board)] == ["clicks.mpy"]
+
+    on_board["main.py"] = None  # deleted on the board
+    assert [f.name for f in changed_files(after, on_board)] == ["clicks.mpy", "main.py"]
+
+
+def test_a_source_file_that_would_shadow_bytecode_is_named() -> None:
+    files = [BoardFile("app.mpy", b"M"), BoardFile("main.py", b""), BoardFile("serial", b"X")]
+    assert shadowing_sources(files) == ["app.py"]
+
+
+def test_a_syntax_error_names_the_file(tree: tuple[Path, Path], tmp_path: Path) -> None:
+    firmware, boards = tree
+    (firmware / "broken.py").write_text("def f(:\n")
+    with pytest.raises(DeployError, match=r"mpy-cross failed on .*broken\.py"):
+        build_firmware("devkit", firmware, boards, tmp_path / "out")
+
+
+def test_an_unknown_board_lists_the_known_ones(tree: tuple[Path, Path], tmp_path: Path) -> None:
+    firmware, boards = tree
+    with pytest.raises(DeployError, match=r"known boards: devkit"):
+        build_firmware("esp32-nope", firmware, boards, tmp_path / "out")
+
+
+def test_the_report_names_what_changed() -> None:
+    report = DeployReport(written=["app.mpy"], unchanged=["main.py"], removed=["app.py"])
+    assert report.summary().splitlines() == [
+        "1 written, 1 unchanged, 1 removed",
+        "  wrote   app.mpy",
+        "  removed app.py",
+    ]
