@@ -1,0 +1,380 @@
+"""Shadow engine: rules beyond the guide's vectors, a state machine against an independent model,
+and fuzzing of malformed input."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from rig.cloud import shadow as sh
+
+
+def upd(current: sh.Shadow | None, doc: dict[str, Any], now: int) -> sh.UpdateResult:
+    return sh.update(current, json.dumps(doc).encode(), now)
+
+
+# ---------------------------------------------------------------- rules the vectors do not cover
+
+
+def test_client_token_echoed_on_every_reply() -> None:
+    token = b'{"clientToken":"tok-1"}'
+    result = upd(None, {"state": {"reported": {"a": 1}}, "clientToken": "tok-1"}, 1)
+    assert result.accepted["clientToken"] == "tok-1"
+    assert "clientToken" not in result.documents["current"]
+    assert sh.get(result.shadow, token, 2)["clientToken"] == "tok-1"
+    _, deleted = sh.delete(result.shadow, token, 3)
+    assert deleted == {"version": 1, "timestamp": 3, "clientToken": "tok-1"}
+    assert "clientToken" not in sh.get(result.shadow, b"", 2)
+
+
+def test_client_token_of_is_best_effort() -> None:
+    assert sh.client_token_of(b'{"clientToken":"x","state":5}') == "x"
+    assert sh.client_token_of(b"not json") is None
+    assert sh.client_token_of(b'{"clientToken": 5}') is None
+    assert sh.client_token_of(b"\xff\xfe") is None
+    assert sh.client_token_of(b'["clientToken"]') is None
+
+
+def test_only_written_fields_get_new_timestamps() -> None:
+    first = upd(None, {"state": {"reported": {"a": 1, "b": {"c": 2, "d": 3}}}}, 100).shadow
+    second = upd(first, {"state": {"reported": {"b": {"c": 5}}}}, 200).shadow
+    assert second.metadata == {
+        "reported": {
+            "a": {"timestamp": 100},
+            "b": {"c": {"timestamp": 200}, "d": {"timestamp": 100}},
+        }
+    }
+
+
+def test_object_replaces_scalar_and_back() -> None:
+    first = upd(None, {"state": {"desired": {"a": 1}}}, 1).shadow
+    second = upd(first, {"state": {"desired": {"a": {"x": [1, 2]}}}}, 2).shadow
+    assert second.state == {"desired": {"a": {"x": [1, 2]}}}
+    assert second.metadata == {"desired": {"a": {"x": {"timestamp": 2}}}}
+    third = upd(second, {"state": {"desired": {"a": "s"}}}, 3).shadow
+    assert third.metadata == {"desired": {"a": {"timestamp": 3}}}
+
+
+def test_emptied_objects_and_sections_are_removed() -> None:
+    first = upd(None, {"state": {"desired": {"a": {"b": 1}}, "reported": {"c": 1}}}, 1).shadow
+    second = upd(first, {"state": {"desired": {"a": {"b": None}}}}, 2).shadow
+    assert second.state == {"reported": {"c": 1}}
+    assert second.metadata == {"reported": {"c": {"timestamp": 1}}}
+
+
+def test_delta_published_only_when_desired_written_or_delta_changed() -> None:
+    first = upd(None, {"state": {"desired": {"a": 1, "b": 2}}}, 1)
+    assert first.delta is not None and first.delta["state"] == {"a": 1, "b": 2}
+    # Reported write that leaves the delta unchanged: not re-published.
+    same = upd(first.shadow, {"state": {"reported": {"z": 0}}}, 2)
+    assert same.delta is None
+    # Reported write that shrinks the delta: published with everything still pending.
+    shrink = upd(same.shadow, {"state": {"reported": {"a": 1}}}, 3)
+    assert shrink.delta is not None and shrink.delta["state"] == {"b": 2}
+    # Deleting a reported field that desired still holds brings it back (§1.6).
+    back = upd(shrink.shadow, {"state": {"reported": {"a": None}}}, 4)
+    assert back.delta is not None and back.delta["state"] == {"a": 1, "b": 2}
+    assert back.delta["metadata"] == {"a": {"timestamp": 1}, "b": {"timestamp": 1}}
+
+
+def test_version_continues_after_delete_then_restarts_after_48h() -> None:
+    live = upd(None, {"state": {"reported": {"a": 1}}}, 10).shadow
+    live = upd(live, {"state": {"reported": {"a": 2}}}, 11).shadow
+    tombstone, accepted = sh.delete(live, b"", 12)
+    assert accepted["version"] == 2 and not tombstone.exists
+    with pytest.raises(sh.ShadowError) as caught:
+        sh.delete(tombstone, b"", 13)
+    assert caught.value.code == 404
+    again = upd(tombstone, {"state": {"reported": {"b": 1}}}, 13)
+    assert again.shadow.version == 3 and again.documents["previous"] is None
+    assert again.shadow.state == {"reported": {"b": 1}}
+    late = upd(tombstone, {"state": {"reported": {"b": 1}}}, 12 + sh.VERSION_CONTINUITY_S)
+    assert late.shadow.version == 1
+
+
+def test_version_check_on_new_shadow_and_tombstone() -> None:
+    with pytest.raises(sh.ShadowError):
+        upd(None, {"state": {}, "version": 1}, 1)
+    assert upd(None, {"state": {}, "version": 0}, 1).shadow.version == 1
+
+
+def test_get_and_delete_of_missing_shadow_are_404() -> None:
+    for call in (sh.get, sh.delete):
+        with pytest.raises(sh.ShadowError) as caught:
+            call(None, b"", 1)
+        assert (caught.value.code, caught.value.message) == (404, "Thing not found")
+
+
+def test_rejected_update_leaves_the_stored_shadow_untouched() -> None:
+    live = upd(None, {"state": {"reported": {"a": [1, 2]}}}, 1).shadow
+    snapshot = live.to_json()
+    with pytest.raises(sh.ShadowError):
+        upd(live, {"state": {"reported": {"b": "x" * 9000}}}, 2)
+    upd(live, {"state": {"reported": {"a": None, "c": 3}}}, 3)
+    assert live.to_json() == snapshot
+
+
+def test_storage_round_trip_and_corrupt_storage() -> None:
+    live = upd(None, {"state": {"desired": {"a": {"b": ["x"]}}}}, 5).shadow
+    tombstone, _ = sh.delete(live, b"", 6)
+    for value in (live, tombstone):
+        assert sh.Shadow.from_json(value.to_json()) == value
+    for bad in (
+        '{"state": [], "metadata": {}, "version": 1}',
+        '{"state": {}, "metadata": {}}',
+        '{"state": {}, "metadata": {}, "version": true}',
+        "[]",
+    ):
+        with pytest.raises(ValueError):
+            sh.Shadow.from_json(bad)
+
+
+def test_bool_and_number_are_different_values_in_delta() -> None:
+    live = upd(
+        None, {"state": {"desired": {"a": True, "b": 1}, "reported": {"a": 1, "b": 1.0}}}, 1
+    )
+    assert sh.delta_of(live.shadow)[0] == {"a": True}
+
+
+# ---------------------------------------------------------------- fuzz
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_arbitrary_bytes_never_crash(payload: bytes) -> None:
+    try:
+        sh.update(None, payload, 1)
+    except sh.ShadowError as err:
+        assert err.code in {400, 413, 415}
+    sh.client_token_of(payload)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["state", "version", "clientToken", "x"]), json_values))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_arbitrary_json_documents_never_crash(document: dict[str, Any]) -> None:
+    try:
+        result = sh.update(None, json.dumps(document).encode(), 1)
+    except sh.ShadowError as err:
+        assert err.code in {400, 409, 413}
+    else:
+        assert result.shadow.version == 1
+        json.dumps(result.accepted)
+        sh.Shadow.from_json(result.shadow.to_json())
+
+
+@pytest.mark.parametrize("depth", [7, 50, 5000])
+def test_deep_nesting_is_rejected_not_crashing(depth: int) -> None:
+    text = '{"state":{"desired":' + '{"a":' * depth + "1" + "}" * depth + "}}"
+    with pytest.raises(sh.ShadowError) as caught:
+        sh.update(None, text.encode(), 1)
+    assert caught.value.code in {400, 413}
+
+
+def test_nan_and_huge_payload_are_rejected() -> None:
+    with pytest.raises(sh.ShadowError) as nan:
+        sh.update(None, b'{"state":{"reported":{"a":NaN}}}', 1)
+    assert nan.value.message == "Invalid JSON"
+    with pytest.raises(sh.ShadowError) as big:
+        sh.update(None, b" " * (sh.MAX_PAYLOAD_BYTES + 1), 1)
+    assert big.value.code == 413
+
+
+# ---------------------------------------------------------------- state machine vs a flat model
+
+Path = tuple[str, ...]
+KEYS = st.sampled_from(["a", "b", "c"])
+LEAVES = (
+    st.integers(-3, 3)
+    | st.booleans()
+    | st.sampled_from(["x", "y"])
+    | st.lists(st.integers(0, 2), max_size=2)
+)
+PATCH_VALUES = st.recursive(
+    st.none() | LEAVES, lambda inner: st.dictionaries(KEYS, inner, max_size=3), max_leaves=6
+)
+PATCHES = st.dictionaries(KEYS, PATCH_VALUES, max_size=3)
+SECTION_PATCH = st.none() | PATCHES
+
+
+def canon(value: object) -> str:
+    return json.dumps(value, sort_keys=True)
+
+
+class FlatShadow:
+    """Independent model: each section is a map from leaf path to (value, timestamp)."""
+
+    def __init__(self) -> None:
+        self.sections: dict[str, dict[Path, tuple[Any, int]]] = {"desired": {}, "reported": {}}
+        self.version = 0
+        self.exists = False
+
+    def write(self, section: str, patch: dict[str, Any], prefix: Path, now: int) -> None:
+        leaves = self.sections[section]
+        for key, value in patch.items():
+            path = (*prefix, key)
+            for i in range(1, len(path)):  # a leaf at an ancestor becomes an object
+                leaves.pop(path[:i], None)
+            if isinstance(value, dict):
+                leaves.pop(path, None)  # a leaf here becomes an object
+                self.write(section, value, path, now)
+                continue
+            for below in [p for p in leaves if p[: len(path)] == path]:
+                del leaves[below]  # null or a leaf replaces the whole subtree
+            if value is not None:
+                leaves[path] = (value, now)
+
+    def delta(self) -> dict[Path, tuple[Any, int]]:
+        reported = self.sections["reported"]
+        return {
+            path: entry
+            for path, entry in self.sections["desired"].items()
+            if path not in reported or canon(reported[path][0]) != canon(entry[0])
+        }
+
+
+def flatten(tree: dict[str, Any], prefix: Path = ()) -> dict[Path, Any]:
+    out: dict[Path, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, (*prefix, key)))
+        else:
+            out[(*prefix, key)] = value
+    return out
+
+
+def flat_meta(state: dict[str, Any], meta: dict[str, Any], prefix: Path = ()) -> dict[Path, int]:
+    out: dict[Path, int] = {}
+    for key, value in state.items():
+        if isinstance(value, dict):
+            out.update(flat_meta(value, meta[key], (*prefix, key)))
+        else:
+            out[(*prefix, key)] = meta[key]["timestamp"]
+    return out
+
+
+class ShadowMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stored: sh.Shadow | None = None
+        self.model = FlatShadow()
+        self.now = 1000
+
+    def tick(self) -> int:
+        self.now += 1
+        return self.now
+
+    @rule(
+        desired=SECTION_PATCH,
+        reported=SECTION_PATCH,
+        use_desired=st.booleans(),
+        use_reported=st.booleans(),
+        version=st.sampled_from(["none", "right", "stale"]),
+    )
+    def update(
+        self,
+        desired: dict[str, Any] | None,
+        reported: dict[str, Any] | None,
+        use_desired: bool,
+        use_reported: bool,
+        version: str,
+    ) -> None:
+        now = self.tick()
+        state: dict[str, Any] = {}
+        if use_desired:
+            state["desired"] = desired
+        if use_reported:
+            state["reported"] = reported
+        doc: dict[str, Any] = {"state": state}
+        if version != "none":
+            doc["version"] = self.model.version + (0 if version == "right" else -1)
+        if version == "stale" and self.model.version == 0:
+            doc["version"] = 7
+        if version == "stale":
+            with pytest.raises(sh.ShadowError) as caught:
+                upd(self.stored, doc, now)
+            assert caught.value.code == 409
+            return
+        before_delta = self.model.delta() if self.model.exists else None
+        result = upd(self.stored, doc, now)
+        for section in ("desired", "reported"):
+            if section not in state:
+                continue
+            if state[section] is None:
+                self.model.sections[section] = {}
+            else:
+                self.model.write(section, state[section], (), now)
+        self.model.version += 1
+        self.model.exists = True
+        self.stored = result.shadow
+        assert result.accepted["version"] == self.model.version
+        assert result.accepted["state"] == state
+        delta = self.model.delta()
+        publish = bool(delta) and (
+            isinstance(state.get("desired"), dict)
+            or before_delta is None
+            or {p: canon(v) for p, (v, _) in before_delta.items()}
+            != {p: canon(v) for p, (v, _) in delta.items()}
+        )
+        assert (result.delta is not None) == publish
+        if result.delta is not None:
+            assert flatten(result.delta["state"]) == {p: v for p, (v, _) in delta.items()}
+            assert flat_meta(result.delta["state"], result.delta["metadata"]) == {
+                p: t for p, (_, t) in delta.items()
+            }
+
+    @rule()
+    def state_null(self) -> None:
+        result = upd(self.stored, {"state": None}, self.tick())
+        self.model.sections = {"desired": {}, "reported": {}}
+        self.model.version += 1
+        self.model.exists = True
+        self.stored = result.shadow
+
+    @precondition(lambda self: self.model.exists)
+    @rule()
+    def delete(self) -> None:
+        assert self.stored is not None
+        self.stored, accepted = sh.delete(self.stored, b"", self.tick())
+        assert accepted["version"] == self.model.version
+        self.model.sections = {"desired": {}, "reported": {}}
+        self.model.exists = False
+
+    @invariant()
+    def get_matches_model(self) -> None:
+        if not self.model.exists:
+            with pytest.raises(sh.ShadowError):
+                sh.get(self.stored, b"", self.now)
+            return
+        reply = sh.get(self.stored, b"", self.now)
+        assert reply["version"] == self.model.version
+        for section in ("desired", "reported"):
+            leaves = self.model.sections[section]
+            tree = reply["state"].get(section, {})
+            assert (section in reply["state"]) == bool(leaves)
+            assert {p: canon(v) for p, v in flatten(tree).items()} == {
+                p: canon(v) for p, (v, _) in leaves.items()
+            }
+            assert flat_meta(tree, reply["metadata"].get(section, {})) == {
+                p: t for p, (_, t) in leaves.items()
+            }
+        delta = self.model.delta()
+        assert flatten(reply["state"].get("delta", {})) == {p: v for p, (v, _) in delta.items()}
+        assert ("delta" in reply["state"]) == bool(delta)
+
+
+ShadowMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
+TestShadowMachine = ShadowMachine.TestCase
