@@ -1,0 +1,474 @@
+# MQTT 3.1.1 client over mutual TLS, shaped by what AWS IoT supports: clean sessions only,
+# QoS 0/1, no retained messages. QoS 1 publishes are resent with DUP after a reconnect until
+# PUBACK; subscriptions are renewed after a reconnect; keep-alive with a PINGRESP deadline.
+# Failures carry a class (dns / connect / tls / forbidden / timeout / closed) so the LED can
+# show which step broke. Packet encoding is pure so it also runs under CPython.
+import struct
+
+try:
+    import asyncio
+    import select
+    import socket
+    import time
+except ImportError:  # pragma: no cover
+    pass
+
+CONNECT = 0x10
+CONNACK = 0x20
+PUBLISH = 0x30
+PUBACK = 0x40
+SUBSCRIBE = 0x82
+SUBACK = 0x90
+UNSUBSCRIBE = 0xA2
+UNSUBACK = 0xB0
+PINGREQ = b"\xc0\x00"
+PINGRESP = 0xD0
+DISCONNECT = b"\xe0\x00"
+
+MAX_PACKET = 16384  # an incoming packet larger than this drops the connection (RAM bound)
+# A connection the broker closes this soon after an unacknowledged request was refused
+# (AWS IoT disconnects on an unauthorised publish/subscribe).
+FORBIDDEN_WINDOW_MS = 2000
+
+
+class MQTTError(Exception):
+    # kind: dns, connect, tls, forbidden, timeout, closed, protocol
+    def __init__(self, kind, detail=""):
+        super().__init__(kind, detail)
+        self.kind = kind
+        self.detail = detail
+
+
+def _s16(b):
+    return struct.pack("!H", len(b)) + b
+
+
+def _b(s):
+    return s if isinstance(s, bytes) else s.encode()
+
+
+def encode_length(n):
+    if n < 0 or n > 268435455:
+        raise ValueError("remaining length")
+    out = bytearray()
+    while True:
+        d = n & 0x7F
+        n >>= 7
+        out.append(d | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def packet(header, body):
+    return bytes((header,)) + encode_length(len(body)) + body
+
+
+def connect_packet(client_id, keepalive):
+    # protocol level 4, flags 0x02 = clean session, no will, no user name
+    return packet(
+        CONNECT, _s16(b"MQTT") + b"\x04\x02" + struct.pack("!H", keepalive) + _s16(_b(client_id))
+    )
+
+
+def publish_packet(topic, payload, qos=0, pid=0, dup=False):
+    if qos not in (0, 1):
+        raise ValueError("qos")
+    hdr = PUBLISH | (qos << 1) | (0x08 if dup else 0)
+    body = _s16(_b(topic)) + (struct.pack("!H", pid) if qos else b"") + _b(payload)
+    return packet(hdr, body)
+
+
+def subscribe_packet(pid, topic, qos):
+    return packet(SUBSCRIBE, struct.pack("!H", pid) + _s16(_b(topic)) + bytes((qos,)))
+
+
+def unsubscribe_packet(pid, topic):
+    return packet(UNSUBSCRIBE, struct.pack("!H", pid) + _s16(_b(topic)))
+
+
+def puback_packet(pid):
+    return packet(PUBACK, struct.pack("!H", pid))
+
+
+def parse_publish(flags, body):
+    # -> (topic bytes, payload bytes, qos, pid, dup)
+    if len(body) < 2:
+        raise MQTTError("protocol", "short publish")
+    n = struct.unpack_from("!H", body, 0)[0]
+    qos = (flags >> 1) & 3
+    off = 2 + n
+    if qos > 1 or len(body) < off + (2 if qos else 0):
+        raise MQTTError("protocol", "bad publish")
+    pid = 0
+    if qos:
+        pid = struct.unpack_from("!H", body, off)[0]
+        off += 2
+    return bytes(body[2 : 2 + n]), bytes(body[off:]), qos, pid, bool(flags & 0x08)
+
+
+def decode_length(data, off):
+    # Remaining length starting at data[off]; -> (value, next offset) or None if incomplete
+    n = 0
+    shift = 0
+    while True:
+        if off >= len(data):
+            return None
+        d = data[off]
+        off += 1
+        n |= (d & 0x7F) << shift
+        if not d & 0x80:
+            return n, off
+        shift += 7
+        if shift > 21:
+            raise MQTTError("protocol", "remaining length")
+
+
+def connack_kind(rc):
+    # 4 bad user name/password, 5 not authorised: the broker refused this identity
+    if rc in (4, 5):
+        return "forbidden"
+    return "connect"
+
+
+def backoff_ms(attempt, base_ms, max_ms, rand16):
+    # Jittered exponential back-off: a random point in the upper half of base * 2^attempt.
+    span = min(max_ms, base_ms << min(attempt, 16))
+    return span // 2 + (span // 2) * rand16 // 65536
+
+
+def _rand16():
+    import os
+
+    r = os.urandom(2)
+    return r[0] << 8 | r[1]
+
+
+async def open_tls(host, port, ctx, timeout_ms=10000):
+    # DNS, TCP and TLS as separate steps so a failure names its step.
+    try:
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+    except OSError as e:
+        raise MQTTError("dns", str(e))
+    s = socket.socket(ai[0], ai[1], ai[2])
+    try:
+        s.setblocking(False)
+        try:
+            s.connect(ai[-1])
+        except OSError as e:
+            if e.errno != 115 and e.errno != 119:  # EINPROGRESS (Linux / lwIP)
+                raise MQTTError("connect", str(e))
+        p = select.poll()
+        p.register(s, select.POLLOUT)
+        t0 = time.ticks_ms()
+        while True:
+            ev = p.poll(0)
+            if ev:
+                if ev[0][1] & (select.POLLERR | select.POLLHUP):
+                    raise MQTTError("connect", "refused")
+                break
+            if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
+                raise MQTTError("connect", "timeout")
+            await asyncio.sleep_ms(10)
+        try:
+            ss = ctx.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
+        except (OSError, ValueError) as e:
+            raise MQTTError("tls", str(e))
+        ss.setblocking(False)
+    except BaseException:
+        s.close()
+        raise
+    # MicroPython's Stream both reads and writes (CPython's stubs split it in two)
+    return getattr(asyncio, "StreamReader")(ss)
+
+
+def tls_context(cert, key, ca):
+    # cert, key, ca: DER bytes (or file paths). The unix port and ESP32 both take DER.
+    import ssl
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_cert_chain(cert, key)
+    if isinstance(ca, bytes):
+        ctx.load_verify_locations(cadata=ca)
+    else:
+        ctx.load_verify_locations(cafile=ca)
+    ctx.verify_mode = ssl.CERT_REQUIRED  # MicroPython defaults to CERT_NONE
+    return ctx
+
+
+class Client:
+    def __init__(self, client_id, host, port, ctx, keepalive=60, ping_timeout_ms=10000):
+        self.client_id = client_id
+        self.host = host
+        self.port = port
+        self.ctx = ctx
+        self.keepalive = keepalive
+        self.ping_timeout_ms = ping_timeout_ms
+        self.connect_timeout_ms = 15000
+        self.backoff_base_ms = 1000
+        self.backoff_max_ms = 60000
+        self.on_message = None  # f(topic bytes, payload bytes)
+        self.on_state = None  # f("up", None) / f("down", MQTTError)
+        self.connected = asyncio.Event()
+        self.failures = 0
+        self._stream = None
+        self._pid = 0
+        self._pending = {}  # pid -> [publish packet, Event, kind-or-None]
+        self._subs = {}  # topic -> qos, renewed after a reconnect
+        self._waits = {}  # pid -> [Event, result] for SUBACK / UNSUBACK
+        self._last_tx = 0
+        self._last_request = 0
+        self._ping_sent = 0
+        self._fail = None
+
+    def _next_pid(self):
+        while True:
+            self._pid = self._pid % 65535 + 1
+            if self._pid not in self._pending and self._pid not in self._waits:
+                return self._pid
+
+    async def _send(self, data):
+        st = self._stream
+        if st is None:
+            raise MQTTError("closed")
+        st.write(data)
+        await st.drain()
+        self._last_tx = time.ticks_ms()
+
+    # -- public API --
+
+    async def publish(self, topic, payload, qos=0):
+        # QoS 1: returns once PUBACK arrived (resent with DUP after reconnects until then).
+        if qos == 0:
+            if not self.connected.is_set():
+                raise MQTTError("closed")
+            await self._send(publish_packet(topic, payload))
+            return
+        pid = self._next_pid()
+        entry = [
+            publish_packet(topic, payload, 1, pid),
+            asyncio.Event(),
+            False,
+        ]  # pkt, acked, sent
+        self._pending[pid] = entry
+        try:
+            if self.connected.is_set():
+                self._last_request = time.ticks_ms()
+                entry[2] = True
+                try:
+                    await self._send(entry[0])
+                except (OSError, MQTTError):
+                    pass  # resent after the reconnect
+            await entry[1].wait()
+        finally:
+            self._pending.pop(pid, None)
+
+    def pending(self):
+        return len(self._pending)
+
+    async def subscribe(self, topic, qos=1):
+        self._subs[topic] = qos
+        if self.connected.is_set():
+            pid = self._next_pid()
+            await self._request(pid, subscribe_packet(pid, topic, qos))
+
+    async def unsubscribe(self, topic):
+        self._subs.pop(topic, None)
+        if self.connected.is_set():
+            pid = self._next_pid()
+            await self._request(pid, unsubscribe_packet(pid, topic))
+
+    async def _request(self, pid, pkt):
+        w = [asyncio.Event(), None]
+        self._waits[pid] = w
+        try:
+            self._last_request = time.ticks_ms()
+            await self._send(pkt)
+            await w[0].wait()
+        finally:
+            self._waits.pop(pid, None)
+        if w[1] is not None:
+            raise w[1]
+
+    # -- connection --
+
+    async def connect(self):
+        self._stream = None
+        st = await open_tls(self.host, self.port, self.ctx, self.connect_timeout_ms)
+        try:
+            await asyncio.wait_for_ms(self._handshake(st), self.connect_timeout_ms)
+        except asyncio.TimeoutError:
+            st.close()
+            raise MQTTError("timeout", "no CONNACK")
+        except BaseException:
+            st.close()
+            raise
+        self._stream = st
+        self._ping_sent = 0
+        self._last_tx = time.ticks_ms()
+
+    async def _handshake(self, st):
+        # The TLS handshake runs inside the first write/read: its errors are "tls".
+        try:
+            st.write(connect_packet(self.client_id, self.keepalive))
+            await st.drain()
+            hdr = await st.read(1)
+        except (OSError, ValueError) as e:
+            raise MQTTError("tls", str(e))
+        if not hdr:
+            # TLS completed but the broker hung up instead of answering: refused
+            raise MQTTError("forbidden", "closed before CONNACK")
+        body = await st.readexactly(3)
+        if hdr[0] != CONNACK or body[0] != 2:
+            raise MQTTError("protocol", "expected CONNACK")
+        if body[2]:
+            raise MQTTError(connack_kind(body[2]), "CONNACK rc=%d" % body[2])
+
+    async def _read_packet(self):
+        st = self._stream
+        if st is None:
+            raise MQTTError("closed")
+        hdr = await st.read(1)
+        if not hdr:
+            raise MQTTError("closed", "eof")
+        n = 0
+        shift = 0
+        while True:
+            b = await st.readexactly(1)
+            n |= (b[0] & 0x7F) << shift
+            if not b[0] & 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                raise MQTTError("protocol", "remaining length")
+        if n > MAX_PACKET:
+            raise MQTTError("protocol", "packet too large")
+        body = await st.readexactly(n) if n else b""
+        return hdr[0], body
+
+    async def _dispatch(self, hdr, body):
+        kind = hdr & 0xF0
+        if kind == PUBLISH:
+            topic, payload, qos, pid, _ = parse_publish(hdr & 0x0F, body)
+            if qos:
+                await self._send(puback_packet(pid))
+            if self.on_message:
+                self.on_message(topic, payload)
+        elif kind == PUBACK:
+            e = self._pending.get(struct.unpack_from("!H", body, 0)[0])
+            if e:
+                e[1].set()
+        elif kind == SUBACK or kind == UNSUBACK:
+            w = self._waits.get(struct.unpack_from("!H", body, 0)[0])
+            if w:
+                if kind == SUBACK and body[2:3] == b"\x80":
+                    w[1] = MQTTError("forbidden", "SUBACK failure")
+                w[0].set()
+        elif hdr == PINGRESP:
+            self._ping_sent = 0
+
+    async def _reader(self):
+        while True:
+            hdr, body = await self._read_packet()
+            await self._dispatch(hdr, body)
+
+    async def _pinger(self, reader):
+        # PINGREQ when nothing was sent for 3/4 of the keep-alive; no PINGRESP in time ends
+        # the session (the reader is cancelled; session() reports "timeout").
+        period = self.keepalive * 1000 * 3 // 4
+        while True:
+            await asyncio.sleep_ms(100)
+            now = time.ticks_ms()
+            if self._ping_sent:
+                if time.ticks_diff(now, self._ping_sent) > self.ping_timeout_ms:
+                    self._fail = MQTTError("timeout", "no PINGRESP")
+                    reader.cancel()
+                    return
+            elif time.ticks_diff(now, self._last_tx) >= period:
+                try:
+                    await self._send(PINGREQ)
+                except (OSError, MQTTError):
+                    pass  # the reader sees the broken connection
+                self._ping_sent = time.ticks_ms() or 1
+
+    async def _renew(self):
+        # after a reconnect: subscriptions first, then unacknowledged publishes (DUP if sent)
+        st = self._stream
+        for topic, qos in self._subs.items():
+            st.write(subscribe_packet(self._next_pid(), topic, qos))  # type: ignore
+        for pid in sorted(self._pending):
+            e = self._pending[pid]
+            pkt = e[0]
+            st.write((bytes((pkt[0] | 0x08,)) + pkt[1:]) if e[2] else pkt)  # type: ignore
+            e[2] = True
+        await st.drain()  # type: ignore
+        self._last_tx = time.ticks_ms()
+
+    def _close(self, err):
+        st = self._stream
+        self._stream = None
+        self.connected.clear()
+        if st is not None:
+            try:
+                st.close()
+            except Exception:
+                pass
+        for w in self._waits.values():
+            w[1] = err
+            w[0].set()
+
+    async def session(self):
+        # One connection: connect, renew, serve until it breaks. Raises MQTTError.
+        await self.connect()
+        self._fail = None
+        pinger = None
+        try:
+            await self._renew()
+            self.connected.set()
+            self.failures = 0
+            if self.on_state:
+                self.on_state("up", None)
+            reader = asyncio.create_task(self._reader())
+            pinger = asyncio.create_task(self._pinger(reader))
+            await reader
+            err = MQTTError("closed")
+        except asyncio.CancelledError:
+            if self._fail is None:
+                self._close(MQTTError("closed", "cancelled"))
+                raise
+            err = self._fail
+        except Exception as e:
+            err = e if isinstance(e, MQTTError) else MQTTError("closed", str(e))
+        finally:
+            if pinger:
+                pinger.cancel()
+        if err.detail == "eof" and self._unanswered_recently():
+            err = MQTTError("forbidden", "disconnected after a request")
+        self._close(err)
+        raise err
+
+    def _unanswered_recently(self):
+        waiting = self._waits or any(not e[1].is_set() for e in self._pending.values())
+        return (
+            waiting and time.ticks_diff(time.ticks_ms(), self._last_request) < FORBIDDEN_WINDOW_MS
+        )
+
+    async def run(self):
+        # Service loop: keep a session up, with jittered exponential back-off between attempts.
+        while True:
+            try:
+                await self.session()
+            except MQTTError as e:
+                if self.on_state:
+                    self.on_state("down", e)
+            self.failures += 1
+            await asyncio.sleep_ms(
+                backoff_ms(self.failures - 1, self.backoff_base_ms, self.backoff_max_ms, _rand16())
+            )
+
+    async def disconnect(self):
+        if self._stream is not None:
+            try:
+                await self._send(DISCONNECT)
+            except (OSError, MQTTError):
+                pass
+        self._close(MQTTError("closed", "disconnect"))

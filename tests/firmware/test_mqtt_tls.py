@@ -1,0 +1,513 @@
+"""The firmware MQTT client (firmware/mqtt.py) on the unix port against a real mosquitto with mTLS.
+
+DER certificates, CERT_REQUIRED, a broker certificate for another host name must be refused;
+QoS 1 resend after a dropped connection; keep-alive with a PINGRESP deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import os
+import queue
+import socket
+import struct
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+REPO = Path(__file__).resolve().parents[2]
+MICROPYTHON = REPO / ".venv" / "bin" / "micropython"
+MOSQUITTO = "/usr/sbin/mosquitto"
+THING = "button-mqtt-test"
+WAIT = 30.0  # generous: a loaded 2-core CI machine
+
+
+# -- a throwaway PKI and broker (rig.broker replaces this once it lands) --
+
+
+@dataclass(frozen=True)
+class Pki:
+    dir: Path
+    ca_pem: Path
+    ca_der: Path
+    client_cert_pem: Path
+    client_key_pem: Path
+    client_cert_der: Path
+    client_key_der: Path
+    other_ca_der: Path
+
+
+def _name(cn: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _cert(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: str,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    ca: bool = False,
+    sans: list[x509.GeneralName] | None = None,
+) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    path.chmod(0o644)
+    return path
+
+
+def make_pki(root: Path) -> Pki:
+    root.chmod(0o755)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _cert("test-ca", ca_key, "test-ca", ca_key, ca=True)
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    other_ca = _cert("other-ca", other_key, "other-ca", other_key, ca=True)
+    good_key = ec.generate_private_key(ec.SECP256R1())
+    good = _cert(
+        "localhost",
+        good_key,
+        "test-ca",
+        ca_key,
+        sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
+    )
+    wrong_key = ec.generate_private_key(ec.SECP256R1())
+    wrong = _cert(
+        "wrong.example", wrong_key, "test-ca", ca_key, sans=[x509.DNSName("wrong.example")]
+    )
+    client_key = ec.generate_private_key(ec.SECP256R1())
+    client = _cert(THING, client_key, "test-ca", ca_key)
+    pem = serialization.Encoding.PEM
+    der = serialization.Encoding.DER
+
+    def key_bytes(k: ec.EllipticCurvePrivateKey, enc: serialization.Encoding) -> bytes:
+        return k.private_bytes(
+            enc, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    _write(root / "server.crt", good.public_bytes(pem))
+    _write(root / "server.key", key_bytes(good_key, pem))
+    _write(root / "wrong.crt", wrong.public_bytes(pem))
+    _write(root / "wrong.key", key_bytes(wrong_key, pem))
+    return Pki(
+        dir=root,
+        ca_pem=_write(root / "ca.crt", ca.public_bytes(pem)),
+        ca_der=_write(root / "ca.der", ca.public_bytes(der)),
+        client_cert_pem=_write(root / "client.crt", client.public_bytes(pem)),
+        client_key_pem=_write(root / "client.key", key_bytes(client_key, pem)),
+        client_cert_der=_write(root / "client.crt.der", client.public_bytes(der)),
+        client_key_der=_write(root / "client.key.der", key_bytes(client_key, der)),
+        other_ca_der=_write(root / "other-ca.der", other_ca.public_bytes(der)),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Broker:
+    port: int  # server certificate for localhost
+    wrong_port: int  # server certificate for wrong.example
+    log: Path
+
+    def wait_log(self, text: str, count: int = 1, timeout: float = WAIT) -> None:
+        """Wait until the broker's log holds `text` at least `count` times."""
+        deadline = time.monotonic() + timeout
+        while True:
+            log = self.log.read_text(errors="replace")
+            if log.count(text) >= count:
+                return
+            if time.monotonic() > deadline:
+                tail = "\n".join(log.splitlines()[-15:])
+                raise AssertionError(f"broker log lacks {count}x {text!r}; its tail:\n{tail}")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def broker(pki: Pki) -> Iterator[Broker]:
+    port, wrong_port = free_port(), free_port()
+    conf = pki.dir / "mosquitto.conf"
+    listeners = ""
+    for p, name in ((port, "server"), (wrong_port, "wrong")):
+        listeners += (
+            f"listener {p} 127.0.0.1\ncafile {pki.ca_pem}\ncertfile {pki.dir / name}.crt\n"
+            f"keyfile {pki.dir / name}.key\nrequire_certificate true\n"
+            "use_identity_as_username true\n"
+        )
+    conf.write_text(
+        "per_listener_settings false\npersistence false\nuser root\nlog_type all\n"
+        f"log_dest file {pki.dir / 'broker.log'}\n"
+        "allow_anonymous false\n" + listeners
+    )
+    proc = subprocess.Popen(
+        [MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not start: {proc.stderr.read()!r}")  # type: ignore[union-attr]
+            time.sleep(0.02)
+        yield Broker(port, wrong_port, pki.dir / "broker.log")
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+class Proxy:
+    """A TCP relay between the device and the broker that can lose the broker's replies or
+    cut every connection with a reset, to make the network fail on cue."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.drop_downstream = False
+        self.connections = 0
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._resetting = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
+            self._resetting = False
+            with self._lock:
+                self.connections += 1
+                self._socks += [client, upstream]
+            threading.Thread(
+                target=self._pump, args=(client, upstream, False), daemon=True
+            ).start()
+            threading.Thread(target=self._pump, args=(upstream, client, True), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket, downstream: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(4096):
+                if not (downstream and self.drop_downstream):
+                    dst.sendall(data)
+        with contextlib.suppress(OSError):
+            if self._resetting:
+                src.close()  # SO_LINGER 0 is set: the close sends a reset
+                dst.close()
+            else:
+                dst.shutdown(socket.SHUT_WR)
+
+    def reset_all(self) -> None:
+        """Cut every open connection with a TCP reset (SO_LINGER 0)."""
+        self._resetting = True
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                s.shutdown(socket.SHUT_RD)  # wakes the pump, which closes it
+
+    def close(self) -> None:
+        self.listener.close()
+        self.reset_all()
+
+
+class Device:
+    """A MicroPython unix-port process running a script that drives firmware/mqtt.py.
+
+    Its output lines are collected; `expect` waits for one and shows the others on failure."""
+
+    def __init__(self, script: str, cwd: Path) -> None:
+        env = dict(os.environ, MICROPYPATH=f":.frozen:{REPO / 'firmware'}")
+        self.proc = subprocess.Popen(
+            [str(MICROPYTHON), "-c", script],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._q: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._q.put(line.rstrip("\n"))
+
+    def expect(self, prefix: str, timeout: float = WAIT) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self._q.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                raise AssertionError(
+                    f"expected a line starting {prefix!r} within {timeout}s; saw {self.lines!r}"
+                ) from None
+            self.lines.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def close(self) -> str:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait(10)
+        while not self._q.empty():
+            self.lines.append(self._q.get())
+        return "\n".join(self.lines)
+
+
+DEVICE_PRELUDE = """
+import asyncio, mqtt, sys
+def rd(p):
+    with open(p, 'rb') as f:
+        return f.read()
+def ctx(ca=%(ca)r):
+    return mqtt.tls_context(rd(%(cert)r), rd(%(key)r), rd(ca))
+async def flag(name):
+    # the test creates this file when it has set the scene (an observable step, not a delay)
+    import os
+    while True:
+        try:
+            os.stat(name)
+            return
+        except OSError:
+            await asyncio.sleep_ms(20)
+def state(s, e):
+    print('STATE', s, e.kind if e else '-', e.detail if e else '')
+def msg(t, p):
+    print('MSG', t.decode(), p.decode())
+"""
+
+
+def device(pki: Pki, body: str, tmp_path: Path) -> Device:
+    prelude = DEVICE_PRELUDE % {
+        "ca": str(pki.ca_der),
+        "cert": str(pki.client_cert_der),
+        "key": str(pki.client_key_der),
+    }
+    return Device(prelude + body, tmp_path)
+
+
+@pytest.fixture
+def cloud(pki: Pki, broker: Broker) -> Iterator[tuple[paho.Client, queue.Queue[paho.MQTTMessage]]]:
+    """A paho client subscribed to everything (plays the cloud)."""
+    received: queue.Queue[paho.MQTTMessage] = queue.Queue()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="cloud-observer")
+    client.tls_set(str(pki.ca_pem), str(pki.client_cert_pem), str(pki.client_key_pem))
+    subscribed = threading.Event()
+    client.on_message = lambda _c, _u, m: received.put(m)
+    client.on_subscribe = lambda *_a: subscribed.set()
+
+    def on_connect(c: paho.Client, *_a: object) -> None:
+        c.subscribe("dev/#", qos=1)
+
+    client.on_connect = on_connect
+    client.connect("localhost", broker.port)
+    client.loop_start()
+    assert subscribed.wait(WAIT), "observer could not subscribe"
+    yield client, received
+    client.loop_stop()
+    client.disconnect()
+
+
+def next_message(q: queue.Queue[paho.MQTTMessage], topic: str) -> paho.MQTTMessage:
+    deadline = time.monotonic() + WAIT
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        try:
+            m = q.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if m.topic == topic:
+            return m
+        seen.append(m.topic)
+    raise AssertionError(f"no message on {topic}; saw {seen}")
+
+
+@pytest.mark.slow
+def test_publish_and_subscribe_over_mutual_tls(
+    pki: Pki, broker: Broker, cloud, tmp_path: Path
+) -> None:
+    _, received = cloud
+    dev = device(
+        pki,
+        f"""
+async def main():
+    c = mqtt.Client({THING!r}, 'localhost', {broker.port}, ctx())
+    c.on_message = msg
+    c.on_state = state
+    asyncio.create_task(c.run())
+    await c.connected.wait()
+    await c.subscribe('dev/in', 1)
+    print('SUBSCRIBED')
+    await c.publish('dev/out', b'{{"n":1}}', 1)
+    print('PUBACK')
+    await c.publish('dev/out0', 'q0', 0)
+    await asyncio.sleep(60)
+asyncio.run(main())
+""",
+        tmp_path,
+    )
+    try:
+        dev.expect("STATE up")
+        dev.expect("SUBSCRIBED")
+        dev.expect("PUBACK")
+        assert next_message(received, "dev/out").payload == b'{"n":1}'
+        assert next_message(received, "dev/out0").payload == b"q0"
+        client, _ = cloud
+        client.publish("dev/in", b"hello", qos=1)
+        assert dev.expect("MSG") == "MSG dev/in hello"
+    finally:
+        dev.close()
+
+
+CONNECT_ONCE = """
+async def main():
+    c = mqtt.Client({thing!r}, {host!r}, {port}, {ctx})
+    try:
+        await c.session()
+    except mqtt.MQTTError as e:
+        print('FAIL', e.kind)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("wrong_hostname", "tls"),
+        ("wrong_ca", "tls"),
+        ("refused", "connect"),
+        ("unresolvable", "dns"),
+    ],
+)
+def test_connection_failures_are_classified(
+    pki: Pki, broker: Broker, tmp_path: Path, case: str, expected: str
+) -> None:
+    host, port, ctx = "localhost", broker.port, "ctx()"
+    if case == "wrong_hostname":
+        port = broker.wrong_port  # certificate signed by the trusted CA, for wrong.example
+    elif case == "wrong_ca":
+        ctx = f"ctx({str(pki.other_ca_der)!r})"
+    elif case == "refused":
+        port = free_port()
+    else:
+        host = "no-such-host.invalid"
+    dev = device(pki, CONNECT_ONCE.format(thing=THING, host=host, port=port, ctx=ctx), tmp_path)
+    try:
+        assert dev.expect("FAIL") == f"FAIL {expected}"
+    finally:
+        dev.close()
+
+
+@pytest.mark.slow
+def test_qos1_publish_is_resent_with_dup_after_a_dropped_connection(
+    pki: Pki, broker: Broker, cloud, tmp_path: Path
+) -> None:
+    _, received = cloud
+    proxy = Proxy(broker.port)
+    dev = device(
+        pki,
+        f"""
+async def main():
+    c = mqtt.Client({THING!r}, 'localhost', {proxy.port}, ctx())
+    c.on_state = state
+    c.backoff_base_ms = 100
+    asyncio.create_task(c.run())
+    await c.connected.wait()
+    await flag('go')
+    await c.publish('dev/resend', b'click-1', 1)
+    print('PUBACK', c.pending())
+    await asyncio.sleep(60)
+asyncio.run(main())
+""",
+        tmp_path,
+    )
+    try:
+        dev.expect("STATE up")
+        proxy.drop_downstream = True  # the PUBACK will be lost
+        (tmp_path / "go").touch()
+        assert next_message(received, "dev/resend").payload == b"click-1"
+        broker.wait_log(f"Sending PUBACK to {THING}")
+        proxy.drop_downstream = False
+        proxy.reset_all()
+        dev.expect("STATE down")
+        assert dev.expect("STATE up") == "STATE up - "
+        assert dev.expect("PUBACK") == "PUBACK 0"
+        broker.wait_log(f"Received PUBLISH from {THING} (d1, q1, r0")
+        assert next_message(received, "dev/resend").payload == b"click-1"
+        assert proxy.connections == 2
+    finally:
+        dev.close()
+        proxy.close()
+
+
+@pytest.mark.slow
+def test_keepalive_pings_and_a_missing_pingresp_ends_the_session(
+    pki: Pki, broker: Broker, tmp_path: Path
+) -> None:
+    proxy = Proxy(broker.port)
+    dev = device(
+        pki,
+        f"""
+async def main():
+    c = mqtt.Client({THING!r}, 'localhost', {proxy.port}, ctx(), keepalive=2, ping_timeout_ms=1500)
+    c.on_state = state
+    try:
+        await c.session()
+    except mqtt.MQTTError as e:
+        print('FAIL', e.kind, e.detail)
+asyncio.run(main())
+""",
+        tmp_path,
+    )
+    try:
+        before = broker.log.read_text(errors="replace").count(f"Received PINGREQ from {THING}")
+        dev.expect("STATE up")
+        broker.wait_log(f"Received PINGREQ from {THING}", before + 2)
+        assert not [line for line in dev.lines if line.startswith("FAIL")]
+        proxy.drop_downstream = True  # PINGRESPs vanish
+        assert dev.expect("FAIL") == "FAIL timeout no PINGRESP"
+    finally:
+        dev.close()
+        proxy.close()
