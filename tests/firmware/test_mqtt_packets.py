@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
-import mqtt
+mqtt = importlib.import_module("mqtt")  # the firmware module, run by CPython
 
 
 @pytest.mark.parametrize(
