@@ -37,7 +37,12 @@ def test_send_without_a_board_says_so() -> None:
 def test_bad_lines_are_recorded_not_fatal() -> None:
     got: list[dict] = []
     done = threading.Event()
-    channel = SideChannel(lambda m: (got.append(m), done.set()))
+
+    def on_message(msg: dict) -> None:
+        got.append(msg)
+        done.set()
+
+    channel = SideChannel(on_message)
     try:
         with socket.create_connection(("127.0.0.1", channel.port)) as s:
             s.sendall(b"garbage\n" + encode({"op": "hello", "pid": 1}))
@@ -105,7 +110,12 @@ def test_shim_plays_edges_as_soft_irqs_and_reports_outputs(tmp_path) -> None:
 
 def test_board_process_ends_when_the_rig_goes_away(tmp_path) -> None:
     hello = threading.Event()
-    channel = SideChannel(lambda m: m["op"] == "hello" and hello.set())
+
+    def on_message(msg: dict) -> None:
+        if msg["op"] == "hello":
+            hello.set()
+
+    channel = SideChannel(on_message)
     env = dict(os.environ, MICROPYPATH=f":{SHIMS_DIR}", BUTTONRIG_CHANNEL=channel.address)
     (tmp_path / "s.py").write_text("import _rig, time\ntime.sleep_ms(100000)\n")
     proc = subprocess.Popen([checked_binary(default_binary()), "s.py"], cwd=tmp_path, env=env)
