@@ -1,0 +1,156 @@
+"""The firmware application: boot sequence, service registry, click fan-out.
+
+Boot: `boot` event → settings → button + LED → services → asyncio loop. A service is an object
+with `async def run(self)` and optionally `on_click(event)` and `on_long_hold(ms)`. Services come
+from the optional module `services` (`services.register(app)` calls `app.add(...)`); without it
+the board still detects clicks and prints them. `app.set_busy(name, True)` keeps the board awake.
+"""
+
+from time import ticks_ms
+
+T_BOOT = ticks_ms()  # as early as possible: a press that woke the board began about now
+
+import asyncio  # noqa: E402
+import os  # noqa: E402
+from binascii import hexlify  # noqa: E402
+
+import board  # noqa: E402
+import events  # noqa: E402
+import identity  # noqa: E402
+import power  # noqa: E402
+import store  # noqa: E402
+from button import Button  # noqa: E402
+from clicks import ClickDetector  # noqa: E402
+from led import Led, make_driver  # noqa: E402
+from machine import Pin  # noqa: E402
+from settings import Settings  # noqa: E402
+
+_TIMINGS = ("debounce_ms", "double_ms", "long_ms")
+RESTART_PAUSE_S = 5  # a failed service is restarted after this pause
+
+current = None  # the running App (for services and the REPL)
+
+
+class App:
+    def __init__(self):
+        self.settings = Settings()
+        self.services = []
+        self.clicks = 0
+        self.serial = ""
+        self.led = None  # type: Led  # type: ignore[assignment]
+        self.button = None  # type: Button  # type: ignore[assignment]
+        self._busy = {}
+
+    def add(self, service):
+        self.services.append(service)
+
+    def set_busy(self, name, busy=True):
+        """While any name is busy the board does not deep sleep (e.g. "outbox", "ota")."""
+        if busy:
+            self._busy[name] = True
+        else:
+            self._busy.pop(name, None)
+
+    def is_busy(self):
+        return bool(self._busy)
+
+    def topic(self):
+        return self.settings["topic"].replace("{serial}", self.serial)
+
+    def boot(self):
+        events.emit(
+            "boot",
+            fw=identity.FW_VERSION,
+            board=board.NAME,
+            reset=power.reset_name(),
+            wake=power.wake_name(),
+        )
+        self.settings.load()
+        self.settings.on_change(self._settings_changed)
+        self.serial = identity.serial_number()
+        s = self.settings
+        detector = ClickDetector(s["debounce_ms"], s["double_ms"], s["long_ms"])
+        self.led = Led(make_driver(board))
+        if board.BUTTON_PULL_UP:
+            pin = Pin(board.BUTTON_PIN, Pin.IN, Pin.PULL_UP)
+        else:  # e.g. GPIO39 has no pull resistor: the board has its own
+            pin = Pin(board.BUTTON_PIN, Pin.IN)
+        self.button = Button(pin, board.BUTTON_ACTIVE_LOW, detector, self._click, self._long_hold)
+        if power.woke_by_button():
+            self.button.seed_press(T_BOOT)
+        self.button.start()
+        self.add(power.Sleeper(self))
+        self._load_services()
+
+    def _load_services(self):
+        try:
+            import services  # type: ignore[import-not-found]
+        except ImportError as e:
+            if store.exists("services.py") or store.exists("services.mpy"):
+                events.error("services_import", str(e))
+            else:  # nothing to connect with: clicks are only printed
+                self.led.show("unconfigured")
+            return
+        services.register(self)
+
+    def _click(self, kind, t):
+        self.clicks += 1
+        event = {"type": kind, "t": t, "id": hexlify(os.urandom(8)).decode(), "n": self.clicks}
+        events.emit("click", **event)
+        self._tell("on_click", event)
+        events.track_heap()
+
+    def _long_hold(self, ms):
+        events.emit("hold", ms=ms)
+        self._tell("on_long_hold", ms)
+
+    def _tell(self, hook, arg):
+        for service in self.services:
+            fn = getattr(service, hook, None)
+            if fn is not None:
+                try:
+                    fn(arg)
+                except Exception as e:  # one service's bug must not lose the click for others
+                    _service_error(service, e)
+
+    def _settings_changed(self, changed):
+        timings = {}
+        for key in _TIMINGS:
+            if key in changed:
+                timings[key] = changed[key]
+        if timings:
+            self.button.detector.configure(**timings)
+
+    async def _supervise(self, service):
+        while True:
+            try:
+                await service.run()
+                return
+            except Exception as e:
+                _service_error(service, e)
+            await asyncio.sleep(RESTART_PAUSE_S)
+
+    async def _heap_reports(self):
+        while True:
+            period = self.settings["heap_report_s"]
+            if period:
+                events.heap()
+            await asyncio.sleep(period or 60)
+
+    async def run(self):
+        asyncio.create_task(self.led.run())
+        asyncio.create_task(self.button.run())
+        for service in self.services:
+            asyncio.create_task(self._supervise(service))
+        await self._heap_reports()
+
+
+def _service_error(service, e):
+    events.error("service", "%s: %s: %s" % (type(service).__name__, type(e).__name__, e))
+
+
+def main():
+    global current
+    current = App()
+    current.boot()
+    asyncio.run(current.run())

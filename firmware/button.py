@@ -1,0 +1,115 @@
+"""Button input: Pin IRQ on both edges → preallocated ring of (level, ticks_ms) → ClickDetector.
+
+The IRQ handler allocates nothing: it writes into an array and a bytearray and sets a
+ThreadSafeFlag. An asyncio task drains the ring into the detector, sleeps until the detector's
+next deadline (or the next edge) and hands decided clicks to `on_click(kind, t)`. A full ring
+counts lost edges and reports them as an `input` event; the detector is then resynchronised with
+the pin's current level.
+"""
+
+import asyncio
+from array import array
+from time import ticks_add, ticks_diff, ticks_ms
+
+import events
+
+RING = 64  # edges buffered between two drains (a bouncy gesture makes about 10)
+LONG_HOLD_MS = 6000  # a hold this long is reported to on_long_hold (config access point)
+
+
+class Button:
+    def __init__(self, pin, active_low, detector, on_click, on_long_hold=None):
+        self.pin = pin
+        self.active_low = active_low
+        self.detector = detector
+        self._on_click = on_click
+        self._on_long_hold = on_long_hold
+        # "l" = C long: 32 bits on the ESP32 (ticks are 30), 64 on the unix port. Not "q": its
+        # items come back as long ints that ticks_add/ticks_diff mishandle on the unix port.
+        self._t = array("l", [0] * RING)
+        self._lv = bytearray(RING)
+        self._w = 0
+        self._r = 0
+        self.lost = 0
+        self._flag = asyncio.ThreadSafeFlag()  # type: ignore[attr-defined]
+        self._hold_reported = None  # press time whose long hold was reported
+        self._irq_cb = self._irq  # bound method made once: no allocation per edge
+
+    def start(self):
+        """Enable the IRQ (both edges)."""
+        pin = self.pin
+        pin.irq(handler=self._irq_cb, trigger=pin.IRQ_FALLING | pin.IRQ_RISING)
+
+    def pressed(self):
+        return (self.pin.value() == 0) == self.active_low
+
+    def seed_press(self, t_press):
+        """The board woke on this button: the press began at `t_press` (boot); then feed the
+        level seen now, so a hold that woke the board is measured from boot."""
+        det = self.detector
+        debounce = det.timings()[0]
+        det.feed(True, t_press)
+        confirmed = ticks_add(t_press, debounce)
+        now = ticks_ms()
+        if ticks_diff(confirmed, now) > 0:
+            now = confirmed  # a tap already over still counts as a press
+        det.feed(self.pressed(), now)
+
+    def _irq(self, pin):
+        w = self._w
+        n = (w + 1) % RING
+        if n == self._r:
+            self.lost += 1
+        else:
+            self._t[w] = ticks_ms()
+            self._lv[w] = pin.value()
+            self._w = n
+        self._flag.set()
+
+    def _drain(self):
+        det = self.detector
+        low = self.active_low
+        r = self._r
+        while r != self._w:
+            det.feed((self._lv[r] == 0) == low, self._t[r])
+            r = (r + 1) % RING
+            self._r = r
+        if self.lost:
+            lost = self.lost
+            self.lost = 0
+            events.emit("input", overflow=lost)
+            det.feed(self.pressed(), ticks_ms())
+
+    def _hold_deadline(self):
+        since = self.detector.held_since()
+        if since is None or since == self._hold_reported or self._on_long_hold is None:
+            return None
+        return ticks_add(since, LONG_HOLD_MS)
+
+    async def run(self):
+        det = self.detector
+        while True:
+            self._drain()
+            now = ticks_ms()
+            while True:
+                kind = det.poll(now)
+                if kind is None:
+                    break
+                self._on_click(kind, det.decided_at)
+            hold = self._hold_deadline()
+            if hold is not None and ticks_diff(now, hold) >= 0:
+                self._hold_reported = det.held_since()
+                self._on_long_hold(ticks_diff(now, self._hold_reported))  # type: ignore[misc]
+                hold = None
+            wake = det.deadline()
+            if hold is not None and (wake is None or ticks_diff(hold, wake) < 0):
+                wake = hold
+            if wake is None:
+                await self._flag.wait()
+                continue
+            wait = ticks_diff(wake, ticks_ms())
+            if wait > 0:
+                try:
+                    await asyncio.wait_for_ms(self._flag.wait(), wait)  # type: ignore[attr-defined]
+                except asyncio.TimeoutError:
+                    pass

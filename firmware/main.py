@@ -1,0 +1,5 @@
+"""Entry point: the boot sequence is in app.py."""
+
+import app
+
+app.main()

@@ -1,0 +1,64 @@
+"""Reset cause / wake reason for the `boot` event, and deep sleep when the button is idle."""
+
+import asyncio
+from time import ticks_diff, ticks_ms
+
+import events
+import machine
+
+_RESETS = {
+    machine.PWRON_RESET: "power",
+    machine.HARD_RESET: "hard",
+    machine.WDT_RESET: "wdt",
+    machine.DEEPSLEEP_RESET: "deepsleep",
+    machine.SOFT_RESET: "soft",
+}
+_WAKES = {machine.EXT0_WAKE: "ext0", machine.TIMER_WAKE: "timer"}
+
+
+def reset_name():
+    return _RESETS.get(machine.reset_cause(), "hard")  # brownout and others: a hard reset
+
+
+def wake_name():
+    return _WAKES.get(machine.wake_reason())
+
+
+def woke_by_button():
+    return machine.reset_cause() == machine.DEEPSLEEP_RESET and wake_name() == "ext0"
+
+
+class Sleeper:
+    """A service: deep sleep after `idle_sleep_s` with no gesture in progress and nothing busy."""
+
+    def __init__(self, app):
+        self.app = app
+        self.last_activity = ticks_ms()
+
+    def on_click(self, _event):
+        self.last_activity = ticks_ms()
+
+    async def run(self):
+        app = self.app
+        while True:
+            limit = app.settings["idle_sleep_s"] * 1000
+            if not limit:
+                await asyncio.sleep(1)
+                continue
+            if not app.button.detector.idle() or app.is_busy():
+                self.last_activity = ticks_ms()
+            left = limit - ticks_diff(ticks_ms(), self.last_activity)
+            if left <= 0:
+                self.sleep()
+            await asyncio.sleep_ms(min(left, 1000))
+
+    def sleep(self):
+        app = self.app
+        events.emit("sleep", ms=None)
+        app.led.show("off")
+        app.led.off_now()
+        import esp32
+
+        pin = app.button.pin
+        esp32.wake_on_ext0(pin, not app.button.active_low)  # wake level; positional per the stub
+        machine.deepsleep()
