@@ -1,0 +1,419 @@
+"""The MQTT broker: a mosquitto the rig starts (or an already running one it attaches to).
+
+Mosquitto stands in for the AWS IoT message broker:
+
+* mutual TLS only (`require_certificate`), and the certificate's CN is both the username
+  (`use_identity_as_username`) and the client id (`use_username_as_clientid`). So a connection's
+  client id is always its certificate's CN (the thing name for certificates the rig provisions)
+  and no thing can knock another off by borrowing its client id. This is our approximation of
+  `iot:Connect`: the policy decision for "client/<CN>" is taken when policies change and a
+  certificate that may not connect is put on the CRL (as are INACTIVE and REVOKED ones).
+* authorisation of publish/subscribe/receive by an ACL file generated from the IoT policies.
+* the CRL and the ACL are reloaded on SIGHUP (mosquitto 2.0.11 re-reads its TLS files on reload):
+  new connections are refused, open ones stay, as UpdateCertificate says.
+* `max_qos 1`: a QoS 2 PUBLISH disconnects the client (the guide: no PUBACK); a QoS 2 SUBSCRIBE is
+  granted QoS 1 (the guide: no SUBACK) — a documented difference.
+* `retain_available false`: a retained PUBLISH disconnects the client, as the guide says.
+* persistent sessions (clean session off) are accepted by mosquitto but not by AWS; mosquitto has
+  no option to refuse them (documented difference; the firmware uses clean sessions only).
+* a duplicate client id drops the connected client (mosquitto's behaviour equals the guide's).
+
+Mosquitto started as root drops to user `mosquitto` before it reads its files, and the rig home is
+0700: the broker's files (server key, CA certificate, CRL, ACL, config) live in a separate
+runtime directory readable by that user. The CA key never goes there.
+
+The broker never outlives its owner: a watchdog process holds the read end of a pipe whose write
+end only the owner has; when the owner dies (even by SIGKILL) the pipe reaches EOF and the
+watchdog stops the broker. (PR_SET_PDEATHSIG alone is not enough: the kernel clears it when
+mosquitto changes its user id.)
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import grp
+import os
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+LOOPBACK = "127.0.0.1"
+SERVER_HOSTNAMES = ("localhost", "127.0.0.1")
+_PR_SET_PDEATHSIG = 1
+
+
+class BrokerError(RuntimeError):
+    """The broker could not be started, reached or reloaded."""
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """A client certificate and key (PEM files) used to reach the broker."""
+
+    cert_file: Path
+    key_file: Path
+
+
+@dataclass(frozen=True)
+class BrokerEndpoint:
+    """Where clients connect: host, port, and the CA that signed the server certificate."""
+
+    host: str
+    port: int
+    ca_file: Path
+    server_hostname: str = "localhost"
+
+
+def find_mosquitto() -> str:
+    found = shutil.which("mosquitto")
+    if found:
+        return found
+    for candidate in MOSQUITTO_CANDIDATES:
+        if os.access(candidate, os.X_OK):
+            return candidate
+    raise BrokerError(
+        "mosquitto not found: install it (apt-get install mosquitto) or run make setup"
+    )
+
+
+def free_port() -> int:
+    """A loopback port free right now (a small race remains; start() retries on a clash)."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def mqtt_handshake(endpoint: BrokerEndpoint, identity: ClientIdentity, timeout: float) -> int:
+    """Open an mTLS connection, send an MQTT 3.1.1 CONNECT, return the CONNACK return code.
+
+    Raises OSError / ssl.SSLError when the TLS handshake or the socket fails.
+    """
+    context = ssl.create_default_context(cafile=str(endpoint.ca_file))
+    context.load_cert_chain(str(identity.cert_file), str(identity.key_file))
+    with (
+        socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw,
+        context.wrap_socket(raw, server_hostname=endpoint.server_hostname) as tls,
+    ):
+        client_id = b"probe"
+        body = b"\x00\x04MQTT\x04\x02\x00\x0a" + struct.pack("!H", len(client_id)) + client_id
+        tls.sendall(bytes([0x10, len(body)]) + body)
+        connack = _read_exactly(tls, 4)
+        if connack[0] != 0x20:
+            raise BrokerError(f"expected CONNACK, got packet type 0x{connack[0]:02x}")
+        with contextlib.suppress(OSError):
+            tls.sendall(b"\xe0\x00")  # DISCONNECT
+        return connack[3]
+
+
+def _read_exactly(sock: ssl.SSLSocket, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        chunk = sock.recv(count - len(data))
+        if not chunk:
+            raise ConnectionError(f"connection closed after {len(data)} of {count} bytes")
+        data += chunk
+    return data
+
+
+def can_connect(endpoint: BrokerEndpoint, identity: ClientIdentity, timeout: float = 5.0) -> bool:
+    """True when an mTLS connection with `identity` is accepted (CONNACK 0)."""
+    try:
+        return mqtt_handshake(endpoint, identity, timeout) == 0
+    except (OSError, BrokerError):
+        return False
+
+
+class RuntimeDirectory:
+    """A directory the broker's (possibly unprivileged) user can read; removed on close."""
+
+    def __init__(self) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix="buttonrig-broker-"))
+        self._gid = self._mosquitto_gid()
+        self._secure(self.path, 0o750)
+
+    @staticmethod
+    def _mosquitto_gid() -> int | None:
+        if os.geteuid() != 0:
+            return None  # not root: mosquitto keeps our uid and reads our files
+        try:
+            return grp.getgrnam("mosquitto").gr_gid
+        except KeyError:
+            return None
+
+    def _secure(self, path: Path, mode: int) -> None:
+        if self._gid is not None:
+            os.chown(path, -1, self._gid)
+        os.chmod(path, mode)
+
+    def write(self, name: str, data: bytes) -> Path:
+        """Write atomically (readers never see half a file), group-readable by the broker."""
+        target = self.path / name
+        temporary = self.path / f".{name}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        self._secure(temporary, 0o640)
+        os.replace(temporary, target)
+        return target
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class BrokerFiles:
+    """The TLS material the broker needs. The server key is copied; the CA key never is."""
+
+    ca_pem: bytes
+    server_cert_pem: bytes
+    server_key_pem: bytes
+    crl_pem: bytes
+    acl_text: str
+
+    def __repr__(self) -> str:
+        return "BrokerFiles(<server key hidden>)"
+
+
+def render_config(port: int, runtime: Path, log_topic: bool = True) -> str:
+    lines = [
+        "# generated by buttonrig: mosquitto standing in for the AWS IoT message broker",
+        "per_listener_settings false",
+        "persistence false",
+        "allow_anonymous false",
+        "retain_available false",
+        "connection_messages true",
+        "log_dest stderr",
+        *(["log_dest topic"] if log_topic else []),
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "log_type information",
+        "log_timestamp true",
+        "log_timestamp_format %Y-%m-%dT%H:%M:%S",
+        f"acl_file {runtime / 'acl'}",
+        # listener settings must follow `listener`, or mosquitto opens a default one on 1883
+        f"listener {port} {LOOPBACK}",
+        "max_qos 1",
+        f"cafile {runtime / 'ca.pem'}",
+        f"certfile {runtime / 'server.crt'}",
+        f"keyfile {runtime / 'server.key'}",
+        f"crlfile {runtime / 'crl.pem'}",
+        "tls_version tlsv1.2",
+        "require_certificate true",
+        "use_identity_as_username true",
+        "use_username_as_clientid true",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+_WATCHDOG = """
+import os, signal, sys, time
+pid = int(sys.argv[1])
+sys.stdin.buffer.read()  # returns at EOF: the owner closed the pipe or died
+def alive():
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"mosquitto" in f.read()
+    except OSError:
+        return False
+if alive():
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if alive():
+        os.kill(pid, signal.SIGKILL)
+"""
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: ask the kernel to SIGTERM the child when the owner dies (best effort)."""
+    with contextlib.suppress(Exception):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+class MosquittoBroker:
+    """A mosquitto process on a free loopback port with mutual TLS; `start()` then `stop()`."""
+
+    def __init__(self, files: BrokerFiles, log_dir: Path, probe_identity: ClientIdentity) -> None:
+        self._files = files
+        self._log_dir = log_dir
+        self._probe = probe_identity
+        self._runtime: RuntimeDirectory | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._watchdog: subprocess.Popen[bytes] | None = None
+        self._lifeline: int | None = None
+        self.log_file: Path | None = None
+        self.endpoint: BrokerEndpoint | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self, timeout: float = 20.0, attempts: int = 3) -> BrokerEndpoint:
+        last_error = ""
+        for _ in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except BrokerError as exc:  # e.g. the free port was taken meanwhile
+                last_error = str(exc)
+                self.stop()
+        raise BrokerError(f"mosquitto did not start after {attempts} attempts: {last_error}")
+
+    def _start_once(self, timeout: float) -> BrokerEndpoint:
+        runtime = self._runtime = RuntimeDirectory()
+        files = self._files
+        runtime.write("ca.pem", files.ca_pem)
+        runtime.write("server.crt", files.server_cert_pem)
+        runtime.write("server.key", files.server_key_pem)
+        runtime.write("crl.pem", files.crl_pem)
+        runtime.write("acl", files.acl_text.encode())
+        port = free_port()
+        config = runtime.write("mosquitto.conf", render_config(port, runtime.path).encode())
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        self.log_file = self._log_dir / f"mosquitto-{stamp}-{port}.log"
+        with open(self.log_file, "ab") as log:
+            self._process = subprocess.Popen(
+                [find_mosquitto(), "-c", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
+        self._start_watchdog(self._process.pid)
+        atexit.register(self.stop)
+        endpoint = BrokerEndpoint(LOOPBACK, port, runtime.path / "ca.pem")
+        self._wait_ready(endpoint, timeout)
+        self.endpoint = endpoint
+        return endpoint
+
+    def _start_watchdog(self, broker_pid: int) -> None:
+        read_end, write_end = os.pipe()  # both non-inheritable: only the watchdog gets read_end
+        self._watchdog = subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(broker_pid)],
+            stdin=read_end,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # no PDEATHSIG here: the watchdog must outlive the owner to stop the broker
+            start_new_session=True,  # a Ctrl-C in the terminal must not kill it first
+        )
+        os.close(read_end)
+        self._lifeline = write_end
+
+    def _wait_ready(self, endpoint: BrokerEndpoint, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last_error = "no attempt"
+        while time.monotonic() < deadline:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise BrokerError(
+                    f"mosquitto exited with {self._process.returncode}: {self._log_tail()}"
+                )
+            try:
+                code = mqtt_handshake(endpoint, self._probe, timeout=2.0)
+                if code == 0:
+                    return
+                last_error = f"CONNACK return code {code}"
+            except (OSError, BrokerError) as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+            time.sleep(0.02)
+        raise BrokerError(f"mosquitto not ready within {timeout:.0f} s ({last_error})")
+
+    def _log_tail(self, lines: int = 8) -> str:
+        if self.log_file is None or not self.log_file.exists():
+            return "(no log)"
+        return " | ".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+
+    def _reload_count(self) -> int:
+        if self.log_file is None or not self.log_file.exists():
+            return 0
+        return self.log_file.read_text(errors="replace").count("Reloading config.")
+
+    def reload(self, acl_text: str, crl_pem: bytes, timeout: float = 10.0) -> None:
+        """Replace the ACL and CRL and make mosquitto apply them to new connections.
+
+        Returns once the reload is done: mosquitto is single-threaded and logs "Reloading
+        config." when it starts reloading, so a connection accepted after that line is served
+        by the reloaded broker; we wait for the line, then for one full mTLS handshake.
+        """
+        if self._process is None or self._runtime is None or self.endpoint is None:
+            raise BrokerError("broker is not running")
+        self._runtime.write("acl", acl_text.encode())
+        self._runtime.write("crl.pem", crl_pem)
+        before = self._reload_count()
+        self._process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while self._reload_count() <= before:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"mosquitto did not reload within {timeout:.0f} s")
+            time.sleep(0.01)
+        self._wait_ready(self.endpoint, max(1.0, deadline - time.monotonic()))
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM, wait, then SIGKILL; remove the runtime directory. Safe to call twice."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._lifeline is not None:
+            os.close(self._lifeline)  # the watchdog sees EOF, finds no broker, exits
+            self._lifeline = None
+        watchdog, self._watchdog = self._watchdog, None
+        if watchdog is not None:
+            try:
+                watchdog.wait(timeout)
+            except subprocess.TimeoutExpired:
+                watchdog.kill()
+                watchdog.wait()
+        if self._runtime is not None:
+            self._runtime.remove()
+            self._runtime = None
+        self.endpoint = None
+        atexit.unregister(self.stop)
+
+
+class AttachedBroker:
+    """A broker someone else runs: we only connect to it.
+
+    ACL and CRL are the operator's business there, so policy and certificate-status changes are
+    not enforced by the broker in attach mode (the cloud model still records them).
+    """
+
+    def __init__(self, endpoint: BrokerEndpoint, probe_identity: ClientIdentity) -> None:
+        self.endpoint = endpoint
+        self._probe = probe_identity
+        self.pid: int | None = None
+        self.log_file: Path | None = None
+
+    def start(self, timeout: float = 20.0) -> BrokerEndpoint:
+        deadline = time.monotonic() + timeout
+        while not can_connect(self.endpoint, self._probe, timeout=2.0):
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"cannot connect to the broker at {self.endpoint.host}:{self.endpoint.port}"
+                )
+            time.sleep(0.1)
+        return self.endpoint
+
+    def reload(self, acl_text: str, crl_pem: bytes, timeout: float = 10.0) -> None:
+        del acl_text, crl_pem, timeout  # not ours to change
+
+    def stop(self, timeout: float = 5.0) -> None:
+        del timeout

@@ -1,0 +1,124 @@
+"""Registry events ($aws/events/thing/..., thingGroup, thingType, membership) as in the guide.
+
+Events are written to the `outbox` table in the same transaction as the change they describe; the
+running cloud service publishes them (so a change made by the CLI in another process is published
+too). All event types are enabled: the guide is silent on the defaults (our choice).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from typing import Any
+
+from rig.cloud.arn import ACCOUNT
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def enqueue(db: sqlite3.Connection, topic: str, payload: dict[str, Any]) -> None:
+    db.execute(
+        "INSERT INTO outbox (topic, payload, created_ms) VALUES (?, ?, ?)",
+        (topic, json.dumps(payload).encode(), now_ms()),
+    )
+
+
+def _base(event_type: str, operation: str) -> dict[str, Any]:
+    return {
+        "eventType": event_type,
+        "eventId": str(uuid.uuid4()),
+        "timestamp": now_ms(),
+        "operation": operation,
+        "accountId": ACCOUNT,
+    }
+
+
+def thing_event(
+    db: sqlite3.Connection, operation: str, thing: sqlite3.Row | dict[str, Any]
+) -> None:
+    """operation: CREATED | UPDATED | DELETED."""
+    payload = _base("thingEvent", operation) | {
+        "thingId": thing["thing_id"],
+        "thingName": thing["name"],
+        "versionNumber": thing["version"],
+        "thingTypeName": thing["type_name"],
+        "attributes": json.loads(thing["attributes"]),
+    }
+    enqueue(db, f"$aws/events/thing/{thing['name']}/{operation.lower()}", payload)
+
+
+def thing_type_event(db: sqlite3.Connection, operation: str, row: sqlite3.Row) -> None:
+    payload = _base("thingTypeEvent", operation) | {
+        "thingTypeId": row["type_id"],
+        "thingTypeName": row["name"],
+        "isDeprecated": bool(row["deprecated"]),
+        "deprecationDate": row["deprecation_ms"],
+        "searchableAttributes": json.loads(row["searchable_attributes"]),
+        "description": row["description"],
+    }
+    enqueue(db, f"$aws/events/thingType/{row['name']}/{operation.lower()}", payload)
+
+
+def thing_group_event(
+    db: sqlite3.Connection,
+    operation: str,
+    row: sqlite3.Row,
+    parent: sqlite3.Row | None,
+    root_to_parent: list[dict[str, str]],
+) -> None:
+    payload = _base("thingGroupEvent", operation) | {
+        "thingGroupId": row["group_id"],
+        "thingGroupName": row["name"],
+        "versionNumber": row["version"],
+        "parentGroupName": parent["name"] if parent else None,
+        "parentGroupId": parent["group_id"] if parent else None,
+        "description": row["description"],
+        "rootToParentThingGroups": root_to_parent,
+        "attributes": json.loads(row["attributes"]),
+    }
+    enqueue(db, f"$aws/events/thingGroup/{row['name']}/{operation.lower()}", payload)
+
+
+def membership_event(
+    db: sqlite3.Connection,
+    operation: str,
+    group: sqlite3.Row,
+    group_arn: str,
+    thing: sqlite3.Row,
+    thing_arn: str,
+    membership_id: str,
+) -> None:
+    """operation: ADDED | REMOVED."""
+    payload = _base("thingGroupMembershipEvent", operation) | {
+        "groupArn": group_arn,
+        "groupId": group["group_id"],
+        "thingArn": thing_arn,
+        "thingId": thing["thing_id"],
+        "membershipId": membership_id,
+    }
+    topic = (
+        f"$aws/events/thingGroupMembership/thingGroup/{group['name']}"
+        f"/thing/{thing['name']}/{operation.lower()}"
+    )
+    enqueue(db, topic, payload)
+
+
+def hierarchy_event(
+    db: sqlite3.Connection, operation: str, parent: sqlite3.Row, child: sqlite3.Row
+) -> None:
+    payload = _base("thingGroupHierarchyEvent", operation) | {
+        "thingGroupId": parent["group_id"],
+        "thingGroupName": parent["name"],
+        "childGroupId": child["group_id"],
+        "childGroupName": child["name"],
+    }
+    # the guide prints no '/' before added|removed; we add it (consistent with the other topics)
+    topic = (
+        f"$aws/events/thingGroupHierarchy/thingGroup/{parent['name']}"
+        f"/childThingGroup/{child['name']}/{operation.lower()}"
+    )
+    enqueue(db, topic, payload)

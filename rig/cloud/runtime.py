@@ -1,0 +1,188 @@
+"""A running reference cloud: broker + service + auth sync + endpoint.json, for one rig home.
+
+`buttonrig cloud up` and the `cloud` pytest fixture both use `CloudRuntime`. Auth changes
+(certificates, policies, attachments) bump the `auth_generation` counter in the database; the
+runtime recompiles the ACL and CRL and reloads the broker — at once when the change was made in
+this process (`Cloud.auth_applier`), within a poll period (50 ms) when another process (the CLI)
+made it; it then records `auth_applied`, which that process waits for.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rig.broker import (
+    SERVER_HOSTNAMES,
+    AttachedBroker,
+    BrokerEndpoint,
+    BrokerFiles,
+    ClientIdentity,
+    MosquittoBroker,
+)
+from rig.cloud import endpoint
+from rig.cloud.api import Cloud
+from rig.cloud.authsync import CLOUD_USER, PROBE_USER, AuthCompiler
+from rig.cloud.ca import CertificateAuthority
+from rig.cloud.service import CloudService
+
+log = logging.getLogger(__name__)
+POLL_S = 0.05
+
+
+@dataclass(frozen=True)
+class AttachTarget:
+    """An already running broker: where it is and which identity the cloud service uses."""
+
+    endpoint: BrokerEndpoint
+    identity: ClientIdentity
+
+
+class Identities:
+    """The cloud's own TLS identities (server, service client, readiness probe) in the home."""
+
+    def __init__(self, ca: CertificateAuthority, directory: Path) -> None:
+        self.ca = ca
+        self.directory = directory
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def client(self, common_name: str) -> ClientIdentity:
+        cert, key = (
+            self.directory / f"{common_name}.crt.pem",
+            self.directory / f"{common_name}.key.pem",
+        )
+        if not (cert.exists() and key.exists()):
+            issued = self.ca.issue_client_certificate(common_name)
+            assert issued.private_key_pem is not None
+            _write_private(key, issued.private_key_pem.encode())
+            cert.write_text(issued.certificate_pem)
+        return ClientIdentity(cert, key)
+
+    def server(self) -> tuple[bytes, bytes]:
+        cert, key = self.directory / "server.crt.pem", self.directory / "server.key.pem"
+        if not (cert.exists() and key.exists()):
+            issued = self.ca.issue_server_certificate(SERVER_HOSTNAMES)
+            assert issued.private_key_pem is not None
+            _write_private(key, issued.private_key_pem.encode())
+            cert.write_text(issued.certificate_pem)
+        return cert.read_bytes(), key.read_bytes()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+class CloudRuntime:
+    """Start with `start()`, stop with `stop()` (or use as a context manager)."""
+
+    def __init__(self, home: Path, attach: AttachTarget | None = None) -> None:
+        self.home = home
+        self.cloud = Cloud(home)
+        self.identities = Identities(self.cloud.ca, self.cloud.directory / "identities")
+        self.compiler = AuthCompiler(
+            self.cloud.registry, self.cloud.certificates, self.cloud.policies, self.cloud.ca
+        )
+        self._attach = attach
+        self.broker: MosquittoBroker | AttachedBroker | None = None
+        self.service: CloudService | None = None
+        self.endpoint: BrokerEndpoint | None = None
+        self._auth_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def __enter__(self) -> CloudRuntime:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> BrokerEndpoint:
+        service_identity = self.identities.client(CLOUD_USER)
+        probe = self.identities.client(PROBE_USER)
+        snapshot = self.compiler.compile()
+        if self._attach is None:
+            server_cert, server_key = self.identities.server()
+            files = BrokerFiles(
+                ca_pem=self.cloud.ca.certificate_pem.encode(),
+                server_cert_pem=server_cert,
+                server_key_pem=server_key,
+                crl_pem=snapshot.crl_pem,
+                acl_text=snapshot.acl_text,
+            )
+            self.broker = MosquittoBroker(files, self.cloud.directory / "logs", probe)
+            broker_endpoint = self.broker.start()
+            # clients get the CA from the home, not the broker's private runtime copy
+            self.endpoint = BrokerEndpoint(
+                broker_endpoint.host, broker_endpoint.port, self.cloud.ca.certificate_file
+            )
+        else:
+            service_identity = self._attach.identity
+            self.broker = AttachedBroker(self._attach.endpoint, service_identity)
+            self.endpoint = self.broker.start()
+        self.cloud.store.set_counter("auth_applied", snapshot.generation)
+        self.service = CloudService(self.cloud, self.endpoint, service_identity)
+        try:
+            self.service.start()
+        except Exception:
+            self.broker.stop()
+            raise
+        self.cloud.auth_applier = self.sync_auth
+        self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
+        self._watcher.start()
+        endpoint.write(self.home, self.endpoint_document())
+        return self.endpoint
+
+    def endpoint_document(self) -> dict[str, Any]:
+        assert self.endpoint is not None
+        return {
+            "host": self.endpoint.host,
+            "port": self.endpoint.port,
+            "ca_file": str(self.endpoint.ca_file),
+            "server_hostname": self.endpoint.server_hostname,
+            "pid": os.getpid(),
+            "broker_pid": self.broker.pid if self.broker else None,
+            "broker_log": str(self.broker.log_file)
+            if self.broker and self.broker.log_file
+            else None,
+            "mode": "attached" if self._attach else "started",
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def sync_auth(self) -> None:
+        """Recompile ACL + CRL and reload the broker now (returns once it is in force)."""
+        with self._auth_lock:
+            if self.broker is None:
+                return
+            snapshot = self.compiler.compile()
+            self.broker.reload(snapshot.acl_text, snapshot.crl_pem)
+            self.cloud.store.set_counter("auth_applied", snapshot.generation)
+
+    def _watch_auth(self) -> None:
+        store = self.cloud.store
+        while not self._stopping.wait(POLL_S):
+            try:
+                if store.counter("auth_generation") > store.counter("auth_applied"):
+                    self.sync_auth()
+            except Exception:
+                log.exception("applying an auth change failed")
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.cloud.auth_applier = None
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+        if self.service is not None:
+            self.service.stop()
+            self.service = None
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        endpoint.remove(self.home, os.getpid())

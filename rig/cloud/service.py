@@ -1,0 +1,314 @@
+"""The cloud's privileged MQTT client: shadow service, presence events, registry-event publisher,
+and a hook where other parts add their own topic handlers.
+
+Threads: paho's network thread only sorts incoming messages into a queue (and counts in-flight
+shadow requests per thing, for 429); one worker thread runs the handlers in arrival order; one
+publisher thread drains the database outbox (events written by any process, e.g. the CLI).
+
+Handler hook (docs/contracts.md "Cloud service handlers"): every module in the package
+`rig.cloud.handlers` that defines `register(service)` is called at start; it calls
+`service.subscribe(topic_filter, handler)` with `handler(topic: str, payload: bytes) -> None`.
+Handlers run on the worker thread, one message at a time; an exception is logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import pkgutil
+import queue
+import re
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from rig.broker import BrokerEndpoint, ClientIdentity
+from rig.cloud import arn, shadows
+from rig.cloud import shadow as engine
+from rig.cloud.api import Cloud
+from rig.cloud.authsync import CLOUD_USER, PROBE_USER
+from rig.cloud.events import now_ms
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes], None]
+MAX_IN_FLIGHT = 10  # "more than 10 in-flight requests" -> 429
+SHADOW_FILTERS = tuple(
+    f"$aws/things/+/shadow/{middle}{op}" for middle in ("", "name/+/") for op in shadows.OPERATIONS
+)
+LOG_FILTER = "$SYS/broker/log/#"
+_SHADOW_TOPIC = re.compile(
+    r"^\$aws/things/(?P<thing>[^/]+)/shadow/(?:name/(?P<name>[^/]+)/)?(?P<op>update|get|delete)$"
+)
+_CONNECTED = re.compile(r"New client connected from \S+ as (?P<id>\S+) \(p\d+, c(?P<clean>\d)")
+_DISCONNECTED = re.compile(
+    r"(?:Client (?P<a>\S+) (?:disconnected|closed its connection|has exceeded timeout"
+    r"|already connected, closing old connection))|(?:Socket error on client (?P<b>\S+),)"
+)
+INTERNAL_CLIENTS = (CLOUD_USER, PROBE_USER, "<unknown>")
+
+
+@dataclass
+class _Work:
+    handler: Handler
+    topic: str
+    payload: bytes
+    done: Callable[[], None] | None = None
+
+
+class CloudService:
+    """Connects as the cloud user, routes messages to handlers, publishes replies and events."""
+
+    def __init__(self, cloud: Cloud, endpoint: BrokerEndpoint, identity: ClientIdentity) -> None:
+        self.cloud = cloud
+        self.endpoint = endpoint
+        self._handlers: list[tuple[str, Handler]] = []
+        self._work: queue.Queue[_Work | None] = queue.Queue()
+        self._in_flight: dict[str, int] = defaultdict(int)
+        self._in_flight_lock = threading.Lock()
+        self._sessions: dict[str, str] = {}
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self._started_ms = now_ms()
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=CLOUD_USER, clean_session=True
+        )
+        self._client.tls_set(
+            str(endpoint.ca_file), str(identity.cert_file), str(identity.key_file)
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_message = self._on_message
+        self._client.on_disconnect = self._on_disconnect
+        self._threads: list[threading.Thread] = []
+
+    # ---- hook for other parts ----------------------------------------------------------
+
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
+        """Route messages matching `topic_filter` to `handler` (worker thread, in order)."""
+        self._handlers.append((topic_filter, handler))
+        if self._connected.is_set():
+            self._client.subscribe(topic_filter, qos)
+
+    def publish(self, topic: str, payload: bytes | dict[str, Any], qos: int = 1) -> None:
+        data = shadows.encode(payload) if isinstance(payload, dict) else payload
+        self._client.publish(topic, data, qos=qos)
+
+    # ---- life cycle --------------------------------------------------------------------
+
+    def start(self, timeout: float = 20.0) -> None:
+        with self.cloud.store.write() as db:  # nobody could subscribe to events made while down
+            db.execute("DELETE FROM outbox WHERE created_ms < ?", (self._started_ms,))
+        self.subscribe(LOG_FILTER, self._on_broker_log, qos=0)
+        for topic_filter in SHADOW_FILTERS:
+            self.subscribe(topic_filter, self._on_shadow_request)
+        self._load_handler_modules()
+        for target, name in ((self._work_loop, "cloud-worker"), (self._outbox_loop, "outbox")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._client.connect(self.endpoint.host, self.endpoint.port, keepalive=30)
+        self._client.loop_start()
+        if not self._connected.wait(timeout):
+            self.stop()
+            raise RuntimeError(f"the cloud service could not connect within {timeout:.0f} s")
+
+    def _load_handler_modules(self) -> None:
+        try:
+            package = importlib.import_module("rig.cloud.handlers")
+        except ImportError:
+            return
+        for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+            module = importlib.import_module(f"{package.__name__}.{info.name}")
+            register = getattr(module, "register", None)
+            if callable(register):
+                register(self)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._work.put(None)
+        with contextlib.suppress(Exception):
+            self._client.disconnect()
+        self._client.loop_stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+
+    # ---- paho callbacks (network thread) -----------------------------------------------
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        del userdata, flags, props
+        if rc.is_failure:
+            log.error("cloud service connection refused: %s", rc)
+            return
+        # subscribe, then wait for the SUBACK-confirmed state via a round trip below
+        for topic_filter, _ in self._handlers:
+            client.subscribe(topic_filter, 0 if topic_filter == LOG_FILTER else 1)
+        self._barrier(client)
+
+    def _barrier(self, client: mqtt.Client) -> None:
+        # mosquitto handles packets in order: once our own echo arrives, every SUBSCRIBE sent
+        # before it is in force. Only then do we call the service ready.
+        token = f"$aws/rig/cloud/ready/{uuid.uuid4().hex}"
+
+        def ready(_topic: str, _payload: bytes) -> None:
+            self._connected.set()
+
+        self._handlers.append((token, ready))
+        client.subscribe(token, 1)
+        client.publish(token, b"ready", qos=1)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
+    ) -> None:
+        del client, userdata, flags, props
+        self._connected.clear()
+        if not self._stopping.is_set():
+            log.warning("cloud service disconnected (%s); paho reconnects", rc)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        del client, userdata
+        topic, payload = message.topic, bytes(message.payload)
+        for topic_filter, handler in list(self._handlers):
+            if mqtt.topic_matches_sub(topic_filter, topic):
+                if handler == self._on_shadow_request and not self._admit_shadow(topic, payload):
+                    continue
+                self._work.put(_Work(handler, topic, payload))
+
+    # ---- worker --------------------------------------------------------------------------
+
+    def _work_loop(self) -> None:
+        while True:
+            work = self._work.get()
+            if work is None:
+                return
+            try:
+                work.handler(work.topic, work.payload)
+            except Exception:
+                log.exception("handler for %s failed", work.topic)
+
+    # ---- shadows -------------------------------------------------------------------------
+
+    def _admit_shadow(self, topic: str, payload: bytes) -> bool:
+        """Count the request in flight; answer 429 at once when its thing has too many."""
+        match = _SHADOW_TOPIC.match(topic)
+        if match is None:
+            return True
+        with self._in_flight_lock:
+            thing = match["thing"]
+            if self._in_flight[thing] >= MAX_IN_FLIGHT:
+                rejected = shadows.ShadowStore.rejected(
+                    topic, engine.ShadowError.too_many_requests(), payload
+                )
+                for reply_topic, body in rejected.messages:
+                    self.publish(reply_topic, body)
+                return False
+            self._in_flight[thing] += 1
+        return True
+
+    def _on_shadow_request(self, topic: str, payload: bytes) -> None:
+        match = _SHADOW_TOPIC.match(topic)
+        if match is None:
+            return
+        thing = match["thing"]
+        try:
+            outcome = self.cloud.shadow_store.handle(
+                match["op"], thing, payload, match["name"] or ""
+            )
+            for reply_topic, body in outcome.messages:
+                self.publish(reply_topic, body)
+        finally:
+            with self._in_flight_lock:
+                self._in_flight[thing] -= 1
+
+    # ---- registry events outbox ----------------------------------------------------------
+
+    def _outbox_loop(self) -> None:
+        while not self._stopping.wait(0.05):
+            if not self._connected.is_set():
+                continue
+            try:
+                self._drain_outbox()
+            except Exception:
+                log.exception("publishing the outbox failed")
+
+    def _drain_outbox(self) -> None:
+        rows = (
+            self.cloud.store.read()
+            .execute("SELECT seq, topic, payload FROM outbox ORDER BY seq LIMIT 200")
+            .fetchall()
+        )
+        if not rows:
+            return
+        for row in rows:
+            self._client.publish(row["topic"], bytes(row["payload"]), qos=1)
+        with self.cloud.store.write() as db:
+            db.execute("DELETE FROM outbox WHERE seq <= ?", (rows[-1]["seq"],))
+
+    # ---- presence (from mosquitto's log on $SYS/broker/log/#) ----------------------------
+
+    def _on_broker_log(self, _topic: str, payload: bytes) -> None:
+        line = payload.decode(errors="replace")
+        connected = _CONNECTED.search(line)
+        if connected:
+            self._presence("connected", connected["id"])
+            return
+        disconnected = _DISCONNECTED.search(line)
+        if disconnected:
+            self._presence("disconnected", disconnected["a"] or disconnected["b"])
+
+    def _presence(self, event_type: str, client_id: str) -> None:
+        if client_id in INTERNAL_CLIENTS or "+" in client_id or "#" in client_id:
+            return  # "Client IDs that contain # or + do not receive lifecycle events."
+        if event_type == "connected":
+            session = str(uuid.uuid4())
+            self._sessions[client_id] = session
+        else:
+            session = self._sessions.pop(client_id, None) or str(uuid.UUID(int=0))
+        principal = self._certificate_of(client_id)
+        event = {
+            "clientId": client_id,
+            "timestamp": now_ms(),
+            "eventType": event_type,
+            "sessionIdentifier": session,
+            "principalIdentifier": principal,
+        }
+        with self.cloud.store.write() as db:
+            db.execute(
+                "INSERT INTO presence (client_id, connected, session_id, principal, changed_ms)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(client_id) DO UPDATE SET"
+                " connected = excluded.connected, session_id = excluded.session_id,"
+                " principal = excluded.principal, changed_ms = excluded.changed_ms",
+                (client_id, event_type == "connected", session, principal, event["timestamp"]),
+            )
+        self.publish(f"$aws/events/presence/{event_type}/{client_id}", event)
+
+    def _certificate_of(self, client_id: str) -> str:
+        row = (
+            self.cloud.store.read()
+            .execute(
+                "SELECT certificate_id FROM certificates WHERE common_name = ?"
+                " ORDER BY status = 'ACTIVE' DESC, created_ms DESC LIMIT 1",
+                (client_id,),
+            )
+            .fetchone()
+        )
+        return row["certificate_id"] if row else arn.ACCOUNT
+
+
+def presence_of(cloud: Cloud, client_id: str) -> bool | None:
+    """Whether the cloud last saw `client_id` connected (None: never seen)."""
+    row = (
+        cloud.store.read()
+        .execute("SELECT connected FROM presence WHERE client_id = ?", (client_id,))
+        .fetchone()
+    )
+    return None if row is None else bool(row["connected"])

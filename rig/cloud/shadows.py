@@ -1,0 +1,130 @@
+"""Shadow persistence around the pure engine (rig/cloud/shadow.py).
+
+One operation = one write transaction: read the stored shadow, run the engine, store the result,
+commit (fsync), and only then hand back the replies to publish. So an accepted reply is never sent
+for an update that a crash could lose.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rig.cloud import shadow as engine
+from rig.cloud.errors import (
+    CloudError,
+    ConflictException,
+    InternalFailureException,
+    InvalidRequestException,
+    RequestEntityTooLargeException,
+    ResourceNotFoundException,
+    ThrottlingException,
+    UnsupportedDocumentEncodingException,
+)
+from rig.cloud.store import Store
+
+OPERATIONS = ("update", "get", "delete")
+
+
+def shadow_topic(thing_name: str, shadow_name: str = "") -> str:
+    base = f"$aws/things/{thing_name}/shadow"
+    return f"{base}/name/{shadow_name}" if shadow_name else base
+
+
+@dataclass
+class ShadowOutcome:
+    """Replies of one request: (topic, body) pairs in publish order; `error` when rejected."""
+
+    messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    accepted: dict[str, Any] | None = None
+    error: engine.ShadowError | None = None
+
+
+class ShadowStore:
+    """Runs shadow requests against the database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def handle(
+        self, operation: str, thing_name: str, payload: bytes, shadow_name: str = ""
+    ) -> ShadowOutcome:
+        """Apply one request (as received on `$aws/things/<thing>/shadow/<operation>`)."""
+        if operation not in OPERATIONS:
+            raise ValueError(f"shadow operation must be one of {OPERATIONS}, got {operation!r}")
+        topic = f"{shadow_topic(thing_name, shadow_name)}/{operation}"
+        now = int(time.time())
+        try:
+            with self.store.write() as db:
+                row = db.execute(
+                    "SELECT document FROM shadows WHERE thing_name = ? AND shadow_name = ?",
+                    (thing_name, shadow_name),
+                ).fetchone()
+                current = engine.Shadow.from_json(row["document"]) if row else None
+                outcome = self._apply(operation, topic, current, payload, now)
+                stored = outcome.pop("shadow", None)
+                if stored is not None:
+                    db.execute(
+                        "INSERT INTO shadows (thing_name, shadow_name, document) VALUES (?, ?, ?)"
+                        " ON CONFLICT(thing_name, shadow_name)"
+                        " DO UPDATE SET document = excluded.document",
+                        (thing_name, shadow_name, stored.to_json()),
+                    )
+            return outcome["result"]
+        except engine.ShadowError as err:
+            return self.rejected(topic, err, payload, now)
+        except ValueError:  # a corrupt stored document: never crash the service on it
+            return self.rejected(topic, engine.ShadowError.internal(), payload, now)
+
+    @staticmethod
+    def rejected(
+        topic: str, err: engine.ShadowError, payload: bytes, now: int | None = None
+    ) -> ShadowOutcome:
+        body = engine.error_document(
+            err, engine.client_token_of(payload), int(time.time()) if now is None else now
+        )
+        return ShadowOutcome(messages=[(f"{topic}/rejected", body)], error=err)
+
+    @staticmethod
+    def _apply(
+        operation: str, topic: str, current: engine.Shadow | None, payload: bytes, now: int
+    ) -> dict[str, Any]:
+        if operation == "update":
+            result = engine.update(current, payload, now)
+            messages = [(f"{topic}/accepted", result.accepted)]
+            if result.delta is not None:
+                messages.append((f"{topic}/delta", result.delta))
+            messages.append((f"{topic}/documents", result.documents))
+            return {
+                "shadow": result.shadow,
+                "result": ShadowOutcome(messages, accepted=result.accepted),
+            }
+        if operation == "get":
+            body = engine.get(current, payload, now)
+            return {"result": ShadowOutcome([(f"{topic}/accepted", body)], accepted=body)}
+        tombstone, body = engine.delete(current, payload, now)
+        return {
+            "shadow": tombstone,
+            "result": ShadowOutcome([(f"{topic}/accepted", body)], accepted=body),
+        }
+
+
+_REST_ERRORS: dict[int, type[CloudError]] = {
+    400: InvalidRequestException,
+    404: ResourceNotFoundException,
+    409: ConflictException,
+    413: RequestEntityTooLargeException,
+    415: UnsupportedDocumentEncodingException,
+    429: ThrottlingException,
+}
+
+
+def rest_error(err: engine.ShadowError) -> CloudError:
+    """The REST API's exception for an engine error (spec-shadow-jobs §1.12 table)."""
+    return _REST_ERRORS.get(err.code, InternalFailureException)(err.message)
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
