@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import load_der_private_key
 
 from rig.broker import ClientIdentity, can_connect
@@ -30,7 +31,9 @@ def test_provision_returns_matching_pem_and_der(cloud, tmp_path) -> None:
     common_name = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value
     assert common_name == "prov-button-2"
     key = load_der_private_key(result["privateKeyDer"], None)
-    assert key.public_key().public_numbers() == cert.public_key().public_numbers()
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    assert key.public_key().public_bytes(der, spki) == cert.public_key().public_bytes(der, spki)
     assert result["endpoint"]["port"] == cloud.endpoint.port
     described = cloud.cloud.describe_certificate(result["certificateId"])
     assert described["certificateDescription"]["status"] == "ACTIVE"
