@@ -159,6 +159,7 @@ class SerialBoard(Board):
         profile_dir = Path(profile) if Path(profile).is_dir() else host_deploy.BOARDS_DIR / profile
         self.profile = BoardProfile.load(profile_dir / "board.py")
         self.profile_name = profile_dir.name
+        self._boards_dir = profile_dir.parent
         self.name = name or url
         self.url = url
         self._build_dir = build_dir
@@ -251,7 +252,9 @@ class SerialBoard(Board):
         self, extra_files: Mapping[str, bytes] | None = None
     ) -> host_deploy.DeployReport:
         """`deploy` that says what it wrote and what it left alone."""
-        files = host_deploy.build_firmware(self.profile_name, out_dir=self._build_dir)
+        files = host_deploy.build_firmware(
+            self.profile_name, boards_dir=self._boards_dir, out_dir=self._build_dir
+        )
         files += [host_deploy.BoardFile(n, d) for n, d in (extra_files or {}).items()]
         with self.raw_repl() as transport:
             return host_deploy.deploy_files(transport, files)

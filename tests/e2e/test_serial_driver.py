@@ -1,0 +1,99 @@
+"""The physical-board driver (SerialBoard) on an emulated board served over RFC 2217: the real
+firmware on the unix port, pressed through DTR and reset through RTS like a DevKitC on USB."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rig.boards.emulated import EmulatedBoard
+from rig.boards.factory import EMULATED_RFC2217, ServedEmulatedBoard, open_board
+from rig.boards.rfc2217_server import serve_emulated
+
+pytestmark = pytest.mark.e2e
+
+WAIT_S = 30.0  # generous: a loaded 2-core CI machine
+MPREMOTE = str(Path(sys.executable).with_name("mpremote"))
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedEmulatedBoard]:
+    workdir = tmp_path_factory.mktemp("serial-driver")
+    served = open_board(EMULATED_RFC2217, workdir, "served")
+    assert isinstance(served, ServedEmulatedBoard)
+    try:
+        served.deploy()
+        yield served
+    finally:
+        served.close()
+
+
+def boot(board: ServedEmulatedBoard) -> None:
+    """Reset through RTS and wait until the firmware has its button armed (the `led` event comes
+    after the button's IRQ is set up)."""
+    board.start()
+    board.expect("boot", WAIT_S, reset="hard", board="emulated")
+    board.expect("led", WAIT_S)
+
+
+def test_rts_reset_boots_the_firmware_with_reset_cause_hard(board: ServedEmulatedBoard) -> None:
+    boot(board)
+    mark = board.console.mark()
+    board.reset()
+    event = board.expect("boot", WAIT_S)
+    assert event["reset"] == "hard", board.console.events_since(mark)
+    assert len(board.console.events_since(mark, "boot")) == 1
+
+
+@pytest.mark.parametrize(
+    ("gesture", "click"),
+    [
+        ([(0, True), (150, False)], "SINGLE"),
+        ([(0, True), (120, False), (150, True), (120, False)], "DOUBLE"),
+    ],
+)
+def test_pressing_through_dtr_gives_the_right_click(
+    board: ServedEmulatedBoard, gesture: list[tuple[int, bool]], click: str
+) -> None:
+    boot(board)
+    board.press(gesture)
+    event = board.expect("click", WAIT_S)
+    assert event["type"] == click, board.events()
+    assert event["n"] == 1
+
+
+def test_deploy_over_rfc2217_writes_only_what_changed(board: ServedEmulatedBoard) -> None:
+    first = board.deploy_report({"serial": b"BTN-RFC-0001"})
+    assert first.written == ["serial"], first.summary()
+    again = board.deploy_report({"serial": b"BTN-RFC-0001"})
+    assert again.written == [] and "serial" in again.unchanged, again.summary()
+    assert board.read_file("serial") == b"BTN-RFC-0001"
+    assert board.emulated.read_file("serial") == b"BTN-RFC-0001"  # really on the board's flash
+    assert board.emulated.read_file("app.mpy")[:1] == b"M"  # bytecode was deployed
+
+
+def test_mpremote_connects_to_the_rfc2217_port(tmp_path: Path) -> None:
+    emulated = EmulatedBoard(tmp_path / "mpr", "mpr")
+    try:
+        emulated.start()  # no firmware: the REPL answers, as on a freshly flashed board
+        with serve_emulated(emulated) as server:
+            result = subprocess.run(
+                [
+                    MPREMOTE,
+                    "connect",
+                    server.url,
+                    "exec",
+                    "import sys; print(sys.platform, 6 * 7)",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=WAIT_S * 2,
+            )
+        assert result.returncode == 0, result.stderr
+        assert "linux 42" in result.stdout, result.stdout
+    finally:
+        emulated.close()
