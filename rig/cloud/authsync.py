@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rig.cloud import arn
-from rig.cloud.ca import CertificateAuthority
+from rig.cloud.ca import ISSUER_COMMON_NAME, CertificateAuthority
 from rig.cloud.certificates import Certificates
 from rig.cloud.policies import Policies
+from rig.cloud.policy import Policy, Principal, authorize, parse_policy
 from rig.cloud.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -59,48 +60,18 @@ class AuthCompiler:
     def compile(self) -> AuthSnapshot:
         try:  # the ACL renderer may not have landed yet: interim, see _interim
             acl: Any = importlib.import_module("rig.cloud.acl")
-            policy: Any = importlib.import_module("rig.cloud.policy")
         except ImportError:
             return self._interim()
-        acl_for, render_acl_file = acl.acl_for, acl.render_acl_file
-        principal_type, authorize, parse_policy = (
-            policy.Principal,
-            policy.authorize,
-            policy.parse_policy,
-        )
         generation = self.registry.store.counter("auth_generation")
-        blocks: list[Any] = []
+        blocks: dict[str, Any] = {}
         revoked: list[int] = []
         refused: dict[str, str] = {}
         approximations: list[str] = []
         for row in self.certificates.all_rows():
             certificate_id, common_name = row["certificate_id"], row["common_name"]
-            principal_arn = arn.cert_arn(certificate_id)
-            things = self.registry.things_of_principal(principal_arn)
-            thing_name = common_name if common_name in things else None
-            attributes: dict[str, str] = {}
-            targets = [principal_arn]
-            if thing_name is not None:
-                described = self.registry.describe_thing(thing_name)
-                attributes = dict(described.get("attributes", {}))
-                targets += [
-                    arn.thing_group_arn(g) for g in self.registry.groups_of_thing(thing_name)
-                ]
-            policies = [
-                parse_policy(name, document)
-                for name, document in self.policies.documents_for_targets(targets)
-            ]
-            principal = principal_type(
-                client_id=common_name,
-                thing_name=thing_name,
-                certificate_id=certificate_id,
-                subject={"CommonName": common_name},
-                issuer={"CommonName": "buttonrig local IoT CA"},
-                thing_attributes=attributes,
-                region=arn.REGION,
-                account=arn.ACCOUNT,
-            )
+            policies, principal = self._principal(certificate_id, common_name)
             reason = ""
+            result: Any = None
             if row["status"] != "ACTIVE":
                 reason = f"certificate is {row['status']}"
             else:
@@ -109,21 +80,61 @@ class AuthCompiler:
                 )
                 if not decision.allowed:
                     reason = f"iot:Connect denied for client/{common_name}: {decision.reason}"
-            if reason:
+            if not reason:
+                try:
+                    result = acl.acl_for(principal, policies, common_name)
+                except ValueError as exc:  # e.g. a CN from a CSR that an ACL cannot name
+                    reason = f"cannot be expressed in the broker ACL: {exc}"
+            if reason or result is None:
                 revoked.append(int(row["serial"]))
                 refused[certificate_id] = reason
                 continue
-            result = acl_for(principal, policies, common_name)
-            blocks.append(result)
             approximations += list(result.approximations)
-        acl_text = render_acl_file(blocks, CLOUD_USER)
+            if common_name in blocks:  # several certificates, one client id: never broader
+                result = _common(blocks[common_name], result)
+                approximations.append(
+                    f"{common_name}: several usable certificates share this CN; the ACL keeps"
+                    " only what all of them allow"
+                )
+            blocks[common_name] = result
         return AuthSnapshot(
             generation=generation,
-            acl_text=acl_text,
+            acl_text=acl.render_acl_file(blocks.values(), CLOUD_USER),
             crl_pem=self.ca.certificate_revocation_list(revoked),
             refused=refused,
             approximations=approximations,
         )
+
+    def _principal(self, certificate_id: str, common_name: str) -> tuple[list[Policy], Principal]:
+        """The certificate's policies (own + its thing's groups) and the policy principal."""
+        principal_arn = arn.cert_arn(certificate_id)
+        things = self.registry.things_of_principal(principal_arn)
+        # iot:Connection.Thing.* is set when the client id names a thing attached to it
+        thing_name = common_name if common_name in things else None
+        attributes: dict[str, str] = {}
+        type_name: str | None = None
+        targets = [principal_arn]
+        if thing_name is not None:
+            described = self.registry.describe_thing(thing_name)
+            attributes = dict(described.get("attributes", {}))
+            type_name = described.get("thingTypeName")
+            targets += [arn.thing_group_arn(g) for g in self.registry.groups_of_thing(thing_name)]
+        policies = [
+            parse_policy(name, document)
+            for name, document in self.policies.documents_for_targets(targets)
+        ]
+        principal = Principal(
+            client_id=common_name,
+            thing_name=thing_name,
+            certificate_id=certificate_id,
+            subject={"CommonName": common_name},
+            issuer={"CommonName": ISSUER_COMMON_NAME},
+            thing_attributes=attributes,
+            region=arn.REGION,
+            account=arn.ACCOUNT,
+            thing_type_name=type_name,
+        )
+        return policies, principal
 
     def _interim(self) -> AuthSnapshot:
         """Until rig/cloud/policy.py and acl.py exist: an ACTIVE certificate with at least one
@@ -160,6 +171,17 @@ class AuthCompiler:
             refused,
             ["interim ACL: the policy engine has not landed"],
         )
+
+
+def _common(first: Any, second: Any) -> Any:
+    """An ACL block allowing only what both blocks allow (deny lines: all of them)."""
+    allow_second = {line for line in second.lines if not line.startswith("topic deny ")}
+    denies = [line for line in first.lines + second.lines if line.startswith("topic deny ")]
+    allows = [
+        line for line in first.lines if not line.startswith("topic deny ") and line in allow_second
+    ]
+    first.lines = list(dict.fromkeys(denies)) + allows
+    return first
 
 
 def describe(snapshot: AuthSnapshot) -> str:

@@ -16,6 +16,7 @@ from rig.cloud.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
+from rig.cloud.policy import PolicyError, parse_policy
 from rig.cloud.store import Store
 
 POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
@@ -30,15 +31,6 @@ def validate_document(name: str, document: str) -> None:
         raise MalformedPolicyException(
             f"policyDocument is longer than {MAX_DOCUMENT_CHARS} characters (whitespace excluded)"
         )
-    try:
-        from rig.cloud.policy import PolicyError, parse_policy
-    except ImportError:  # interim until the policy engine lands: JSON object only
-        try:
-            if not isinstance(json.loads(document), dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            raise MalformedPolicyException(f"The policy document is not valid: {exc}") from exc
-        return
     try:
         parse_policy(name, document)
     except PolicyError as exc:
