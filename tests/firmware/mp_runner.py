@@ -67,7 +67,9 @@ def run_mp(
         if heapsize:
             argv += ["-X", f"heapsize={heapsize}"]
         argv += [str(script), str(data_file)]
-        full_env = {**os.environ, "MICROPYPATH": ":".join(["", *map(str, path)]), **(env or {})}
+        # the work directory (flash) first, ".frozen" = asyncio and the other frozen modules
+        search = [str(cwd.resolve()), ".frozen", *map(str, path)]
+        full_env = {**os.environ, "MICROPYPATH": ":".join(search), **(env or {})}
         try:
             proc = subprocess.run(
                 argv, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
