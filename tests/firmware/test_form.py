@@ -1,0 +1,118 @@
+"""firmware/form.py under CPython: both form encodings, and hostile input (Hypothesis)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import urllib.parse
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+form = importlib.import_module("form")
+
+names = st.text(st.characters(codec="utf-8", exclude_characters='"\r\n'), min_size=1, max_size=12)
+values = st.binary(max_size=200)
+
+
+def multipart(fields: dict[str, bytes], boundary: str) -> bytes:
+    out = b""
+    for name, value in fields.items():
+        out += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="x.pem"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + value
+            + b"\r\n"
+        )
+    return out + f"--{boundary}--\r\n".encode()
+
+
+def test_urlencoded_decodes_plus_and_percent() -> None:
+    body = b"ssid=My+Home%21&password=p%C3%A4ss%26word&empty=&flag"
+    assert form.parse("application/x-www-form-urlencoded", body) == {
+        "ssid": b"My Home!",
+        "password": "päss&word".encode(),
+        "empty": b"",
+        "flag": b"",
+    }
+
+
+def test_multipart_keeps_file_bytes_exactly() -> None:
+    pem_text = b"-----BEGIN CERTIFICATE-----\r\nMIIB\r\n-----END CERTIFICATE-----\r\n"
+    body = multipart({"ssid": b"Guest", "cert": pem_text, "bin": b"\x00\r\n--x\xff"}, "XyZ")
+    got = form.parse('multipart/form-data; boundary="XyZ"', body)
+    assert got == {"ssid": b"Guest", "cert": pem_text, "bin": b"\x00\r\n--x\xff"}
+
+
+@given(st.dictionaries(names, values, max_size=8))
+def test_multipart_round_trips(fields: dict[str, bytes]) -> None:
+    boundary = "----rigBoundary7MA4YWxkTrZu0gW"
+    assert (
+        form.parse(f"multipart/form-data; boundary={boundary}", multipart(fields, boundary))
+        == fields
+    )
+
+
+@given(st.dictionaries(names, values, max_size=8))
+def test_urlencoded_round_trips(fields: dict[str, bytes]) -> None:
+    body = urllib.parse.urlencode(list(fields.items())).encode()
+    assert form.parse("application/x-www-form-urlencoded", body) == fields
+
+
+@pytest.mark.parametrize(
+    ("ctype", "body", "reason"),
+    [
+        ("text/plain", b"a=b", "unsupported"),
+        ("multipart/form-data", b"--x\r\n", "boundary"),
+        ("multipart/form-data; boundary=x", b"no delimiter here", "not found"),
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data", "truncated"),
+        (
+            "multipart/form-data; boundary=x",
+            b'--x\r\nContent-Disposition: form-data; name="a"\r\n\r\nvalue without end',
+            "truncated",
+        ),
+        ("multipart/form-data; boundary=x", b"--x\r\nX: y\r\n\r\nv\r\n--x--", "without a name"),
+        ("application/x-www-form-urlencoded", b"a=%4", "escape"),
+        ("application/x-www-form-urlencoded", b"a=%zz", "escape"),
+        (
+            "application/x-www-form-urlencoded",
+            b"&".join(b"f%d=1" % i for i in range(40)),
+            "too many",
+        ),
+    ],
+)
+def test_malformed_forms_raise_form_error(ctype: str, body: bytes, reason: str) -> None:
+    with pytest.raises(form.FormError, match=reason):
+        form.parse(ctype, body)
+
+
+@given(st.binary(max_size=400), st.sampled_from(["x", "----b", "a" * 70]))
+def test_hostile_multipart_never_crashes(body: bytes, boundary: str) -> None:
+    try:
+        fields = form.parse(f"multipart/form-data; boundary={boundary}", body)
+    except form.FormError:
+        return
+    assert all(isinstance(v, bytes) for v in fields.values())
+
+
+@given(st.binary(max_size=400))
+def test_hostile_urlencoded_never_crashes(body: bytes) -> None:
+    try:
+        fields = form.parse("application/x-www-form-urlencoded", body)
+    except form.FormError:
+        return
+    assert len(fields) <= form.MAX_FIELDS
+
+
+@given(st.binary(max_size=200))
+def test_hostile_multipart_with_valid_start(tail: bytes) -> None:
+    body = b'--b\r\nContent-Disposition: form-data; name="a"\r\n\r\nx\r\n--b' + tail
+    try:
+        form.parse("multipart/form-data; boundary=b", body)
+    except form.FormError:
+        pass
