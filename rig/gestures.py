@@ -52,8 +52,14 @@ def from_holds(holds: list[tuple[int, int]], rng: random.Random | None = None) -
     return steps
 
 
-def single(hold_ms: int = 120, *, rng: random.Random | None = None) -> list[Step]:
-    return from_holds([(0, hold_ms)], rng)
+# `lead_ms`: released time before the press. Gestures played back to back need it: a press that
+# follows the previous release by less than the debounce time is a glitch, not a new gesture.
+
+
+def single(
+    hold_ms: int = 120, *, lead_ms: int = 0, rng: random.Random | None = None
+) -> list[Step]:
+    return from_holds([(lead_ms, hold_ms)], rng)
 
 
 def double(
@@ -61,13 +67,14 @@ def double(
     gap_ms: int = 150,
     hold2_ms: int = 100,
     *,
+    lead_ms: int = 0,
     rng: random.Random | None = None,
 ) -> list[Step]:
-    return from_holds([(0, hold1_ms), (gap_ms, hold2_ms)], rng)
+    return from_holds([(lead_ms, hold1_ms), (gap_ms, hold2_ms)], rng)
 
 
-def long(hold_ms: int = 2000, *, rng: random.Random | None = None) -> list[Step]:
-    return from_holds([(0, hold_ms)], rng)
+def long(hold_ms: int = 2000, *, lead_ms: int = 0, rng: random.Random | None = None) -> list[Step]:
+    return from_holds([(lead_ms, hold_ms)], rng)
 
 
 def duration_ms(steps: list[Step]) -> int:

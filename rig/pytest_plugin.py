@@ -1,1 +1,114 @@
-"""pytest plugin: `board` and `boards` fixtures and the `--board` option."""
+"""pytest plugin: the `--board` option and the `board` / `boards` fixtures.
+
+`board` is one deployed, started board whose `boot` event was seen, closed after the test.
+`boards(n)` gives n of them at once (each with its own flash, ports and console). Markers:
+`@pytest.mark.board_files({"settings.json": b"..."})` puts files on the flash before start;
+`@pytest.mark.board_options(heapsize="64K")` passes driver options (emulated boards).
+A failing test gets each board's console tail in its report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rig.boards.base import Board
+from rig.boards.emulated import EmulatedBoard
+from rig.boards.factory import EMULATED, BoardSpecError, open_board
+
+BOOT_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI machine
+BoardFactory = Callable[..., list[Board]]
+_BOARDS_KEY = pytest.StashKey[list[Board]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--board",
+        default=EMULATED,
+        help='board to run end-to-end tests on: "emulated" (default), "emulated-rfc2217", or '
+        "a serial port / rfc2217:// URL of a physical button (rig/boards/factory.py)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "board_files(files): files on the board's flash at start")
+    config.addinivalue_line("markers", "board_options(**options): board driver options")
+
+
+@pytest.fixture(scope="session")
+def board_spec(request: pytest.FixtureRequest) -> str:
+    return str(request.config.getoption("--board"))
+
+
+def _marker_files(request: pytest.FixtureRequest) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for mark in request.node.iter_markers("board_files"):
+        files.update(mark.args[0] if mark.args else {})
+    return files
+
+
+def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for mark in request.node.iter_markers("board_options"):
+        options.update(mark.kwargs)
+    return options
+
+
+@pytest.fixture
+def boards(
+    request: pytest.FixtureRequest, board_spec: str, tmp_path: Path
+) -> Iterator[BoardFactory]:
+    """`boards(n, **options)` → n started boards (boot seen); all closed after the test."""
+    opened: list[Board] = []
+    request.node.stash[_BOARDS_KEY] = opened
+
+    def make(n: int = 1, **options: Any) -> list[Board]:
+        if n > 1 and board_spec != EMULATED:
+            pytest.skip(f"needs {n} boards; --board {board_spec} is one physical board")
+        made: list[Board] = []
+        for _ in range(n):
+            index = len(opened)
+            name = f"board{index}"
+            try:
+                if board_spec == EMULATED:
+                    opts = {**_marker_options(request), **options}
+                    board: Board = EmulatedBoard(tmp_path / name, name, **opts)
+                else:  # physical or served boards: driver options do not apply
+                    board = open_board(board_spec, tmp_path, name)
+            except BoardSpecError as exc:
+                raise pytest.UsageError(str(exc)) from exc
+            opened.append(board)
+            board.deploy(_marker_files(request))
+            made.append(board)
+        for board in made:
+            board.start()
+        for board in made:
+            board.expect("boot", BOOT_TIMEOUT_S)
+        return made
+
+    try:
+        yield make
+    finally:
+        for board in opened:
+            with contextlib.suppress(Exception):
+                board.close()
+
+
+@pytest.fixture
+def board(boards: BoardFactory) -> Board:
+    """One deployed and started board whose `boot` event was seen."""
+    return boards(1)[0]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.failed and call.when in ("call", "setup"):
+        for board in item.stash.get(_BOARDS_KEY, []):
+            with contextlib.suppress(Exception):
+                report.sections.append((f"console of {board.name}", board.console_text()[-4000:]))
+    return report

@@ -66,3 +66,9 @@ def test_impossible_gesture_is_refused() -> None:
 
 def test_duration() -> None:
     assert gestures.duration_ms(gestures.double(100, 150, 90)) == 340
+
+
+def test_lead_time_comes_first() -> None:
+    assert gestures.single(100, lead_ms=300) == [(300, True), (100, False)]
+    assert gestures.long(1600, lead_ms=250)[0] == (250, True)
+    assert gestures.double(lead_ms=80)[0] == (80, True)

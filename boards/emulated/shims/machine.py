@@ -98,7 +98,7 @@ class Pin:
         v = 1 if v else 0
         if v != self._out:
             self._out = v
-            _rig.send({"op": "out", "pin": self._id, "value": v})
+            _rig.send({"op": "out", "pin": self._id, "value": v, "t": time.ticks_ms()})
         return None
 
     def __call__(self, v=None):

@@ -1,5 +1,7 @@
 # ruff: noqa: ARG002  (signatures mirror the ESP32 API; unmodelled arguments are ignored)
 # `neopixel` for the emulated board: write() shows the pixels to the rig (`pixel` message).
+import time
+
 import _rig
 
 
@@ -27,4 +29,5 @@ class NeoPixel:
 
     def write(self):
         pid = self.pin if isinstance(self.pin, int) else self.pin._id
-        _rig.send({"op": "pixel", "pin": pid, "rgb": [list(p[:3]) for p in self._px]})
+        rgb = [list(p[:3]) for p in self._px]
+        _rig.send({"op": "pixel", "pin": pid, "rgb": rgb, "t": time.ticks_ms()})
