@@ -63,7 +63,11 @@ class AuthCompiler:
         except ImportError:
             return self._interim()
         generation = self.registry.store.counter("auth_generation")
-        blocks: dict[str, Any] = {}
+        # Connections already open stay usable after their certificate stops being allowed to
+        # connect (UpdateCertificate: "will not disconnect currently connected devices"), so such
+        # certificates keep an ACL block, unless a usable certificate has the same CN.
+        usable: dict[str, Any] = {}
+        lingering: dict[str, Any] = {}
         revoked: list[int] = []
         refused: dict[str, str] = {}
         approximations: list[str] = []
@@ -71,7 +75,6 @@ class AuthCompiler:
             certificate_id, common_name = row["certificate_id"], row["common_name"]
             policies, principal = self._principal(certificate_id, common_name)
             reason = ""
-            result: Any = None
             if row["status"] != "ACTIVE":
                 reason = f"certificate is {row['status']}"
             else:
@@ -80,26 +83,30 @@ class AuthCompiler:
                 )
                 if not decision.allowed:
                     reason = f"iot:Connect denied for client/{common_name}: {decision.reason}"
-            if not reason:
-                try:
-                    result = acl.acl_for(principal, policies, common_name)
-                except ValueError as exc:  # e.g. a CN from a CSR that an ACL cannot name
-                    reason = f"cannot be expressed in the broker ACL: {exc}"
-            if reason or result is None:
+            try:
+                result = acl.acl_for(principal, policies, common_name)
+            except ValueError as exc:  # e.g. a CN from a CSR that an ACL cannot name
+                result, reason = None, reason or f"cannot be expressed in the broker ACL: {exc}"
+            if reason:
                 revoked.append(int(row["serial"]))
                 refused[certificate_id] = reason
+            if result is None:
                 continue
-            approximations += list(result.approximations)
+            blocks = lingering if reason else usable
             if common_name in blocks:  # several certificates, one client id: never broader
                 result = _common(blocks[common_name], result)
                 approximations.append(
-                    f"{common_name}: several usable certificates share this CN; the ACL keeps"
-                    " only what all of them allow"
+                    f"{common_name}: several certificates share this CN; the ACL keeps only"
+                    " what all of them allow"
                 )
             blocks[common_name] = result
+        for name, block in lingering.items():
+            usable.setdefault(name, block)
+        for block in usable.values():
+            approximations += list(block.approximations)
         return AuthSnapshot(
             generation=generation,
-            acl_text=acl.render_acl_file(blocks.values(), CLOUD_USER),
+            acl_text=acl.render_acl_file(usable.values(), CLOUD_USER),
             crl_pem=self.ca.certificate_revocation_list(revoked),
             refused=refused,
             approximations=approximations,

@@ -1,0 +1,120 @@
+"""Certificates and policies as the broker enforces them, changed while the cloud runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rig.broker import ClientIdentity, can_connect
+from rig.cloud import arn
+from rig.cloud.errors import CertificateStateException
+from rig.cloud.pytest_fixtures import DeviceClient
+from rig.cloud.runtime import CloudRuntime
+
+
+def _certificate(
+    cloud: CloudRuntime, directory: Path, common_name: str
+) -> tuple[dict, ClientIdentity]:
+    created = cloud.cloud.create_keys_and_certificate(set_as_active=True, common_name=common_name)
+    cert, key = directory / f"{common_name}.crt", directory / f"{common_name}.key"
+    cert.write_text(created["certificatePem"])
+    key.write_text(created["keyPair"]["PrivateKey"])
+    return created, ClientIdentity(cert, key)
+
+
+def _policy(cloud: CloudRuntime, name: str, statements: list[dict]) -> str:
+    cloud.cloud.create_policy(name, json.dumps({"Version": "2012-10-17", "Statement": statements}))
+    return name
+
+
+def test_a_certificate_without_policy_cannot_connect(cloud, tmp_path) -> None:
+    created, identity = _certificate(cloud, tmp_path, "auth-nopolicy")
+    assert not can_connect(cloud.endpoint, identity)
+    policy = _policy(
+        cloud,
+        "auth-connect-only",
+        [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": arn.client_arn("auth-nopolicy"),
+            }
+        ],
+    )
+    cloud.cloud.attach_policy(policy, created["certificateArn"])
+    assert can_connect(cloud.endpoint, identity)
+    cloud.cloud.detach_policy(policy, created["certificateArn"])
+    assert not can_connect(cloud.endpoint, identity)
+
+
+def test_connect_is_checked_against_the_certificates_own_client_id(cloud, tmp_path) -> None:
+    created, identity = _certificate(cloud, tmp_path, "auth-borrower")
+    policy = _policy(
+        cloud,
+        "auth-connect-as-other",
+        [{"Effect": "Allow", "Action": "iot:Connect", "Resource": arn.client_arn("someone-else")}],
+    )
+    cloud.cloud.attach_policy(policy, created["certificateArn"])
+    assert not can_connect(cloud.endpoint, identity)
+
+
+@pytest.mark.parametrize("status", ["INACTIVE", "REVOKED"])
+def test_a_deactivated_certificate_refuses_new_connections_but_keeps_open_ones(
+    cloud, device, tmp_path, status: str
+) -> None:
+    thing = f"auth-{status.lower()}-1"
+    button: DeviceClient = device(thing)
+    base = f"$aws/things/{thing}/shadow"
+    button.subscribe(f"{base}/update/accepted")
+    certificate_id = cloud.cloud.list_thing_principals(thing)["principals"][0].split("/")[-1]
+    # the device fixture keeps the provisioned files in the test's tmp_path
+    identity = ClientIdentity(tmp_path / f"{thing}.crt.pem", tmp_path / f"{thing}.key.pem")
+
+    cloud.cloud.update_certificate(certificate_id, status)
+    assert not can_connect(cloud.endpoint, identity), f"a {status} certificate connected"
+    button.publish(f"{base}/update", {"state": {"reported": {"still": 1}}, "clientToken": "s1"})
+    assert button.expect(f"{base}/update/accepted")["clientToken"] == "s1"
+
+    if status == "REVOKED":
+        with pytest.raises(CertificateStateException):
+            cloud.cloud.update_certificate(certificate_id, "ACTIVE")
+    else:
+        cloud.cloud.update_certificate(certificate_id, "ACTIVE")
+        # (this connection has the same client id: it takes over from the open one)
+        assert can_connect(cloud.endpoint, identity)
+
+
+def test_publish_is_limited_to_the_policys_topics(cloud, device, tmp_path) -> None:
+    watcher_cert, watcher = _certificate(cloud, tmp_path, "auth-watcher")
+    policy = _policy(
+        cloud,
+        "auth-watch-clicks",
+        [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": arn.client_arn("auth-watcher"),
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": arn.topicfilter_arn("iotbutton/*"),
+            },
+            {"Effect": "Allow", "Action": "iot:Receive", "Resource": arn.topic_arn("iotbutton/*")},
+        ],
+    )
+    cloud.cloud.attach_policy(policy, watcher_cert["certificateArn"])
+    assert cloud.endpoint is not None
+    client = DeviceClient(cloud.endpoint, watcher.cert_file, watcher.key_file, "auth-watcher")
+    client.connect()
+    try:
+        client.subscribe("iotbutton/+")
+        button = device("auth-clicker")
+        button.publish("iotbutton/auth-someone-else", {"clickType": "FORGED"})
+        button.publish("iotbutton/auth-clicker", {"clickType": "SINGLE"})
+        got = client.messages.get(timeout=20)
+        assert got.topic == "iotbutton/auth-clicker", f"saw {got.topic} first"
+    finally:
+        client.close()
