@@ -237,13 +237,18 @@ class SerialBoard(Board):
     # ----- flash, over mpremote's raw REPL -----
 
     @contextmanager
-    def raw_repl(self) -> Iterator[BorrowedPortTransport]:
-        """mpremote's transport on this board's port, in the raw REPL (the firmware is stopped
-        and stays stopped at the REPL afterwards: `start()` or `reset()` boots it again)."""
+    def transport(self) -> Iterator[BorrowedPortTransport]:
+        """mpremote's transport on this board's port, console reader paused (for host tools
+        such as `host.provision` that enter the raw REPL themselves)."""
         with self.reader.paused() as port:
-            transport = BorrowedPortTransport(port)
-            with raw_repl(transport):
-                yield transport
+            yield BorrowedPortTransport(port)
+
+    @contextmanager
+    def raw_repl(self) -> Iterator[BorrowedPortTransport]:
+        """`transport()` in the raw REPL (the firmware is stopped and stays stopped at the REPL
+        afterwards: `start()` or `reset()` boots it again)."""
+        with self.transport() as transport, raw_repl(transport):
+            yield transport
 
     def deploy(self, extra_files: Mapping[str, bytes] | None = None) -> None:
         self.last_deploy = self.deploy_report(extra_files)

@@ -3,13 +3,21 @@ firmware on the unix port, pressed through DTR and reset through RTS like a DevK
 
 from __future__ import annotations
 
+import base64
+import datetime
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from host.provision import NetworkConfig, identity_from_bytes, provision
 from rig.boards.emulated import EmulatedBoard
 from rig.boards.factory import EMULATED_RFC2217, ServedEmulatedBoard, open_board
 from rig.boards.rfc2217_server import serve_emulated
@@ -97,3 +105,52 @@ def test_mpremote_connects_to_the_rfc2217_port(tmp_path: Path) -> None:
         assert "linux 42" in result.stdout, result.stdout
     finally:
         emulated.close()
+
+
+def test_provision_goes_through_the_firmwares_own_store(
+    board: ServedEmulatedBoard, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "button-serial")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(
+        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    identity = identity_from_bytes(
+        cert.public_bytes(pem), key_pem, cert.public_bytes(pem), ("c", "k", "ca")
+    )
+    password = "correct-horse-battery"
+    network = NetworkConfig("lab-wifi", password, "broker.example.com", 8883)
+    with board.transport() as transport:
+        written = provision(transport, identity, network, serial_label="BTN-0042")
+    assert "serial 'BTN-0042'" in written
+
+    flash = board.emulated
+    assert flash.read_file("certs/key.der") == identity.private_key_der
+    assert flash.read_file("certs/cert.der") == identity.certificate_der
+    assert flash.read_file("certs/ca.der") == identity.ca_der
+    assert json.loads(flash.read_file("netcfg.json")) == {
+        "ssid": "lab-wifi",
+        "password": password,
+        "host": "broker.example.com",
+        "port": 8883,
+    }
+    assert flash.read_file("serial") == b"BTN-0042"
+
+    # The firmware reads it back as its identity after a reset; nothing secret was shown.
+    boot(board)
+    shown = capsys.readouterr().out + board.console_text()
+    assert password not in shown
+    assert identity.private_key_der.hex() not in shown
+    assert base64.b64encode(identity.private_key_der).decode()[:40] not in shown
