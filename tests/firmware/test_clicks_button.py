@@ -1,0 +1,135 @@
+"""The whole click path on the unix port: the real app (firmware/*.py + the emulated profile)
+boots with the board shims; edges come through the shim's Pin IRQ (soft IRQ, ring buffer,
+asyncio task, detector) and leave as console events. A `services.py` on the flash plays the
+gestures from a thread, records what services see and ends the run once it has seen enough."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mp_runner import FIRMWARE, SHIMS, run_mp
+
+REPO = FIRMWARE.parent
+# wide windows: a loaded CI machine may stretch a thread's sleep by a few hundred ms
+SLOW_SETTINGS = {"schema": 1, "double_ms": 1000, "long_ms": 3000, "heap_report_s": 0}
+
+SERVICE = """
+import _thread, asyncio, json, time, _rig, button, machine
+GESTURES = {gestures!r}  # [[delay_ms, level], ...] played on GPIO0 (0 = pressed)
+EXPECT = {expect}
+button.LONG_HOLD_MS = {hold_ms}
+
+def play():
+    for delay, level in GESTURES:
+        time.sleep_ms(delay)
+        _rig.set_level(0, level)
+
+def deepsleep(*_):
+    import esp32
+    print("DEEPSLEEP " + json.dumps(esp32._ext0))
+    raise SystemExit
+
+machine.deepsleep = deepsleep
+
+class Recorder:
+    def __init__(self, app):
+        self.app = app
+        self.seen = []
+    def on_click(self, event):
+        self.seen.append(event["type"])
+    def on_long_hold(self, ms):
+        self.seen.append("HOLD")
+    async def run(self):
+        for _ in range({overflow}):
+            self.app.button._irq(self.app.button.pin)  # before any drain: overflows the ring
+        _thread.start_new_thread(play, ())
+        start = time.ticks_ms()
+        while len(self.seen) < EXPECT and time.ticks_diff(time.ticks_ms(), start) < 30000:
+            await asyncio.sleep_ms(20)
+        await asyncio.sleep_ms(300)  # anything extra would show up now
+        print("SEEN " + json.dumps(self.seen))
+        raise SystemExit
+
+def register(app):
+    app.add(Recorder(app))
+"""
+
+BOOT = "import app\napp.main()\n"
+
+
+def run_board(
+    tmp_path: Path,
+    gestures: list[list[int]],
+    expect: int,
+    *,
+    env: dict[str, str] | None = None,
+    settings: dict[str, Any] | None = None,
+    hold_ms: int = 6000,
+    overflow: int = 0,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    shutil.copy(REPO / "boards" / "emulated" / "board.py", flash / "board.py")
+    service = SERVICE.format(gestures=gestures, expect=expect, hold_ms=hold_ms, overflow=overflow)
+    files = {
+        "services.py": service.encode(),
+        "settings.json": json.dumps(settings or SLOW_SETTINGS).encode(),
+    }
+    lines = run_mp(BOOT, workdir=flash, path=[FIRMWARE, SHIMS], files=files, env=env, timeout=90)
+    events = [json.loads(line[4:]) for line in lines if line.startswith("EVT ")]
+    return events, lines
+
+
+def kinds(events: list[dict[str, Any]], ev: str) -> list[dict[str, Any]]:
+    return [e for e in events if e["ev"] == ev]
+
+
+def test_gestures_through_the_irq_become_click_events(tmp_path: Path) -> None:
+    bounce = [[0, 1], [2, 0], [3, 1], [4, 0]]  # a bouncy press: ends pressed
+    gestures = [
+        [300, 0], [120, 1],  # SINGLE
+        [1500, 0], [100, 1], [150, 0], [100, 1],  # DOUBLE
+        *[[1500 if i == 0 else d, lv] for i, (d, lv) in enumerate(bounce)], [3800, 1],  # LONG
+    ]  # fmt: skip
+    events, lines = run_board(tmp_path, gestures, expect=4, overflow=100, hold_ms=3300)
+    assert events[0]["ev"] == "boot", lines[:5]
+    assert events[0] == {"ev": "boot", "fw": events[0]["fw"], "board": "emulated",
+                         "reset": "power", "wake": None}  # fmt: skip
+    clicks = kinds(events, "click")
+    assert [c["type"] for c in clicks] == ["SINGLE", "DOUBLE", "LONG"], lines
+    assert [c["n"] for c in clicks] == [1, 2, 3]
+    assert all(re.fullmatch("[0-9a-f]{16}", c["id"]) for c in clicks)
+    assert len({c["id"] for c in clicks}) == 3
+    assert "SEEN " + json.dumps(["SINGLE", "DOUBLE", "LONG", "HOLD"]) in lines
+    holds = kinds(events, "hold")  # the LONG press went on past the (shortened) long hold
+    assert len(holds) == 1 and holds[0]["ms"] >= 3300
+    assert kinds(events, "input") == [{"ev": "input", "overflow": 100 - 63}]
+    assert {"ev": "led", "pattern": "unconfigured"} not in events  # services.py is there
+
+
+WOKE_BY_BUTTON = {"BUTTONRIG_RESET_CAUSE": "4", "BUTTONRIG_WAKE_REASON": "2"}
+
+
+def test_a_hold_that_woke_the_board_stays_long(tmp_path: Path) -> None:
+    env = {**WOKE_BY_BUTTON, "BUTTONRIG_PINS": json.dumps({"0": 0})}  # still held at boot
+    events, lines = run_board(tmp_path, [[3300, 1]], expect=1, env=env)
+    assert events[0]["reset"] == "deepsleep" and events[0]["wake"] == "ext0"
+    assert [c["type"] for c in kinds(events, "click")] == ["LONG"], lines
+
+
+def test_a_tap_that_woke_the_board_is_a_single(tmp_path: Path) -> None:
+    env = {**WOKE_BY_BUTTON, "BUTTONRIG_PINS": json.dumps({"0": 1})}  # released before boot
+    events, lines = run_board(tmp_path, [], expect=1, env=env)
+    assert [c["type"] for c in kinds(events, "click")] == ["SINGLE"], lines
+
+
+def test_idle_board_goes_to_deep_sleep_armed_on_the_button(tmp_path: Path) -> None:
+    settings = {**SLOW_SETTINGS, "idle_sleep_s": 1}
+    events, lines = run_board(tmp_path, [], expect=99, settings=settings)
+    assert kinds(events, "sleep") == [{"ev": "sleep", "ms": None}], lines
+    assert "DEEPSLEEP [0, 0]" in lines  # EXT0 on GPIO0, wake when low (active low)
+    assert not any(line.startswith("SEEN") for line in lines)
