@@ -40,6 +40,10 @@ class Button:
         pin = self.pin
         pin.irq(handler=self._irq_cb, trigger=pin.IRQ_FALLING | pin.IRQ_RISING)
 
+    def idle(self):
+        """No edge waiting in the ring and no gesture in progress."""
+        return self._r == self._w and self.detector.idle()
+
     def pressed(self):
         return (self.pin.value() == 0) == self.active_low
 

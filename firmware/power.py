@@ -45,7 +45,7 @@ class Sleeper:
             if not limit:
                 await asyncio.sleep(1)
                 continue
-            if not app.button.detector.idle() or app.is_busy():
+            if not app.button.idle() or app.is_busy():
                 self.last_activity = ticks_ms()
             left = limit - ticks_diff(ticks_ms(), self.last_activity)
             if left <= 0:

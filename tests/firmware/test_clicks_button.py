@@ -44,6 +44,7 @@ class Recorder:
     def on_long_hold(self, ms):
         self.seen.append("HOLD")
     async def run(self):
+        {before}
         for _ in range({overflow}):
             self.app.button._irq(self.app.button.pin)  # before any drain: overflows the ring
         _thread.start_new_thread(play, ())
@@ -70,11 +71,14 @@ def run_board(
     settings: dict[str, Any] | None = None,
     hold_ms: int = 6000,
     overflow: int = 0,
+    before: str = "pass",
 ) -> tuple[list[dict[str, Any]], list[str]]:
     flash = tmp_path / "flash"
     flash.mkdir()
     shutil.copy(REPO / "boards" / "emulated" / "board.py", flash / "board.py")
-    service = SERVICE.format(gestures=gestures, expect=expect, hold_ms=hold_ms, overflow=overflow)
+    service = SERVICE.format(
+        gestures=gestures, expect=expect, hold_ms=hold_ms, overflow=overflow, before=before
+    )
     files = {
         "services.py": service.encode(),
         "settings.json": json.dumps(settings or SLOW_SETTINGS).encode(),
@@ -133,3 +137,14 @@ def test_idle_board_goes_to_deep_sleep_armed_on_the_button(tmp_path: Path) -> No
     assert kinds(events, "sleep") == [{"ev": "sleep", "ms": None}], lines
     assert "DEEPSLEEP [0, 0]" in lines  # EXT0 on GPIO0, wake when low (active low)
     assert not any(line.startswith("SEEN") for line in lines)
+
+
+def test_timings_changed_at_run_time_reconfigure_the_detector(tmp_path: Path) -> None:
+    # two taps 500 ms apart: a DOUBLE with the 1000 ms window, two SINGLEs once it is 250 ms
+    taps = [[300, 0], [100, 1], [500, 0], [100, 1]]
+    events, lines = run_board(
+        tmp_path, taps, expect=2, before='self.app.settings.apply({"double_ms": 250})'
+    )
+    assert kinds(events, "settings") == [{"ev": "settings", "changed": {"double_ms": 250}}]
+    assert [c["type"] for c in kinds(events, "click")] == ["SINGLE", "SINGLE"], lines
+    assert json.loads((tmp_path / "flash" / "settings.json").read_text())["double_ms"] == 250
