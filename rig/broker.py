@@ -218,8 +218,8 @@ def render_config(port: int, runtime: Path, log_topic: bool = True) -> str:
 
 
 _WATCHDOG = """
-import os, signal, sys, time
-pid = int(sys.argv[1])
+import os, shutil, signal, sys, time
+pid, runtime = int(sys.argv[1]), sys.argv[2]
 sys.stdin.buffer.read()  # returns at EOF: the owner closed the pipe or died
 def alive():
     try:
@@ -234,6 +234,7 @@ if alive():
         time.sleep(0.05)
     if alive():
         os.kill(pid, signal.SIGKILL)
+shutil.rmtree(runtime, ignore_errors=True)  # the owner may have died before cleaning up
 """
 
 
@@ -293,17 +294,17 @@ class MosquittoBroker:
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
             )
-        self._start_watchdog(self._process.pid)
+        self._start_watchdog(self._process.pid, runtime.path)
         atexit.register(self.stop)
         endpoint = BrokerEndpoint(LOOPBACK, port, runtime.path / "ca.pem")
         self._wait_ready(endpoint, timeout)
         self.endpoint = endpoint
         return endpoint
 
-    def _start_watchdog(self, broker_pid: int) -> None:
+    def _start_watchdog(self, broker_pid: int, runtime: Path) -> None:
         read_end, write_end = os.pipe()  # both non-inheritable: only the watchdog gets read_end
         self._watchdog = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, str(broker_pid)],
+            [sys.executable, "-c", _WATCHDOG, str(broker_pid), str(runtime)],
             stdin=read_end,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.cloud import arn, endpoint, shadows
-from rig.cloud.ca import CertificateAuthority
+from rig.cloud.ca import CertificateAuthority, IssuedCertificate
 from rig.cloud.certificates import Certificates
 from rig.cloud.errors import CloudError, InvalidRequestException
 from rig.cloud.events import enqueue
@@ -139,10 +139,18 @@ class Cloud:
         self, set_as_active: bool = False, common_name: str | None = None, key_type: str = "EC"
     ) -> dict[str, Any]:
         """The AWS response, keyPair included (the only time the private key is given out)."""
-        response, _ = self.certificates.create_keys_and_certificate(
+        response, _ = self.issue_keys_and_certificate(set_as_active, common_name, key_type)
+        return response
+
+    def issue_keys_and_certificate(
+        self, set_as_active: bool = False, common_name: str | None = None, key_type: str = "EC"
+    ) -> tuple[dict[str, Any], IssuedCertificate]:
+        """Like create_keys_and_certificate, plus the issued material (DER forms)."""
+        response, issued = self.certificates.create_keys_and_certificate(
             set_as_active, common_name, key_type
         )
-        return self._mutating(response)
+        self._auth_changed()
+        return response, issued
 
     def create_certificate_from_csr(
         self, certificate_signing_request: str, set_as_active: bool = False

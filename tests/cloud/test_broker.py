@@ -141,7 +141,7 @@ def test_a_killed_owner_leaves_no_broker(ca, tmp_path: Path) -> None:
         broker = MosquittoBroker(files, d / "logs", ClientIdentity(
             Path({str(probe.cert_file)!r}), Path({str(probe.key_file)!r})))
         broker.start()
-        print(broker.pid, flush=True)
+        print(broker.pid, broker.endpoint.ca_file.parent, flush=True)
         time.sleep(600)
         """
     )
@@ -149,11 +149,17 @@ def test_a_killed_owner_leaves_no_broker(ca, tmp_path: Path) -> None:
     try:
         assert owner.stdout is not None
         line = owner.stdout.readline()
-        assert line.strip().isdigit(), f"owner printed {line!r} instead of the broker pid"
-        broker_pid = int(line)
+        pid_text, runtime = line.split()
+        assert pid_text.isdigit(), f"owner printed {line!r} instead of the broker pid"
+        broker_pid = int(pid_text)
+        assert Path(runtime).is_dir()
         os.kill(owner.pid, signal.SIGKILL)
         owner.wait(10)
         assert _gone(broker_pid), f"mosquitto {broker_pid} outlived its SIGKILLed owner"
+        deadline = time.monotonic() + 20
+        while Path(runtime).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(runtime).exists(), f"{runtime} (with the server key) was left behind"
     finally:
         if owner.poll() is None:
             owner.kill()

@@ -1,0 +1,228 @@
+"""aws-cli look-alike plumbing for `buttonrig iot …` / `iot-data …` (and later groups).
+
+An `Operation` names the command (`describe-thing`), the API operation (`DescribeThing`), its
+parameters (aws-cli option names; each maps to the API member `thingName` and the Python keyword
+`thing_name`) and the call on `rig.cloud.api.Cloud`. This module turns a list of them into
+argparse sub-commands that:
+
+* accept `--cli-input-json file://…` (or inline JSON) with API member names; options given on
+  the command line win over it;
+* read `file://` (text) and `fileb://` (bytes) parameter values, JSON or aws-cli shorthand
+  (`a=1,b=x`) for structures, `--flag` / `--no-flag` for booleans;
+* print the response as aws-cli does (JSON, 4-space indent; nothing for an empty response);
+* turn a `CloudError` into aws-cli's message on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rig.cli import CommandError
+from rig.cloud.api import Cloud
+from rig.cloud.errors import CloudError
+
+Call = Callable[[Cloud, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One option. kind: string, integer, boolean, structure, text (file:// allowed), blob."""
+
+    flag: str
+    kind: str = "string"
+    required: bool = False
+    help: str = ""
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def member(self) -> str:
+        head, *rest = self.flag.lstrip("-").split("-")
+        return head + "".join(word.capitalize() for word in rest)
+
+    @property
+    def keyword(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Operation:
+    command: str
+    api_name: str
+    params: tuple[Param, ...]
+    call: Call
+    help: str = ""
+    positional: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("outfile",)
+
+
+class InputError(CommandError):
+    """Bad command-line input (aws-cli exits 252 for these; we use 255 like other errors)."""
+
+
+def read_file_value(value: str, binary: bool = False) -> str | bytes:
+    """`file://path` → text, `fileb://path` → bytes, else the value itself."""
+    for prefix, as_bytes in (("fileb://", True), ("file://", False)):
+        if value.startswith(prefix):
+            path = Path(value[len(prefix) :]).expanduser()
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise InputError(f"Error parsing parameter: unable to read {path}: {exc}") from exc
+            if as_bytes or binary:
+                return data
+            return data.decode()
+    return value.encode() if binary else value
+
+
+def parse_structure(flag: str, value: str) -> Any:
+    """JSON, or aws-cli shorthand `key=value,key2=a,b` (lists when a value has commas)."""
+    text = read_file_value(value)
+    assert isinstance(text, str)
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            return json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"Error parsing parameter '{flag}': Invalid JSON: {exc}") from exc
+    result: dict[str, Any] = {}
+    for pair in re.split(r",\s*(?=[A-Za-z_][\w.]*=)", stripped):
+        if "=" not in pair:
+            raise InputError(f"Error parsing parameter '{flag}': expected key=value, got {pair!r}")
+        key, raw = (part.strip() for part in pair.split("=", 1))
+        if "," in raw:
+            result[key] = [item.strip() for item in raw.split(",") if item.strip()]
+        elif raw.lower() in ("true", "false"):
+            result[key] = raw.lower() == "true"
+        else:
+            result[key] = raw
+    return result
+
+
+def _convert(param: Param, value: Any) -> Any:
+    if value is None:
+        return None
+    if param.kind == "integer":
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{param.flag}: expected an integer, got {value!r}") from exc
+    if param.kind == "boolean":
+        return bool(value)
+    if param.kind == "structure":
+        return parse_structure(param.flag, value) if isinstance(value, str) else value
+    if param.kind == "text":
+        return read_file_value(value) if isinstance(value, str) else json.dumps(value)
+    if param.kind == "blob":
+        if isinstance(value, str):
+            return read_file_value(value, binary=True)
+        return json.dumps(value).encode()
+    if param.choices and value not in param.choices:
+        raise InputError(f"{param.flag}: must be one of {', '.join(param.choices)}, got {value!r}")
+    return value
+
+
+def _cli_input(value: str | None) -> dict[str, Any]:
+    if not value:
+        return {}
+    text = read_file_value(value)
+    assert isinstance(text, str)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--cli-input-json: invalid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InputError("--cli-input-json: expected a JSON object")
+    return data
+
+
+def gather(operation: Operation, args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments for the call: --cli-input-json, overridden by explicit options."""
+    from_json = _cli_input(getattr(args, "cli_input_json", None))
+    known = {param.member for param in operation.params} | set(operation.positional)
+    unknown = sorted(set(from_json) - known)
+    if unknown:
+        raise InputError(
+            f"--cli-input-json: unknown parameter(s) {', '.join(unknown)} for {operation.command}"
+        )
+    values: dict[str, Any] = {}
+    for param in operation.params:
+        given = getattr(args, param.keyword, None)
+        value = given if given is not None else from_json.get(param.member)
+        value = _convert(param, value)
+        if value is None:
+            if param.required:
+                raise InputError(
+                    f"the following arguments are required: {param.flag}"
+                    f" (or {param.member} in --cli-input-json)"
+                )
+            continue
+        values[param.keyword] = value
+    for name in operation.positional:
+        value = getattr(args, name, None) or from_json.get(name)
+        if value is None:
+            raise InputError(f"the following arguments are required: {name}")
+        values[name] = value
+    return values
+
+
+def print_response(response: Any) -> None:
+    if response in (None, {}):
+        return  # aws-cli prints nothing for an empty response
+    print(json.dumps(response, indent=4))
+
+
+def add_operations(
+    subparsers: Any,
+    group: str,
+    help_text: str,
+    operations: list[Operation],
+    finish: Callable[[Operation, argparse.Namespace, dict[str, Any], Any], Any] | None = None,
+) -> None:
+    """Add `buttonrig <group> <command>` for every operation."""
+    parser = subparsers.add_parser(group, help=help_text, description=help_text)
+    commands = parser.add_subparsers(dest="operation", metavar="OPERATION", required=True)
+    for operation in operations:
+        sub = commands.add_parser(operation.command, help=operation.help or operation.api_name)
+        for param in operation.params:
+            if param.kind == "boolean":
+                sub.add_argument(param.flag, dest=param.keyword, action="store_true", default=None)
+                sub.add_argument(
+                    "--no-" + param.flag[2:],
+                    dest=param.keyword,
+                    action="store_false",
+                )
+            else:
+                sub.add_argument(param.flag, dest=param.keyword, help=param.help)
+        for name in operation.positional:
+            sub.add_argument(name, nargs="?")
+        sub.add_argument("--cli-input-json", help="file://request.json or inline JSON")
+        sub.set_defaults(handler=_handler(operation, finish))
+
+
+def _handler(
+    operation: Operation,
+    finish: Callable[[Operation, argparse.Namespace, dict[str, Any], Any], Any] | None,
+) -> Callable[[argparse.Namespace], int]:
+    def handle(args: argparse.Namespace) -> int:
+        values = gather(operation, args)
+        cloud = Cloud(args.home)
+        try:
+            response = operation.call(cloud, values)
+        except CloudError as exc:
+            raise CommandError(
+                f"An error occurred ({exc.code}) when calling the {operation.api_name}"
+                f" operation: {exc.message}"
+            ) from exc
+        finally:
+            cloud.close()
+        if finish is not None:
+            response = finish(operation, args, values, response)
+        print_response(response)
+        return 0
+
+    return handle

@@ -1,0 +1,93 @@
+"""`buttonrig cloud up|status`: run the reference cloud (broker + service) in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from rig.broker import BrokerEndpoint, BrokerError, ClientIdentity
+from rig.cli import CommandError
+from rig.cloud import endpoint
+from rig.cloud.runtime import AttachTarget, CloudRuntime
+
+
+def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
+    options = (
+        args.attach_host,
+        args.attach_port,
+        args.attach_ca,
+        args.attach_cert,
+        args.attach_key,
+    )
+    if not any(options):
+        return None
+    if not all(options):
+        raise CommandError(
+            "attach mode needs all of --attach-host, --attach-port, --attach-ca,"
+            " --attach-cert and --attach-key"
+        )
+    for path in (args.attach_ca, args.attach_cert, args.attach_key):
+        if not Path(path).is_file():
+            raise CommandError(f"attach mode: {path} is not a readable file")
+    return AttachTarget(
+        BrokerEndpoint(args.attach_host, int(args.attach_port), Path(args.attach_ca)),
+        ClientIdentity(Path(args.attach_cert), Path(args.attach_key)),
+    )
+
+
+def up(args: argparse.Namespace) -> int:
+    running = endpoint.running_cloud(args.home)
+    if running is not None:
+        raise CommandError(
+            f"a cloud already runs for {args.home} (pid {running['pid']}, port {running['port']})"
+        )
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    runtime = CloudRuntime(args.home, _attach_target(args))
+    try:
+        try:
+            ready = runtime.start()
+        except (BrokerError, RuntimeError, OSError) as exc:
+            raise CommandError(f"the cloud did not start: {exc}") from exc
+        print(
+            f"cloud up: mqtts://{ready.host}:{ready.port} (CA {ready.ca_file});"
+            f" {endpoint.path_of(args.home)} written. Ctrl-C to stop.",
+            flush=True,
+        )
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    finally:
+        runtime.stop()
+        runtime.cloud.close()
+        signal.signal(signal.SIGTERM, previous)
+    print("cloud stopped", flush=True)
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    running = endpoint.running_cloud(args.home)
+    if running is None:
+        raise CommandError(f"no cloud runs for {args.home} (start one: buttonrig cloud up)")
+    print(json.dumps(running, indent=4))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("cloud", help="run the reference cloud (broker + services)")
+    commands = parser.add_subparsers(dest="cloud_command", metavar="ACTION", required=True)
+    start = commands.add_parser("up", help="broker and cloud in the foreground until Ctrl-C")
+    start.add_argument("--attach-host", help="use this running broker instead of starting one")
+    start.add_argument("--attach-port", type=int)
+    start.add_argument("--attach-ca", help="CA file (PEM) of the running broker")
+    start.add_argument("--attach-cert", help="client certificate (PEM) for the cloud service")
+    start.add_argument("--attach-key", help="its private key (PEM)")
+    start.set_defaults(handler=up)
+    show = commands.add_parser("status", help="print the running cloud's endpoint")
+    show.set_defaults(handler=status)

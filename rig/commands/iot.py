@@ -1,0 +1,268 @@
+"""`buttonrig iot …`: the aws-cli `iot` commands of the seeds, against the reference cloud.
+
+Shapes follow the AWS IoT API. Ours, not aws-cli's (documented in docs/contracts.md):
+`create-keys-and-certificate` never prints the private key (only `--private-key-outfile` gets it),
+makes an EC P-256 key unless `--key-type RSA`, and takes `--common-name` (the certificate CN is the
+MQTT client id on our broker; default: a unique `iotcert-…`) and DER outfiles for devices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rig.awscli import Operation, Param, add_operations
+
+THING = Param("--thing-name", required=True)
+CERT_ID = Param("--certificate-id", required=True)
+POLICY = Param("--policy-name", required=True)
+
+OPERATIONS = [
+    Operation(
+        "create-thing",
+        "CreateThing",
+        (THING, Param("--thing-type-name"), Param("--attribute-payload", "structure")),
+        lambda c, kw: c.create_thing(**kw),
+    ),
+    Operation("describe-thing", "DescribeThing", (THING,), lambda c, kw: c.describe_thing(**kw)),
+    Operation(
+        "list-things",
+        "ListThings",
+        (
+            Param("--attribute-name"),
+            Param("--attribute-value"),
+            Param("--thing-type-name"),
+            Param("--max-results", "integer"),
+            Param("--next-token"),
+        ),
+        lambda c, kw: c.list_things(**kw),
+    ),
+    Operation(
+        "update-thing",
+        "UpdateThing",
+        (
+            THING,
+            Param("--thing-type-name"),
+            Param("--attribute-payload", "structure"),
+            Param("--expected-version", "integer"),
+            Param("--remove-thing-type", "boolean"),
+        ),
+        lambda c, kw: c.update_thing(**kw),
+    ),
+    Operation(
+        "delete-thing",
+        "DeleteThing",
+        (THING, Param("--expected-version", "integer")),
+        lambda c, kw: c.delete_thing(**kw),
+    ),
+    Operation(
+        "create-thing-type",
+        "CreateThingType",
+        (Param("--thing-type-name", required=True), Param("--thing-type-properties", "structure")),
+        lambda c, kw: c.create_thing_type(**kw),
+    ),
+    Operation(
+        "describe-thing-type",
+        "DescribeThingType",
+        (Param("--thing-type-name", required=True),),
+        lambda c, kw: c.describe_thing_type(**kw),
+    ),
+    Operation(
+        "create-thing-group",
+        "CreateThingGroup",
+        (
+            Param("--thing-group-name", required=True),
+            Param("--parent-group-name"),
+            Param("--thing-group-properties", "structure"),
+        ),
+        lambda c, kw: c.create_thing_group(**kw),
+    ),
+    Operation(
+        "describe-thing-group",
+        "DescribeThingGroup",
+        (Param("--thing-group-name", required=True),),
+        lambda c, kw: c.describe_thing_group(**kw),
+    ),
+    Operation(
+        "add-thing-to-thing-group",
+        "AddThingToThingGroup",
+        (
+            Param("--thing-group-name"),
+            Param("--thing-group-arn"),
+            Param("--thing-name"),
+            Param("--thing-arn"),
+        ),
+        lambda c, kw: c.add_thing_to_thing_group(**kw),
+    ),
+    Operation(
+        "remove-thing-from-thing-group",
+        "RemoveThingFromThingGroup",
+        (Param("--thing-group-name", required=True), THING),
+        lambda c, kw: c.remove_thing_from_thing_group(**kw),
+    ),
+    Operation(
+        "create-keys-and-certificate",
+        "CreateKeysAndCertificate",
+        (
+            Param("--set-as-active", "boolean"),
+            Param("--certificate-pem-outfile"),
+            Param("--public-key-outfile"),
+            Param("--private-key-outfile"),
+            Param("--certificate-der-outfile", help="ours: the certificate as DER"),
+            Param("--private-key-der-outfile", help="ours: the private key as DER"),
+            Param("--common-name", help="ours: certificate CN = MQTT client id"),
+            Param("--key-type", choices=("EC", "RSA"), help="ours: EC (P-256, default) or RSA"),
+        ),
+        lambda c, kw: c.issue_keys_and_certificate(
+            bool(kw.get("set_as_active")), kw.get("common_name"), kw.get("key_type", "EC")
+        ),
+    ),
+    Operation(
+        "create-certificate-from-csr",
+        "CreateCertificateFromCsr",
+        (
+            Param("--certificate-signing-request", "text", required=True),
+            Param("--set-as-active", "boolean"),
+            Param("--certificate-pem-outfile"),
+        ),
+        lambda c, kw: c.create_certificate_from_csr(
+            kw["certificate_signing_request"], bool(kw.get("set_as_active"))
+        ),
+    ),
+    Operation(
+        "update-certificate",
+        "UpdateCertificate",
+        (CERT_ID, Param("--new-status", required=True)),
+        lambda c, kw: c.update_certificate(**kw),
+    ),
+    Operation(
+        "describe-certificate",
+        "DescribeCertificate",
+        (CERT_ID,),
+        lambda c, kw: c.describe_certificate(**kw),
+    ),
+    Operation("list-certificates", "ListCertificates", (), lambda c, _kw: c.list_certificates()),
+    Operation(
+        "delete-certificate",
+        "DeleteCertificate",
+        (CERT_ID,),
+        lambda c, kw: c.delete_certificate(**kw),
+    ),
+    Operation(
+        "create-policy",
+        "CreatePolicy",
+        (POLICY, Param("--policy-document", "text", required=True)),
+        lambda c, kw: c.create_policy(**kw),
+    ),
+    Operation(
+        "create-policy-version",
+        "CreatePolicyVersion",
+        (
+            POLICY,
+            Param("--policy-document", "text", required=True),
+            Param("--set-as-default", "boolean"),
+        ),
+        lambda c, kw: c.create_policy_version(**kw),
+    ),
+    Operation("get-policy", "GetPolicy", (POLICY,), lambda c, kw: c.get_policy(**kw)),
+    Operation("list-policies", "ListPolicies", (), lambda c, _kw: c.list_policies()),
+    Operation("delete-policy", "DeletePolicy", (POLICY,), lambda c, kw: c.delete_policy(**kw)),
+    Operation(
+        "attach-policy",
+        "AttachPolicy",
+        (POLICY, Param("--target", required=True)),
+        lambda c, kw: c.attach_policy(**kw),
+    ),
+    Operation(
+        "detach-policy",
+        "DetachPolicy",
+        (POLICY, Param("--target", required=True)),
+        lambda c, kw: c.detach_policy(**kw),
+    ),
+    Operation(
+        "attach-principal-policy",
+        "AttachPrincipalPolicy",
+        (POLICY, Param("--principal", required=True)),
+        lambda c, kw: c.attach_policy(kw["policy_name"], kw["principal"]),
+        help="deprecated in AWS (use attach-policy); kept for the seeds' walkthroughs",
+    ),
+    Operation(
+        "list-attached-policies",
+        "ListAttachedPolicies",
+        (Param("--target", required=True),),
+        lambda c, kw: c.list_attached_policies(**kw),
+    ),
+    Operation(
+        "attach-thing-principal",
+        "AttachThingPrincipal",
+        (THING, Param("--principal", required=True)),
+        lambda c, kw: c.attach_thing_principal(**kw),
+    ),
+    Operation(
+        "detach-thing-principal",
+        "DetachThingPrincipal",
+        (THING, Param("--principal", required=True)),
+        lambda c, kw: c.detach_thing_principal(**kw),
+    ),
+    Operation(
+        "list-thing-principals",
+        "ListThingPrincipals",
+        (THING,),
+        lambda c, kw: c.list_thing_principals(**kw),
+    ),
+]
+
+
+def _write(path: str, data: bytes, private: bool = False) -> None:
+    """Write atomically; private files are created 0600."""
+    target = Path(path).expanduser()
+    temporary = target.with_name(f".{target.name}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(temporary, target)
+
+
+def _finish(
+    operation: Operation, args: argparse.Namespace, values: dict[str, Any], response: Any
+) -> Any:
+    """Outfiles; and the private key goes only to its outfile, never to stdout."""
+    del args
+    if operation.command == "create-certificate-from-csr":
+        if values.get("certificate_pem_outfile"):
+            _write(values["certificate_pem_outfile"], response["certificatePem"].encode())
+        return response
+    if operation.command != "create-keys-and-certificate":
+        return response
+    body, issued = response
+    outfiles = (
+        ("certificate_pem_outfile", issued.certificate_pem.encode(), False),
+        ("public_key_outfile", issued.public_key_pem.encode(), False),
+        ("certificate_der_outfile", issued.certificate_der, False),
+        ("private_key_outfile", (issued.private_key_pem or "").encode(), True),
+        ("private_key_der_outfile", issued.private_key_der or b"", True),
+    )
+    for keyword, data, private in outfiles:
+        if values.get(keyword):
+            _write(values[keyword], data, private)
+    if not (values.get("private_key_outfile") or values.get("private_key_der_outfile")):
+        print(
+            "buttonrig: warning: no --private-key-outfile: the private key was not saved and"
+            " cannot be retrieved again",
+            file=sys.stderr,
+        )
+    body["keyPair"] = {"PublicKey": body["keyPair"]["PublicKey"]}  # key only to outfiles
+    return body
+
+
+def register(subparsers: Any) -> None:
+    add_operations(
+        subparsers,
+        "iot",
+        "AWS IoT control plane (aws iot …) on the reference cloud",
+        OPERATIONS,
+        _finish,
+    )
