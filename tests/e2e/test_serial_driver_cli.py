@@ -1,0 +1,150 @@
+"""`buttonrig board …` against an emulated board served over RFC 2217 by `board serve-emulated`,
+as a user without hardware would try the physical-board tools; and the monitor's redaction on a
+real console."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import serial
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from host.monitor import REDACTED, follow
+from rig.boards.emulated import EmulatedBoard
+from rig.boards.rfc2217_server import serve_emulated
+
+pytestmark = pytest.mark.e2e
+
+WAIT_S = 60.0  # generous: a loaded 2-core CI machine
+BUTTONRIG = str(Path(sys.executable).with_name("buttonrig"))
+
+
+def issue(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def buttonrig(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        [BUTTONRIG, "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        env={**os.environ, **(env or {})},
+    )
+    assert result.returncode == 0, f"{args}: {result.stderr}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    home = tmp_path / "home"
+    server = subprocess.Popen(
+        [BUTTONRIG, "--home", str(home), "board", "serve-emulated"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()  # the first line, once it serves
+        assert url.startswith("rfc2217://127.0.0.1:"), (url, server.stderr)
+        yield home, url
+    finally:
+        server.terminate()
+        assert server.wait(WAIT_S) == 0
+
+
+def test_deploy_then_provision_through_the_command_line(
+    served: tuple[Path, str], tmp_path: Path
+) -> None:
+    home, url = served
+    out = buttonrig(home, "board", "deploy", "--port", url, "--profile", "emulated")
+    assert "wrote   app.mpy" in out and "removed app.py" in out, out  # .py → .mpy
+    again = buttonrig(home, "board", "deploy", "--port", url, "--profile", "emulated")
+    assert again.startswith("0 written, "), again  # unchanged files are skipped
+
+    key, cert = issue("cli-button")
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    for name, data in (
+        ("c.pem", cert.public_bytes(serialization.Encoding.PEM)),
+        ("k.pem", key_pem),
+    ):
+        (tmp_path / name).write_bytes(data)
+    password = "cli-secret-pass"
+    out = buttonrig(
+        home,
+        "board", "provision", "--port", url,
+        "--cert", str(tmp_path / "c.pem"), "--key", str(tmp_path / "k.pem"),
+        "--ca", str(tmp_path / "c.pem"),
+        "--ssid", "lab", "--endpoint", "broker.example.com:8883", "--serial", "BTN-CLI-1",
+        env={"BUTTONRIG_WIFI_PASSWORD": password},
+    )  # fmt: skip
+    assert "provisioned private key" in out and "serial 'BTN-CLI-1'" in out
+    assert password not in out and "PRIVATE KEY" not in out
+    flash = home / "served" / "served" / "flash"
+    assert (flash / "serial").read_bytes() == b"BTN-CLI-1"
+    assert (flash / "certs" / "key.der").read_bytes() == key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def test_the_monitor_redacts_a_key_the_board_prints(tmp_path: Path) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    body = pem.decode().splitlines()[1]
+    emulated = EmulatedBoard(tmp_path / "mon", "mon")
+    try:
+        emulated.write_file("key.pem", pem)
+        emulated.start()  # no firmware: a REPL, where someone types the wrong thing
+        with serve_emulated(emulated) as server:
+            port = serial.serial_for_url(server.url, timeout=0.2)
+            try:
+                port.write(b"\r\nprint(open('key.pem').read()); print('done', 6 * 7)\r\n")
+                lines: list[str] = []
+                deadline = time.monotonic() + WAIT_S
+                follow(
+                    port,
+                    emit=lines.append,
+                    stop=lambda: any("done 42" in x for x in lines) or time.monotonic() > deadline,
+                )
+            finally:
+                port.close()
+        text = "\n".join(lines)
+        assert "done 42" in text, text
+        assert f"PRIVATE KEY {REDACTED}" in text, text
+        assert body not in text and body[:40] not in text
+    finally:
+        emulated.close()
