@@ -65,7 +65,7 @@ class Button:
         if n == self._r:
             self.lost += 1
         else:
-            self._t[w] = ticks_ms()
+            self._t[w] = ticks_ms()  # type: ignore  # stub: ticks are a NewType of int
             self._lv[w] = pin.value()
             self._w = n
         self._flag.set()
