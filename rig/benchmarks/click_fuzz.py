@@ -93,12 +93,12 @@ def _pick_cfg(pick: Pick) -> tuple[int, int, int]:
 
 
 def _near(pick: Pick, threshold: int, lo: int, spread: int) -> int:
-    """An interval just inside, at, or just outside `threshold`, or anywhere around it."""
-    choice = pick(0, 5)
+    """An interval just inside, at, or just outside `threshold`, or anywhere on either side."""
+    choice = pick(0, 6)
     if choice <= 2:
         value = threshold - 1 + choice
-    elif choice == 3:
-        value = pick(lo, max(lo, threshold))
+    elif choice <= 4:
+        value = pick(lo, max(lo, threshold - 1))
     else:
         value = pick(threshold, threshold + spread)
     return max(value, lo)
