@@ -1,0 +1,108 @@
+"""Clicks end to end: real firmware, real interpreter, edges through the board's button input.
+
+Each check ends with a sentinel LONG gesture: its click is decided while it is still held, so
+once `press` has played it, every click of the gesture under test came before it. "Exactly these
+events and nothing extra" is thus observed without sleeping and hoping.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from rig import gestures
+from rig.boards.base import Board
+
+pytestmark = pytest.mark.e2e
+
+DEBOUNCE_MS, DOUBLE_MS, LONG_MS = 50, 400, 1500  # firmware defaults (DESIGN.md decision 7)
+# Distance from each window edge. Real time jitters, and in a bounce burst a soft IRQ that reads
+# the level late can hide the first edge of a transition (bursts last up to 20 ms).
+MARGIN_MS = 60
+CLICK_TIMEOUT_S = 20.0
+SENTINEL_LEAD_MS = DOUBLE_MS + 200  # released before the sentinel: beyond the double window
+SETTLE_MS = DOUBLE_MS + 200  # released time before a checked gesture
+SENTINEL_EXTRA_MS = 600  # held past the LONG threshold: its click is printed before release
+
+
+def clicks_of(board: Board, steps: list[gestures.Step], expected: list[str]) -> list[str]:
+    """Play `steps` then the sentinel; the click types the gesture under test produced."""
+    before = len(board.events("click"))
+    # Released first: the previous check's sentinel may have ended just now.
+    board.press([(steps[0][0] + SETTLE_MS, steps[0][1]), *steps[1:]])
+    board.press(gestures.long(LONG_MS + SENTINEL_EXTRA_MS, lead_ms=SENTINEL_LEAD_MS))
+    for kind in [*expected, "LONG"]:  # in order; a wrong or missing click fails here
+        board.expect("click", CLICK_TIMEOUT_S, type=kind)
+    clicks = board.events("click")[before:]
+    numbers = [c["n"] for c in clicks]
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), json.dumps(clicks)
+    assert clicks[-1]["type"] == "LONG", (
+        f"the sentinel is not the last click: {json.dumps(clicks)}"
+    )
+    return [c["type"] for c in clicks[:-1]]
+
+
+def bouncy(seed: int) -> random.Random:
+    return random.Random(seed)
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param(gestures.single(120, rng=bouncy(1)), ["SINGLE"], id="single"),
+        pytest.param(gestures.double(110, 160, 110, rng=bouncy(2)), ["DOUBLE"], id="double"),
+        pytest.param(gestures.long(LONG_MS + 400, rng=bouncy(3)), ["LONG"], id="long"),
+    ],
+)
+def test_each_gesture_with_contact_bounce_gives_exactly_its_click(
+    board: Board, steps: list[gestures.Step], expected: list[str]
+) -> None:
+    assert len(steps) > 4, "the gesture should bounce"
+    assert clicks_of(board, steps, expected) == expected
+
+
+M = MARGIN_MS
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        pytest.param(gestures.long(LONG_MS + M, rng=bouncy(4)), ["LONG"], id="long-just-held"),
+        pytest.param(
+            gestures.single(LONG_MS - M, rng=bouncy(5)), ["SINGLE"], id="long-just-short"
+        ),
+        pytest.param(
+            gestures.double(100, DOUBLE_MS - M, 100, rng=bouncy(6)), ["DOUBLE"], id="double-in"
+        ),
+        pytest.param(
+            gestures.double(100, DOUBLE_MS + M, 100, rng=bouncy(7)),
+            ["SINGLE", "SINGLE"],
+            id="double-gap-too-long",
+        ),
+        pytest.param(
+            gestures.single(DEBOUNCE_MS + M, rng=bouncy(8)), ["SINGLE"], id="debounce-in"
+        ),
+        pytest.param(gestures.single(DEBOUNCE_MS - 40), [], id="glitch-ignored"),
+    ],
+)
+def test_window_edges(board: Board, steps: list[gestures.Step], expected: list[str]) -> None:
+    assert clicks_of(board, steps, expected) == expected
+
+
+def test_timings_changed_at_run_time_apply_after_reset(board: Board) -> None:
+    settings = {"schema": 1, "debounce_ms": 30, "double_ms": 250, "long_ms": 800}
+    board.write_file("settings.json", json.dumps(settings).encode())
+    board.reset()
+    board.expect("boot", 30, reset="hard")
+    # Each is classified differently under the defaults (DOUBLE and SINGLE respectively).
+    gap = 250 + M
+    assert clicks_of(
+        board, gestures.double(100, gap, 100, rng=bouncy(9)), ["SINGLE", "SINGLE"]
+    ) == [
+        "SINGLE",
+        "SINGLE",
+    ]
+    assert clicks_of(board, gestures.single(800 + M, rng=bouncy(10)), ["LONG"]) == ["LONG"]
+    assert json.loads(board.read_file("settings.json"))["long_ms"] == 800
