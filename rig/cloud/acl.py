@@ -303,14 +303,37 @@ def acl_for(principal: Principal, policies: Sequence[Policy], username: str) -> 
     )
     receive = _topic_set(policies, principal, "iot:Receive", "topic", _SPACE["read"], notes)
 
-    write_allow, write_deny = _without_denied(_minimal(publish.allow), publish.deny)
     read_both = [
         both
         for s in subscribe.allow
         for r in receive.allow
         if (both := _intersect(s, r)) is not None
     ]
-    read_allow, read_deny = _without_denied(_minimal(read_both), subscribe.deny + receive.deny)
+    return _block(
+        username,
+        write=(publish.allow, publish.deny),
+        read=(read_both, subscribe.deny + receive.deny),
+        notes=notes,
+    )
+
+
+def _block(
+    username: str,
+    write: tuple[list[Filter], list[Filter]],
+    read: tuple[list[Filter], list[Filter]],
+    notes: list[str],
+) -> AclResult:
+    """Render (allow, deny) filter lists per access as one user block."""
+    notes = list(notes)
+    write_allow, write_deny = _without_denied(_minimal(write[0]), write[1])
+    read_allow, read_deny = _without_denied(_minimal(read[0]), read[1])
+    # A deny the file cannot hold must not be lost: drop what it would have cut into instead.
+    for deny in [d for d in write_deny + read_deny if not _safe_line_text(_text(d))]:
+        notes.append(f"deny {_text(deny)!r}: not representable, allows it touches left out")
+        write_allow = [a for a in write_allow if _intersect(deny, a) is None]
+        read_allow = [a for a in read_allow if _intersect(deny, a) is None]
+    write_deny = [d for d in write_deny if _safe_line_text(_text(d))]
+    read_deny = [d for d in read_deny if _safe_line_text(_text(d))]
 
     # A mosquitto deny line denies read and write alike: note where that costs the other access.
     for denied, other, other_name in (
@@ -321,18 +344,44 @@ def acl_for(principal: Principal, policies: Sequence[Policy], username: str) -> 
             if any(_intersect(d, a) is not None for a in other):
                 notes.append(f"deny {_text(d)!r} also blocks {other_name} there")
 
-    write, read = _minimal(write_allow), _minimal(read_allow)
     lines = [f"topic deny {_text(d)}" for d in _minimal(write_deny + read_deny)]
-    skipped: list[str] = []
-    for flt in dict.fromkeys(write + read):
-        access = (
-            "readwrite" if flt in write and flt in read else "write" if flt in write else "read"
-        )
+    for flt in dict.fromkeys(write_allow + read_allow):
+        in_write, in_read = flt in write_allow, flt in read_allow
+        access = "readwrite" if in_write and in_read else "write" if in_write else "read"
         if not _safe_line_text(_text(flt)):
-            skipped.append(f"{access} {_text(flt)!r}: not representable in an ACL file, left out")
+            notes.append(f"{access} {_text(flt)!r}: not representable in an ACL file, left out")
             continue
         lines.append(f"topic {access} {_text(flt)}")
-    return AclResult(username=username, lines=lines, approximations=notes + skipped)
+    return AclResult(username=username, lines=lines, approximations=notes)
+
+
+def intersect_results(first: AclResult, second: AclResult) -> AclResult:
+    """A block allowing exactly what both blocks allow (several certificates, one client id)."""
+    if first.username != second.username:
+        raise ValueError(
+            f"cannot intersect ACL blocks of {first.username!r} and {second.username!r}"
+        )
+    a, b = _parse_lines(first.lines), _parse_lines(second.lines)
+    deny = a["deny"] + b["deny"]
+
+    def both(access: str) -> list[Filter]:
+        return [f for x in a[access] for y in b[access] if (f := _intersect(x, y)) is not None]
+
+    notes = [*first.approximations, *second.approximations]
+    return _block(
+        first.username, write=(both("write"), deny), read=(both("read"), deny), notes=notes
+    )
+
+
+def _parse_lines(lines: list[str]) -> dict[str, list[Filter]]:
+    out: dict[str, list[Filter]] = {"read": [], "write": [], "deny": []}
+    for line in lines:
+        keyword, access, text = ([*line.split(" ", 2), "", ""])[:3]
+        if keyword != "topic" or access not in ("read", "write", "readwrite", "deny") or not text:
+            raise ValueError(f"not an ACL line of acl_for: {line!r}")
+        for kind in ("read", "write") if access == "readwrite" else (access,):
+            out[kind].append(tuple(text.split("/")))
+    return out
 
 
 def _safe_line_text(text: str) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rig.cloud.acl import AclResult, acl_for, render_acl_file
+from rig.cloud.acl import AclResult, acl_for, intersect_results, render_acl_file
 from rig.cloud.policy import Principal, authorize, parse_policy, reserved_topic_allowed
 
 P = "arn:aws:iot:us-east-1:123456789012"
@@ -410,3 +410,35 @@ def test_acl_is_never_broader_than_the_evaluator(
         for access in ("read", "write"):
             if acl_allows(lines, access, topic):
                 assert policy_allows(policies, access, topic, DEV), (access, topic, lines)
+
+
+@given(
+    st.lists(statements, min_size=1, max_size=3),
+    st.lists(statements, min_size=1, max_size=3),
+    st.lists(topics, max_size=10),
+)
+@settings(max_examples=80, deadline=None)
+def test_intersected_blocks_allow_exactly_what_both_allow(
+    raw_a: list[dict[str, Any]], raw_b: list[dict[str, Any]], probe: list[str]
+) -> None:
+    first = acl_for(DEV, [parse_policy("a", doc(*raw_a))], "dev")
+    second = acl_for(DEV, [parse_policy("b", doc(*raw_b))], "dev")
+    common = intersect_results(first, second)
+    candidates = set(probe) | probes_from(raw_a, first.lines) | probes_from(raw_b, second.lines)
+    for topic in candidates:
+        for access in ("read", "write"):
+            expected = acl_allows(first.lines, access, topic) and acl_allows(
+                second.lines, access, topic
+            )
+            assert acl_allows(common.lines, access, topic) == expected, (
+                access,
+                topic,
+                common.lines,
+            )
+
+
+def test_intersect_refuses_foreign_blocks_and_lines() -> None:
+    with pytest.raises(ValueError, match="cannot intersect"):
+        intersect_results(AclResult("a"), AclResult("b"))
+    with pytest.raises(ValueError, match="not an ACL line"):
+        intersect_results(AclResult("a", ["pattern read %u/#"]), AclResult("a"))
