@@ -12,8 +12,10 @@ def emit(ev, **fields):
 
 
 def track_heap():
-    """Note the GC heap in use now; the peak is reported by heap()."""
+    """Note the live GC heap now (after a collection, so garbage does not count; a few ms on
+    an ESP32, done at human-speed moments like a click); the peak is reported by heap()."""
     global _peak
+    gc.collect()
     alloc = gc.mem_alloc()  # type: ignore[attr-defined]
     if alloc > _peak:
         _peak = alloc
