@@ -9,7 +9,7 @@ import os
 
 import store
 
-DIR = "certs"
+DIR = "pki"  # not "certs": a directory named like a module shadows it on import
 CERT = DIR + "/cert.der"
 KEY = DIR + "/key.der"
 CA = DIR + "/ca.der"

@@ -208,6 +208,7 @@ class Client:
         self.backoff_max_ms = 60000
         self.on_message = None  # f(topic bytes, payload bytes)
         self.on_state = None  # f("up", None) / f("down", MQTTError)
+        self.link = None  # type: asyncio.Event | None  # set while the network is up
         self.connected = asyncio.Event()
         self.failures = 0
         self._stream = None
@@ -455,6 +456,8 @@ class Client:
     async def run(self):
         # Service loop: keep a session up, with jittered exponential back-off between attempts.
         while True:
+            if self.link is not None:
+                await self.link.wait()
             try:
                 await self.session()
             except MQTTError as e:

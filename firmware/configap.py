@@ -1,0 +1,208 @@
+# Configuration mode: a WPA2 access point "Button ConfigureMe - XXX" (XXX = last three
+# characters of the serial; password = its last eight, as the AWS IoT Button) serving a page at
+# / and /index.html. The form sets Wi-Fi, certificate, private key, endpoint and optionally the
+# root CA; an empty field keeps the stored value ("Enter the value for any field that you wish to
+# change"). Everything is validated first, then written in one commit (certs.commit), then the
+# portal ends. Nothing secret is ever echoed back: the page re-fills SSID and endpoint only.
+import asyncio
+
+import board
+import certs
+import events
+import form
+import httpd
+import netcfg
+import network
+import pem
+
+AP_TIMEOUT_S = 600  # ours: the guide is silent on how long the blue light lasts
+MAX_BODY = 16384  # certificate + key + CA as PEM fit easily
+
+
+def ap_ssid(serial):
+    return "Button ConfigureMe - " + serial[-3:]
+
+
+def ap_password(serial):
+    return serial[-8:]
+
+
+def _esc(s):
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+PAGE_HEAD = (
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>%s</title>'
+    '<meta name="viewport" content="width=device-width"></head><body>'
+)
+
+
+def _text(fields, name):
+    v = fields.get(name, b"")
+    try:
+        return v.decode().strip()
+    except UnicodeError:
+        raise ValueError(name)
+
+
+class Portal:
+    def __init__(self, serial, show, addr=None, timeout_s=AP_TIMEOUT_S, request_timeout_ms=10000):
+        self.serial = serial
+        self.request_timeout_ms = request_timeout_ms
+        self.show = show
+        self.addr = addr or board.CONFIG_AP_ADDR
+        self.timeout_s = timeout_s
+        self.done = asyncio.Event()
+        self.applied = False
+
+    def page(self, errors=None, ssid="", endpoint=""):
+        out = [PAGE_HEAD % "Button ConfigureMe"]
+        out.append(
+            "<p>Enter the value for any field that you wish to change for device: %s</p>"
+            % _esc(self.serial)
+        )
+        if errors:
+            out.append('<ul id="errors">')
+            for k in sorted(errors):
+                out.append(
+                    '<li class="error" data-field="%s">%s: %s</li>' % (k, k, _esc(errors[k]))
+                )
+            out.append("</ul>")
+        out.append(
+            '<form method="post" action="/configure" enctype="multipart/form-data">'
+            "<h3>Wi-Fi Configuration:</h3>"
+            '<label>SSID <input name="ssid" value="%s"></label><br>'
+            '<label><input type="checkbox" name="open"> Open Network(No Password)</label><br>'
+            '<label>Password <input type="password" name="password"></label>'
+            "<h3>AWS IoT Configuration:</h3>"
+            '<label>Certificate <input type="file" name="cert"></label><br>'
+            '<label>Private Key <input type="file" name="key"></label><br>'
+            '<label>Root CA (optional) <input type="file" name="ca"></label><br>'
+            '<label>Endpoint <input name="endpoint" value="%s" '
+            'placeholder="abc123.iot.us-east-1.amazonaws.com"></label><br>'
+            '<input type="submit" value="Configure"></form></body></html>'
+            % (_esc(ssid), _esc(endpoint))
+        )
+        return "".join(out).encode()
+
+    def confirmation(self):
+        return (
+            PAGE_HEAD
+            % "Button ConfigureMe Setup"
+            + "<p>Thank you for configuring your device.</p><p>If you are unable to use your device,"
+            " please enter configuration mode and try again.</p></body></html>"
+        ).encode()
+
+    def build(self, fields):
+        # -> (files to commit, errors); files is None when anything is wrong
+        errors = {}
+        old = netcfg.load() or {}
+        cfg = {}
+        try:
+            ssid = _text(fields, "ssid")
+            password = fields.get("password", b"").decode()
+            endpoint = _text(fields, "endpoint")
+        except (ValueError, UnicodeError):
+            return None, {"form": "text fields must be UTF-8"}
+        cfg["ssid"] = ssid or old.get("ssid", "")
+        if fields.get("open"):
+            cfg["password"] = ""
+        elif password:
+            cfg["password"] = password
+        elif "password" in old and not ssid:
+            cfg["password"] = old["password"]
+        elif "password" in old and ssid == old.get("ssid"):
+            cfg["password"] = old["password"]
+        else:
+            cfg["password"] = None
+            errors["password"] = "enter the Wi-Fi password or tick Open Network"
+        if endpoint:
+            try:
+                cfg["host"], cfg["port"] = netcfg.parse_endpoint(endpoint)
+            except ValueError as e:
+                errors["endpoint"] = str(e)
+        else:
+            cfg["host"], cfg["port"] = old.get("host"), old.get("port")
+        for k, v in netcfg.validate(cfg).items():
+            errors.setdefault(k, v)
+        files = {}
+        ders = {}
+        for name, path, parse, label in (
+            ("cert", certs.CERT, pem.certificate, "certificate"),
+            ("key", certs.KEY, pem.private_key, "private key"),
+            ("ca", certs.CA, pem.certificate, "root CA"),
+        ):
+            data = fields.get(name, b"")
+            if data.strip():
+                try:
+                    ders[name] = files[path] = parse(data)
+                except pem.PemError as e:
+                    errors[name] = "%s: %s" % (label, e)
+            else:
+                ders[name] = certs.read(path)
+                if ders[name] is None:
+                    errors.setdefault(name, "%s required" % label)
+        if ders.get("cert") and ders.get("key") and "cert" not in errors and "key" not in errors:
+            try:
+                pem.check_pair(ders["cert"], ders["key"])
+            except pem.PemError as e:
+                errors["key"] = str(e)
+        if errors:
+            return None, errors
+        files[netcfg.PATH] = netcfg.encode(cfg)
+        return files, None
+
+    def handle(self, req):
+        if req.path not in ("/", "/index.html", "/configure"):
+            return 404, "text/plain", b"not found\n"
+        if req.method == "GET":
+            cfg = netcfg.load() or {}
+            ep = cfg.get("host", "")
+            if ep and cfg.get("port") != netcfg.DEFAULT_PORT:
+                ep = "%s:%d" % (ep, cfg["port"])
+            return 200, "text/html; charset=utf-8", self.page(None, cfg.get("ssid", ""), ep)
+        if req.method != "POST":
+            return 405, "text/plain", b"GET or POST only\n"
+        try:
+            fields = form.parse(req.headers.get("content-type"), req.body)
+        except form.FormError as e:
+            return 400, "text/html; charset=utf-8", self.page({"form": str(e)})
+        files, errors = self.build(fields)
+        if errors:
+            events.emit("config", state="refused", fields=sorted(errors or ()))
+            ssid = (
+                fields.get("ssid", b"").decode("utf-8", "replace") if "ssid" not in errors else ""
+            )
+            ep = (
+                fields.get("endpoint", b"").decode("utf-8", "replace")
+                if "endpoint" not in errors
+                else ""
+            )
+            return 400, "text/html; charset=utf-8", self.page(errors, ssid, ep)
+        certs.commit(files)
+        self.applied = True
+        events.emit("config", state="applied", changed=sorted(files or ()))
+        return 200, "text/html; charset=utf-8", self.confirmation(), self.done.set
+
+    async def run(self):
+        # -> True when a configuration was applied, False when the portal timed out
+        ap = network.WLAN(network.AP_IF)
+        ap.config(
+            essid=ap_ssid(self.serial),
+            password=ap_password(self.serial),
+            authmode=network.AUTH_WPA2_PSK,
+        )
+        ap.active(True)
+        server = httpd.Server(self.handle, MAX_BODY, self.request_timeout_ms)
+        await server.start(self.addr[0], self.addr[1])
+        events.emit("config", state="open", essid=ap_ssid(self.serial), port=self.addr[1])
+        self.show("config")
+        try:
+            await asyncio.wait_for(self.done.wait(), self.timeout_s)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            server.close()
+            ap.active(False)
+        events.emit("config", state="closed", applied=self.applied)
+        return self.applied

@@ -1,0 +1,389 @@
+"""The configuration page served by the real firmware (firmware/configap.py + httpd.py + form.py)
+on the unix port, driven by a CPython HTTP client.
+
+Valid forms (both encodings) are stored as DER; malformed, truncated, oversize and slow requests
+get a clear error, store nothing, and the server keeps serving. No console line may carry the
+Wi-Fi password or key material."""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import datetime
+import http.client
+import json
+import os
+import queue
+import socket
+import subprocess
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+REPO = Path(__file__).resolve().parents[2]
+MICROPYTHON = REPO / ".venv" / "bin" / "micropython"
+SERIAL = "G030JF055364XVRB"
+WIFI_PASSWORD = "correct-horse-battery"
+WAIT = 30.0
+
+PORTAL = """
+import asyncio, configap, events
+def show(p):
+    events.emit("led", pattern=p)
+async def main():
+    p = configap.Portal(%r, show, timeout_s=120, request_timeout_ms=1500)
+    print("RESULT", await p.run())
+asyncio.run(main())
+"""
+
+
+@dataclass(frozen=True)
+class Identity:
+    cert_pem: bytes
+    key_pem: bytes
+    cert_der: bytes
+    key_der: bytes
+    ca_pem: bytes
+    ca_der: bytes
+    other_key_pem: bytes
+
+
+def _self_signed(cn: str, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+
+
+@pytest.fixture(scope="module")
+def identity() -> Identity:
+    key = ec.generate_private_key(ec.SECP256R1())
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    other = ec.generate_private_key(ec.SECP256R1())
+    cert = _self_signed(SERIAL, key)
+    ca = _self_signed("root", ca_key)
+    pem, der = serialization.Encoding.PEM, serialization.Encoding.DER
+    p8, none = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    return Identity(
+        cert_pem=cert.public_bytes(pem),
+        key_pem=key.private_bytes(pem, p8, none),
+        cert_der=cert.public_bytes(der),
+        key_der=key.private_bytes(der, p8, none),
+        ca_pem=ca.public_bytes(pem),
+        ca_der=ca.public_bytes(der),
+        other_key_pem=other.private_bytes(pem, p8, none),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Button:
+    """The firmware portal in a unix-port process whose cwd is the board's flash."""
+
+    def __init__(self, flash: Path) -> None:
+        self.flash = flash
+        self.port = free_port()
+        (flash / "board.py").write_bytes((REPO / "boards" / "emulated" / "board.py").read_bytes())
+        shims = REPO / "boards" / "emulated" / "shims"
+        env = dict(
+            os.environ,
+            MICROPYPATH=f":.frozen:{REPO / 'firmware'}:{shims}",
+            BUTTONRIG_AP_PORT=str(self.port),
+        )
+        env.pop("BUTTONRIG_CHANNEL", None)
+        self.proc = subprocess.Popen(
+            [str(MICROPYTHON), "-c", PORTAL % SERIAL],
+            cwd=flash,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._q: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._q.put(line.rstrip("\n"))
+
+    def expect(self, prefix: str, timeout: float = WAIT) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._q.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                raise AssertionError(f"no line starting {prefix!r}; saw {self.lines!r}") from None
+            self.lines.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def expect_event(self, ev: str, timeout: float = WAIT, **fields: object) -> dict[str, object]:
+        """The next console event `ev` whose fields equal `fields`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.expect("EVT ", max(deadline - time.monotonic(), 0.01))
+            obj = json.loads(line[4:])
+            if obj["ev"] == ev and all(obj.get(k) == v for k, v in fields.items()):
+                return obj
+
+    def events(self, ev: str) -> list[dict[str, object]]:
+        out = []
+        for line in self.lines:
+            if line.startswith("EVT "):
+                obj = json.loads(line[4:])
+                if obj["ev"] == ev:
+                    out.append(obj)
+        return out
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            return resp.status, resp.read().decode()
+        finally:
+            conn.close()
+
+    def stored(self) -> list[str]:
+        return sorted(
+            str(p.relative_to(self.flash))
+            for p in self.flash.rglob("*")
+            if p.is_file() and p.name != "board.py"
+        )
+
+    def close(self) -> str:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait(10)
+        while not self._q.empty():
+            self.lines.append(self._q.get())
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def button(tmp_path: Path, identity: Identity) -> Iterator[Button]:
+    b = Button(tmp_path)
+    try:
+        b.expect_event("config", state="open")
+        yield b
+    finally:
+        console = b.close()
+        assert_no_secrets(console, identity)
+
+
+def assert_no_secrets(console: str, identity: Identity) -> None:
+    secrets = [WIFI_PASSWORD, binascii.hexlify(identity.key_der).decode()]
+    secrets += [line.decode() for line in identity.key_pem.splitlines()[1:-1]]
+    secrets += [line.decode() for line in identity.other_key_pem.splitlines()[1:-1]]
+    for secret in secrets:
+        assert secret not in console, "console output carries a secret"
+
+
+def multipart(
+    fields: dict[str, bytes], boundary: str = "----buttonrigFormBoundary"
+) -> tuple[bytes, dict[str, str]]:
+    out = b""
+    for name, value in fields.items():
+        fn = '; filename="file.pem"' if name in ("cert", "key", "ca") else ""
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"{fn}\r\n\r\n'.encode()
+        )
+        out += value + b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return out, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+
+
+def urlencoded(fields: dict[str, bytes]) -> tuple[bytes, dict[str, str]]:
+    body = urllib.parse.urlencode(list(fields.items())).encode()
+    return body, {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def good_fields(identity: Identity) -> dict[str, bytes]:
+    return {
+        "ssid": b"Home Wi-Fi",
+        "password": WIFI_PASSWORD.encode(),
+        "cert": identity.cert_pem,
+        "key": identity.key_pem,
+        "ca": identity.ca_der,  # DER is accepted as well
+        "endpoint": b"A3T2RR9XSNT91O.iot.us-east-1.amazonaws.com",
+    }
+
+
+def assert_applied(button: Button, identity: Identity) -> None:
+    assert button.expect("RESULT") == "RESULT True"
+    assert (button.flash / "pki" / "cert.der").read_bytes() == identity.cert_der
+    assert (button.flash / "pki" / "key.der").read_bytes() == identity.key_der
+    assert (button.flash / "pki" / "ca.der").read_bytes() == identity.ca_der
+    cfg = json.loads((button.flash / "netcfg.json").read_text())
+    assert cfg == {
+        "ssid": "Home Wi-Fi",
+        "password": WIFI_PASSWORD,
+        "host": "a3t2rr9xsnt91o.iot.us-east-1.amazonaws.com",
+        "port": 8883,
+    }
+    assert button.stored() == ["netcfg.json", "pki/ca.der", "pki/cert.der", "pki/key.der"]
+
+
+def test_page_and_access_point_look_like_the_aws_button(button: Button) -> None:
+    opened = button.events("config")[0]
+    assert opened["essid"] == "Button ConfigureMe - VRB"  # last three characters of the DSN
+    button.expect_event("led", pattern="config")  # blinking blue
+    for path in ("/", "/index.html"):
+        status, page = button.request("GET", path)
+        assert status == 200
+        assert "<title>Button ConfigureMe</title>" in page
+        assert f"for device: {SERIAL}" in page
+        for field in (
+            'name="ssid"',
+            'name="password"',
+            'name="cert"',
+            'name="key"',
+            'name="endpoint"',
+        ):
+            assert field in page
+    assert button.request("GET", "/nope")[0] == 404
+    assert button.request("DELETE", "/")[0] == 405
+
+
+def test_valid_multipart_form_is_stored_as_der(button: Button, identity: Identity) -> None:
+    body, headers = multipart(good_fields(identity))
+    status, page = button.request("POST", "/configure", body, headers)
+    assert status == 200, page
+    assert "Thank you for configuring your device." in page
+    assert_applied(button, identity)
+    assert button.events("config")[-1] == {"ev": "config", "state": "closed", "applied": True}
+
+
+def test_valid_urlencoded_form_is_stored_as_der(button: Button, identity: Identity) -> None:
+    body, headers = urlencoded(good_fields(identity))
+    status, page = button.request("POST", "/index.html", body, headers)
+    assert status == 200, page
+    assert_applied(button, identity)
+
+
+def test_bad_fields_get_clear_messages_and_nothing_is_stored(
+    button: Button, identity: Identity
+) -> None:
+    cases: list[tuple[dict[str, bytes], str]] = [
+        ({"ssid": b""}, "SSID must not be empty"),
+        ({"endpoint": b"https://example.com/"}, "endpoint"),
+        (
+            {"cert": b"-----BEGIN CERTIFICATE-----\nnot base64!\n"},
+            "certificate: PEM END line missing",
+        ),
+        ({"cert": identity.cert_pem[:200] + b"\n-----END CERTIFICATE-----\n"}, "certificate:"),
+        ({"key": identity.cert_pem}, "private key: expected PRIVATE KEY"),
+        ({"key": identity.other_key_pem}, "private key does not match the certificate"),
+        ({"password": b"short"}, "WPA2 password must be 8-63"),
+        ({"cert": b""}, "certificate required"),
+    ]
+    for change, message in cases:
+        body, headers = urlencoded({**good_fields(identity), **change})
+        status, page = button.request("POST", "/configure", body, headers)
+        assert status == 400, (change.keys(), page)
+        assert message in page, (message, page)
+        assert (
+            WIFI_PASSWORD not in page and "short" not in page.split("</form>")[0].split("<form")[0]
+        )
+        assert "BEGIN" not in page
+        assert button.stored() == []
+    status, page = button.request("GET", "/")
+    assert status == 200
+
+
+def test_malformed_truncated_oversize_and_slow_requests(
+    button: Button, identity: Identity
+) -> None:
+    port = button.port
+
+    def raw(data: bytes, shut: bool = True) -> str:
+        with socket.create_connection(("127.0.0.1", port), timeout=WAIT) as s:
+            s.sendall(data)
+            if shut:
+                s.shutdown(socket.SHUT_WR)
+            return s.recv(65536).decode(errors="replace")
+
+    assert raw(b"\x16\x03\x01\x00garbage\r\n\r\n").startswith("HTTP/1.1 400 ")
+    assert raw(b"GET / HTTP/1.1\r\nbroken header line\r\n\r\n").startswith("HTTP/1.1 400 ")
+    assert raw(b"POST /configure HTTP/1.1\r\nContent-Length: 50\r\n\r\nssid=x").startswith(
+        "HTTP/1.1 400 "
+    )
+    assert raw(b"POST /configure HTTP/1.1\r\n\r\n").startswith("HTTP/1.1 411 ")
+    assert raw(b"GET / HTTP/1.1\r\nX: " + b"a" * 5000 + b"\r\n\r\n").startswith("HTTP/1.1 431 ")
+    assert raw(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").startswith(
+        "HTTP/1.1 501 "
+    )
+    big = raw(b"POST /configure HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n", shut=False)
+    assert big.startswith("HTTP/1.1 413 ")
+    body, headers = multipart(good_fields(identity))
+    truncated = body[: len(body) // 2]
+    head = f"POST /configure HTTP/1.1\r\nContent-Type: {headers['Content-Type']}\r\nContent-Length: {len(truncated)}\r\n\r\n"
+    reply = raw(head.encode() + truncated)
+    assert reply.startswith("HTTP/1.1 400 ") and "truncated multipart" in reply
+
+    # a slow client: half a request, then silence. Others are served meanwhile; it gets 408.
+    slow = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    try:
+        slow.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        assert button.request("GET", "/")[0] == 200
+        assert slow.recv(65536).decode().startswith("HTTP/1.1 408 ")
+    finally:
+        slow.close()
+    assert button.stored() == []
+    body, headers = urlencoded(good_fields(identity))
+    assert button.request("POST", "/configure", body, headers)[0] == 200  # still serving
+    assert_applied(button, identity)
+
+
+def test_empty_fields_keep_the_stored_values(button: Button, identity: Identity) -> None:
+    body, headers = urlencoded(good_fields(identity))
+    assert button.request("POST", "/configure", body, headers)[0] == 200
+    assert button.expect("RESULT") == "RESULT True"
+    button.close()
+    again = Button(button.flash)  # config mode once more, change only the SSID
+    try:
+        again.expect_event("config", state="open")
+        status, page = again.request("GET", "/")
+        assert 'value="Home Wi-Fi"' in page and WIFI_PASSWORD not in page
+        body, headers = urlencoded({"ssid": b"Home Wi-Fi", "endpoint": b"broker.local:18883"})
+        status, page = again.request("POST", "/configure", body, headers)
+        assert status == 200, (page, again.lines)
+        assert again.expect("RESULT") == "RESULT True"
+        cfg = json.loads((again.flash / "netcfg.json").read_text())
+        assert (
+            cfg["password"] == WIFI_PASSWORD
+            and cfg["host"] == "broker.local"
+            and cfg["port"] == 18883
+        )
+        assert (again.flash / "pki" / "key.der").read_bytes() == identity.key_der
+    finally:
+        assert_no_secrets(again.close(), identity)
