@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import queue
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +27,25 @@ from rig.broker import BrokerEndpoint
 from rig.cloud.runtime import CloudRuntime
 
 WAIT_S = 20.0  # generous: CI machines are slow and loaded
+
+
+def buttonrig(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `buttonrig --home HOME ARGS…` in a subprocess; with ok=True it must succeed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "rig.cli", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if ok:
+        assert result.returncode == 0, f"{args} failed ({result.returncode}): {result.stderr}"
+    return result
+
+
+def buttonrig_json(home: Path, *args: str) -> Any:
+    """`buttonrig` output parsed as JSON (None when it printed nothing)."""
+    out = buttonrig(home, *args).stdout
+    return json.loads(out) if out.strip() else None
 
 
 class DeviceClient:

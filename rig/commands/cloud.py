@@ -7,15 +7,19 @@ import json
 import signal
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rig.broker import BrokerEndpoint, BrokerError, ClientIdentity
 from rig.cli import CommandError
 from rig.cloud import endpoint
-from rig.cloud.runtime import AttachTarget, CloudRuntime
+
+if TYPE_CHECKING:  # imported when used: every buttonrig call loads this module
+    from rig.cloud.runtime import AttachTarget
 
 
 def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
+    from rig.broker import BrokerEndpoint, ClientIdentity
+    from rig.cloud.runtime import AttachTarget
+
     options = (
         args.attach_host,
         args.attach_port,
@@ -40,6 +44,9 @@ def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
 
 
 def up(args: argparse.Namespace) -> int:
+    from rig.broker import BrokerError
+    from rig.cloud.runtime import CloudRuntime
+
     running = endpoint.running_cloud(args.home)
     if running is not None:
         raise CommandError(

@@ -1,0 +1,203 @@
+"""`buttonrig iot …` / `iot-data …` as a user runs them: subprocesses, JSON shapes, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rig.cloud.pytest_fixtures import buttonrig as run
+from rig.cloud.pytest_fixtures import buttonrig_json as run_json
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli-home")
+    path.chmod(0o700)
+    return path
+
+
+def test_thing_lifecycle_shapes(home: Path) -> None:
+    created = run_json(
+        home,
+        "iot",
+        "create-thing",
+        "--thing-name",
+        "MyLightBulb",
+        "--attribute-payload",
+        '{"attributes": {"wattage": "75", "model": "123"}}',
+    )
+    assert set(created) == {"thingName", "thingArn", "thingId"}
+    assert created["thingArn"] == "arn:aws:iot:us-east-1:123456789012:thing/MyLightBulb"
+    described = run_json(home, "iot", "describe-thing", "--thing-name", "MyLightBulb")
+    assert described["defaultClientId"] == "MyLightBulb"
+    assert described["attributes"] == {"wattage": "75", "model": "123"}
+    assert described["version"] == 1 and described["thingId"] == created["thingId"]
+    assert (
+        run(
+            home,
+            "iot",
+            "update-thing",
+            "--thing-name",
+            "MyLightBulb",
+            "--attribute-payload",
+            '{"attributes": {"wattage": "", "color": "red"}, "merge": true}',
+        ).stdout
+        == ""
+    )
+    described = run_json(home, "iot", "describe-thing", "--thing-name", "MyLightBulb")
+    assert described["attributes"] == {"model": "123", "color": "red"}
+    assert described["version"] == 2
+    listed = run_json(home, "iot", "list-things", "--attribute-name", "color")
+    assert [t["thingName"] for t in listed["things"]] == ["MyLightBulb"]
+    run(home, "iot", "delete-thing", "--thing-name", "MyLightBulb")
+    gone = run(home, "iot", "describe-thing", "--thing-name", "MyLightBulb", ok=False)
+    assert gone.returncode != 0
+    assert "ResourceNotFoundException" in gone.stderr and "MyLightBulb" in gone.stderr
+
+
+def test_cli_input_json_and_shorthand(home: Path, tmp_path: Path) -> None:
+    request = tmp_path / "request.json"
+    request.write_text(
+        json.dumps({"thingName": "FromJson", "attributePayload": {"attributes": {"a": "1"}}})
+    )
+    created = run_json(home, "iot", "create-thing", "--cli-input-json", f"file://{request}")
+    assert created["thingName"] == "FromJson"
+    kind = run_json(
+        home,
+        "iot",
+        "create-thing-type",
+        "--thing-type-name",
+        "LightBulb",
+        "--thing-type-properties",
+        "thingTypeDescription=light bulb type, searchableAttributes=wattage,model",
+    )
+    assert kind["thingTypeArn"].endswith(":thingtype/LightBulb")
+    described = run_json(home, "iot", "describe-thing-type", "--thing-type-name", "LightBulb")
+    assert described["thingTypeProperties"] == {
+        "searchableAttributes": ["wattage", "model"],
+        "thingTypeDescription": "light bulb type",
+    }
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"thingName": "X", "noSuchMember": 1}')
+    refused = run(home, "iot", "create-thing", "--cli-input-json", f"file://{bad}", ok=False)
+    assert refused.returncode != 0 and "noSuchMember" in refused.stderr
+
+
+def test_keys_go_only_to_outfiles_and_policies_attach(home: Path, tmp_path: Path) -> None:
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "private.key"
+    public_file, der_key = tmp_path / "public.key", tmp_path / "private.der"
+    result = run(
+        home,
+        "iot",
+        "create-keys-and-certificate",
+        "--set-as-active",
+        "--certificate-pem-outfile",
+        str(cert_file),
+        "--public-key-outfile",
+        str(public_file),
+        "--private-key-outfile",
+        str(key_file),
+        "--private-key-der-outfile",
+        str(der_key),
+    )
+    created = json.loads(result.stdout)
+    assert "PRIVATE KEY" not in result.stdout + result.stderr
+    assert set(created["keyPair"]) == {"PublicKey"}
+    assert len(created["certificateId"]) == 64
+    assert "PRIVATE KEY" in key_file.read_text() and key_file.stat().st_mode & 0o077 == 0
+    assert der_key.read_bytes()[:1] == b"\x30" and der_key.stat().st_mode & 0o077 == 0
+    assert cert_file.read_text() == created["certificatePem"]
+    assert "PRIVATE KEY" not in (home / "cloud" / "state.db").read_bytes().decode("latin-1")
+
+    policy_file = tmp_path / "policy.json"
+    policy_file.write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}],
+            }
+        )
+    )
+    policy = run_json(
+        home,
+        "iot",
+        "create-policy",
+        "--policy-name",
+        "ConnectAll",
+        "--policy-document",
+        f"file://{policy_file}",
+    )
+    assert policy["policyVersionId"] == "1" and policy["policyArn"].endswith(":policy/ConnectAll")
+    arn = created["certificateArn"]
+    run(home, "iot", "attach-policy", "--policy-name", "ConnectAll", "--target", arn)
+    attached = run_json(home, "iot", "list-attached-policies", "--target", arn)
+    assert attached["policies"][0]["policyName"] == "ConnectAll"
+    run(home, "iot", "create-thing", "--thing-name", "Bulb2")
+    run(home, "iot", "attach-thing-principal", "--thing-name", "Bulb2", "--principal", arn)
+    principals = run_json(home, "iot", "list-thing-principals", "--thing-name", "Bulb2")
+    assert principals == {"principals": [arn]}
+    described = run_json(
+        home, "iot", "describe-certificate", "--certificate-id", created["certificateId"]
+    )
+    assert described["certificateDescription"]["status"] == "ACTIVE"
+    run(
+        home,
+        "iot",
+        "update-certificate",
+        "--certificate-id",
+        created["certificateId"],
+        "--new-status",
+        "INACTIVE",
+    )
+    listed = run_json(home, "iot", "list-certificates")
+    statuses = {c["certificateId"]: c["status"] for c in listed["certificates"]}
+    assert statuses[created["certificateId"]] == "INACTIVE"
+    malformed = run(
+        home,
+        "iot",
+        "create-policy",
+        "--policy-name",
+        "Bad",
+        "--policy-document",
+        '{"Statement": 5}',
+        ok=False,
+    )
+    assert malformed.returncode != 0 and "MalformedPolicyException" in malformed.stderr
+
+
+def test_shadow_commands_write_the_outfile(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "output.txt"
+    run(
+        home,
+        "iot-data",
+        "update-thing-shadow",
+        "--thing-name",
+        "ShadowCli",
+        "--payload",
+        '{"state": {"desired": {"color": "red"}}}',
+        str(out),
+    )
+    assert json.loads(out.read_text())["version"] == 1
+    run(home, "iot-data", "get-thing-shadow", "--thing-name", "ShadowCli", str(out))
+    document = json.loads(out.read_text())
+    assert document["state"]["desired"] == {"color": "red"}
+    assert document["state"]["delta"] == {"color": "red"}
+    run(home, "iot-data", "delete-thing-shadow", "--thing-name", "ShadowCli", str(out))
+    missing = run(
+        home, "iot-data", "get-thing-shadow", "--thing-name", "ShadowCli", str(out), ok=False
+    )
+    assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr
+    invalid = run(
+        home,
+        "iot-data",
+        "update-thing-shadow",
+        "--thing-name",
+        "ShadowCli",
+        "--payload",
+        '{"nostate": 1}',
+        str(out),
+        ok=False,
+    )
+    assert invalid.returncode != 0 and "Missing required node: state" in invalid.stderr

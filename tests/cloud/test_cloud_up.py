@@ -1,0 +1,166 @@
+"""`buttonrig cloud up` in its own process: endpoint.json, immediate CLI effects, clean stop,
+state kept across a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rig.broker import BrokerEndpoint, ClientIdentity, can_connect
+from rig.cloud.pytest_fixtures import DeviceClient
+from rig.cloud.pytest_fixtures import buttonrig as run
+from rig.cloud.pytest_fixtures import buttonrig_json as run_json
+
+
+class CloudProcess:
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "rig.cli", "--home", str(home), "cloud", "up"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.endpoint = self._wait_for_endpoint()
+
+    def _wait_for_endpoint(self, timeout: float = 60.0) -> dict:
+        path = self.home / "endpoint.json"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                output = self.process.stdout.read() if self.process.stdout else ""
+                raise AssertionError(f"cloud up exited {self.process.returncode}: {output}")
+            if path.exists():
+                data = json.loads(path.read_text())
+                if data.get("pid") == self.process.pid:
+                    return data
+            time.sleep(0.05)
+        raise AssertionError(f"no {path} after {timeout} s")
+
+    @property
+    def broker(self) -> BrokerEndpoint:
+        return BrokerEndpoint(
+            self.endpoint["host"], self.endpoint["port"], Path(self.endpoint["ca_file"])
+        )
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "home"
+    path.mkdir(mode=0o700)
+    yield path
+
+
+def _pid_gone(pid: int, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_cloud_up_cli_changes_apply_at_once_and_state_survives_restart(home, tmp_path) -> None:
+    cloud = CloudProcess(home)
+    try:
+        assert cloud.endpoint["host"] == "127.0.0.1"
+        assert Path(cloud.endpoint["ca_file"]).read_text().startswith("-----BEGIN CERTIFICATE")
+        cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+        created = run_json(
+            home,
+            "iot",
+            "create-keys-and-certificate",
+            "--set-as-active",
+            "--common-name",
+            "up-thing",
+            "--certificate-pem-outfile",
+            str(cert),
+            "--private-key-outfile",
+            str(key),
+        )
+        identity = ClientIdentity(cert, key)
+        assert not can_connect(cloud.broker, identity), "a certificate without policy connected"
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"},
+                {
+                    "Effect": "Allow",
+                    "Action": ["iot:Publish", "iot:Subscribe", "iot:Receive"],
+                    "Resource": "*",
+                },
+            ],
+        }
+        run(
+            home,
+            "iot",
+            "create-policy",
+            "--policy-name",
+            "UpAll",
+            "--policy-document",
+            json.dumps(policy),
+        )
+        run(
+            home,
+            "iot",
+            "attach-policy",
+            "--policy-name",
+            "UpAll",
+            "--target",
+            created["certificateArn"],
+        )
+        assert can_connect(cloud.broker, identity), "attach-policy did not take effect at once"
+
+        device = DeviceClient(cloud.broker, cert, key, "up-thing").connect()
+        base = "$aws/things/up-thing/shadow"
+        device.subscribe(f"{base}/update/accepted")
+        device.publish(f"{base}/update", {"state": {"reported": {"kept": 42}}})
+        assert device.expect(f"{base}/update/accepted")["version"] == 1
+        device.close()
+
+        run(
+            home,
+            "iot",
+            "update-certificate",
+            "--certificate-id",
+            created["certificateId"],
+            "--new-status",
+            "INACTIVE",
+        )
+        assert not can_connect(cloud.broker, identity), "update-certificate did not apply at once"
+        broker_pid = cloud.endpoint["broker_pid"]
+    finally:
+        code = cloud.stop()
+    assert code == 0
+    assert not (home / "endpoint.json").exists()
+    assert _pid_gone(broker_pid), "the broker outlived cloud up"
+
+    again = CloudProcess(home)
+    try:
+        out = tmp_path / "shadow.json"
+        run(home, "iot-data", "get-thing-shadow", "--thing-name", "up-thing", str(out))
+        assert json.loads(out.read_text())["state"]["reported"] == {"kept": 42}
+        assert not can_connect(again.broker, identity), "INACTIVE certificate after restart"
+        second = run(home, "cloud", "up", ok=False)
+        assert second.returncode != 0 and "already runs" in second.stderr
+    finally:
+        assert again.stop() == 0
