@@ -54,6 +54,9 @@ class App:
     def is_busy(self):
         return bool(self._busy)
 
+    def battery_mv(self):
+        return power.battery_mv(board)
+
     def topic(self):
         return self.settings["topic"].replace("{serial}", self.serial)
 
@@ -138,9 +141,7 @@ class App:
             await asyncio.sleep(period or 60)
 
     async def run(self):
-        asyncio.create_task(self.led.run())
-        asyncio.create_task(self.button.run())
-        for service in self.services:
+        for service in [self.led, self.button] + self.services:  # core tasks supervised too
             asyncio.create_task(self._supervise(service))
         await self._heap_reports()
 

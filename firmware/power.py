@@ -24,6 +24,14 @@ def wake_name():
     return _WAKES.get(machine.wake_reason())
 
 
+def battery_mv(board):
+    """Battery voltage in mV through the profile's divider, or None without a battery ADC."""
+    if board.BATTERY_ADC_PIN is None:
+        return None
+    adc = machine.ADC(machine.Pin(board.BATTERY_ADC_PIN), atten=machine.ADC.ATTN_11DB)
+    return int(adc.read_uv() * board.BATTERY_DIVIDER) // 1000
+
+
 def woke_by_button():
     return machine.reset_cause() == machine.DEEPSLEEP_RESET and wake_name() == "ext0"
 

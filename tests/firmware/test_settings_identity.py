@@ -16,11 +16,17 @@ events.heap()
 events.heap()
 print("SERIAL " + identity.serial_number())
 print("FW " + identity.FW_VERSION)
+import board, power
+print("BATTERY %s" % power.battery_mv(board))
 """
 
 
+EMULATED = FIRMWARE.parent / "boards" / "emulated"
+
+
 def run(tmp_path: Path, files: dict[str, bytes]) -> list[str]:
-    env = {"BUTTONRIG_UNIQUE_ID": "a1b2c3d4e5f6"}
+    env = {"BUTTONRIG_UNIQUE_ID": "a1b2c3d4e5f6", "BUTTONRIG_BATTERY_MV": "2870"}
+    files = {"board.py": (EMULATED / "board.py").read_bytes(), **files}
     return run_mp(SCRIPT, workdir=tmp_path, path=[FIRMWARE, SHIMS], files=files, env=env)
 
 
@@ -46,3 +52,16 @@ def test_events_are_compact_json_lines_with_the_prefix(tmp_path: Path) -> None:
     for h in heaps:
         assert h["free"] > 0 and 0 < h["alloc"] <= h["peak"]
     assert heaps[1]["peak"] >= heaps[0]["peak"]
+
+
+def test_battery_through_the_profile_divider(tmp_path: Path) -> None:
+    assert "BATTERY 2870" in run(tmp_path, {})
+
+
+def test_no_battery_adc_reads_none(tmp_path: Path) -> None:
+    profile = (
+        (EMULATED / "board.py")
+        .read_text()
+        .replace("BATTERY_ADC_PIN = 34", "BATTERY_ADC_PIN = None")
+    )
+    assert "BATTERY None" in run(tmp_path, {"board.py": profile.encode()})
