@@ -1,0 +1,157 @@
+"""Lifecycle (presence) events, registry events, and the guide's "Detecting a Thing Is
+Connected" pattern (LWT on a plain topic, republished to the shadow), over the real broker."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import struct
+import time
+from pathlib import Path
+
+from rig.broker import BrokerEndpoint, ClientIdentity
+from rig.cloud import arn
+from rig.cloud.pytest_fixtures import DeviceClient
+from rig.cloud.runtime import CloudRuntime
+
+EVENTS_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "iot:Connect", "Resource": arn.client_arn("event-watcher")},
+        {
+            "Effect": "Allow",
+            "Action": "iot:Subscribe",
+            "Resource": arn.topicfilter_arn("$aws/events/*"),
+        },
+        {"Effect": "Allow", "Action": "iot:Receive", "Resource": arn.topic_arn("$aws/events/*")},
+    ],
+}
+
+
+def _watcher(cloud: CloudRuntime, directory: Path) -> DeviceClient:
+    created = cloud.cloud.create_keys_and_certificate(True, common_name="event-watcher")
+    if "EventsWatch" not in [p["policyName"] for p in cloud.cloud.list_policies()["policies"]]:
+        cloud.cloud.create_policy("EventsWatch", json.dumps(EVENTS_POLICY))
+    cloud.cloud.attach_policy("EventsWatch", created["certificateArn"])
+    cert, key = directory / "watcher.crt", directory / "watcher.key"
+    cert.write_text(created["certificatePem"])
+    key.write_text(created["keyPair"]["PrivateKey"])
+    assert cloud.endpoint is not None
+    return DeviceClient(cloud.endpoint, cert, key, "event-watcher").connect()
+
+
+def _str(data: bytes) -> bytes:
+    return struct.pack("!H", len(data)) + data
+
+
+def raw_connect(
+    endpoint: BrokerEndpoint, identity: ClientIdentity, will: tuple[str, bytes]
+) -> ssl.SSLSocket:
+    """An MQTT connection with a QoS 1 will, which the caller can drop without DISCONNECT."""
+    context = ssl.create_default_context(cafile=str(endpoint.ca_file))
+    context.load_cert_chain(str(identity.cert_file), str(identity.key_file))
+    raw = socket.create_connection((endpoint.host, endpoint.port), timeout=20)
+    tls = context.wrap_socket(raw, server_hostname=endpoint.server_hostname)
+    body = b"\x00\x04MQTT\x04\x0e\x00\x3c" + _str(b"x") + _str(will[0].encode()) + _str(will[1])
+    tls.sendall(bytes([0x10, len(body)]) + body)
+    connack = tls.recv(4)
+    assert connack[:1] == b"\x20" and connack[3:4] == b"\x00", f"CONNACK {connack!r}"
+    return tls
+
+
+def test_presence_events_for_clean_and_abrupt_disconnects(cloud, device, tmp_path) -> None:
+    watcher = _watcher(cloud, tmp_path)
+    try:
+        watcher.subscribe("$aws/events/presence/+/presence-btn-1")
+        button = device("presence-btn-1")
+        certificate_id = cloud.cloud.list_thing_principals("presence-btn-1")["principals"][0]
+        certificate_id = certificate_id.split("/")[-1]
+        connected = watcher.expect("$aws/events/presence/connected/presence-btn-1")
+        assert connected["clientId"] == "presence-btn-1"
+        assert connected["eventType"] == "connected"
+        assert connected["principalIdentifier"] == certificate_id
+        assert isinstance(connected["timestamp"], int) and connected["sessionIdentifier"]
+        button.close()
+        disconnected = watcher.expect("$aws/events/presence/disconnected/presence-btn-1")
+        assert disconnected["eventType"] == "disconnected"
+        assert disconnected["sessionIdentifier"] == connected["sessionIdentifier"]
+
+        identity = ClientIdentity(
+            tmp_path / "presence-btn-1.crt.pem", tmp_path / "presence-btn-1.key.pem"
+        )
+        assert cloud.endpoint is not None
+        dropped = raw_connect(cloud.endpoint, identity, ("iotbutton/presence-btn-1", b"{}"))
+        watcher.expect("$aws/events/presence/connected/presence-btn-1")
+        dropped.close()  # no DISCONNECT: a network failure as the broker sees it
+        watcher.expect("$aws/events/presence/disconnected/presence-btn-1")
+    finally:
+        watcher.close()
+
+
+def test_registry_events_are_published(cloud, tmp_path) -> None:
+    watcher = _watcher(cloud, tmp_path)
+    try:
+        watcher.subscribe("$aws/events/thing/+/+")
+        cloud.cloud.create_thing("registry-evt-1", attribute_payload={"attributes": {"a": "1"}})
+        created = watcher.expect("$aws/events/thing/registry-evt-1/created")
+        assert created["eventType"] == "thingEvent" and created["operation"] == "CREATED"
+        assert created["thingName"] == "registry-evt-1" and created["versionNumber"] == 1
+        assert created["attributes"] == {"a": "1"} and created["accountId"] == arn.ACCOUNT
+        cloud.cloud.update_thing("registry-evt-1", attribute_payload={"attributes": {"a": "2"}})
+        updated = watcher.expect("$aws/events/thing/registry-evt-1/updated")
+        assert updated["versionNumber"] == 2
+        cloud.cloud.delete_thing("registry-evt-1")
+        assert watcher.expect("$aws/events/thing/registry-evt-1/deleted")["operation"] == "DELETED"
+    finally:
+        watcher.close()
+
+
+def test_detecting_a_thing_is_connected(cloud, device, tmp_path) -> None:
+    thing = "lwt-bulb-1"
+    plain_topic = f"my/things/{thing}/update"
+    service = cloud.service
+    assert service is not None
+
+    def republish(topic: str, payload: bytes) -> None:  # the guide's republish rule, stand-in
+        name = topic.split("/")[2]
+        service.publish(f"$aws/things/{name}/shadow/update", payload)
+
+    service.subscribe("my/things/+/update", republish)
+    bulb = device(thing)
+    certificate_arn = cloud.cloud.list_thing_principals(thing)["principals"][0]
+    cloud.cloud.create_policy(
+        "LwtPlainTopic",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "iot:Publish",
+                        "Resource": arn.topic_arn(plain_topic),
+                    }
+                ],
+            }
+        ),
+    )
+    cloud.cloud.attach_policy("LwtPlainTopic", certificate_arn)
+    base = f"$aws/things/{thing}/shadow"
+    bulb.subscribe(f"{base}/update/documents")
+    bulb.publish(f"{base}/update", {"state": {"reported": {"connected": "true"}}})
+    bulb.expect(f"{base}/update/documents")
+    bulb.close()
+
+    identity = ClientIdentity(tmp_path / f"{thing}.crt.pem", tmp_path / f"{thing}.key.pem")
+    assert cloud.endpoint is not None
+    will = json.dumps({"state": {"reported": {"connected": "false"}}}).encode()
+    dropped = raw_connect(cloud.endpoint, identity, (plain_topic, will))
+    dropped.close()  # "If the device disconnects due to an error, its LWT message is posted"
+    deadline = time.monotonic() + 20
+    state = None
+    while time.monotonic() < deadline:
+        state = json.loads(cloud.cloud.get_thing_shadow(thing))["state"]["reported"]
+        if state.get("connected") == "false":
+            break
+        time.sleep(0.05)
+    assert state == {"connected": "false"}, f"shadow after the LWT: {state}"
