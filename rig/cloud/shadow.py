@@ -133,6 +133,9 @@ class Shadow:
         version, deleted_at = data.get("version"), data.get("deleted_at")
         if not isinstance(state, dict) or not isinstance(metadata, dict):
             raise ValueError("stored shadow: state and metadata must be objects")
+        for name, tree in (("state", state), ("metadata", metadata)):
+            if set(tree) - set(SECTIONS) or not all(isinstance(v, dict) for v in tree.values()):
+                raise ValueError(f"stored shadow: {name} may hold only desired/reported objects")
         if not _is_int(version) or version < 0:
             raise ValueError("stored shadow: version must be a non-negative integer")
         if deleted_at is not None and not _is_int(deleted_at):
@@ -185,14 +188,17 @@ def _parse_object(payload: bytes) -> dict[str, Any]:
         raise ShadowError.invalid_json() from None
     if not isinstance(document, dict):
         raise ShadowError.invalid_json()  # ours: a JSON array/scalar is not a request document
+    try:  # "\ud800" parses but is no Unicode text: it could not be stored or sent (ours: 400)
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ShadowError.invalid_json() from None
+    except RecursionError:
+        raise ShadowError.too_deep() from None
     return document
 
 
 def _valid_client_token(token: object) -> bool:
-    return (
-        isinstance(token, str)
-        and 0 < len(token.encode("utf-8", "surrogatepass")) <= MAX_CLIENT_TOKEN_BYTES
-    )
+    return isinstance(token, str) and 0 < len(token.encode("utf-8")) <= MAX_CLIENT_TOKEN_BYTES
 
 
 def client_token_of(payload: bytes) -> str | None:

@@ -128,6 +128,8 @@ def test_storage_round_trip_and_corrupt_storage() -> None:
         '{"state": [], "metadata": {}, "version": 1}',
         '{"state": {}, "metadata": {}}',
         '{"state": {}, "metadata": {}, "version": true}',
+        '{"state": {"delta": {}}, "metadata": {}, "version": 1}',
+        '{"state": {"desired": 5}, "metadata": {}, "version": 1}',
         "[]",
     ):
         with pytest.raises(ValueError):
@@ -182,6 +184,17 @@ def test_deep_nesting_is_rejected_not_crashing(depth: int) -> None:
     with pytest.raises(sh.ShadowError) as caught:
         sh.update(None, text.encode(), 1)
     assert caught.value.code in {400, 413}
+
+
+def test_lone_surrogates_are_invalid_json() -> None:
+    for payload in (
+        b'{"state":{"reported":{"a":"\\ud800"}}}',
+        b'{"state":{"reported":{"\\udfff":1}}}',
+    ):
+        with pytest.raises(sh.ShadowError) as caught:
+            sh.update(None, payload, 1)
+        assert caught.value.message == "Invalid JSON"
+    assert sh.client_token_of(b'{"clientToken":"\\ud800"}') is None
 
 
 def test_nan_and_huge_payload_are_rejected() -> None:
