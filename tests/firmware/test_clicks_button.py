@@ -55,7 +55,10 @@ class Recorder:
         print("SEEN " + json.dumps(self.seen))
         raise SystemExit
 
+{extra}
+
 def register(app):
+    {register_extra}
     app.add(Recorder(app))
 """
 
@@ -72,12 +75,20 @@ def run_board(
     hold_ms: int = 6000,
     overflow: int = 0,
     before: str = "pass",
+    extra: str = "",
+    register_extra: str = "pass",
 ) -> tuple[list[dict[str, Any]], list[str]]:
     flash = tmp_path / "flash"
     flash.mkdir()
     shutil.copy(REPO / "boards" / "emulated" / "board.py", flash / "board.py")
     service = SERVICE.format(
-        gestures=gestures, expect=expect, hold_ms=hold_ms, overflow=overflow, before=before
+        gestures=gestures,
+        expect=expect,
+        hold_ms=hold_ms,
+        overflow=overflow,
+        before=before,
+        extra=extra,
+        register_extra=register_extra,
     )
     files = {
         "services.py": service.encode(),
@@ -148,3 +159,30 @@ def test_timings_changed_at_run_time_reconfigure_the_detector(tmp_path: Path) ->
     assert kinds(events, "settings") == [{"ev": "settings", "changed": {"double_ms": 250}}]
     assert [c["type"] for c in kinds(events, "click")] == ["SINGLE", "SINGLE"], lines
     assert json.loads((tmp_path / "flash" / "settings.json").read_text())["double_ms"] == 250
+
+
+BROKEN = """
+class Broken:
+    runs = 0
+    def on_click(self, event):
+        raise ValueError("hook bug")
+    async def run(self):
+        Broken.runs += 1
+        print("BROKEN RUN %d" % Broken.runs)
+        raise OSError(5)
+"""
+
+
+def test_a_failing_service_is_reported_and_does_not_lose_clicks(tmp_path: Path) -> None:
+    events, lines = run_board(
+        tmp_path,
+        [[300, 0], [100, 1]],
+        expect=1,
+        extra=BROKEN,
+        register_extra="app.add(Broken())",
+    )
+    assert "SEEN " + json.dumps(["SINGLE"]) in lines  # the recorder after Broken still got it
+    errors = kinds(events, "error")
+    assert {"ev": "error", "code": "service", "msg": "Broken: ValueError: hook bug"} in errors
+    assert {"ev": "error", "code": "service", "msg": "Broken: OSError: [Errno 5] EIO"} in errors
+    assert "BROKEN RUN 1" in lines
