@@ -1,0 +1,117 @@
+"""Conformance: the official AWS IoT Device SDK (awscrt + awsiot.iotshadow) against our broker and
+shadow service, with mutual TLS: get, update, delete, delta and documents."""
+
+from __future__ import annotations
+
+import queue
+from pathlib import Path
+from typing import Any
+
+from awscrt import mqtt
+from awsiot import iotshadow, mqtt_connection_builder
+
+WAIT_S = 20.0
+
+
+def _collector() -> tuple[queue.Queue[Any], Any]:
+    box: queue.Queue[Any] = queue.Queue()
+    return box, box.put
+
+
+def test_device_sdk_shadow_client_round_trip(cloud, device, tmp_path: Path) -> None:
+    thing = "sdk-thing-1"
+    device(thing, connect=False)  # provisions thing, certificate, policy; files in tmp_path
+    assert cloud.endpoint is not None
+    connection = mqtt_connection_builder.mtls_from_path(
+        endpoint="localhost",  # must match the server certificate (feasibility §8)
+        port=cloud.endpoint.port,
+        cert_filepath=str(tmp_path / f"{thing}.crt.pem"),
+        pri_key_filepath=str(tmp_path / f"{thing}.key.pem"),
+        ca_filepath=str(cloud.endpoint.ca_file),
+        client_id=thing,
+        clean_session=True,
+        keep_alive_secs=30,
+    )
+    connection.connect().result(WAIT_S)
+    try:
+        shadow = iotshadow.IotShadowClient(connection)
+        qos = mqtt.QoS.AT_LEAST_ONCE
+        update_ok, on_update_ok = _collector()
+        update_err, on_update_err = _collector()
+        deltas, on_delta = _collector()
+        documents, on_documents = _collector()
+        get_ok, on_get_ok = _collector()
+        get_err, on_get_err = _collector()
+        delete_ok, on_delete_ok = _collector()
+        subscriptions = [
+            shadow.subscribe_to_update_shadow_accepted(
+                iotshadow.UpdateShadowSubscriptionRequest(thing_name=thing), qos, on_update_ok
+            ),
+            shadow.subscribe_to_update_shadow_rejected(
+                iotshadow.UpdateShadowSubscriptionRequest(thing_name=thing), qos, on_update_err
+            ),
+            shadow.subscribe_to_shadow_delta_updated_events(
+                iotshadow.ShadowDeltaUpdatedSubscriptionRequest(thing_name=thing), qos, on_delta
+            ),
+            shadow.subscribe_to_shadow_updated_events(
+                iotshadow.ShadowUpdatedSubscriptionRequest(thing_name=thing), qos, on_documents
+            ),
+            shadow.subscribe_to_get_shadow_accepted(
+                iotshadow.GetShadowSubscriptionRequest(thing_name=thing), qos, on_get_ok
+            ),
+            shadow.subscribe_to_get_shadow_rejected(
+                iotshadow.GetShadowSubscriptionRequest(thing_name=thing), qos, on_get_err
+            ),
+            shadow.subscribe_to_delete_shadow_accepted(
+                iotshadow.DeleteShadowSubscriptionRequest(thing_name=thing), qos, on_delete_ok
+            ),
+        ]
+        for future, _topic in subscriptions:
+            future.result(WAIT_S)
+
+        shadow.publish_update_shadow(
+            iotshadow.UpdateShadowRequest(
+                thing_name=thing,
+                state=iotshadow.ShadowState(desired={"color": "green"}, reported={"color": "red"}),
+                client_token="sdk-1",
+            ),
+            qos,
+        ).result(WAIT_S)
+        accepted = update_ok.get(timeout=WAIT_S)
+        assert accepted.client_token == "sdk-1" and accepted.version == 1
+        assert accepted.state.desired == {"color": "green"}
+        delta = deltas.get(timeout=WAIT_S)
+        assert delta.state == {"color": "green"} and delta.version == 1
+        updated = documents.get(timeout=WAIT_S)
+        assert updated.previous is None and updated.current.version == 1
+        assert updated.current.state.reported == {"color": "red"}
+
+        shadow.publish_get_shadow(
+            iotshadow.GetShadowRequest(thing_name=thing, client_token="sdk-2"), qos
+        ).result(WAIT_S)
+        got = get_ok.get(timeout=WAIT_S)
+        assert got.client_token == "sdk-2" and got.version == 1
+        assert got.state.delta == {"color": "green"} and got.state.reported == {"color": "red"}
+
+        shadow.publish_update_shadow(
+            iotshadow.UpdateShadowRequest(
+                thing_name=thing,
+                version=7,
+                client_token="sdk-3",
+                state=iotshadow.ShadowState(reported={"x": 1}),
+            ),
+            qos,
+        ).result(WAIT_S)
+        rejected = update_err.get(timeout=WAIT_S)
+        assert rejected.code == 409 and rejected.client_token == "sdk-3"
+
+        shadow.publish_delete_shadow(
+            iotshadow.DeleteShadowRequest(thing_name=thing, client_token="sdk-4"), qos
+        ).result(WAIT_S)
+        deleted = delete_ok.get(timeout=WAIT_S)
+        assert deleted.version == 1 and deleted.client_token == "sdk-4"
+        shadow.publish_get_shadow(iotshadow.GetShadowRequest(thing_name=thing), qos).result(WAIT_S)
+        missing = get_err.get(timeout=WAIT_S)
+        assert missing.code == 404 and missing.message == "Thing not found"
+    finally:
+        connection.disconnect().result(WAIT_S)
