@@ -273,6 +273,8 @@ class Policy:
     def __post_init__(self) -> None:
         if not POLICY_NAME.fullmatch(self.name):
             raise PolicyError(f"policy name {self.name!r} must match [\\w+=,.@-]{{1,128}}")
+        if not isinstance(self.document, Mapping):
+            raise PolicyError("policy document must be a JSON object")
         object.__setattr__(self, "statements", _parse_document(self.document))
 
 
@@ -285,7 +287,10 @@ def parse_policy(name: str, document: str | Mapping[str, Any]) -> Policy:
         except ValueError as err:
             raise PolicyError(f"policy document is not valid JSON: {err}") from None
     else:
-        parsed, text = document, json.dumps(document)
+        try:
+            parsed, text = document, json.dumps(document)
+        except (TypeError, ValueError) as err:
+            raise PolicyError(f"policy document is not JSON data: {err}") from None
     if not isinstance(parsed, dict):
         raise PolicyError("policy document must be a JSON object")
     if len(re.sub(r"\s", "", text)) > MAX_DOCUMENT_CHARS:

@@ -86,6 +86,13 @@ def test_bad_json_text_and_bad_name() -> None:
         parse_policy("has space", doc({"Effect": "Allow", "Action": "iot:*", "Resource": "*"}))
 
 
+def test_non_json_objects_are_policy_errors() -> None:
+    with pytest.raises(PolicyError, match="not JSON data"):
+        parse_policy("p", {"Version": "2012-10-17", "Statement": {1, 2}})
+    with pytest.raises(PolicyError, match="JSON object"):
+        parse_policy("p", "[]")
+
+
 def test_text_and_object_forms_agree_and_single_statement_object_is_accepted() -> None:
     document = {
         "Version": "2012-10-17",
@@ -257,3 +264,31 @@ def _closure(pattern: str, states: set[int]) -> set[int]:
 @settings(max_examples=400, deadline=None)
 def test_glob_matches_agrees_with_a_reference(pattern: str, text: str) -> None:
     assert glob_matches(glob_of(pattern), text) == reference_glob(pattern, text)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["Effect", "Action", "Resource", "Condition", "StringLike", "iot:ClientId", "x"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=15,
+)
+
+
+@given(st.dictionaries(st.sampled_from(["Version", "Statement", "Id", "x"]), json_values))
+@settings(max_examples=300, deadline=None)
+def test_arbitrary_documents_parse_or_raise_policy_error(document: dict[str, Any]) -> None:
+    document.setdefault("Version", "2012-10-17")
+    try:
+        policy = parse_policy("p", document)
+    except PolicyError:
+        return
+    for action in ("iot:Connect", "iot:Publish"):
+        authorize([policy], action, f"{P}:topic/a", WHO)
