@@ -297,7 +297,10 @@ class Rfc2217Server:
                     return
                 if not data:
                     return
-                console = b"".join(manager.filter(data))
+                try:  # the answers to telnet options go back on the socket: it may be gone
+                    console = b"".join(manager.filter(data))
+                except OSError:
+                    return
                 if console:
                     self._board.console_write(console)
         finally:

@@ -18,9 +18,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import serial
+from serial import rfc2217
 
 from host import deploy as host_deploy
 from host.transport import BorrowedPortTransport, TransportExecError, raw_repl
@@ -32,6 +33,34 @@ RESET_PULSE_S = 0.1  # EN low this long: what esptool's hard reset uses
 READ_TIMEOUT_S = 0.05  # the reader's poll period: bounds how long pausing it waits
 BORROWED_TIMEOUT_S = 10.0  # mpremote reads fixed byte counts ("OK", window size): block, boundedly
 FILE_CHUNK = 1024
+
+
+class PromptControlRfc2217Serial(rfc2217.Serial):
+    """pyserial's RFC 2217 client, except that a DTR/RTS change does not wait for the server's
+    acknowledgement: TCP keeps the changes in order, and pyserial's wait (it polls every 50 ms)
+    would stretch every step of a gesture to at least 50 ms, merging contact bounce into
+    separate presses."""
+
+    def rfc2217_set_control(self, value: bytes) -> None:
+        # pyserial keeps its option objects private; it is pinned (3.5) in pyproject.toml.
+        options = self._rfc2217_options  # pyright: ignore[reportAttributeAccessIssue]
+        assert options is not None, "set_control on a closed port"
+        options["control"].set(value)
+
+
+def open_serial(url: str, baud: int, timeout: float) -> serial.Serial:
+    """The port at `url` (device path or pyserial URL), opened with DTR and RTS released, so
+    opening it neither presses nor resets a DevKitC-style board."""
+    if url.startswith("rfc2217://"):
+        prompt = PromptControlRfc2217Serial(None, baudrate=baud, timeout=timeout)  # not opened
+        prompt.port = url
+        port = cast(serial.Serial, prompt)  # the stubs type URL handlers apart; same interface
+    else:
+        port = serial.serial_for_url(url, baudrate=baud, timeout=timeout, do_not_open=True)
+    port.dtr = False
+    port.rts = False
+    port.open()
+    return port
 
 
 class BoardCapabilityError(RuntimeError):
@@ -165,13 +194,7 @@ class SerialBoard(Board):
         self._build_dir = build_dir
         self.console = ConsoleLog()
         self._log = log_path.open("ab", buffering=0) if log_path else None
-        port: serial.Serial = serial.serial_for_url(
-            url, baudrate=baud, timeout=READ_TIMEOUT_S, do_not_open=True
-        )
-        # Both lines released before the port opens, so opening neither presses nor resets.
-        port.dtr = False
-        port.rts = False
-        port.open()
+        port = open_serial(url, baud, READ_TIMEOUT_S)
         self.port = port
         self.lines = AutoResetLines(
             port,

@@ -40,6 +40,14 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedEmulatedBo
         served.close()
 
 
+def on_board_paths(board: ServedEmulatedBoard) -> tuple[str, str, str, str]:
+    """Where the firmware keeps certificate, key, CA and network config: its modules say."""
+    with board.raw_repl() as transport:
+        transport.exec("import certs, netcfg")
+        cert, key, ca, netcfg = transport.eval("(certs.CERT, certs.KEY, certs.CA, netcfg.PATH)")
+        return str(cert), str(key), str(ca), str(netcfg)
+
+
 def boot(board: ServedEmulatedBoard) -> None:
     """Reset through RTS and wait until the firmware has its button armed (the `led` event comes
     after the button's IRQ is set up)."""
@@ -137,10 +145,11 @@ def test_provision_goes_through_the_firmwares_own_store(
     assert "serial 'BTN-0042'" in written
 
     flash = board.emulated
-    assert flash.read_file("certs/key.der") == identity.private_key_der
-    assert flash.read_file("certs/cert.der") == identity.certificate_der
-    assert flash.read_file("certs/ca.der") == identity.ca_der
-    assert json.loads(flash.read_file("netcfg.json")) == {
+    cert_path, key_path, ca_path, netcfg_path = on_board_paths(board)
+    assert flash.read_file(key_path) == identity.private_key_der
+    assert flash.read_file(cert_path) == identity.certificate_der
+    assert flash.read_file(ca_path) == identity.ca_der
+    assert json.loads(flash.read_file(netcfg_path)) == {
         "ssid": "lab-wifi",
         "password": password,
         "host": "broker.example.com",
