@@ -12,7 +12,7 @@ import os
 import events
 import store
 
-DIR = "outbox"
+DIR = "outbox.q"  # not "outbox": a directory named like a module shadows it on import
 MAX = 50
 
 

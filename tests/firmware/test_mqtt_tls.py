@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import ipaddress
+import json
 import os
 import queue
 import socket
@@ -511,3 +512,55 @@ asyncio.run(main())
     finally:
         dev.close()
         proxy.close()
+
+
+SENDER = """
+import outbox
+box = outbox.Outbox()
+c = mqtt.Client({thing!r}, 'localhost', {port}, ctx())
+c.on_state = state
+c.backoff_base_ms = 100
+def show(p):
+    print('LED', p)
+sender = outbox.ClickSender(box, c, 'G030JF055364XVRB', lambda: 'dev/clicks', lambda: 2950,
+                            lambda: '2026-11-22T02:34:57.141Z', show)
+async def main():
+    asyncio.create_task(c.run())
+    asyncio.create_task(sender.run())
+    await asyncio.sleep_ms(0)
+    for i in range({clicks}):
+        sender.on_click({{'type': 'SINGLE', 'id': 'id%d-{run}' % i}})
+    print('QUEUED', len(box))
+    while len(box):
+        await asyncio.sleep_ms(20)
+    print('EMPTY')
+    await asyncio.sleep(60)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.slow
+def test_clicks_wait_in_the_outbox_across_a_restart_and_go_out_oldest_first(
+    pki: Pki, broker: Broker, cloud, tmp_path: Path
+) -> None:
+    _, received = cloud
+    offline = device(
+        pki, SENDER.format(thing=THING, port=free_port(), clicks=3, run="a"), tmp_path
+    )
+    try:
+        assert offline.expect("QUEUED") == "QUEUED 3"
+        assert offline.expect("STATE down").startswith("STATE down connect")
+    finally:
+        offline.close()  # power cut: the clicks are only on flash now
+    assert len(list((tmp_path / "outbox.q").iterdir())) == 3
+    online = device(pki, SENDER.format(thing=THING, port=broker.port, clicks=1, run="b"), tmp_path)
+    try:
+        online.expect("EMPTY")
+        ids = [
+            json.loads(next_message(received, "dev/clicks").payload)["eventId"] for _ in range(4)
+        ]
+        assert ids == ["id0-a", "id1-a", "id2-a", "id0-b"]
+        assert "LED published" in online.lines
+        assert list((tmp_path / "outbox.q").iterdir()) == []
+    finally:
+        online.close()

@@ -50,10 +50,10 @@ def test_messages_survive_a_restart_and_come_out_oldest_first() -> None:
 def test_a_write_cut_short_leaves_no_message(flash: Path) -> None:
     box = outbox.Outbox()
     box.add("t", "one")
-    (flash / "outbox" / "0000000002.msg.tmp").write_bytes(b"t\n{half")  # power cut mid-write
+    (flash / "outbox.q" / "0000000002.msg.tmp").write_bytes(b"t\n{half")  # power cut mid-write
     again = outbox.Outbox()
     assert len(again) == 1
-    assert sorted(p.name for p in (flash / "outbox").iterdir()) == ["0000000001.msg"]
+    assert sorted(p.name for p in (flash / "outbox.q").iterdir()) == ["0000000001.msg"]
     assert again.add("t", "two") == 2
 
 
@@ -75,7 +75,7 @@ def test_full_outbox_drops_the_oldest_and_says_how_many(
 def test_model_order_and_bound(ops: list[str], limit: int) -> None:
     import shutil
 
-    shutil.rmtree("outbox", ignore_errors=True)
+    shutil.rmtree("outbox.q", ignore_errors=True)
     box = outbox.Outbox(limit=limit)
     model: list[str] = []
     n = 0

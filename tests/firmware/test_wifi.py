@@ -1,0 +1,182 @@
+"""firmware/wifi.py on the unix port against the emulated radio (boards/emulated/shims/network.py),
+configured from the environment and over the side channel op `radio`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mp_runner import FIRMWARE, SHIMS, micropython_binary, run_mp
+
+WAIT = 30.0
+PASSWORD = "wifi-secret-42"
+HOME = {"ssid": "home", "password": PASSWORD, "rssi": -48}
+
+CLASSIFY = """
+import asyncio, json, wifi
+async def main():
+    for ssid, pw in json.load(open(__import__('sys').argv[1])):
+        st = wifi.Station(ssid, pw, lambda p: None, timeout_ms=800)
+        try:
+            await st.connect()
+            print(json.dumps(["up", st.rssi(), st.wlan.ifconfig()[0]]))
+        except wifi.WifiError as e:
+            print(json.dumps([e.kind, wifi.led_for(e.kind), e.detail]))
+asyncio.run(main())
+"""
+
+
+def test_each_failure_is_classified_and_mapped_to_its_led_pattern() -> None:
+    radio = {
+        "aps": [HOME, {"ssid": "cafe", "password": "", "rssi": -70, "dhcp": False}],
+        "connect_ms": 50,
+    }
+    cases = [["home", PASSWORD], ["home", "wrong-password"], ["nowhere", "x" * 8], ["cafe", ""]]
+    lines = run_mp(
+        CLASSIFY, cases, path=(FIRMWARE, SHIMS), env={"BUTTONRIG_RADIO": json.dumps(radio)}
+    )
+    results = [json.loads(line) for line in lines]
+    assert results == [
+        ["up", -48, "10.0.0.2"],
+        ["wifi", "err_wifi", "wrong password"],
+        ["wifi", "err_wifi", "no access point"],
+        ["dhcp", "err_dhcp", "no address from DHCP"],
+    ]
+    assert all(PASSWORD not in line for line in lines)
+
+
+class SideChannel:
+    """The rig's end of the side channel (docs/contracts.md): one board connects, says hello."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.server.getsockname()[1]
+        self.conn: socket.socket | None = None
+        self.received: queue.Queue[dict[str, Any]] = queue.Queue()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        self.conn = conn
+        with contextlib.suppress(OSError):
+            for line in conn.makefile("rb"):
+                self.received.put(json.loads(line))
+
+    def expect(self, op: str, timeout: float = WAIT) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < deadline:
+            try:
+                msg = self.received.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if msg.get("op") == op:
+                return msg
+            seen.append(msg)
+        raise AssertionError(f"no side-channel op {op!r}; saw {seen}")
+
+    def send(self, obj: dict[str, Any]) -> None:
+        assert self.conn is not None
+        self.conn.sendall(json.dumps(obj).encode() + b"\n")
+
+    def close(self) -> None:
+        if self.conn:
+            self.conn.close()
+        self.server.close()
+
+
+STATION = """
+import asyncio, events, wifi
+def show(p):
+    events.emit("led", pattern=p)
+async def main():
+    st = wifi.Station("home", %r, show, timeout_ms=1000)
+    st.backoff_base_ms = 100
+    st.backoff_max_ms = 400
+    st.check_ms = 50
+    await st.run()
+asyncio.run(main())
+"""
+
+
+@pytest.fixture
+def channel() -> Iterator[SideChannel]:
+    ch = SideChannel()
+    yield ch
+    ch.close()
+
+
+def test_station_follows_the_radio_the_rig_sets(channel: SideChannel, tmp_path: Path) -> None:
+    env = dict(
+        os.environ,
+        MICROPYPATH=f":.frozen:{FIRMWARE}:{SHIMS}",
+        BUTTONRIG_CHANNEL=f"127.0.0.1:{channel.port}",
+        BUTTONRIG_RADIO=json.dumps({"aps": [], "connect_ms": 50}),
+    )
+    proc = subprocess.Popen(
+        [micropython_binary(), "-c", STATION % PASSWORD],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    seen: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=read, daemon=True).start()
+
+    def expect(ev: str, **fields: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            seen.append(line)
+            if line.startswith("EVT "):
+                obj = json.loads(line[4:])
+                if obj["ev"] == ev and all(obj.get(k) == v for k, v in fields.items()):
+                    return obj
+        raise AssertionError(f"no {ev} {fields}; console: {seen}")
+
+    try:
+        channel.expect("hello")
+        expect("led", pattern="connecting")  # blinking white while joining
+        assert channel.expect("wifi") == {"op": "wifi", "state": "connect", "ssid": "home"}
+        expect("wifi", state="down", kind="wifi")
+        expect("led", pattern="err_wifi")
+        channel.send({"op": "radio", "aps": [HOME]})  # the access point comes into range
+        up = expect("wifi", state="up")
+        assert up["rssi"] == -48 and up["ip"] == "10.0.0.2"
+        channel.send({"op": "radio", "aps": []})  # and goes away again
+        expect("wifi", state="lost")
+        expect("led", pattern="connecting")
+        channel.send({"op": "radio", "aps": [{**HOME, "dhcp": False}]})
+        expect("wifi", state="down", kind="dhcp")
+        expect("led", pattern="err_dhcp")
+    finally:
+        proc.kill()
+        proc.wait(10)
+    console = "\n".join(seen)
+    assert PASSWORD not in console
+    while not channel.received.empty():  # nor does the shim tell the rig the password
+        assert PASSWORD not in json.dumps(channel.received.get())
