@@ -13,13 +13,12 @@ The cloud's own clients get their ACL from `render_acl_file`'s cloud user block.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from rig.cloud import arn
+from rig.cloud.acl import AclResult, acl_for, intersect_results, render_acl_file
 from rig.cloud.ca import ISSUER_COMMON_NAME, CertificateAuthority
 from rig.cloud.certificates import Certificates
 from rig.cloud.policies import Policies
@@ -58,16 +57,12 @@ class AuthCompiler:
         self.ca = ca
 
     def compile(self) -> AuthSnapshot:
-        try:  # the ACL renderer may not have landed yet: interim, see _interim
-            acl: Any = importlib.import_module("rig.cloud.acl")
-        except ImportError:
-            return self._interim()
         generation = self.registry.store.counter("auth_generation")
         # Connections already open stay usable after their certificate stops being allowed to
         # connect (UpdateCertificate: "will not disconnect currently connected devices"), so such
         # certificates keep an ACL block, unless a usable certificate has the same CN.
-        usable: dict[str, Any] = {}
-        lingering: dict[str, Any] = {}
+        usable: dict[str, AclResult] = {}
+        lingering: dict[str, AclResult] = {}
         revoked: list[int] = []
         refused: dict[str, str] = {}
         approximations: list[str] = []
@@ -84,7 +79,7 @@ class AuthCompiler:
                 if not decision.allowed:
                     reason = f"iot:Connect denied for client/{common_name}: {decision.reason}"
             try:
-                result = acl.acl_for(principal, policies, common_name)
+                result = acl_for(principal, policies, common_name)
             except ValueError as exc:  # e.g. a CN from a CSR that an ACL cannot name
                 result, reason = None, reason or f"cannot be expressed in the broker ACL: {exc}"
             if reason:
@@ -94,7 +89,7 @@ class AuthCompiler:
                 continue
             blocks = lingering if reason else usable
             if common_name in blocks:  # several certificates, one client id: never broader
-                result = _common(blocks[common_name], result)
+                result = intersect_results(blocks[common_name], result)
                 approximations.append(
                     f"{common_name}: several certificates share this CN; the ACL keeps only"
                     " what all of them allow"
@@ -106,7 +101,7 @@ class AuthCompiler:
             approximations += list(block.approximations)
         return AuthSnapshot(
             generation=generation,
-            acl_text=acl.render_acl_file(usable.values(), CLOUD_USER),
+            acl_text=render_acl_file(usable.values(), CLOUD_USER),
             crl_pem=self.ca.certificate_revocation_list(revoked),
             refused=refused,
             approximations=approximations,
@@ -142,53 +137,6 @@ class AuthCompiler:
             thing_type_name=type_name,
         )
         return policies, principal
-
-    def _interim(self) -> AuthSnapshot:
-        """Until rig/cloud/policy.py and acl.py exist: an ACTIVE certificate with at least one
-        policy may connect and use its own thing topics; everything else is refused."""
-        generation = self.registry.store.counter("auth_generation")
-        revoked: list[int] = []
-        refused: dict[str, str] = {}
-        lines = [
-            f"user {CLOUD_USER}",
-            "topic readwrite #",
-            "topic readwrite $aws/#",
-            "topic read $SYS/#",
-            "",
-        ]
-        for row in self.certificates.all_rows():
-            principal_arn = arn.cert_arn(row["certificate_id"])
-            if row["status"] != "ACTIVE" or not self.policies.documents_for_targets(
-                [principal_arn]
-            ):
-                revoked.append(int(row["serial"]))
-                refused[row["certificate_id"]] = "inactive or no policy"
-                continue
-            name = row["common_name"]
-            lines += [
-                f"user {name}",
-                f"topic readwrite $aws/things/{name}/#",
-                f"topic write iotbutton/{name}",
-                "",
-            ]
-        return AuthSnapshot(
-            generation,
-            "\n".join(lines) + "\n",
-            self.ca.certificate_revocation_list(revoked),
-            refused,
-            ["interim ACL: the policy engine has not landed"],
-        )
-
-
-def _common(first: Any, second: Any) -> Any:
-    """An ACL block allowing only what both blocks allow (deny lines: all of them)."""
-    allow_second = {line for line in second.lines if not line.startswith("topic deny ")}
-    denies = [line for line in first.lines + second.lines if line.startswith("topic deny ")]
-    allows = [
-        line for line in first.lines if not line.startswith("topic deny ") and line in allow_second
-    ]
-    first.lines = list(dict.fromkeys(denies)) + allows
-    return first
 
 
 def describe(snapshot: AuthSnapshot) -> str:
