@@ -49,6 +49,8 @@ class Pki:
     client_cert_der: Path
     client_key_der: Path
     other_ca_der: Path
+    stranger_cert_der: Path  # a client certificate from a CA the broker does not trust
+    stranger_key_der: Path
 
 
 def _name(cn: str) -> x509.Name:
@@ -105,6 +107,8 @@ def make_pki(root: Path) -> Pki:
     )
     client_key = ec.generate_private_key(ec.SECP256R1())
     client = _cert(THING, client_key, "test-ca", ca_key)
+    stranger_key = ec.generate_private_key(ec.SECP256R1())
+    stranger = _cert(THING, stranger_key, "other-ca", other_key)
     pem = serialization.Encoding.PEM
     der = serialization.Encoding.DER
 
@@ -126,6 +130,8 @@ def make_pki(root: Path) -> Pki:
         client_cert_der=_write(root / "client.crt.der", client.public_bytes(der)),
         client_key_der=_write(root / "client.key.der", key_bytes(client_key, der)),
         other_ca_der=_write(root / "other-ca.der", other_ca.public_bytes(der)),
+        stranger_cert_der=_write(root / "stranger.crt.der", stranger.public_bytes(der)),
+        stranger_key_der=_write(root / "stranger.key.der", key_bytes(stranger_key, der)),
     )
 
 
@@ -302,8 +308,8 @@ import asyncio, mqtt, sys
 def rd(p):
     with open(p, 'rb') as f:
         return f.read()
-def ctx(ca=%(ca)r):
-    return mqtt.tls_context(rd(%(cert)r), rd(%(key)r), rd(ca))
+def ctx(ca=%(ca)r, cert=%(cert)r, key=%(key)r):
+    return mqtt.tls_context(rd(cert), rd(key), rd(ca))
 async def flag(name):
     # the test creates this file when it has set the scene (an observable step, not a delay)
     import os
@@ -418,6 +424,7 @@ asyncio.run(main())
     [
         ("wrong_hostname", "tls"),
         ("wrong_ca", "tls"),
+        ("untrusted_client", "tls"),
         ("refused", "connect"),
         ("unresolvable", "dns"),
     ],
@@ -430,6 +437,8 @@ def test_connection_failures_are_classified(
         port = broker.wrong_port  # certificate signed by the trusted CA, for wrong.example
     elif case == "wrong_ca":
         ctx = f"ctx({str(pki.other_ca_der)!r})"
+    elif case == "untrusted_client":
+        ctx = f"ctx(cert={str(pki.stranger_cert_der)!r}, key={str(pki.stranger_key_der)!r})"
     elif case == "refused":
         port = free_port()
     else:
@@ -564,3 +573,83 @@ def test_clicks_wait_in_the_outbox_across_a_restart_and_go_out_oldest_first(
         assert list((tmp_path / "outbox.q").iterdir()) == []
     finally:
         online.close()
+
+
+class RefusingBroker:
+    """A TLS server (the test CA's localhost certificate) that answers CONNECT the way a broker
+    refusing this identity might: `connack5`, `close` (hang up, as AWS IoT does when iot:Connect
+    is not allowed), or accept and then refuse the first SUBSCRIBE (`suback80`) or hang up on the
+    first PUBLISH (`close_on_publish`)."""
+
+    def __init__(self, pki: Pki, mode: str) -> None:
+        import ssl
+
+        self.mode = mode
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(pki.dir / "server.crt", pki.dir / "server.key")
+        self.ctx.load_verify_locations(pki.ca_pem)
+        self.ctx.verify_mode = ssl.CERT_REQUIRED
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            raw, _ = self.listener.accept()
+            with self.ctx.wrap_socket(raw, server_side=True) as tls:
+                first = tls.recv(1)[0]
+                assert first == 0x10, "expected CONNECT"
+                tls.recv(4096)
+                if self.mode == "close":
+                    return
+                tls.sendall(b"\x20\x02\x00" + (b"\x05" if self.mode == "connack5" else b"\x00"))
+                while data := tls.recv(4096):
+                    if data[0] == 0x82 and self.mode == "suback80":
+                        tls.sendall(b"\x90\x03" + data[2:4] + b"\x80")
+                    if data[0] & 0xF0 == 0x30 and self.mode == "close_on_publish":
+                        return
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+REFUSED = """
+async def main():
+    c = mqtt.Client({thing!r}, 'localhost', {port}, ctx())
+    c.on_state = state
+    task = asyncio.create_task(c.session())
+    await asyncio.sleep_ms(0)
+    try:
+        if {op!r} == 'session':
+            await task
+        else:
+            await c.connected.wait()
+            if {op!r} == 'subscribe':
+                await c.subscribe('dev/secret', 1)
+            else:
+                asyncio.create_task(c.publish('dev/secret', b'x', 1))
+                await task
+        print('NO FAILURE')
+    except mqtt.MQTTError as e:
+        print('FAIL', e.kind, e.detail)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize(
+    ("mode", "op"),
+    [
+        ("connack5", "session"),
+        ("close", "session"),
+        ("suback80", "subscribe"),
+        ("close_on_publish", "publish"),
+    ],
+)
+def test_refusals_are_classified_forbidden(pki: Pki, tmp_path: Path, mode: str, op: str) -> None:
+    broker = RefusingBroker(pki, mode)
+    dev = device(pki, REFUSED.format(thing=THING, port=broker.port, op=op), tmp_path)
+    try:
+        assert dev.expect("FAIL").startswith("FAIL forbidden ")
+    finally:
+        dev.close()
+        broker.close()
