@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import queue
 import subprocess
@@ -30,7 +32,26 @@ WAIT_S = 20.0  # generous: CI machines are slow and loaded
 
 
 def buttonrig(home: Path, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `buttonrig --home HOME ARGS…` in a subprocess; with ok=True it must succeed."""
+    """Run `buttonrig --home HOME ARGS…` in this process (the CLI code path, minus the
+    interpreter start-up); with ok=True it must succeed."""
+    from rig.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["--home", str(home), *args])
+        except SystemExit as exc:  # argparse errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    result = subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+    if ok:
+        assert result.returncode == 0, f"{args} failed ({result.returncode}): {result.stderr}"
+    return result
+
+
+def buttonrig_subprocess(
+    home: Path, *args: str, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run `buttonrig --home HOME ARGS…` as a separate process."""
     result = subprocess.run(
         [sys.executable, "-m", "rig.cli", "--home", str(home), *args],
         capture_output=True,

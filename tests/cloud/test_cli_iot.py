@@ -9,6 +9,7 @@ import pytest
 
 from rig.cloud.pytest_fixtures import buttonrig as run
 from rig.cloud.pytest_fixtures import buttonrig_json as run_json
+from rig.cloud.pytest_fixtures import buttonrig_subprocess
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +20,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_thing_lifecycle_shapes(home: Path) -> None:
-    created = run_json(
+    result = buttonrig_subprocess(
         home,
         "iot",
         "create-thing",
@@ -28,6 +29,7 @@ def test_thing_lifecycle_shapes(home: Path) -> None:
         "--attribute-payload",
         '{"attributes": {"wattage": "75", "model": "123"}}',
     )
+    created = json.loads(result.stdout)
     assert set(created) == {"thingName", "thingArn", "thingId"}
     assert created["thingArn"] == "arn:aws:iot:us-east-1:123456789012:thing/MyLightBulb"
     described = run_json(home, "iot", "describe-thing", "--thing-name", "MyLightBulb")
@@ -52,7 +54,9 @@ def test_thing_lifecycle_shapes(home: Path) -> None:
     listed = run_json(home, "iot", "list-things", "--attribute-name", "color")
     assert [t["thingName"] for t in listed["things"]] == ["MyLightBulb"]
     run(home, "iot", "delete-thing", "--thing-name", "MyLightBulb")
-    gone = run(home, "iot", "describe-thing", "--thing-name", "MyLightBulb", ok=False)
+    gone = buttonrig_subprocess(
+        home, "iot", "describe-thing", "--thing-name", "MyLightBulb", ok=False
+    )
     assert gone.returncode != 0
     assert "ResourceNotFoundException" in gone.stderr and "MyLightBulb" in gone.stderr
 
