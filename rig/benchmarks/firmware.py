@@ -89,10 +89,8 @@ def core_heap_peak(flash: Path, taps: int) -> int:
     )
     if f"CLICKS {taps}" not in lines:
         raise RuntimeError(f"expected {taps} clicks; console:\n" + "\n".join(lines[-20:]))
-    heaps = [
-        json.loads(line[4:]) for line in lines if line.startswith('EVT {"') and '"heap"' in line
-    ]
-    return max(h["peak"] for h in heaps if h.get("ev") == "heap")
+    events = [json.loads(line[4:]) for line in lines if line.startswith("EVT ")]
+    return max(e["peak"] for e in events if e["ev"] == "heap")
 
 
 def run(ctx: Any) -> dict[str, int]:
