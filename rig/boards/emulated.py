@@ -29,7 +29,7 @@ from rig.boards.base import Board
 from rig.boards.console import ConsoleLog, Event
 from rig.boards.console_proxy import Child, ConsoleProxy
 from rig.boards.profile import BoardProfile
-from rig.boards.sidechannel import Message, SideChannel
+from rig.boards.sidechannel import Message, SideChannel, SideChannelError
 from rig.boards.unix_port import checked_binary, default_binary
 
 SHIMS_DIR = BOARDS_DIR / "emulated" / "shims"
@@ -56,12 +56,23 @@ class _Trace:
     """Outputs the board drove (LED pins, pixels), with host timestamps."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._items: list[tuple[float, Message]] = []
 
     def add(self, msg: Message) -> None:
         with self._lock:
             self._items.append((time.monotonic(), msg))
+            self._lock.notify_all()
+
+    def wait_for(
+        self, done: Callable[[list[Message]], bool], timeout: float, what: str = "trace"
+    ) -> list[Message]:
+        """Wait until `done(messages)` holds; the messages. Fails listing the last ones seen."""
+        with self._lock:
+            if not self._lock.wait_for(lambda: done([m for _, m in self._items]), timeout):
+                tail = [m for _, m in self._items[-12:]]
+                raise BoardError(f"{what} not seen within {timeout:.1f} s; last outputs: {tail}")
+            return [m for _, m in self._items]
 
     def items(self, op: str | None = None) -> list[tuple[float, Message]]:
         with self._lock:
@@ -104,7 +115,10 @@ class EmulatedBoard(Board):
         self.messages: list[Message] = []  # every side-channel message from the board
         self._subscribers: list[Callable[[Message], None]] = []
         self._lock = threading.RLock()
+        self._state_changed = threading.Condition(self._lock)
         self._state = "off"  # off | running | asleep
+        self._generation = 0  # bumped at every process start
+        self._exited_at = 0.0  # when the last process ended on its own
         self._child: Child | None = None
         self._exit_note: Message | None = None
         self._sleep_ext0: list[int] | None = None
@@ -201,7 +215,7 @@ class EmulatedBoard(Board):
         with self._lock:
             self._stop_process()
             self._cancel_sleep()
-            self._state = "off"
+            self._set_state("off")
             self.console.note("power cut")
 
     def _base_env(self) -> dict[str, str]:
@@ -239,7 +253,12 @@ class EmulatedBoard(Board):
         self._exit_note = None
         self._armed.clear()
         self._child = self.proxy.spawn(argv, env, self.flash, enter_raw=enter_raw)
-        self._state = "running"
+        self._generation += 1
+        self._set_state("running")
+
+    def _set_state(self, state: str) -> None:
+        self._state = state
+        self._state_changed.notify_all()
 
     def _stop_process(self) -> None:
         child, self._child = self._child, None
@@ -254,11 +273,13 @@ class EmulatedBoard(Board):
 
     def _on_child_exit(self, child: Child, code: int) -> None:
         # Proxy thread. Wait for the side channel to drain: it says why the process ended.
+        exited_at = time.monotonic()
         self.channel.wait_all_closed(5.0)
         with self._lock:
             if child is not self._child:
                 return  # already handled by reset() / power_cut()
             self._child = None
+            self._exited_at = exited_at
             note = self._exit_note
             if note is not None and note["op"] == "deepsleep":
                 self._enter_sleep(note)
@@ -276,11 +297,11 @@ class EmulatedBoard(Board):
                 raw = self.proxy.in_raw_repl
                 self._spawn(SOFT_RESET, NO_WAKE, run_main=not raw, enter_raw=raw)
             else:
-                self._state = "off"
+                self._set_state("off")
                 self.console.note(f"board process ended unexpectedly (exit status {code})")
 
     def _enter_sleep(self, note: Message) -> None:
-        self._state = "asleep"
+        self._set_state("asleep")
         self._sleep_gen += 1
         ext0 = note.get("ext0")
         self._sleep_ext0 = list(ext0) if ext0 else None
@@ -334,10 +355,14 @@ class EmulatedBoard(Board):
             self._wait_armed()
         self._play(pin, edges)
 
-    def _wake_by_press(self, pin: int, edges: list[list[int]]) -> list[list[int]] | None:
+    def _wake_by_press(
+        self, pin: int, edges: list[list[int]], started: float | None = None
+    ) -> list[list[int]] | None:
         """Sleeping board: the first edge that matches the wake level boots it (EXT0); the rest
-        of the gesture is played on the new process at its real times. None = nothing woke."""
-        started = time.monotonic()
+        of the gesture is played on the new process at its real times. None = nothing woke.
+        `started`: when the first delay began (default now)."""
+        if started is None:
+            started = time.monotonic()
         elapsed_ms = 0
         for i, (delay, level) in enumerate(edges):
             elapsed_ms += delay
@@ -349,13 +374,17 @@ class EmulatedBoard(Board):
                 self._cancel_sleep()
                 woke_at = time.monotonic()
                 self._spawn(DEEPSLEEP_RESET, EXT0_WAKE)
-            rest = [list(e) for e in edges[i + 1 :]]
-            if rest:
-                self.channel.wait_connected(CONNECT_TIMEOUT_S)
-                late_ms = int((time.monotonic() - woke_at) * 1000)
-                rest[0][0] = max(0, rest[0][0] - late_ms)
-            return rest
+            return self._late_rest([list(e) for e in edges[i + 1 :]], woke_at)
         return None
+
+    def _late_rest(self, rest: list[list[int]], woke_at: float) -> list[list[int]]:
+        """The rest of a gesture after a wake, at its real times: the boot ate into the first
+        delay."""
+        if rest:
+            self.channel.wait_connected(CONNECT_TIMEOUT_S)
+            late_ms = int((time.monotonic() - woke_at) * 1000)
+            rest[0][0] = max(0, rest[0][0] - late_ms)
+        return rest
 
     def _wait_armed(self) -> None:
         if not self._armed.wait(ARM_TIMEOUT_S):
@@ -365,23 +394,72 @@ class EmulatedBoard(Board):
             )
 
     def _play(self, pin: int, edges: list[list[int]]) -> None:
+        """Play edges on the running process; if it goes to deep sleep meanwhile, the rest of the
+        gesture goes on against the sleeping board (and may wake it), as a finger would."""
         if not edges:
             return
+        with self._lock:
+            generation = self._generation
         with self._played:
             before = self._played_count
-        self.channel.send({"op": "play", "pin": pin, "edges": edges}, CONNECT_TIMEOUT_S)
+        started = time.monotonic()
+        try:
+            self.channel.send({"op": "play", "pin": pin, "edges": edges}, CONNECT_TIMEOUT_S)
+        except SideChannelError:
+            if not self._process_ended(generation):
+                raise
         budget = sum(d for d, _ in edges) / 1000 + CONNECT_TIMEOUT_S
         deadline = time.monotonic() + budget
+        ended = False
         with self._played:
-            while self._played_count == before:
+            while self._played_count == before and not ended:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise BoardError(f"{self.name}: gesture not played within {budget:.1f} s")
-                if not self.channel.connected() and self.state != "running":
-                    break  # the board slept or reset mid-gesture; the rest is moot
-                self._played.wait(min(left, 0.5))
+                self._played.wait(min(left, 0.05))
+                ended = self._process_ended(generation, wait=0)
+        if ended:
+            self._continue_after_exit(pin, edges, started)
+            return
         with self._lock:
             self._pins[pin] = edges[-1][1]
+
+    def _process_ended(self, generation: int, wait: float = CONNECT_TIMEOUT_S) -> bool:
+        """Whether the process of `generation` has ended (waiting up to `wait` for the proxy to
+        report it)."""
+        with self._lock:
+            return self._state_changed.wait_for(
+                lambda: self._generation != generation or self._state != "running", wait
+            )
+
+    def _continue_after_exit(self, pin: int, edges: list[list[int]], started: float) -> None:
+        with self._lock:
+            if self._state != "asleep":
+                return  # reset or off: the rest of the gesture presses a board that is gone
+            exited_at = self._exited_at
+        # Where the gesture was when the chip went to sleep; the rest is timed from then.
+        at_exit_ms = (exited_at - started) * 1000
+        due_ms = 0
+        rest: list[list[int]] = []
+        for i, (delay, level) in enumerate(edges):
+            if due_ms + delay > at_exit_ms:
+                rest = [[int(due_ms + delay - at_exit_ms), level], *map(list, edges[i + 1 :])]
+                break
+            due_ms += delay
+            with self._lock:
+                self._pins[pin] = level
+        with self._lock:
+            # ext0 is level-triggered: a button held as the chip sleeps wakes it at once.
+            wake_now = self._wakes_on(pin, self._pins.get(pin, -1))
+            if wake_now:
+                self._cancel_sleep()
+                self._spawn(DEEPSLEEP_RESET, EXT0_WAKE)
+        if wake_now:
+            remaining = self._late_rest(rest, exited_at)
+        else:
+            remaining = self._wake_by_press(pin, rest, started=exited_at)
+        if remaining:
+            self._play(pin, remaining)
 
     # ----- side channel -----
 
@@ -431,7 +509,7 @@ class EmulatedBoard(Board):
         with self._lock:
             self._cancel_sleep()
             self._stop_process()
-            self._state = "off"
+            self._set_state("off")
         self.proxy.close()
         self.channel.close()
         with contextlib.suppress(OSError):

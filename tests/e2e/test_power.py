@@ -1,0 +1,56 @@
+"""Power end to end: deep sleep and button wake, reset causes, flash surviving power cuts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rig import gestures
+from rig.boards.base import Board
+
+pytestmark = pytest.mark.e2e
+
+LONG_MS = 1500
+SLEEPY = {"settings.json": json.dumps({"schema": 1, "idle_sleep_s": 1}).encode()}
+
+
+@pytest.mark.board_files(SLEEPY)
+def test_idle_board_sleeps_and_a_long_press_wakes_it_with_a_long_click(board: Board) -> None:
+    board.expect("sleep", 30)
+    board.press(gestures.long(LONG_MS + 400))
+    board.expect("boot", 30, reset="deepsleep", wake="ext0")
+    click = board.expect("click", 20)
+    assert click["type"] == "LONG", f"woke with {click}; all clicks {board.events('click')}"
+    assert len(board.events("click")) == 1
+    # Idle again, it sleeps again: the wake did not leave it stuck awake.
+    board.expect("sleep", 30)
+
+
+@pytest.mark.board_files(SLEEPY)
+def test_a_single_press_wakes_with_a_single_click(board: Board) -> None:
+    board.expect("sleep", 30)
+    board.press(gestures.single(150))
+    board.expect("boot", 30, reset="deepsleep", wake="ext0")
+    assert board.expect("click", 20)["type"] == "SINGLE"
+    board.expect("sleep", 30)
+    assert [c["type"] for c in board.events("click")] == ["SINGLE"]
+
+
+def test_reset_and_power_cut_report_their_cause(board: Board) -> None:
+    assert board.events("boot")[0]["reset"] == "power"
+    board.reset()
+    board.expect("boot", 30, reset="hard", wake=None)
+    board.power_cut()
+    board.start()
+    board.expect("boot", 30, reset="power", wake=None)
+
+
+def test_flash_survives_a_power_cut_and_the_board_still_clicks(board: Board) -> None:
+    board.write_file("note.txt", b"kept")
+    board.power_cut()
+    assert board.read_file("note.txt") == b"kept"
+    board.start()
+    board.expect("boot", 30, reset="power")
+    board.press(gestures.single(120))
+    assert board.expect("click", 20)["type"] == "SINGLE"
