@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 DEFAULT_BAUD = 115200
+FRIENDLY_PROMPT = b">>> "
+PROMPT_TIMEOUT_S = 2  # quiet time after which the prompt is taken as not coming
 
 
 class BorrowedPortTransport(SerialTransport):
@@ -61,3 +63,6 @@ def raw_repl(transport: SerialTransport, soft_reset: bool = False) -> Iterator[S
         yield transport
     finally:
         transport.exit_raw_repl()
+        # Take the banner and `>>> ` the board answers with: a console reader that gets the port
+        # back would otherwise see the board's next line glued to the prompt.
+        transport.read_until(1, FRIENDLY_PROMPT, timeout=PROMPT_TIMEOUT_S)

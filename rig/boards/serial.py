@@ -220,6 +220,8 @@ class SerialBoard(Board):
     def reset(self) -> None:
         self.lines.hold_reset()
         time.sleep(RESET_PULSE_S)  # EN low long enough for the chip to see it
+        # Ends a half-printed line (a prompt), so the first line after the reset parses.
+        self.console.note("reset (RTS pulse)")
         self.lines.release_reset()
 
     def power_cut(self) -> None:
