@@ -26,6 +26,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from rig.broker import BrokerEndpoint
+from rig.cloud.mqttclient import disable_nagle
 from rig.cloud.runtime import CloudRuntime
 
 WAIT_S = 20.0  # generous: CI machines are slow and loaded
@@ -87,6 +88,7 @@ class DeviceClient:
         if will is not None:
             self.client.will_set(will[0], will[1], qos=1)
         self.client.on_message = lambda _c, _u, message: self.messages.put(message)
+        disable_nagle(self.client)
         self._endpoint = endpoint
 
     def connect(self, timeout: float = WAIT_S) -> DeviceClient:

@@ -35,6 +35,7 @@ from rig.cloud import shadow as engine
 from rig.cloud.api import Cloud
 from rig.cloud.authsync import CLOUD_USER, PROBE_USER
 from rig.cloud.events import now_ms
+from rig.cloud.mqttclient import disable_nagle
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class CloudService:
         self._client.tls_set(
             str(endpoint.ca_file), str(identity.cert_file), str(identity.key_file)
         )
+        disable_nagle(self._client)
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
