@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from mp_runner import run_mp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
@@ -167,3 +174,36 @@ def test_same_behaviour_on_the_unix_port(tmp_path: Path) -> None:
     assert result[2] == [2000, "a/{serial}", 50]
     assert events[0]["ev"] == "error" and events[0]["code"] == "settings_corrupt"
     assert (tmp_path / "settings.json.bad").read_bytes() == b"{broken"
+
+
+VALUES = st.one_of(
+    st.integers(-10, 12000), st.booleans(), st.text(max_size=140), st.none(), st.floats()
+)
+KEYS = st.sampled_from([*settings_mod.RULES, "bogus"])
+
+
+@hypothesis_settings(max_examples=150, deadline=None)
+@given(st.lists(st.dictionaries(KEYS, VALUES, max_size=4), min_size=1, max_size=4))
+def test_any_sequence_of_changes_keeps_settings_valid_and_persisted(
+    batches: list[dict[str, Any]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        cwd = os.getcwd()
+        os.chdir(tmp)
+        try:
+            s = settings_mod.Settings()
+            with contextlib.redirect_stdout(io.StringIO()):
+                for changes in batches:
+                    before = dict(s.values)
+                    changed, refused = s.apply(changes)
+                    assert set(changed) | set(refused) <= set(changes)
+                    for key in refused:  # a refused value keeps the old one
+                        assert s.values.get(key) == before.get(key)
+                    for key, value in changed.items():
+                        assert s.values[key] == value and type(value) is type(before[key])
+                    assert s["double_ms"] > s["debounce_ms"] < s["long_ms"]
+                    if changed:
+                        on_flash = json.loads(Path("settings.json").read_text())
+                        assert on_flash == {**s.values, "schema": 1}
+        finally:
+            os.chdir(cwd)
