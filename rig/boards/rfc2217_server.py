@@ -10,8 +10,9 @@ drive the board the way a DevKitC's auto-reset circuit does (DESIGN.md decision 
 | equal    | equal    | running, button released           |
 
 Leaving reset boots the firmware with reset cause `hard`. Baud rate and framing changes are
-accepted and ignored (the console is a pty). One client at a time, like a real port; when it
-disconnects both lines fall back to released, as when a USB port is closed.
+accepted and ignored (the console is a pty). One client at a time, like a real port (a second one
+is disconnected at once); when it disconnects both lines fall back to released, as when a USB port
+is closed.
 """
 
 from __future__ import annotations
@@ -222,6 +223,7 @@ class Rfc2217Server:
         self._stopping = threading.Event()
         self._client: socket.socket | None = None
         self._client_lock = threading.Lock()
+        self._client_thread: threading.Thread | None = None
         self._to_client: Callable[[bytes], None] | None = None  # the connected client's sink
         self._unsubscribe = board.console_subscribe(self._console_output)
         self._thread = threading.Thread(target=self._serve, name="rfc2217-accept", daemon=True)
@@ -238,6 +240,8 @@ class Rfc2217Server:
             if self._client is not None:
                 _shutdown(self._client)
         self._thread.join(timeout=5)
+        if self._client_thread is not None:
+            self._client_thread.join(timeout=5)
         self._unsubscribe()
         self._circuit.stop()
 
@@ -260,18 +264,31 @@ class Rfc2217Server:
                 continue
             except OSError:
                 return  # listener closed by stop()
-            log.info("client %s connected", peer)
             with self._client_lock:
-                self._client = sock
-            self._circuit.client_connected()
-            try:
-                self._serve_client(sock)
-            finally:
-                with self._client_lock:
-                    self._client = None
+                busy = self._client is not None
+                if not busy:
+                    self._client = sock
+            if busy:  # a USB port is exclusive: a second client is turned away, not queued
+                log.warning("refused %s: the port is in use", peer)
+                _shutdown(sock)
                 sock.close()
-                self._circuit.disconnect()
-                log.info("client %s disconnected", peer)
+                continue
+            self._client_thread = threading.Thread(
+                target=self._serve_connected, args=(sock, peer), name="rfc2217-client", daemon=True
+            )
+            self._client_thread.start()
+
+    def _serve_connected(self, sock: socket.socket, peer: object) -> None:
+        log.info("client %s connected", peer)
+        self._circuit.client_connected()
+        try:
+            self._serve_client(sock)
+        finally:
+            with self._client_lock:
+                self._client = None
+            sock.close()
+            self._circuit.disconnect()
+            log.info("client %s disconnected", peer)
 
     def _serve_client(self, sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -128,3 +128,15 @@ def test_opening_and_closing_with_both_lines_asserted_neither_presses_nor_resets
     finally:
         port.close()
     assert board.wait_actions(2) == ["press", "release"]  # closing the port lets go
+
+
+def test_a_second_client_is_turned_away_while_the_port_is_in_use(server: Rfc2217Server) -> None:
+    first = open_port(server.url)
+    try:
+        with pytest.raises((serial.SerialException, OSError)):  # closed on it at once
+            second = serial.serial_for_url(server.url, timeout=1)
+            second.close()
+        first.write(b"still mine")
+        assert first.read(10) == b"STILL MINE"
+    finally:
+        first.close()
