@@ -1,0 +1,209 @@
+"""The registry, certificate and policy API without a broker: shapes, limits, aws-style errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
+
+from rig.cloud import arn
+from rig.cloud.api import Cloud
+from rig.cloud.errors import (
+    CertificateStateException,
+    DeleteConflictException,
+    InvalidRequestException,
+    LimitExceededException,
+    MalformedPolicyException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+    VersionConflictException,
+)
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[Cloud]:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    api = Cloud(home)
+    yield api
+    api.close()
+
+
+def test_things_versions_and_errors(cloud: Cloud) -> None:
+    cloud.create_thing("t1", attribute_payload={"attributes": {"a": "1"}})
+    assert (
+        cloud.create_thing("t1", attribute_payload={"attributes": {"a": "1"}})["thingName"] == "t1"
+    )
+    with pytest.raises(ResourceAlreadyExistsException):
+        cloud.create_thing("t1", attribute_payload={"attributes": {"a": "2"}})
+    with pytest.raises(InvalidRequestException, match="invalid"):
+        cloud.create_thing("bad name!")
+    with pytest.raises(InvalidRequestException, match="at most 3"):
+        cloud.create_thing("t2", attribute_payload={"attributes": {k: "v" for k in "abcd"}})
+    with pytest.raises(VersionConflictException, match="version 1"):
+        cloud.update_thing("t1", attribute_payload={"attributes": {"b": "2"}}, expected_version=5)
+    cloud.update_thing("t1", attribute_payload={"attributes": {"b": "2"}, "merge": True})
+    assert cloud.describe_thing("t1")["attributes"] == {"a": "1", "b": "2"}
+    cloud.update_thing("t1", attribute_payload={"attributes": {"c": "3"}})
+    assert cloud.describe_thing("t1")["attributes"] == {"c": "3"}
+    assert cloud.describe_thing("t1")["version"] == 3
+    with pytest.raises(ResourceNotFoundException, match="nope"):
+        cloud.describe_thing("nope")
+    assert cloud.delete_thing("never-existed") == {}
+    cloud.delete_thing("t1", expected_version=3)
+    with pytest.raises(ResourceNotFoundException):
+        cloud.describe_thing("t1")
+
+
+def test_pagination_and_filters(cloud: Cloud) -> None:
+    cloud.create_thing_type("Button")
+    for index in range(5):
+        cloud.create_thing(f"p{index}", thing_type_name="Button" if index % 2 else None)
+    page = cloud.list_things(max_results=2)
+    assert [t["thingName"] for t in page["things"]] == ["p0", "p1"] and page["nextToken"]
+    rest = cloud.list_things(max_results=10, next_token=page["nextToken"])
+    assert [t["thingName"] for t in rest["things"]] == [
+        "p2",
+        "p3",
+        "p4",
+    ] and "nextToken" not in rest
+    typed = cloud.list_things(thing_type_name="Button")
+    assert [t["thingName"] for t in typed["things"]] == ["p1", "p3"]
+    with pytest.raises(InvalidRequestException):
+        cloud.list_things(max_results=0)
+    cloud.registry.deprecate_thing_type("Button")
+    with pytest.raises(InvalidRequestException, match="deprecated"):
+        cloud.create_thing("p9", thing_type_name="Button")
+
+
+def test_group_hierarchy_rules(cloud: Cloud) -> None:
+    cloud.create_thing_group("root")
+    cloud.create_thing_group("left", parent_group_name="root")
+    cloud.create_thing_group("right", parent_group_name="root")
+    cloud.create_thing_group("other")
+    cloud.create_thing("g1")
+    cloud.add_thing_to_thing_group(thing_group_name="left", thing_name="g1")
+    with pytest.raises(InvalidRequestException, match="same hierarchy"):
+        cloud.add_thing_to_thing_group(thing_group_name="right", thing_name="g1")
+    cloud.add_thing_to_thing_group(thing_group_arn=arn.thing_group_arn("other"), thing_name="g1")
+    described = cloud.describe_thing_group("left")
+    assert described["thingGroupMetadata"]["parentGroupName"] == "root"
+    assert described["thingGroupMetadata"]["rootToParentThingGroups"][0]["groupName"] == "root"
+    assert cloud.registry.list_things_in_thing_group("root", recursive=True) == {"things": ["g1"]}
+    assert cloud.registry.list_things_in_thing_group("root") == {"things": []}
+    parent = "root"  # depth 1; "The maximum depth of a group hierarchy is 7."
+    for depth in range(2, 8):
+        cloud.create_thing_group(f"level{depth}", parent_group_name=parent)
+        parent = f"level{depth}"
+    with pytest.raises(LimitExceededException, match="7"):
+        cloud.create_thing_group("level8", parent_group_name=parent)
+    with pytest.raises(ResourceNotFoundException):
+        cloud.create_thing_group("orphan", parent_group_name="missing")
+
+
+def test_certificates_and_policies(cloud: Cloud) -> None:
+    created = cloud.create_keys_and_certificate(set_as_active=False)
+    certificate_id = created["certificateId"]
+    assert created["certificateArn"] == arn.cert_arn(certificate_id)
+    assert "PRIVATE KEY" in created["keyPair"]["PrivateKey"]
+    stored = json.dumps(cloud.describe_certificate(certificate_id))
+    assert "PRIVATE KEY" not in stored and '"INACTIVE"' in stored
+    with pytest.raises(InvalidRequestException):
+        cloud.update_certificate(certificate_id, "SHINY")
+    with pytest.raises(CertificateStateException):
+        cloud.update_certificate(certificate_id, "PENDING_TRANSFER")
+    with pytest.raises(ResourceNotFoundException):
+        cloud.update_certificate("0" * 64, "ACTIVE")
+    with pytest.raises(MalformedPolicyException):
+        cloud.create_policy("broken", "{not json")
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+    }
+    cloud.create_policy("all", document)
+    with pytest.raises(ResourceAlreadyExistsException):
+        cloud.create_policy("all", document)
+    assert json.loads(cloud.get_policy("all")["policyDocument"]) == document
+    with pytest.raises(InvalidRequestException):
+        cloud.attach_policy("all", "arn:aws:iam::123456789012:user/nobody")
+    cloud.attach_policy("all", created["certificateArn"])
+    with pytest.raises(DeleteConflictException):
+        cloud.delete_policy("all")
+    with pytest.raises(DeleteConflictException):
+        cloud.delete_certificate(certificate_id)
+    cloud.detach_policy("all", created["certificateArn"])
+    cloud.delete_certificate(certificate_id)
+    with pytest.raises(ResourceNotFoundException):
+        cloud.describe_certificate(certificate_id)
+
+
+def test_certificate_from_csr(cloud: Cloud) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "csr-thing")]))
+        .sign(key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    first = cloud.create_certificate_from_csr(csr, set_as_active=True)
+    second = cloud.create_certificate_from_csr(csr, set_as_active=True)
+    assert first["certificateId"] != second["certificateId"]  # "results in a distinct certificate"
+    issued = x509.load_pem_x509_certificate(first["certificatePem"].encode())
+    assert issued.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) == key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    weak_csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak")]))
+        .sign(weak, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+        .decode()
+    )
+    with pytest.raises(InvalidRequestException, match="2048"):
+        cloud.create_certificate_from_csr(weak_csr)
+    with pytest.raises(InvalidRequestException):
+        cloud.create_certificate_from_csr("not a csr")
+
+
+def test_thing_principals(cloud: Cloud) -> None:
+    cloud.create_thing("tp")
+    created = cloud.create_keys_and_certificate(set_as_active=True)
+    with pytest.raises(ResourceNotFoundException):
+        cloud.attach_thing_principal("tp", arn.cert_arn("f" * 64))
+    cloud.attach_thing_principal("tp", created["certificateArn"])
+    assert cloud.list_thing_principals("tp") == {"principals": [created["certificateArn"]]}
+    with pytest.raises(InvalidRequestException, match="principal"):
+        cloud.delete_thing("tp")
+    cloud.detach_thing_principal("tp", created["certificateArn"])
+    cloud.delete_thing("tp")
+
+
+def test_shadow_rest_errors(cloud: Cloud) -> None:
+    with pytest.raises(ResourceNotFoundException):
+        cloud.get_thing_shadow("rest-1")
+    accepted = json.loads(cloud.update_thing_shadow("rest-1", b'{"state":{"reported":{"a":1}}}'))
+    assert accepted["version"] == 1
+    with pytest.raises(InvalidRequestException, match="Invalid JSON"):
+        cloud.update_thing_shadow("rest-1", b"{")
+    from rig.cloud.errors import ConflictException
+
+    with pytest.raises(ConflictException):
+        cloud.update_thing_shadow("rest-1", b'{"state":{"reported":{"a":2}},"version":7}')
+    named = json.loads(
+        cloud.update_thing_shadow("rest-1", b'{"state":{"desired":{"b":1}}}', "cfg")
+    )
+    assert named["version"] == 1
+    assert json.loads(cloud.get_thing_shadow("rest-1"))["state"] == {"reported": {"a": 1}}
+    cloud.delete_thing_shadow("rest-1")
+    with pytest.raises(ResourceNotFoundException):
+        cloud.delete_thing_shadow("rest-1")
