@@ -1,7 +1,7 @@
 """The firmware application: boot sequence, service registry, click fan-out.
 
 Boot: `boot` event → settings → button + LED → services → asyncio loop. A service is an object
-with `async def run(self)` and optionally `on_click(event)` and `on_long_hold(ms)`. Services come
+with `async def run(self)` and optionally `on_click(event)`, `on_long_hold(ms)`, `on_sleep(ms)`. Services come
 from the optional module `services` (`services.register(app)` calls `app.add(...)`); without it
 the board still detects clicks and prints them. `app.set_busy(name, True)` keeps the board awake.
 """
@@ -100,14 +100,14 @@ class App:
         self.clicks += 1
         event = {"type": kind, "t": t, "id": hexlify(os.urandom(8)).decode(), "n": self.clicks}
         events.emit("click", **event)
-        self._tell("on_click", event)
+        self.tell("on_click", event)
         events.track_heap()
 
     def _long_hold(self, ms):
         events.emit("hold", ms=ms)
-        self._tell("on_long_hold", ms)
+        self.tell("on_long_hold", ms)
 
-    def _tell(self, hook, arg):
+    def tell(self, hook, arg):
         for service in self.services:
             fn = getattr(service, hook, None)
             if fn is not None:

@@ -63,6 +63,7 @@ class Sleeper:
     def sleep(self):
         app = self.app
         events.emit("sleep", ms=None)
+        app.tell("on_sleep", None)  # services close what they hold (synchronously)
         app.led.show("off")
         app.led.off_now()
         import esp32

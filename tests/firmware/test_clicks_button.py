@@ -44,6 +44,8 @@ class Recorder:
         self.seen.append(event["type"])
     def on_long_hold(self, ms):
         self.seen.append("HOLD")
+    def on_sleep(self, ms):
+        print("ON_SLEEP %s" % ms)
     async def run(self):
         {before}
         for _ in range({overflow}):
@@ -148,6 +150,7 @@ def test_idle_board_goes_to_deep_sleep_armed_on_the_button(tmp_path: Path) -> No
     events, lines = run_board(tmp_path, [], expect=99, settings=settings)
     assert kinds(events, "sleep") == [{"ev": "sleep", "ms": None}], lines
     assert "DEEPSLEEP [0, 0]" in lines  # EXT0 on GPIO0, wake when low (active low)
+    assert lines.index("ON_SLEEP None") < lines.index("DEEPSLEEP [0, 0]")  # services told first
     assert not any(line.startswith("SEEN") for line in lines)
 
 
