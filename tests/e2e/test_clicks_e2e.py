@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from rig import gestures
 from rig.boards.base import Board
+from rig.boards.supervisor import process_alive
 
 pytestmark = pytest.mark.e2e
 
@@ -106,3 +110,40 @@ def test_timings_changed_at_run_time_apply_after_reset(board: Board) -> None:
     ]
     assert clicks_of(board, gestures.single(800 + M, rng=bouncy(10)), ["LONG"]) == ["LONG"]
     assert json.loads(board.read_file("settings.json"))["long_ms"] == 800
+
+
+CLI = "import sys; from rig.cli import main; sys.exit(main())"  # what the console script runs
+
+
+def buttonrig(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CLI, "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_buttonrig_emulate_start_press_list_stop(tmp_path: Path) -> None:
+    """The command line's emulated button (not the `board` fixture: it is always emulated)."""
+    started = buttonrig(tmp_path, "emulate", "start", "--serial", "G030E2E0001")
+    assert started.returncode == 0, started.stderr
+    try:
+        info = json.loads(started.stdout)
+        assert Path(info["tty"]).is_symlink()
+        pressed = buttonrig(tmp_path, "emulate", "press", "--serial", "G030E2E0001", "double")
+        assert pressed.returncode == 0, pressed.stderr
+        assert json.loads(pressed.stdout)["type"] == "DOUBLE"
+        listed = json.loads(buttonrig(tmp_path, "emulate", "list").stdout)
+        assert [b["serial"] for b in listed] == ["G030E2E0001"]
+        flash = tmp_path / "boards" / "G030E2E0001" / "flash"
+        assert (flash / "serial").read_text() == "G030E2E0001"
+        again = buttonrig(tmp_path, "emulate", "start", "--serial", "G030E2E0001")
+        assert again.returncode == 255 and "already running" in again.stderr
+    finally:
+        stopped = buttonrig(tmp_path, "emulate", "stop", "--serial", "G030E2E0001")
+    assert stopped.returncode == 0, stopped.stderr
+    assert json.loads(buttonrig(tmp_path, "emulate", "list").stdout) == []
+    assert not process_alive(info["pid"])
+    missing = buttonrig(tmp_path, "emulate", "press", "--serial", "G030E2E0001", "single")
+    assert missing.returncode == 255 and "no emulated button" in missing.stderr

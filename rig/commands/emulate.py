@@ -1,0 +1,127 @@
+"""`buttonrig emulate start|press|stop|list`: emulated buttons running in the background.
+
+Each runs under a detached supervisor (rig/boards/supervisor.py) with its state in
+`<home>/boards/<serial>/`: flash (it persists: settings, the `serial` label), console.log, and
+`tty`, the USB-serial port mpremote can open.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rig import REPO_ROOT
+from rig.boards import supervisor
+from rig.cli import CommandError
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("emulate", help="emulated buttons: start, press, stop, list")
+    actions = parser.add_subparsers(dest="emulate_command", metavar="ACTION", required=True)
+
+    start = actions.add_parser("start", help="run an emulated button in the background")
+    start.add_argument("--serial", required=True, help="device serial number (DSN)")
+    start.set_defaults(handler=start_board)
+
+    press = actions.add_parser("press", help="press a running emulated button")
+    press.add_argument("--serial", required=True)
+    press.add_argument("gesture", choices=sorted(supervisor.GESTURES))
+    press.set_defaults(handler=press_board)
+
+    stop = actions.add_parser("stop", help="stop a running emulated button")
+    stop.add_argument("--serial", required=True)
+    stop.set_defaults(handler=stop_board)
+
+    listing = actions.add_parser("list", help="running emulated buttons")
+    listing.set_defaults(handler=list_boards)
+
+
+def _dir(args: argparse.Namespace) -> Path:
+    try:
+        return supervisor.state_dir(Path(args.home), args.serial)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def _running(args: argparse.Namespace) -> dict[str, object]:
+    state = supervisor.read_state(_dir(args))
+    if state is None:
+        raise CommandError(
+            f"no emulated button {args.serial} is running (buttonrig emulate start)"
+        )
+    return state
+
+
+def start_board(args: argparse.Namespace) -> int:
+    directory = _dir(args)
+    if supervisor.read_state(directory) is not None:
+        raise CommandError(f"emulated button {args.serial} is already running")
+    directory.mkdir(parents=True, exist_ok=True)
+    log = directory / "supervisor.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rig.boards.supervisor", str(directory), args.serial],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            cwd=REPO_ROOT,
+            start_new_session=True,  # detached: outlives this command, not its terminal's Ctrl-C
+        )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while (state := supervisor.read_state(directory)) is None:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            if proc.poll() is None:
+                proc.kill()
+            tail = log.read_text(errors="replace")[-2000:]
+            raise CommandError(f"emulated button {args.serial} did not start:\n{tail}")
+        time.sleep(0.05)  # polling the supervisor's state file; it appears once it serves
+    print(json.dumps({"serial": args.serial, **state, "dir": str(directory)}))
+    return 0
+
+
+def press_board(args: argparse.Namespace) -> int:
+    state = _running(args)
+    try:
+        reply = supervisor.request(state, {"cmd": "press", "gesture": args.gesture})
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"cannot reach emulated button {args.serial}: {exc}") from exc
+    if not reply.get("ok"):
+        raise CommandError(str(reply.get("error")))
+    print(json.dumps(reply["click"]))
+    return 0
+
+
+def stop_board(args: argparse.Namespace) -> int:
+    state = _running(args)
+    pid = int(str(state["pid"]))
+    try:
+        supervisor.request(state, {"cmd": "stop"}, timeout=STOP_TIMEOUT_S)
+    except (OSError, ValueError):
+        os.kill(pid, signal.SIGTERM)  # the control socket is gone: ask the process
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    while supervisor.read_state(_dir(args)) is not None:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)  # waiting for the supervisor to remove its state file
+    print(json.dumps({"serial": args.serial, "stopped": True}))
+    return 0
+
+
+def list_boards(args: argparse.Namespace) -> int:
+    rows = []
+    for directory in sorted((Path(args.home) / "boards").glob("*")):
+        state = supervisor.read_state(directory)
+        if state is not None:
+            rows.append({"serial": directory.name, **state})
+    print(json.dumps(rows, indent=2))
+    return 0
