@@ -12,7 +12,9 @@ Mosquitto stands in for the AWS IoT message broker:
 * the CRL and the ACL are reloaded on SIGHUP (mosquitto 2.0.11 re-reads its TLS files on reload):
   new connections are refused, open ones stay, as UpdateCertificate says.
 * `max_qos 1`: a QoS 2 PUBLISH disconnects the client (the guide: no PUBACK); a QoS 2 SUBSCRIBE is
-  granted QoS 1 (the guide: no SUBACK) — a documented difference.
+  granted QoS 1 (the guide: no SUBACK) — a documented difference. Caveat, verified on 2.0.11:
+  after the first SIGHUP reload mosquitto forgets `max_qos` ("not reloaded" resets it to 2), so
+  from the first policy/certificate change on, QoS 2 is accepted. The firmware uses QoS 0/1 only.
 * `retain_available false`: a retained PUBLISH disconnects the client, as the guide says.
 * persistent sessions (clean session off) are accepted by mosquitto but not by AWS; mosquitto has
   no option to refuse them (documented difference; the firmware uses clean sessions only).
