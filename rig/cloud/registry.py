@@ -231,6 +231,8 @@ class Registry:
                 (type_name, updated["attributes"], updated["version"], thing_name),
             )
             events.thing_event(db, "UPDATED", updated)
+            # policies may use iot:Connection.Thing.Attributes[...] / ThingTypeName
+            self.store.bump(db, "auth_generation")
         return {}
 
     def delete_thing(self, thing_name: str, expected_version: int | None = None) -> dict[str, Any]:

@@ -131,3 +131,19 @@ def test_a_thing_cannot_touch_another_things_shadow(device) -> None:
     time.sleep(0.5)  # give a leaked delivery a chance to show up
     leaked = [m.topic for m in list(intruder.messages.queue) if "shadow-owner-1" in m.topic]
     assert leaked == [], f"intruder received {leaked}"
+
+
+def test_get_on_a_thing_without_shadow_is_404_and_the_token_is_echoed(device) -> None:
+    thing = "shadow-none-1"
+    button = device(thing)
+    base = _shadow(button, thing, "get/rejected", "delete/rejected")
+    button.publish(f"{base}/get", {"clientToken": "where"})
+    rejected = button.expect(f"{base}/get/rejected")
+    assert rejected == {
+        "code": 404,
+        "message": "Thing not found",
+        "timestamp": rejected["timestamp"],
+        "clientToken": "where",
+    }
+    button.publish(f"{base}/delete", b"")
+    assert button.expect(f"{base}/delete/rejected")["code"] == 404
