@@ -50,6 +50,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     deploy.add_argument("--no-restart", action="store_true", help="stay at the REPL afterwards")
     deploy.set_defaults(handler=deploy_firmware)
 
+    package = commands.add_parser(
+        "package", help="a mip package (package.json) and a freeze manifest of the firmware"
+    )
+    package.add_argument("--profile", default=DEFAULT_PROFILE, help="board profile under boards/")
+    package.add_argument("--out", type=Path, default=None, help="default: build/mip/<profile>")
+    package.set_defaults(handler=package_firmware)
+
     provision = commands.add_parser(
         "provision",
         help="certificate, key, CA, Wi-Fi, endpoint and label",
@@ -154,6 +161,19 @@ def deploy_firmware(args: argparse.Namespace) -> int:
     finally:
         transport.close()
     print(report.summary())
+    return 0
+
+
+def package_firmware(args: argparse.Namespace) -> int:
+    out = args.out or host_deploy.REPO_ROOT / "build" / "mip" / args.profile
+    try:
+        files = host_deploy.build_firmware(args.profile, out_dir=out / "mpy")
+        package = host_deploy.write_mip_package(files, out, host_deploy.firmware_version())
+        manifest = host_deploy.write_freeze_manifest(args.profile, out / "manifest.py")
+    except host_deploy.DeployError as exc:
+        raise CommandError(str(exc)) from exc
+    print(f"{package}  (mpremote mip install --target . {package})")
+    print(f"{manifest}  (freeze: make BOARD=… FROZEN_MANIFEST={manifest})")
     return 0
 
 

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.e2e
 
 WAIT_S = 60.0  # generous: a loaded 2-core CI machine
 BUTTONRIG = str(Path(sys.executable).with_name("buttonrig"))
+MPREMOTE = str(Path(sys.executable).with_name("mpremote"))
 
 
 def issue(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
@@ -147,5 +148,31 @@ def test_the_monitor_redacts_a_key_the_board_prints(tmp_path: Path) -> None:
         assert "done 42" in text, text
         assert f"PRIVATE KEY {REDACTED}" in text, text
         assert body not in text and body[:40] not in text
+    finally:
+        emulated.close()
+
+
+def test_the_mip_package_installs_with_mpremote_and_boots(tmp_path: Path) -> None:
+    package_dir = tmp_path / "pkg"
+    out = buttonrig(
+        tmp_path / "home", "board", "package", "--profile", "emulated", "--out", str(package_dir)
+    )
+    assert "package.json" in out
+    emulated = EmulatedBoard(tmp_path / "mip", "mip")
+    try:
+        emulated.start()  # an empty board: MicroPython only
+        with serve_emulated(emulated) as server:
+            result = subprocess.run(
+                [MPREMOTE, "connect", server.url, "mip", "install", "--target", ".",
+                 str(package_dir / "package.json")],
+                capture_output=True, text=True, timeout=WAIT_S,
+            )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert emulated.read_file("app.mpy") == (package_dir / "app.mpy").read_bytes()
+        assert emulated.read_file("board.mpy") == (package_dir / "board.mpy").read_bytes()
+        emulated.power_cut()
+        emulated.start()  # a fresh console: mpremote left the REPL's prompt on the old one
+        assert emulated.expect("boot", WAIT_S)["board"] == "emulated"
+        emulated.expect("led", WAIT_S)  # the firmware from the package runs
     finally:
         emulated.close()

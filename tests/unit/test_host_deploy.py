@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ from host.deploy import (
     build_firmware,
     changed_files,
     shadowing_sources,
+    write_freeze_manifest,
+    write_mip_package,
 )
 
 
@@ -94,3 +97,25 @@ def test_the_report_names_what_changed() -> None:
         "  wrote   app.mpy",
         "  removed app.py",
     ]
+
+
+def test_the_mip_package_lists_every_built_file(tree: tuple[Path, Path], tmp_path: Path) -> None:
+    firmware, boards = tree
+    files = build_firmware("devkit", firmware, boards, tmp_path / "out")
+    package = write_mip_package(files, tmp_path / "pkg", "1.2.3")
+    listed = json.loads(package.read_text())
+    assert listed["version"] == "1.2.3"
+    assert listed["urls"] == [[f.name, f.name] for f in files]
+    for f in files:
+        assert (tmp_path / "pkg" / f.name).read_bytes() == f.data
+
+
+def test_the_freeze_manifest_names_modules_not_main(
+    tree: tuple[Path, Path], tmp_path: Path
+) -> None:
+    firmware, boards = tree
+    text = write_freeze_manifest("devkit", tmp_path / "manifest.py", firmware, boards).read_text()
+    assert f"module('app.py', base_path={str(firmware)!r})" in text
+    assert f"module('board.py', base_path={str(boards / 'devkit')!r})" in text
+    assert "main.py" not in text
+    compile(text, "manifest.py", "exec")  # the manifest is Python
