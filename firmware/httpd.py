@@ -5,6 +5,8 @@
 import asyncio
 
 MAX_HEAD = 2048
+LINGER_BYTES = 8192
+LINGER_MS = 300
 REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -117,6 +119,19 @@ class Server:
             body += await reader.readexactly(n - len(body))
         return Request(method, path, headers, body)
 
+    async def _linger(self, reader):
+        # After an error the client may still be sending; closing with unread input would reset
+        # the connection and lose the response. Read a little more (bounded) before closing.
+        left = LINGER_BYTES
+        try:
+            while left > 0:
+                chunk = await asyncio.wait_for_ms(reader.read(512), LINGER_MS)
+                if not chunk:
+                    return
+                left -= len(chunk)
+        except Exception:
+            pass
+
     async def _serve(self, reader, writer):
         self.active += 1
         after = None
@@ -141,6 +156,8 @@ class Server:
                     _report(e)
             writer.write(out)
             await asyncio.wait_for_ms(writer.drain(), self.timeout_ms)
+            if out[9:10] != b"2":
+                await self._linger(reader)
         except Exception:
             pass  # the client went away; nothing to tell it
         finally:

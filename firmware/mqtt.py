@@ -353,7 +353,12 @@ class Client:
             if qos:
                 await self._send(puback_packet(pid))
             if self.on_message:
-                self.on_message(topic, payload)
+                try:
+                    self.on_message(topic, payload)
+                except Exception as e:  # a handler bug must not drop the connection
+                    import events
+
+                    events.error("mqtt_handler", "%s: %s" % (type(e).__name__, e))
         elif kind == PUBACK:
             e = self._pending.get(struct.unpack_from("!H", body, 0)[0])
             if e:

@@ -70,6 +70,8 @@ class Station:
 
         w = self.wlan
         w.active(True)
+        if w.status() != network.STAT_IDLE:
+            w.disconnect()  # the ESP32 refuses connect() while a join is under way
         w.connect(self.ssid, self._password)
         t0 = time.ticks_ms()
         while True:

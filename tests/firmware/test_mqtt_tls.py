@@ -147,6 +147,9 @@ class Broker:
     wrong_port: int  # server certificate for wrong.example
     log: Path
 
+    def count(self, text: str) -> int:
+        return self.log.read_text(errors="replace").count(text)
+
     def wait_log(self, text: str, count: int = 1, timeout: float = WAIT) -> None:
         """Wait until the broker's log holds `text` at least `count` times."""
         deadline = time.monotonic() + timeout
@@ -207,6 +210,7 @@ class Proxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self.listener.getsockname()[1]
         self.drop_downstream = False
+        self.dropped = 0  # bytes from the broker thrown away
         self.connections = 0
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -232,7 +236,9 @@ class Proxy:
     def _pump(self, src: socket.socket, dst: socket.socket, downstream: bool) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(4096):
-                if not (downstream and self.drop_downstream):
+                if downstream and self.drop_downstream:
+                    self.dropped += len(data)
+                else:
                     dst.sendall(data)
         with contextlib.suppress(OSError):
             if self._resetting:
@@ -475,16 +481,22 @@ asyncio.run(main())
     )
     try:
         dev.expect("STATE up")
+        pubacks = broker.count(f"Sending PUBACK to {THING}")
+        dups = broker.count(f"Received PUBLISH from {THING} (d1, q1, r0")
         proxy.drop_downstream = True  # the PUBACK will be lost
         (tmp_path / "go").touch()
         assert next_message(received, "dev/resend").payload == b"click-1"
-        broker.wait_log(f"Sending PUBACK to {THING}")
+        broker.wait_log(f"Sending PUBACK to {THING}", pubacks + 1)
+        deadline = time.monotonic() + WAIT
+        while not proxy.dropped:  # the broker logs before it writes: wait until it is gone
+            assert time.monotonic() < deadline, "the PUBACK never reached the proxy"
+            time.sleep(0.02)
         proxy.drop_downstream = False
         proxy.reset_all()
         dev.expect("STATE down")
         assert dev.expect("STATE up") == "STATE up - "
         assert dev.expect("PUBACK") == "PUBACK 0"
-        broker.wait_log(f"Received PUBLISH from {THING} (d1, q1, r0")
+        broker.wait_log(f"Received PUBLISH from {THING} (d1, q1, r0", dups + 1)
         assert next_message(received, "dev/resend").payload == b"click-1"
         assert proxy.connections == 2
     finally:
@@ -512,7 +524,7 @@ asyncio.run(main())
         tmp_path,
     )
     try:
-        before = broker.log.read_text(errors="replace").count(f"Received PINGREQ from {THING}")
+        before = broker.count(f"Received PINGREQ from {THING}")
         dev.expect("STATE up")
         broker.wait_log(f"Received PINGREQ from {THING}", before + 2)
         assert not [line for line in dev.lines if line.startswith("FAIL")]
