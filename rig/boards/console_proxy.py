@@ -166,6 +166,12 @@ class ConsoleProxy:
             return self._raw_repl
 
     @property
+    def at_line_start(self) -> bool:
+        """Whether the last byte the board printed ended a line (or nothing was printed)."""
+        with self._lock:
+            return not self._tail or self._tail.endswith(b"\n")
+
+    @property
     def at_prompt(self) -> bool:
         with self._lock:
             return self._tail.endswith(PROMPTS)

@@ -272,6 +272,9 @@ class EmulatedBoard(Board):
             argv += ["-i", "main.py"]
         self._exit_note = None
         self._armed.clear()
+        if not self.proxy.at_line_start:
+            # The last process may have left a prompt mid-line; a chip's boot starts a new line.
+            self.proxy.announce(b"\r\n")
         self._child = self.proxy.spawn(argv, env, self.flash, enter_raw=enter_raw)
         self._generation += 1
         self._set_state("running")
