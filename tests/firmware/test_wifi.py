@@ -180,3 +180,51 @@ def test_station_follows_the_radio_the_rig_sets(channel: SideChannel, tmp_path: 
     assert PASSWORD not in console
     while not channel.received.empty():  # nor does the shim tell the rig the password
         assert PASSWORD not in json.dumps(channel.received.get())
+
+
+PORTAL = """
+import asyncio, configap, events
+async def main():
+    await configap.Portal("G030JF055364XVRB", lambda p: None, timeout_s=120).run()
+asyncio.run(main())
+"""
+
+
+def test_configuration_ap_takes_the_password_from_the_serial(
+    channel: SideChannel, tmp_path: Path
+) -> None:
+    (tmp_path / "board.py").write_bytes(
+        (FIRMWARE.parent / "boards/emulated/board.py").read_bytes()
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        ap_port = s.getsockname()[1]
+    env = dict(
+        os.environ,
+        MICROPYPATH=f":.frozen:{FIRMWARE}:{SHIMS}",
+        BUTTONRIG_CHANNEL=f"127.0.0.1:{channel.port}",
+        BUTTONRIG_AP_PORT=str(ap_port),
+    )
+    proc = subprocess.Popen(
+        [micropython_binary(), "-c", PORTAL], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL
+    )
+    try:
+        channel.expect("hello")
+        ap = channel.expect("ap")
+        assert ap == {
+            "op": "ap",
+            "active": True,
+            "essid": "Button ConfigureMe - VRB",
+            "authmode": 3,
+        }
+        channel.send({"op": "ap_join", "password": "G030JF05"})  # a wrong guess
+        assert channel.expect("ap_join")["ok"] is False
+        channel.send({"op": "ap_join", "password": "5364XVRB"})  # the last eight of the DSN
+        assert channel.expect("ap_join") == {
+            "op": "ap_join",
+            "ok": True,
+            "essid": "Button ConfigureMe - VRB",
+        }
+    finally:
+        proc.kill()
+        proc.wait(10)
