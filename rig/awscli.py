@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,6 +171,21 @@ def gather(operation: Operation, args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
+def check_outfiles(operation: Operation, values: dict[str, Any]) -> None:
+    """Refuse before calling the service when an outfile cannot be written: a private key
+    issued and then not saved is lost for good."""
+    for keyword, value in values.items():
+        if not (keyword == "outfile" or keyword.endswith("_outfile")) or not value:
+            continue
+        parent = Path(value).expanduser().parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            flag = keyword if keyword == "outfile" else "--" + keyword.replace("_", "-")
+            raise InputError(
+                f"{operation.command}: {flag} {value}: directory {parent} does not exist or is"
+                " not writable"
+            )
+
+
 def print_response(response: Any) -> None:
     if response in (None, {}):
         return  # aws-cli prints nothing for an empty response
@@ -210,6 +226,7 @@ def _handler(
 ) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
         values = gather(operation, args)
+        check_outfiles(operation, values)
         cloud = Cloud(args.home)
         try:
             response = operation.call(cloud, values)

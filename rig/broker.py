@@ -267,6 +267,14 @@ class MosquittoBroker:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    def alive(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def exit_reason(self) -> str:
+        """How the broker ended, with the end of its log (for an error message)."""
+        code = self._process.returncode if self._process else None
+        return f"mosquitto exited with {code}: {self._log_tail()}"
+
     def start(self, timeout: float = 20.0, attempts: int = 3) -> BrokerEndpoint:
         last_error = ""
         for _ in range(attempts):
@@ -416,6 +424,12 @@ class AttachedBroker:
                 )
             time.sleep(0.1)
         return self.endpoint
+
+    def alive(self) -> bool:
+        return True  # not ours to watch; the service notices a lost connection
+
+    def exit_reason(self) -> str:
+        return "attached broker"
 
     def reload(self, acl_text: str, crl_pem: bytes, timeout: float = 10.0) -> None:
         del acl_text, crl_pem, timeout  # not ours to change

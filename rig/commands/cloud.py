@@ -67,7 +67,8 @@ def up(args: argparse.Namespace) -> int:
         )
         try:
             while not stop.wait(0.5):
-                pass
+                if runtime.broker is not None and not runtime.broker.alive():
+                    raise CommandError(f"the broker died: {runtime.broker.exit_reason()}")
         except KeyboardInterrupt:
             pass
     finally:

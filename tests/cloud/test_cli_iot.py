@@ -205,3 +205,19 @@ def test_shadow_commands_write_the_outfile(home: Path, tmp_path: Path) -> None:
         ok=False,
     )
     assert invalid.returncode != 0 and "Missing required node: state" in invalid.stderr
+
+
+def test_an_unwritable_key_outfile_is_refused_before_a_key_is_made(
+    home: Path, tmp_path: Path
+) -> None:
+    before = run_json(home, "iot", "list-certificates")["certificates"]
+    refused = run(
+        home,
+        "iot",
+        "create-keys-and-certificate",
+        "--private-key-outfile",
+        str(tmp_path / "missing-dir" / "key.pem"),
+        ok=False,
+    )
+    assert refused.returncode != 0 and "missing-dir" in refused.stderr
+    assert run_json(home, "iot", "list-certificates")["certificates"] == before

@@ -164,3 +164,16 @@ def test_cloud_up_cli_changes_apply_at_once_and_state_survives_restart(home, tmp
         assert second.returncode != 0 and "already runs" in second.stderr
     finally:
         assert again.stop() == 0
+
+
+def test_cloud_up_stops_with_an_error_when_its_broker_dies(home) -> None:
+    cloud = CloudProcess(home)
+    try:
+        os.kill(cloud.endpoint["broker_pid"], signal.SIGKILL)
+        code = cloud.process.wait(30)
+        output = cloud.process.stdout.read() if cloud.process.stdout else ""
+    finally:
+        cloud.stop()
+    assert code != 0, output
+    assert "broker died" in output
+    assert not (home / "endpoint.json").exists()
