@@ -118,3 +118,28 @@ def test_publish_is_limited_to_the_policys_topics(cloud, device, tmp_path) -> No
         assert got.topic == "iotbutton/auth-clicker", f"saw {got.topic} first"
     finally:
         client.close()
+
+
+def test_group_policies_and_thing_attributes_apply_at_once(cloud, tmp_path) -> None:
+    thing = "grp-thing-1"
+    cloud.cloud.create_thing(thing, attribute_payload={"attributes": {"room": thing}})
+    created, identity = _certificate(cloud, tmp_path, thing)
+    cloud.cloud.attach_thing_principal(thing, created["certificateArn"])
+    cloud.cloud.create_thing_group("grp-buttons-1")
+    policy = _policy(
+        cloud,
+        "grp-connect-by-room",
+        [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": arn.client_arn("${iot:Connection.Thing.Attributes[room]}"),
+            }
+        ],
+    )
+    cloud.cloud.attach_policy(policy, arn.thing_group_arn("grp-buttons-1"))
+    assert not can_connect(cloud.endpoint, identity), "connected without the group's policy"
+    cloud.cloud.add_thing_to_thing_group(thing_group_name="grp-buttons-1", thing_name=thing)
+    assert can_connect(cloud.endpoint, identity), "the group's policy did not apply"
+    cloud.cloud.update_thing(thing, attribute_payload={"attributes": {"room": "elsewhere"}})
+    assert not can_connect(cloud.endpoint, identity), "an attribute change did not apply"
