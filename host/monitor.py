@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import serial
 
-EVENT_PREFIX = "EVT "
+from rig.boards.console import EVENT_PREFIX, Event, parse_event_line
+
 REDACTED = "[REDACTED]"
 
 _PEM_BLOCK = re.compile(
@@ -43,25 +44,24 @@ def redact(text: str) -> str:
     return _BASE64_RUN.sub(REDACTED, text)
 
 
-def format_event(payload: str) -> str:
-    """`EVT {"ev":"click",...}` → `[click] type=SINGLE n=1 ...`; a broken line is shown as is."""
-    try:
-        event = json.loads(payload)
-    except ValueError:
-        return f"[EVT?] {payload}"
-    if not isinstance(event, dict) or "ev" not in event:
-        return f"[EVT?] {payload}"
-    name = event.pop("ev")
-    fields = " ".join(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in event.items())
-    return f"[{name}] {fields}".rstrip()
+def format_event(event: Event) -> str:
+    """`{"ev": "click", "type": "SINGLE", ...}` → `[click] type="SINGLE" ...`."""
+    fields = " ".join(
+        f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in event.items() if k != "ev"
+    )
+    return f"[{event['ev']}] {fields}".rstrip()
 
 
 def render_line(line: str, pretty: bool = True) -> str:
-    """One console line as the monitor prints it (always redacted)."""
+    """One console line as the monitor prints it (always redacted). Events are parsed by the
+    rig's console parser, so the monitor and the tests read the console the same way."""
     line = redact(line.rstrip("\r\n"))
-    if pretty and line.startswith(EVENT_PREFIX):
-        return format_event(line[len(EVENT_PREFIX) :])
-    return line
+    event = parse_event_line(line) if pretty else None
+    if event is None:
+        return line
+    if event["ev"] == "_unparsed":
+        return f"[EVT?] {line[len(EVENT_PREFIX) :]}"
+    return format_event(event)
 
 
 @dataclass

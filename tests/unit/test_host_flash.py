@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from host.flash import FlashError, FlashPlan, chip_of_image, plan_flash
+from host.flash import FlashError, FlashPlan, chip_of_image, flash, plan_flash
 
 
 def esp_image(path: Path, chip_id: int) -> Path:
@@ -86,3 +86,11 @@ def test_without_a_port_exactly_one_board_must_be_found(tmp_path: Path) -> None:
 def test_a_url_port_is_not_checked_on_the_filesystem(tmp_path: Path) -> None:
     plan = plan_flash(esp_image(tmp_path / "f.bin", 0), port="rfc2217://lab-host:4000")
     assert plan.port == "rfc2217://lab-host:4000"
+
+
+def test_a_port_nobody_answers_on_is_a_clear_error(tmp_path: Path) -> None:
+    plan = plan_flash(esp_image(tmp_path / "f.bin", 0), port="socket://127.0.0.1:1")
+    with pytest.raises(
+        FlashError, match=r"cannot talk to the ROM bootloader on socket://127\.0\.0\.1:1"
+    ):
+        flash(plan, log=lambda _: None)
