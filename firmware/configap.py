@@ -45,6 +45,14 @@ def _text(fields, name):
         raise ValueError(name)
 
 
+def _shown(fields, name):
+    # a text field to re-fill the form with ("" when it is not valid UTF-8)
+    try:
+        return _text(fields, name)
+    except ValueError:
+        return ""
+
+
 class Portal:
     def __init__(self, serial, show, addr=None, timeout_s=AP_TIMEOUT_S, request_timeout_ms=10000):
         self.serial = serial
@@ -170,14 +178,8 @@ class Portal:
         files, errors = self.build(fields)
         if errors:
             events.emit("config", state="refused", fields=sorted(errors or ()))
-            ssid = (
-                fields.get("ssid", b"").decode("utf-8", "replace") if "ssid" not in errors else ""
-            )
-            ep = (
-                fields.get("endpoint", b"").decode("utf-8", "replace")
-                if "endpoint" not in errors
-                else ""
-            )
+            ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
+            ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
             return 400, "text/html; charset=utf-8", self.page(errors, ssid, ep)
         certs.commit(files)
         self.applied = True

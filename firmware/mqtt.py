@@ -136,7 +136,7 @@ def backoff_ms(attempt, base_ms, max_ms, rand16):
     return span // 2 + (span // 2) * rand16 // 65536
 
 
-def _rand16():
+def rand16():
     import os
 
     r = os.urandom(2)
@@ -470,7 +470,7 @@ class Client:
                     self.on_state("down", e)
             self.failures += 1
             await asyncio.sleep_ms(
-                backoff_ms(self.failures - 1, self.backoff_base_ms, self.backoff_max_ms, _rand16())
+                backoff_ms(self.failures - 1, self.backoff_base_ms, self.backoff_max_ms, rand16())
             )
 
     async def disconnect(self):

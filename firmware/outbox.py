@@ -98,6 +98,7 @@ class ClickSender:
         self.battery_mv = battery_mv  # f() -> int
         self.reported_time = reported_time  # f() -> ISO 8601 string
         self.show = show  # f(led pattern)
+        self.busy = None  # f(bool): unsent clicks keep the board awake (app.set_busy)
         self._wake = None
 
     def on_click(self, event):
@@ -114,6 +115,8 @@ class ClickSender:
         self._wake = asyncio.Event()
         while True:
             item = self.outbox.oldest()
+            if self.busy:
+                self.busy(item is not None)
             if item is None:
                 self._wake.clear()
                 await self._wake.wait()

@@ -62,7 +62,10 @@ def decode(data, labels):
     j = data.find(b"-----", i + 11)
     if j < 0:
         raise PemError("bad PEM header")
-    label = data[i + 11 : j].decode()
+    try:
+        label = data[i + 11 : j].decode()
+    except UnicodeError:
+        raise PemError("bad PEM header")
     if label == "ENCRYPTED PRIVATE KEY":
         raise PemError("encrypted keys are not supported")
     if label not in labels:

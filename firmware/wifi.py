@@ -103,7 +103,7 @@ class Station:
                 failures += 1
                 await asyncio.sleep_ms(
                     mqtt.backoff_ms(
-                        failures - 1, self.backoff_base_ms, self.backoff_max_ms, mqtt._rand16()
+                        failures - 1, self.backoff_base_ms, self.backoff_max_ms, mqtt.rand16()
                     )
                 )
                 continue

@@ -305,6 +305,7 @@ def test_bad_fields_get_clear_messages_and_nothing_is_stored(
         ({"key": identity.other_key_pem}, "private key does not match the certificate"),
         ({"password": b"short"}, "WPA2 password must be 8-63"),
         ({"cert": b""}, "certificate required"),
+        ({"ssid": b"\xff\xfeGuest"}, "text fields must be UTF-8"),
     ]
     for change, message in cases:
         body, headers = urlencoded({**good_fields(identity), **change})

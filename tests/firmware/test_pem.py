@@ -138,6 +138,15 @@ def test_random_bytes_only_ever_raise_pem_error(data: bytes) -> None:
         assert der[:1] == b"\x30"
 
 
+@given(st.binary(max_size=120), st.sampled_from([b"-----BEGIN ", b"-----BEGIN CERTIFICATE-----"]))
+def test_hostile_pem_armour_only_raises_pem_error(tail: bytes, head: bytes) -> None:
+    for parse in (pem.certificate, pem.private_key):
+        try:
+            parse(head + tail)
+        except pem.PemError:
+            pass
+
+
 @given(st.binary(min_size=1, max_size=200))
 def test_corrupted_certificates_are_refused_or_still_well_formed(noise: bytes) -> None:
     good = _CERT_DER
