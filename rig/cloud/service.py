@@ -162,6 +162,8 @@ class CloudService:
         token = f"$aws/rig/cloud/ready/{uuid.uuid4().hex}"
 
         def ready(_topic: str, _payload: bytes) -> None:
+            self._handlers.remove((token, ready))  # one use; a reconnect makes a new one
+            client.unsubscribe(token)
             self._connected.set()
 
         self._handlers.append((token, ready))
