@@ -114,6 +114,10 @@ class ConsoleReader:
                 except (serial.SerialException, OSError) as exc:
                     if not self._closing.is_set():
                         self.error = exc
+                        # shows in expect()'s failure message, after what the board printed
+                        message = f"\n[rig] console reader stopped: {exc}\n".encode()
+                        for sink in self._sinks:
+                            sink(message)
                     return
             if data:
                 for sink in self._sinks:
@@ -206,6 +210,7 @@ class SerialBoard(Board):
         if self._log is not None:
             sinks.append(self._log.write)
         self.reader = ConsoleReader(port, sinks)
+        self.last_deploy: host_deploy.DeployReport | None = None
 
     # ----- power and reset -----
 
