@@ -267,7 +267,8 @@ class Device:
 
     Its output lines are collected; `expect` waits for one and shows the others on failure."""
 
-    def __init__(self, script: str, cwd: Path) -> None:
+    def __init__(self, script: str, cwd: Path, secrets: list[str]) -> None:
+        self.secrets = secrets  # must never appear on the console
         env = dict(os.environ, MICROPYPATH=f":.frozen:{REPO / 'firmware'}")
         self.proc = subprocess.Popen(
             [str(MICROPYTHON), "-c", script],
@@ -306,7 +307,10 @@ class Device:
         self.proc.wait(10)
         while not self._q.empty():
             self.lines.append(self._q.get())
-        return "\n".join(self.lines)
+        console = "\n".join(self.lines)
+        for secret in self.secrets:
+            assert secret not in console, "the console shows key material"
+        return console
 
 
 DEVICE_PRELUDE = """
@@ -338,7 +342,9 @@ def device(pki: Pki, body: str, tmp_path: Path) -> Device:
         "cert": str(pki.client_cert_der),
         "key": str(pki.client_key_der),
     }
-    return Device(prelude + body, tmp_path)
+    key_der = pki.client_key_der.read_bytes()
+    key_pem_lines = pki.client_key_pem.read_text().splitlines()[1:-1]
+    return Device(prelude + body, tmp_path, [key_der.hex(), key_der.hex().upper(), *key_pem_lines])
 
 
 @pytest.fixture
@@ -396,6 +402,10 @@ async def main():
     await c.publish('dev/out', b'{{"n":1}}', 1)
     print('PUBACK')
     await c.publish('dev/out0', 'q0', 0)
+    await flag('unsubscribe')
+    await c.subscribe('dev/in2', 1)
+    await c.unsubscribe('dev/in')
+    print('UNSUBSCRIBED')
     await asyncio.sleep(60)
 asyncio.run(main())
 """,
@@ -410,6 +420,11 @@ asyncio.run(main())
         client, _ = cloud
         client.publish("dev/in", b"hello", qos=1)
         assert dev.expect("MSG") == "MSG dev/in hello"
+        (tmp_path / "unsubscribe").touch()
+        dev.expect("UNSUBSCRIBED")
+        client.publish("dev/in", b"not for me", qos=1)  # unsubscribed: must not arrive
+        client.publish("dev/in2", b"after", qos=1)  # same publisher, same order
+        assert dev.expect("MSG") == "MSG dev/in2 after"
     finally:
         dev.close()
 
