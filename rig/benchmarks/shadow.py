@@ -2,7 +2,8 @@
 
 * `shadow_rtt_ratio`: median shadow update → /update/accepted round trip divided by the median
   raw MQTT echo (publish to a topic the same client subscribes to), same broker, same client,
-  same run, interleaved. Also `shadow_update_rtt_ms_p50` and `mqtt_echo_rtt_ms_p50`.
+  same run, interleaved. Also `shadow_update_rtt_ms_p50`, `mqtt_echo_rtt_ms_p50` and
+  `service_ping_rtt_ms_p50` (a trip through the cloud service that does no work).
 * `cloud_restart_lost`: `buttonrig cloud up` in its own process is SIGKILLed during a stream of
   acknowledged shadow updates, restarted, and every acknowledged version newer than the stored
   shadow counts as lost. Also `cloud_restart_acknowledged` (how many were acknowledged).
@@ -38,24 +39,22 @@ class Context(Protocol):
 
 
 def _echo_policy(thing: str) -> str:
-    topic = f"bench/{thing}/echo"
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["iot:Publish", "iot:Receive"],
-                    "Resource": arn.topic_arn(topic),
-                },
-                {
-                    "Effect": "Allow",
-                    "Action": "iot:Subscribe",
-                    "Resource": arn.topicfilter_arn(topic),
-                },
-            ],
-        }
+    """Publish and receive the echo topic; ping the service and receive its pong."""
+    echo, ping, pong = (
+        f"bench/{thing}/echo",
+        f"buttonrig/ping/{thing}",
+        f"buttonrig/pong/{thing}",
     )
+    allow = [
+        ("iot:Publish", arn.topic_arn(echo)),
+        ("iot:Receive", arn.topic_arn(echo)),
+        ("iot:Subscribe", arn.topicfilter_arn(echo)),
+        ("iot:Publish", arn.topic_arn(ping)),
+        ("iot:Receive", arn.topic_arn(pong)),
+        ("iot:Subscribe", arn.topicfilter_arn(pong)),
+    ]
+    statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in allow]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 def _credentials(cloud: Cloud, thing: str, directory: Path) -> tuple[Path, Path, str]:
@@ -92,17 +91,22 @@ def rtt_ratio(workdir: Path, samples: int) -> dict[str, float]:
         try:
             echo = f"bench/{thing}/echo"
             shadow = f"$aws/things/{thing}/shadow/update"
+            ping, pong = f"buttonrig/ping/{thing}", f"buttonrig/pong/{thing}"
             client.subscribe(echo)
+            client.subscribe(pong)
             client.subscribe(f"{shadow}/accepted")
             echo_ms: list[float] = []
             shadow_ms: list[float] = []
+            ping_ms: list[float] = []
             for index in range(samples + 5):  # the first few warm up caches and connections
                 body = json.dumps({"state": {"reported": {"n": index}}}).encode()
                 e = _round_trip(client, echo, echo, body)
                 s = _round_trip(client, shadow, f"{shadow}/accepted", body)
+                p = _round_trip(client, ping, pong, body)
                 if index >= 5:
                     echo_ms.append(e)
                     shadow_ms.append(s)
+                    ping_ms.append(p)
         finally:
             client.close()
     finally:
@@ -112,6 +116,8 @@ def rtt_ratio(workdir: Path, samples: int) -> dict[str, float]:
         "shadow_rtt_ratio": round(shadow_p50 / echo_p50, 3),
         "shadow_update_rtt_ms_p50": round(shadow_p50, 3),
         "mqtt_echo_rtt_ms_p50": round(echo_p50, 3),
+        # a trip through the service doing no work: what the service's threads cost
+        "service_ping_rtt_ms_p50": round(statistics.median(ping_ms), 3),
     }
 
 
