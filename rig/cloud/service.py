@@ -224,9 +224,15 @@ class CloudService:
             return
         thing = match["thing"]
         try:
-            outcome = self.cloud.shadow_store.handle(
-                match["op"], thing, payload, match["name"] or ""
-            )
+            try:
+                outcome = self.cloud.shadow_store.handle(
+                    match["op"], thing, payload, match["name"] or ""
+                )
+            except Exception:  # e.g. the database stayed locked: answer, never leave it hanging
+                log.exception("shadow request on %s failed", topic)
+                outcome = shadows.ShadowStore.rejected(
+                    topic, engine.ShadowError.internal(), payload
+                )
             for reply_topic, body in outcome.messages:
                 self.publish(reply_topic, body)
         finally:
