@@ -207,3 +207,14 @@ def test_shadow_rest_errors(cloud: Cloud) -> None:
     cloud.delete_thing_shadow("rest-1")
     with pytest.raises(ResourceNotFoundException):
         cloud.delete_thing_shadow("rest-1")
+
+
+def test_a_corrupt_stored_shadow_gives_an_internal_error_not_a_crash(cloud: Cloud) -> None:
+    from rig.cloud.errors import InternalFailureException
+
+    cloud.update_thing_shadow("corrupt-1", b'{"state":{"reported":{"a":1}}}')
+    with cloud.store.write() as db:
+        db.execute("UPDATE shadows SET document = '{broken' WHERE thing_name = 'corrupt-1'")
+    with pytest.raises(InternalFailureException, match="Internal service failure"):
+        cloud.get_thing_shadow("corrupt-1")
+    assert json.loads(cloud.update_thing_shadow("other-1", b'{"state":{"reported":{}}}'))

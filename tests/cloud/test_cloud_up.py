@@ -177,3 +177,11 @@ def test_cloud_up_stops_with_an_error_when_its_broker_dies(home) -> None:
     assert code != 0, output
     assert "broker died" in output
     assert not (home / "endpoint.json").exists()
+
+
+def test_no_acknowledged_shadow_update_is_lost_when_the_cloud_is_killed(tmp_path) -> None:
+    from rig.benchmarks.shadow import restart_lost
+
+    result = restart_lost(tmp_path, before_kill=20)
+    assert result["cloud_restart_acknowledged"] >= 20
+    assert result["cloud_restart_lost"] == 0, result
