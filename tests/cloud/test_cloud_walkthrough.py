@@ -1,0 +1,89 @@
+"""The guide's "Getting Started" button set-up, replayed with the aws-cli-shaped commands against
+a running cloud, then a button click seen by the cloud (spec-core §1.7, TV-01, TV-03)."""
+
+from __future__ import annotations
+
+import json
+import queue
+from pathlib import Path
+
+from rig.cloud import arn
+from rig.cloud.pytest_fixtures import DeviceClient
+from rig.cloud.pytest_fixtures import buttonrig as run
+from rig.cloud.pytest_fixtures import buttonrig_json as run_json
+
+DSN = "G030JF055364XVRB"
+
+
+def test_getting_started_walkthrough(cloud, tmp_path: Path) -> None:
+    home = cloud.home
+    seen: queue.Queue[tuple[str, bytes]] = queue.Queue()
+    cloud.service.subscribe("iotbutton/+", lambda topic, payload: seen.put((topic, payload)))
+
+    run(home, "iot", "create-thing", "--thing-name", "MyIoTButton")
+    cert, key = (
+        tmp_path / "2a540e2346-certificate.pem.crt",
+        tmp_path / "2a540e2346-private.pem.key",
+    )
+    created = run_json(
+        home,
+        "iot",
+        "create-keys-and-certificate",
+        "--set-as-active",
+        "--certificate-pem-outfile",
+        str(cert),
+        "--private-key-outfile",
+        str(key),
+    )
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": "iot:Publish",
+                "Resource": arn.topic_arn(f"iotbutton/{DSN}"),
+            },
+        ],
+    }
+    document = tmp_path / "policy.json"
+    document.write_text(json.dumps(policy))
+    run(
+        home,
+        "iot",
+        "create-policy",
+        "--policy-name",
+        "MyIoTButtonPolicy",
+        "--policy-document",
+        f"file://{document}",
+    )
+    run(
+        home,
+        "iot",
+        "attach-principal-policy",
+        "--policy-name",
+        "MyIoTButtonPolicy",
+        "--principal",
+        created["certificateArn"],
+    )
+    run(
+        home,
+        "iot",
+        "attach-thing-principal",
+        "--thing-name",
+        "MyIoTButton",
+        "--principal",
+        created["certificateArn"],
+    )
+
+    assert cloud.endpoint is not None
+    button = DeviceClient(cloud.endpoint, cert, key, "MyIoTButton").connect()
+    try:
+        message = {"serialNumber": DSN, "batteryVoltage": "1666mV", "clickType": "SINGLE"}
+        button.publish(f"iotbutton/{DSN}-not-mine", {"forged": True})
+        button.publish(f"iotbutton/{DSN}", message)
+        topic, payload = seen.get(timeout=20)
+        assert topic == f"iotbutton/{DSN}", f"the cloud saw {topic} first"
+        assert json.loads(payload) == message
+    finally:
+        button.close()
