@@ -142,10 +142,13 @@ class CloudRuntime:
 
     def endpoint_document(self) -> dict[str, Any]:
         assert self.endpoint is not None
+        ca_der = self.cloud.ca.certificate_file.with_suffix(".der")  # devices load DER only
+        ca_der.write_bytes(self.cloud.ca.certificate_der)
         return {
             "host": self.endpoint.host,
             "port": self.endpoint.port,
             "ca_file": str(self.endpoint.ca_file),
+            "ca_der_file": str(ca_der),
             "server_hostname": self.endpoint.server_hostname,
             "pid": os.getpid(),
             "broker_pid": self.broker.pid if self.broker else None,

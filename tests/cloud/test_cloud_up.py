@@ -84,6 +84,7 @@ def test_cloud_up_cli_changes_apply_at_once_and_state_survives_restart(home, tmp
     try:
         assert cloud.endpoint["host"] == "127.0.0.1"
         assert Path(cloud.endpoint["ca_file"]).read_text().startswith("-----BEGIN CERTIFICATE")
+        assert Path(cloud.endpoint["ca_der_file"]).read_bytes()[:1] == b"\x30"
         cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
         created = run_json(
             home,
