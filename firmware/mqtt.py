@@ -3,15 +3,12 @@
 # PUBACK; subscriptions are renewed after a reconnect; keep-alive with a PINGRESP deadline.
 # Failures carry a class (dns / connect / tls / forbidden / timeout / closed) so the LED can
 # show which step broke. Packet encoding is pure so it also runs under CPython.
+import asyncio
+import errno
+import select
+import socket
 import struct
-
-try:
-    import asyncio
-    import select
-    import socket
-    import time
-except ImportError:  # pragma: no cover
-    pass
+import time
 
 CONNECT = 0x10
 CONNACK = 0x20
@@ -155,7 +152,7 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
         try:
             s.connect(ai[-1])
         except OSError as e:
-            if e.errno != 115 and e.errno != 119:  # EINPROGRESS (Linux / lwIP)
+            if e.errno != errno.EINPROGRESS:
                 raise MQTTError("connect", str(e))
         p = select.poll()
         p.register(s, select.POLLOUT)
