@@ -78,7 +78,9 @@ def have_identity():
 
 
 def factory_reset(extra=()):
-    # erase certificates and network configuration (settings and serial stay)
-    for path in (CERT, KEY, CA, COMMIT) + tuple(extra):
+    # erase certificates and network configuration (settings, serial and unsent clicks stay)
+    import netcfg
+
+    for path in (CERT, KEY, CA, COMMIT, netcfg.PATH) + tuple(extra):
         store.remove(path)
         store.remove(path + STAGED)

@@ -135,7 +135,7 @@ def test_factory_reset_erases_identity_and_network_but_keeps_settings(flash: Pat
     certs.commit({certs.CERT: b"c", certs.KEY: b"k", certs.CA: b"a", netcfg.PATH: b"n"})
     (flash / "settings.json").write_text("{}")
     (flash / "serial").write_text("G030JF055364XVRB")
-    certs.factory_reset((netcfg.PATH,))
+    certs.factory_reset()
     assert not certs.have_identity()
     assert not (flash / certs.CA).exists() and not (flash / netcfg.PATH).exists()
     assert (flash / "settings.json").exists() and (flash / "serial").exists()
