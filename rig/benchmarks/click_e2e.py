@@ -23,6 +23,8 @@ BOARDS_QUICK = 2
 HEAPSIZE = "96K"  # ESP32 without PSRAM: about 100 KB of GC heap
 DEBOUNCE_MS, DOUBLE_MS, LONG_MS = 50, 400, 1500
 MARGIN_MS = 100  # random timings stay this far from every window edge
+# Shortest hold or gap: past debounce even after the longest bounce burst, with a margin.
+SHORTEST_MS = DEBOUNCE_MS + gestures.BOUNCE_MAX_MS + 40
 LEAD_MS = DOUBLE_MS + 150  # released before each gesture: the previous one is decided
 CLICK_TIMEOUT_S = 15.0
 
@@ -30,12 +32,12 @@ CLICK_TIMEOUT_S = 15.0
 def random_gesture(rng: random.Random) -> tuple[str, list[gestures.Step]]:
     kind = rng.choice(("SINGLE", "DOUBLE", "LONG"))
     if kind == "SINGLE":
-        steps = gestures.single(rng.randint(60, 600), lead_ms=LEAD_MS, rng=rng)
+        steps = gestures.single(rng.randint(SHORTEST_MS, 600), lead_ms=LEAD_MS, rng=rng)
     elif kind == "DOUBLE":
         steps = gestures.double(
-            rng.randint(60, 300),
-            rng.randint(80, DOUBLE_MS - MARGIN_MS),
-            rng.randint(60, 300),
+            rng.randint(SHORTEST_MS, 300),
+            rng.randint(SHORTEST_MS, DOUBLE_MS - MARGIN_MS),
+            rng.randint(SHORTEST_MS, 300),
             lead_ms=LEAD_MS,
             rng=rng,
         )
@@ -56,6 +58,7 @@ class _BoardRun:
         self.misclassified = 0
         self.played = 0
         self.error: BaseException | None = None
+        self.misses: list[dict[str, Any]] = []  # printed: what to look at when this is not 0
 
     def run(self) -> None:
         try:
@@ -68,7 +71,9 @@ class _BoardRun:
                     got = self.board.expect("click", CLICK_TIMEOUT_S)["type"]
                 except ExpectTimeout:
                     got = None
-                self.misclassified += got != kind
+                if got != kind:
+                    self.misclassified += 1
+                    self.misses.append({"want": kind, "got": got, "steps": steps})
             extra = len(self.board.events("click")) - self.played
             self.misclassified += max(0, extra)
         except BaseException as exc:  # reported by the main thread
@@ -101,6 +106,9 @@ def run(ctx: Any) -> dict[str, float | int]:
         for r in runs:
             if r.error is not None:
                 raise RuntimeError(f"{r.board.name} failed") from r.error
+        for r in runs:
+            for miss in r.misses:
+                print(f"[click_e2e] {r.board.name} misclassified: {json.dumps(miss)}")
         peaks = [e["peak"] for b in boards for e in b.events("heap") if "peak" in e]
         if not peaks:
             raise RuntimeError("the firmware printed no heap event")
