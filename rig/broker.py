@@ -203,6 +203,8 @@ def render_config(port: int, runtime: Path, log_topic: bool = True) -> str:
         "log_type warning",
         "log_type notice",
         "log_type information",
+        "log_type subscribe",  # for $aws/events/subscriptions/... lifecycle events
+        "log_type unsubscribe",
         "log_timestamp true",
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
         f"acl_file {runtime / 'acl'}",

@@ -53,6 +53,8 @@ _DISCONNECTED = re.compile(
     r"(?:Client (?P<a>\S+) (?:disconnected|closed its connection|has exceeded timeout"
     r"|already connected, closing old connection))|(?:Socket error on client (?P<b>\S+),)"
 )
+_SUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<qos>\d) (?P<filter>.+)$")
+_UNSUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<filter>.+)$")
 INTERNAL_CLIENTS = (CLOUD_USER, PROBE_USER, "<unknown>")
 
 
@@ -265,8 +267,11 @@ class CloudService:
 
     # ---- presence (from mosquitto's log on $SYS/broker/log/#) ----------------------------
 
-    def _on_broker_log(self, _topic: str, payload: bytes) -> None:
+    def _on_broker_log(self, topic: str, payload: bytes) -> None:
         line = payload.decode(errors="replace")
+        if topic.endswith(("/subscribe", "/unsubscribe")):
+            self._subscription(topic.endswith("/subscribe"), line)
+            return
         connected = _CONNECTED.search(line)
         if connected:
             self._presence("connected", connected["id"])
@@ -300,6 +305,26 @@ class CloudService:
                 (client_id, event_type == "connected", session, principal, event["timestamp"]),
             )
         self.publish(f"$aws/events/presence/{event_type}/{client_id}", event)
+
+    def _subscription(self, subscribed: bool, line: str) -> None:
+        """$aws/events/subscriptions/subscribed|unsubscribed/<clientId>, one event per filter
+        (mosquitto logs each filter of a SUBSCRIBE on its own line; AWS may group them)."""
+        match = (_SUBSCRIBED if subscribed else _UNSUBSCRIBED).match(line)
+        if match is None:
+            return
+        client_id = match["id"]
+        if client_id in INTERNAL_CLIENTS or "+" in client_id or "#" in client_id:
+            return
+        event_type = "subscribed" if subscribed else "unsubscribed"
+        event = {
+            "clientId": client_id,
+            "timestamp": now_ms(),
+            "eventType": event_type,
+            "sessionIdentifier": self._sessions.get(client_id, str(uuid.UUID(int=0))),
+            "principalIdentifier": self._certificate_of(client_id),
+            "topics": [match["filter"]],
+        }
+        self.publish(f"$aws/events/subscriptions/{event_type}/{client_id}", event)
 
     def _certificate_of(self, client_id: str) -> str:
         row = (

@@ -155,3 +155,21 @@ def test_detecting_a_thing_is_connected(cloud, device, tmp_path) -> None:
             break
         time.sleep(0.05)
     assert state == {"connected": "false"}, f"shadow after the LWT: {state}"
+
+
+def test_subscription_lifecycle_events(cloud, device, tmp_path) -> None:
+    watcher = _watcher(cloud, tmp_path)
+    try:
+        watcher.subscribe("$aws/events/subscriptions/+/presence-sub-1")
+        button = device("presence-sub-1")
+        accepted = "$aws/things/presence-sub-1/shadow/get/accepted"
+        button.subscribe(accepted)
+        subscribed = watcher.expect("$aws/events/subscriptions/subscribed/presence-sub-1")
+        assert subscribed["eventType"] == "subscribed" and subscribed["topics"] == [accepted]
+        assert subscribed["clientId"] == "presence-sub-1"
+        button.client.unsubscribe(accepted)
+        unsubscribed = watcher.expect("$aws/events/subscriptions/unsubscribed/presence-sub-1")
+        assert unsubscribed["topics"] == [accepted]
+        assert unsubscribed["sessionIdentifier"] == subscribed["sessionIdentifier"]
+    finally:
+        watcher.close()
