@@ -20,7 +20,7 @@ from typing import Any
 from rig.cloud import arn, endpoint, shadows
 from rig.cloud.ca import CertificateAuthority, IssuedCertificate
 from rig.cloud.certificates import Certificates
-from rig.cloud.errors import CloudError, InvalidRequestException
+from rig.cloud.errors import CloudError, InvalidRequestException, ResourceNotFoundException
 from rig.cloud.events import enqueue
 from rig.cloud.policies import Policies, document_text
 from rig.cloud.registry import Registry
@@ -113,6 +113,35 @@ class Cloud:
 
     def describe_thing_group(self, thing_group_name: str) -> dict[str, Any]:
         return self.registry.describe_thing_group(thing_group_name)
+
+    def list_thing_types(self) -> dict[str, Any]:
+        return self.registry.list_thing_types()
+
+    def deprecate_thing_type(
+        self, thing_type_name: str, undo_deprecate: bool = False
+    ) -> dict[str, Any]:
+        return self.registry.deprecate_thing_type(thing_type_name, undo_deprecate)
+
+    def list_thing_groups(self) -> dict[str, Any]:
+        return self.registry.list_thing_groups()
+
+    def list_thing_groups_for_thing(self, thing_name: str) -> dict[str, Any]:
+        return self.registry.list_thing_groups_for_thing(thing_name)
+
+    def list_things_in_thing_group(
+        self, thing_group_name: str, recursive: bool = False
+    ) -> dict[str, Any]:
+        return self.registry.list_things_in_thing_group(thing_group_name, recursive)
+
+    def describe_endpoint(self, endpoint_type: str | None = None) -> dict[str, Any]:
+        """Where devices connect. `port` is ours (AWS's is always 8883); needs a running cloud."""
+        del endpoint_type  # one endpoint serves every type here
+        running = endpoint.running_cloud(self.home)
+        if running is None:
+            raise ResourceNotFoundException(
+                f"no cloud runs for {self.home}: start one with `buttonrig cloud up`"
+            )
+        return {"endpointAddress": running["server_hostname"], "port": running["port"]}
 
     def add_thing_to_thing_group(self, **kwargs: Any) -> dict[str, Any]:
         return self._mutating(self.registry.add_thing_to_thing_group(**kwargs))

@@ -70,6 +70,37 @@ OPERATIONS = [
         (Param("--thing-type-name", required=True),),
         lambda c, kw: c.describe_thing_type(**kw),
     ),
+    Operation("list-thing-types", "ListThingTypes", (), lambda c, _kw: c.list_thing_types()),
+    Operation(
+        "deprecate-thing-type",
+        "DeprecateThingType",
+        (Param("--thing-type-name", required=True), Param("--undo-deprecate", "boolean")),
+        lambda c, kw: c.deprecate_thing_type(
+            kw["thing_type_name"], bool(kw.get("undo_deprecate"))
+        ),
+    ),
+    Operation("list-thing-groups", "ListThingGroups", (), lambda c, _kw: c.list_thing_groups()),
+    Operation(
+        "list-thing-groups-for-thing",
+        "ListThingGroupsForThing",
+        (THING,),
+        lambda c, kw: c.list_thing_groups_for_thing(**kw),
+    ),
+    Operation(
+        "list-things-in-thing-group",
+        "ListThingsInThingGroup",
+        (Param("--thing-group-name", required=True), Param("--recursive", "boolean")),
+        lambda c, kw: c.list_things_in_thing_group(
+            kw["thing_group_name"], bool(kw.get("recursive"))
+        ),
+    ),
+    Operation(
+        "describe-endpoint",
+        "DescribeEndpoint",
+        (Param("--endpoint-type"),),
+        lambda c, kw: c.describe_endpoint(**kw),
+        help="ours: also gives the port (the running cloud's)",
+    ),
     Operation(
         "create-thing-group",
         "CreateThingGroup",

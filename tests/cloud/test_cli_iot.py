@@ -221,3 +221,46 @@ def test_an_unwritable_key_outfile_is_refused_before_a_key_is_made(
     )
     assert refused.returncode != 0 and "missing-dir" in refused.stderr
     assert run_json(home, "iot", "list-certificates")["certificates"] == before
+
+
+def test_groups_and_types_commands(home: Path) -> None:
+    run(home, "iot", "create-thing-group", "--thing-group-name", "Lights")
+    run(
+        home,
+        "iot",
+        "create-thing-group",
+        "--thing-group-name",
+        "RedLights",
+        "--parent-group-name",
+        "Lights",
+    )
+    run(home, "iot", "create-thing", "--thing-name", "Red1")
+    run(
+        home,
+        "iot",
+        "add-thing-to-thing-group",
+        "--thing-group-name",
+        "RedLights",
+        "--thing-name",
+        "Red1",
+    )
+    direct = run_json(home, "iot", "list-things-in-thing-group", "--thing-group-name", "Lights")
+    assert direct == {"things": []}
+    recursive = run_json(
+        home, "iot", "list-things-in-thing-group", "--thing-group-name", "Lights", "--recursive"
+    )
+    assert recursive == {"things": ["Red1"]}
+    groups = run_json(home, "iot", "list-thing-groups-for-thing", "--thing-name", "Red1")
+    assert [g["groupName"] for g in groups["thingGroups"]] == ["RedLights", "Lights"]
+    names = [g["groupName"] for g in run_json(home, "iot", "list-thing-groups")["thingGroups"]]
+    assert {"Lights", "RedLights"} <= set(names)
+    run(home, "iot", "create-thing-type", "--thing-type-name", "Old")
+    run(home, "iot", "deprecate-thing-type", "--thing-type-name", "Old")
+    described = run_json(home, "iot", "describe-thing-type", "--thing-type-name", "Old")
+    assert described["thingTypeMetadata"]["deprecated"] is True
+    refused = run(
+        home, "iot", "create-thing", "--thing-name", "New1", "--thing-type-name", "Old", ok=False
+    )
+    assert refused.returncode != 0 and "deprecated" in refused.stderr
+    no_cloud = run(home, "iot", "describe-endpoint", ok=False)
+    assert no_cloud.returncode != 0 and "cloud up" in no_cloud.stderr

@@ -20,6 +20,8 @@ def test_getting_started_walkthrough(cloud, tmp_path: Path) -> None:
     seen: queue.Queue[tuple[str, bytes]] = queue.Queue()
     cloud.service.subscribe("iotbutton/+", lambda topic, payload: seen.put((topic, payload)))
 
+    found = run_json(home, "iot", "describe-endpoint", "--endpoint-type", "iot:Data-ATS")
+    assert found == {"endpointAddress": "localhost", "port": cloud.endpoint.port}
     run(home, "iot", "create-thing", "--thing-name", "MyIoTButton")
     cert, key = (
         tmp_path / "2a540e2346-certificate.pem.crt",
