@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rig.cloud import arn, endpoint, shadows
+from rig.cloud import arn, endpoint, events, shadows
 from rig.cloud.ca import CertificateAuthority, IssuedCertificate
 from rig.cloud.certificates import Certificates
 from rig.cloud.errors import CloudError, InvalidRequestException, ResourceNotFoundException
@@ -132,6 +132,17 @@ class Cloud:
         self, thing_group_name: str, recursive: bool = False
     ) -> dict[str, Any]:
         return self.registry.list_things_in_thing_group(thing_group_name, recursive)
+
+    def describe_event_configurations(self) -> dict[str, Any]:
+        return events.describe_configurations(self.store.read())
+
+    def update_event_configurations(self, event_configurations: dict[str, Any]) -> dict[str, Any]:
+        try:
+            with self.store.write() as db:
+                events.update_configurations(db, event_configurations)
+        except ValueError as exc:
+            raise InvalidRequestException(str(exc)) from exc
+        return {}
 
     def describe_endpoint(self, endpoint_type: str | None = None) -> dict[str, Any]:
         """Where devices connect. `port` is ours (AWS's is always 8883); needs a running cloud."""

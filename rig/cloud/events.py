@@ -20,6 +20,50 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+EVENT_TYPES = (
+    "THING",
+    "THING_GROUP",
+    "THING_TYPE",
+    "THING_GROUP_MEMBERSHIP",
+    "THING_GROUP_HIERARCHY",
+    "THING_TYPE_ASSOCIATION",
+    "JOB",
+    "JOB_EXECUTION",
+)
+
+
+def enabled(db: sqlite3.Connection, event_type: str) -> bool:
+    """UpdateEventConfigurations state; a type never configured is enabled (guide silent; ours)."""
+    row = db.execute(
+        "SELECT enabled FROM event_configurations WHERE event_type = ?", (event_type,)
+    ).fetchone()
+    return True if row is None else bool(row[0])
+
+
+def describe_configurations(db: sqlite3.Connection) -> dict[str, Any]:
+    return {
+        "eventConfigurations": {t: {"Enabled": enabled(db, t)} for t in EVENT_TYPES},
+    }
+
+
+def update_configurations(db: sqlite3.Connection, configurations: dict[str, Any]) -> None:
+    """Raise ValueError naming the problem; nothing is written then."""
+    if not isinstance(configurations, dict):
+        raise ValueError("eventConfigurations must be an object")
+    updates: list[tuple[str, int]] = []
+    for event_type, setting in configurations.items():
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {event_type!r}: one of {', '.join(EVENT_TYPES)}")
+        if not isinstance(setting, dict) or not isinstance(setting.get("Enabled"), bool):
+            raise ValueError(f'{event_type}: expected {{"Enabled": true|false}}')
+        updates.append((event_type, int(setting["Enabled"])))
+    db.executemany(
+        "INSERT INTO event_configurations (event_type, enabled) VALUES (?, ?)"
+        " ON CONFLICT(event_type) DO UPDATE SET enabled = excluded.enabled",
+        updates,
+    )
+
+
 def enqueue(db: sqlite3.Connection, topic: str, payload: dict[str, Any]) -> None:
     db.execute(
         "INSERT INTO outbox (topic, payload, created_ms) VALUES (?, ?, ?)",
@@ -41,6 +85,8 @@ def thing_event(
     db: sqlite3.Connection, operation: str, thing: sqlite3.Row | dict[str, Any]
 ) -> None:
     """operation: CREATED | UPDATED | DELETED."""
+    if not enabled(db, "THING"):
+        return
     payload = _base("thingEvent", operation) | {
         "thingId": thing["thing_id"],
         "thingName": thing["name"],
@@ -52,6 +98,8 @@ def thing_event(
 
 
 def thing_type_event(db: sqlite3.Connection, operation: str, row: sqlite3.Row) -> None:
+    if not enabled(db, "THING_TYPE"):
+        return
     payload = _base("thingTypeEvent", operation) | {
         "thingTypeId": row["type_id"],
         "thingTypeName": row["name"],
@@ -70,6 +118,8 @@ def thing_group_event(
     parent: sqlite3.Row | None,
     root_to_parent: list[dict[str, str]],
 ) -> None:
+    if not enabled(db, "THING_GROUP"):
+        return
     payload = _base("thingGroupEvent", operation) | {
         "thingGroupId": row["group_id"],
         "thingGroupName": row["name"],
@@ -93,6 +143,8 @@ def membership_event(
     membership_id: str,
 ) -> None:
     """operation: ADDED | REMOVED."""
+    if not enabled(db, "THING_GROUP_MEMBERSHIP"):
+        return
     payload = _base("thingGroupMembershipEvent", operation) | {
         "groupArn": group_arn,
         "groupId": group["group_id"],
@@ -110,6 +162,8 @@ def membership_event(
 def hierarchy_event(
     db: sqlite3.Connection, operation: str, parent: sqlite3.Row, child: sqlite3.Row
 ) -> None:
+    if not enabled(db, "THING_GROUP_HIERARCHY"):
+        return
     payload = _base("thingGroupHierarchyEvent", operation) | {
         "thingGroupId": parent["group_id"],
         "thingGroupName": parent["name"],

@@ -57,6 +57,9 @@ CORE_MIGRATIONS: tuple[str, ...] = (
         principal TEXT, changed_ms INTEGER NOT NULL);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
+    """
+    CREATE TABLE event_configurations (event_type TEXT PRIMARY KEY, enabled INTEGER NOT NULL);
+    """,
 )
 
 

@@ -95,6 +95,18 @@ OPERATIONS = [
         ),
     ),
     Operation(
+        "update-event-configurations",
+        "UpdateEventConfigurations",
+        (Param("--event-configurations", "structure", required=True),),
+        lambda c, kw: c.update_event_configurations(**kw),
+    ),
+    Operation(
+        "describe-event-configurations",
+        "DescribeEventConfigurations",
+        (),
+        lambda c, _kw: c.describe_event_configurations(),
+    ),
+    Operation(
         "describe-endpoint",
         "DescribeEndpoint",
         (Param("--endpoint-type"),),

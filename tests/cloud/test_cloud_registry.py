@@ -218,3 +218,26 @@ def test_a_corrupt_stored_shadow_gives_an_internal_error_not_a_crash(cloud: Clou
     with pytest.raises(InternalFailureException, match="Internal service failure"):
         cloud.get_thing_shadow("corrupt-1")
     assert json.loads(cloud.update_thing_shadow("other-1", b'{"state":{"reported":{}}}'))
+
+
+def _outbox_topics(cloud: Cloud) -> list[str]:
+    return [r["topic"] for r in cloud.store.read().execute("SELECT topic FROM outbox")]
+
+
+def test_event_configurations_switch_registry_events(cloud: Cloud) -> None:
+    assert cloud.describe_event_configurations()["eventConfigurations"]["THING"] == {
+        "Enabled": True
+    }
+    cloud.update_event_configurations({"THING": {"Enabled": False}})
+    cloud.create_thing("quiet-1")
+    assert "$aws/events/thing/quiet-1/created" not in _outbox_topics(cloud)
+    cloud.update_event_configurations({"THING": {"Enabled": True}})
+    cloud.create_thing("loud-1")
+    assert "$aws/events/thing/loud-1/created" in _outbox_topics(cloud)
+    with pytest.raises(InvalidRequestException, match="NOT_A_TYPE"):
+        cloud.update_event_configurations(
+            {"THING": {"Enabled": False}, "NOT_A_TYPE": {"Enabled": True}}
+        )
+    assert cloud.describe_event_configurations()["eventConfigurations"]["THING"] == {
+        "Enabled": True
+    }
