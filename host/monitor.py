@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import serial
 
+from host.serialport import open_serial
 from rig.boards.console import EVENT_PREFIX, Event, parse_event_line
 
 REDACTED = "[REDACTED]"
@@ -116,10 +117,7 @@ def follow(
 def monitor(url: str, baud: int = 115200, pretty: bool = True) -> None:
     """`buttonrig board monitor`: follow a port until Ctrl-C. DTR/RTS stay released so opening
     the monitor neither resets nor presses a DevKitC-style board."""
-    port: serial.Serial = serial.serial_for_url(url, baudrate=baud, timeout=0.2, do_not_open=True)
-    port.dtr = False
-    port.rts = False
-    port.open()
+    port = open_serial(url, baud, timeout=0.2)
     try:
         follow(port, pretty=pretty)
     finally:

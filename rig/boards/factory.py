@@ -27,6 +27,21 @@ class BoardSpecError(ValueError):
     """A `--board` value that names no known kind of board."""
 
 
+class EmulatedPower:
+    """An emulated board's supply: off = the process killed at once, on = started (cause
+    `power`). Its serial port is the rig's RFC 2217 server, which stays up meanwhile, as a
+    bridge powered apart from the chip does."""
+
+    def __init__(self, board: EmulatedBoard) -> None:
+        self._board = board
+
+    def off(self) -> None:
+        self._board.power_cut()
+
+    def on(self) -> None:
+        self._board.start()
+
+
 class ServedEmulatedBoard(SerialBoard):
     """`SerialBoard` on an emulated board's RFC 2217 port; closing it stops both.
 
@@ -40,7 +55,12 @@ class ServedEmulatedBoard(SerialBoard):
         emulated.start()
         # The server gives the emulated board a DevKitC's lines, whatever its profile says.
         super().__init__(
-            server.url, emulated.profile_dir, name=name, rig_press="dtr", rig_reset="rts"
+            server.url,
+            emulated.profile_dir,
+            name=name,
+            rig_press="dtr",
+            rig_reset="rts",
+            power=EmulatedPower(emulated),
         )
 
     def close(self) -> None:

@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol
 
 import serial
-from serial import rfc2217
 
 from host import deploy as host_deploy
+from host.serialport import open_serial
 from host.transport import BorrowedPortTransport, TransportExecError, raw_repl
 from rig.boards.base import Board
 from rig.boards.console import ConsoleLog, Event
@@ -35,32 +35,13 @@ BORROWED_TIMEOUT_S = 10.0  # mpremote reads fixed byte counts ("OK", window size
 FILE_CHUNK = 1024
 
 
-class PromptControlRfc2217Serial(rfc2217.Serial):
-    """pyserial's RFC 2217 client, except that a DTR/RTS change does not wait for the server's
-    acknowledgement: TCP keeps the changes in order, and pyserial's wait (it polls every 50 ms)
-    would stretch every step of a gesture to at least 50 ms, merging contact bounce into
-    separate presses."""
+class PowerSwitch(Protocol):
+    """A switch for the board's supply (labgrid's PowerProtocol): a USB hub port with power
+    switching, a relay, or the process of an emulated board."""
 
-    def rfc2217_set_control(self, value: bytes) -> None:
-        # pyserial keeps its option objects private; it is pinned (3.5) in pyproject.toml.
-        options = self._rfc2217_options  # pyright: ignore[reportAttributeAccessIssue]
-        assert options is not None, "set_control on a closed port"
-        options["control"].set(value)
+    def off(self) -> None: ...
 
-
-def open_serial(url: str, baud: int, timeout: float) -> serial.Serial:
-    """The port at `url` (device path or pyserial URL), opened with DTR and RTS released, so
-    opening it neither presses nor resets a DevKitC-style board."""
-    if url.startswith("rfc2217://"):
-        prompt = PromptControlRfc2217Serial(None, baudrate=baud, timeout=timeout)  # not opened
-        prompt.port = url
-        port = cast(serial.Serial, prompt)  # the stubs type URL handlers apart; same interface
-    else:
-        port = serial.serial_for_url(url, baudrate=baud, timeout=timeout, do_not_open=True)
-    port.dtr = False
-    port.rts = False
-    port.open()
-    return port
+    def on(self) -> None: ...
 
 
 class BoardCapabilityError(RuntimeError):
@@ -73,12 +54,10 @@ class ConsoleReader:
     def __init__(self, port: serial.Serial, sinks: Sequence[Callable[[bytes], object]]) -> None:
         self._port = port
         self._sinks = list(sinks)
-        self._owner = (
-            threading.Lock()
-        )  # held by the reader while it reads, by a borrower while paused
-        self._running = (
-            threading.Event()
-        )  # cleared while paused, so the reader does not retake the lock
+        # Held by the reader while it reads, by a borrower while paused.
+        self._owner = threading.Lock()
+        # Cleared while paused, so the reader does not take the lock straight back.
+        self._running = threading.Event()
         self._running.set()
         self._closing = threading.Event()
         self.error: BaseException | None = None
@@ -183,12 +162,16 @@ class SerialBoard(Board):
         baud: int = 115200,
         rig_press: str | None = None,
         rig_reset: str | None = None,
+        power: PowerSwitch | None = None,
         log_path: Path | None = None,
         build_dir: Path = host_deploy.BUILD_DIR,
     ) -> None:
         """`profile` is a board name under boards/ (or a profile file's directory);
         `rig_press`/`rig_reset` override the profile's RIG_PRESS/RIG_RESET (an emulated board
-        served over RFC 2217 has the DevKitC lines, whatever its profile says)."""
+        served over RFC 2217 has the DevKitC lines, whatever its profile says); `power`, if the
+        rig can switch the board's supply, makes `start`/`power_cut` real power cycles. It must
+        leave the serial port usable (a bridge powered from the switched supply would vanish and
+        need reopening, which this driver does not do)."""
         profile_dir = Path(profile) if Path(profile).is_dir() else host_deploy.BOARDS_DIR / profile
         self.profile = BoardProfile.load(profile_dir / "board.py")
         self.profile_name = profile_dir.name
@@ -200,6 +183,8 @@ class SerialBoard(Board):
         self._log = log_path.open("ab", buffering=0) if log_path else None
         port = open_serial(url, baud, READ_TIMEOUT_S)
         self.port = port
+        self.power = power
+        self._powered = True  # a board on USB is powered from the moment it is plugged in
         self.lines = AutoResetLines(
             port,
             rig_press or str(self.profile.get("RIG_PRESS", "none")),
@@ -215,7 +200,15 @@ class SerialBoard(Board):
     # ----- power and reset -----
 
     def start(self) -> None:
-        """Release reset (after `power_cut`), else pulse it: the firmware boots (cause `hard`)."""
+        """Boot the firmware: with a power switch, power it on (cycling it if it was on), cause
+        `power`; without, release reset (after `power_cut`) or pulse it, cause `hard`."""
+        if self.power is not None:
+            if self._powered:
+                self.power.off()
+            self.console.clear()  # events "since start()": an unpowered board prints nothing
+            self.power.on()
+            self._powered = True
+            return
         if not self.lines.reset_held:
             self.lines.hold_reset()
             time.sleep(RESET_PULSE_S)  # EN low long enough for the chip to see it
@@ -230,9 +223,14 @@ class SerialBoard(Board):
         self.lines.release_reset()
 
     def power_cut(self) -> None:
-        """A bare USB board has no power switch the rig controls; holding EN low stops the chip
-        just as abruptly (flash writes are cut mid-way), and `start()` lets it run again. The
-        firmware then reports reset cause `hard`, not `power`."""
+        """Through the power switch if there is one. A bare USB board has none the rig controls:
+        then EN is held low, which stops the chip just as abruptly (flash writes are cut
+        mid-way); `start()` lets it run again and the firmware reports reset cause `hard`."""
+        if self.power is not None:
+            self.power.off()
+            self._powered = False
+            self.console.note("power cut")
+            return
         self.lines.hold_reset()
         self.console.note("power cut (EN held low through RTS)")
 

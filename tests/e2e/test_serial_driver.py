@@ -8,7 +8,8 @@ import datetime
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from host.provision import NetworkConfig, identity_from_bytes, provision
 from rig.boards.emulated import EmulatedBoard
 from rig.boards.factory import EMULATED_RFC2217, ServedEmulatedBoard, open_board
 from rig.boards.rfc2217_server import serve_emulated
+from rig.boards.serial import SerialBoard
 
 pytestmark = pytest.mark.e2e
 
@@ -40,6 +42,13 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedEmulatedBo
         served.close()
 
 
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {WAIT_S} s: {what}"
+        time.sleep(0.01)
+
+
 def on_board_paths(board: ServedEmulatedBoard) -> tuple[str, str, str, str]:
     """Where the firmware keeps certificate, key, CA and network config: its modules say."""
     with board.raw_repl() as transport:
@@ -48,12 +57,41 @@ def on_board_paths(board: ServedEmulatedBoard) -> tuple[str, str, str, str]:
         return str(cert), str(key), str(ca), str(netcfg)
 
 
-def boot(board: ServedEmulatedBoard) -> None:
+def boot(board: SerialBoard) -> None:
     """Reset through RTS and wait until the firmware has its button armed (the `led` event comes
     after the button's IRQ is set up)."""
-    board.start()
+    board.console.skip_to_end()
+    board.reset()
     board.expect("boot", WAIT_S, reset="hard", board="emulated")
     board.expect("led", WAIT_S)
+
+
+def test_start_power_cycles_a_board_with_a_power_switch(board: ServedEmulatedBoard) -> None:
+    board.start()
+    assert board.expect("boot", WAIT_S)["reset"] == "power"
+    board.power_cut()
+    assert board.emulated.state == "off"
+    board.start()
+    assert board.expect("boot", WAIT_S)["reset"] == "power"
+
+
+def test_without_a_power_switch_power_cut_holds_en_low(tmp_path: Path) -> None:
+    emulated = EmulatedBoard(tmp_path / "en", "en")
+    try:
+        emulated.deploy()
+        emulated.start()
+        with (
+            serve_emulated(emulated) as server,
+            SerialBoard(server.url, "emulated", rig_press="dtr", rig_reset="rts") as bare,
+        ):
+            bare.start()  # a reset pulse
+            assert bare.expect("boot", WAIT_S)["reset"] == "hard"
+            bare.power_cut()
+            wait_for(lambda: emulated.state == "off", "EN held low stops the board")
+            bare.start()
+            assert bare.expect("boot", WAIT_S)["reset"] == "hard"
+    finally:
+        emulated.close()
 
 
 def test_rts_reset_boots_the_firmware_with_reset_cause_hard(board: ServedEmulatedBoard) -> None:
