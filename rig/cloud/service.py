@@ -77,6 +77,9 @@ class CloudService:
         self._in_flight: dict[str, int] = defaultdict(int)
         self._in_flight_lock = threading.Lock()
         self._sessions: dict[str, str] = {}
+        self._qos: dict[str, int] = {}
+        self._echoes: dict[str, threading.Event] = {}  # barrier topics, answered on paho's thread
+        self._network_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._started_ms = now_ms()
@@ -95,10 +98,15 @@ class CloudService:
     # ---- hook for other parts ----------------------------------------------------------
 
     def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
-        """Route messages matching `topic_filter` to `handler` (worker thread, in order)."""
+        """Route messages matching `topic_filter` to `handler` (worker thread, in order).
+
+        Once running, returns when the broker has the subscription (up to 20 s)."""
         self._handlers.append((topic_filter, handler))
+        self._qos[topic_filter] = qos
         if self._connected.is_set():
             self._client.subscribe(topic_filter, qos)
+            if threading.current_thread() is not self._network_thread:  # it answers the echo
+                self._echo(self._client).wait(20.0)
 
     def publish(self, topic: str, payload: bytes | dict[str, Any], qos: int = 1) -> None:
         data = shadows.encode(payload) if isinstance(payload, dict) else payload
@@ -150,27 +158,31 @@ class CloudService:
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
     ) -> None:
         del userdata, flags, props
+        self._network_thread = threading.current_thread()
         if rc.is_failure:
             log.error("cloud service connection refused: %s", rc)
             return
         # subscribe, then wait for the SUBACK-confirmed state via a round trip below
         for topic_filter, _ in self._handlers:
-            client.subscribe(topic_filter, 0 if topic_filter == LOG_FILTER else 1)
-        self._barrier(client)
+            client.subscribe(topic_filter, self._qos.get(topic_filter, 1))
+        ready = self._echo(client)
+        threading.Thread(target=self._ready_after, args=(ready,), daemon=True).start()
 
-    def _barrier(self, client: mqtt.Client) -> None:
-        # mosquitto handles packets in order: once our own echo arrives, every SUBSCRIBE sent
-        # before it is in force. Only then do we call the service ready.
-        token = f"$aws/rig/cloud/ready/{uuid.uuid4().hex}"
-
-        def ready(_topic: str, _payload: bytes) -> None:
-            self._handlers.remove((token, ready))  # one use; a reconnect makes a new one
-            client.unsubscribe(token)
+    def _ready_after(self, echo: threading.Event) -> None:
+        if echo.wait(30.0):
             self._connected.set()
 
-        self._handlers.append((token, ready))
+    def _echo(self, client: mqtt.Client) -> threading.Event:
+        """Publish to a private topic we subscribe to; the event is set when it comes back.
+
+        mosquitto handles a client's packets in order: once the echo arrives, every SUBSCRIBE
+        sent before it is in force."""
+        token = f"$aws/rig/cloud/echo/{uuid.uuid4().hex}"
+        event = threading.Event()
+        self._echoes[token] = event
         client.subscribe(token, 1)
-        client.publish(token, b"ready", qos=1)
+        client.publish(token, b"", qos=1)
+        return event
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
@@ -183,6 +195,11 @@ class CloudService:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         del client, userdata
         topic, payload = message.topic, bytes(message.payload)
+        echo = self._echoes.pop(topic, None)
+        if echo is not None:
+            self._client.unsubscribe(topic)
+            echo.set()
+            return
         for topic_filter, handler in list(self._handlers):
             if mqtt.topic_matches_sub(topic_filter, topic):
                 if handler == self._on_shadow_request and not self._admit_shadow(topic, payload):
