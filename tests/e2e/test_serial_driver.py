@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from host.deploy import deploy
 from host.provision import NetworkConfig, identity_from_bytes, provision
+from host.transport import open_transport
 from rig.boards.emulated import EmulatedBoard
 from rig.boards.factory import EMULATED_RFC2217, ServedEmulatedBoard, open_board
 from rig.boards.rfc2217_server import serve_emulated
@@ -201,3 +203,21 @@ def test_provision_goes_through_the_firmwares_own_store(
     assert password not in shown
     assert identity.private_key_der.hex() not in shown
     assert base64.b64encode(identity.private_key_der).decode()[:40] not in shown
+
+
+def test_deploy_over_the_emulated_boards_pty(tmp_path: Path) -> None:
+    emulated = EmulatedBoard(tmp_path / "pty", "pty")
+    try:
+        emulated.start()  # an empty board: MicroPython only
+        transport = open_transport(str(emulated.tty))
+        try:
+            report = deploy(
+                transport, "emulated", {"serial": b"BTN-PTY"}, out_dir=tmp_path / "mpy"
+            )
+        finally:
+            transport.close()
+        assert "app.mpy" in report.written and "serial" in report.written, report.summary()
+        assert emulated.read_file("serial") == b"BTN-PTY"
+        assert emulated.read_file("app.mpy") == (tmp_path / "mpy" / "app.mpy").read_bytes()
+    finally:
+        emulated.close()
