@@ -71,7 +71,10 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()  # the first line, once it serves
-        assert url.startswith("rfc2217://127.0.0.1:"), (url, server.stderr)
+        if not url.startswith("rfc2217://127.0.0.1:"):
+            server.kill()
+            assert server.stderr is not None
+            pytest.fail(f"serve-emulated printed {url!r}; stderr:\n{server.stderr.read()}")
         yield home, url
     finally:
         server.terminate()
