@@ -89,3 +89,24 @@ def test_getting_started_walkthrough(cloud, tmp_path: Path) -> None:
         assert json.loads(payload) == message
     finally:
         button.close()
+
+
+def test_a_cli_shadow_update_reaches_the_device_as_a_delta(cloud, device, tmp_path: Path) -> None:
+    thing = "walk-delta-1"
+    button = device(thing)
+    base = f"$aws/things/{thing}/shadow"
+    button.subscribe(f"{base}/update/delta")
+    out = tmp_path / "out.json"
+    run(
+        cloud.home,
+        "iot-data",
+        "update-thing-shadow",
+        "--thing-name",
+        thing,
+        "--payload",
+        '{"state": {"desired": {"double_ms": 300}}}',
+        str(out),
+    )
+    delta = button.expect(f"{base}/update/delta")
+    assert delta["state"] == {"double_ms": 300}
+    assert delta["version"] == json.loads(out.read_text())["version"] == 1
