@@ -330,6 +330,12 @@ class EmulatedBoard(Board):
         self._sleep_ext0 = list(ext0) if ext0 else None
         ms = note.get("ms")
         self.console.note(f"deep sleep (ms={ms}, ext0={self._sleep_ext0})")
+        wake_pin = self._sleep_ext0[0] if self._sleep_ext0 else None
+        if wake_pin is not None and self._wakes_on(wake_pin, self._pins.get(wake_pin, -1)):
+            # ext0 is level-triggered: a button already held wakes the chip at once.
+            self._cancel_sleep()
+            self._spawn(DEEPSLEEP_RESET, EXT0_WAKE)
+            return
         if ms:
             gen = self._sleep_gen
             timer = threading.Timer(ms / 1000.0, self._timer_wake, args=(gen,))
@@ -357,8 +363,14 @@ class EmulatedBoard(Board):
                 self._spawn(DEEPSLEEP_RESET, EXT0_WAKE)
                 return
             running = self._state == "running"
+            generation = self._generation
         if running:
-            self.channel.send({"op": "pin", "pin": pin, "level": level}, CONNECT_TIMEOUT_S)
+            try:
+                self.channel.send({"op": "pin", "pin": pin, "level": level}, CONNECT_TIMEOUT_S)
+            except SideChannelError:
+                if not self._process_ended(generation):
+                    raise
+                # It went to sleep (or reset) meanwhile: the level is kept for what comes next.
 
     def press(self, steps: list[tuple[int, bool]]) -> None:
         if not steps:
