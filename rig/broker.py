@@ -352,10 +352,16 @@ class MosquittoBroker:
             return "(no log)"
         return " | ".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
-    def _reload_count(self) -> int:
+    def _log_size(self) -> int:
+        return self.log_file.stat().st_size if self.log_file and self.log_file.exists() else 0
+
+    def _logged_since(self, offset: int, text: str) -> bool:
+        """Whether `text` appears in the log after byte `offset` (the log only grows)."""
         if self.log_file is None or not self.log_file.exists():
-            return 0
-        return self.log_file.read_text(errors="replace").count("Reloading config.")
+            return False
+        with open(self.log_file, "rb") as log:
+            log.seek(offset)
+            return text.encode() in log.read()
 
     def reload(self, acl_text: str, crl_pem: bytes, timeout: float = 10.0) -> None:
         """Replace the ACL and CRL and make mosquitto apply them to new connections.
@@ -368,10 +374,10 @@ class MosquittoBroker:
             raise BrokerError("broker is not running")
         self._runtime.write("acl", acl_text.encode())
         self._runtime.write("crl.pem", crl_pem)
-        before = self._reload_count()
+        offset = self._log_size()
         self._process.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + timeout
-        while self._reload_count() <= before:
+        while not self._logged_since(offset, "Reloading config."):
             if time.monotonic() > deadline:
                 raise BrokerError(f"mosquitto did not reload within {timeout:.0f} s")
             time.sleep(0.01)
