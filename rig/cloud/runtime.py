@@ -9,6 +9,7 @@ made it; it then records `auth_applied`, which that process waits for.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -27,12 +28,13 @@ from rig.broker import (
 )
 from rig.cloud import endpoint
 from rig.cloud.api import Cloud
-from rig.cloud.authsync import CLOUD_USER, PROBE_USER, AuthCompiler
+from rig.cloud.authsync import CLOUD_USER, PROBE_USER, AuthCompiler, AuthSnapshot
 from rig.cloud.ca import CertificateAuthority
 from rig.cloud.service import CloudService
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05
+AUTH_STATUS_FILE = "auth-status.json"
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class CloudRuntime:
             service_identity = self._attach.identity
             self.broker = AttachedBroker(self._attach.endpoint, service_identity)
             self.endpoint = self.broker.start()
+        self._report(snapshot)
         self.cloud.store.set_counter("auth_applied", snapshot.generation)
         self.service = CloudService(self.cloud, self.endpoint, service_identity)
         try:
@@ -166,7 +169,21 @@ class CloudRuntime:
                 return
             snapshot = self.compiler.compile()
             self.broker.reload(snapshot.acl_text, snapshot.crl_pem)
+            self._report(snapshot)
             self.cloud.store.set_counter("auth_applied", snapshot.generation)
+
+    def _report(self, snapshot: AuthSnapshot) -> None:
+        """`<home>/cloud/auth-status.json`: which certificates may not connect and why, and where
+        the ACL had to approximate a policy (shown by `buttonrig cloud status`)."""
+        status = {
+            "generation": snapshot.generation,
+            "refused": snapshot.refused,
+            "approximations": snapshot.approximations,
+        }
+        target = self.cloud.directory / AUTH_STATUS_FILE
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps(status, indent=2) + "\n")
+        os.replace(temporary, target)
 
     def _watch_auth(self) -> None:
         store = self.cloud.store

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -52,6 +53,7 @@ def up(args: argparse.Namespace) -> int:
         raise CommandError(
             f"a cloud already runs for {args.home} (pid {running['pid']}, port {running['port']})"
         )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
     runtime = CloudRuntime(args.home, _attach_target(args))
@@ -80,10 +82,15 @@ def up(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
+    """The endpoint, plus which certificates the broker refuses and why."""
     running = endpoint.running_cloud(args.home)
     if running is None:
         raise CommandError(f"no cloud runs for {args.home} (start one: buttonrig cloud up)")
-    print(json.dumps(running, indent=4))
+    report = dict(running)
+    auth = args.home / "cloud" / "auth-status.json"
+    if auth.exists():
+        report["auth"] = json.loads(auth.read_text())
+    print(json.dumps(report, indent=4))
     return 0
 
 
