@@ -17,6 +17,7 @@ from pathlib import Path
 from host import deploy as host_deploy
 from host import flash as host_flash
 from host import monitor as host_monitor
+from host import package as host_package
 from host import provision as host_provision
 from host.ports import find_board_ports, list_serial_ports
 from host.transport import TransportError, open_transport
@@ -168,8 +169,8 @@ def package_firmware(args: argparse.Namespace) -> int:
     out = args.out or host_deploy.REPO_ROOT / "build" / "mip" / args.profile
     try:
         files = host_deploy.build_firmware(args.profile, out_dir=out / "mpy")
-        package = host_deploy.write_mip_package(files, out, host_deploy.firmware_version())
-        manifest = host_deploy.write_freeze_manifest(args.profile, out / "manifest.py")
+        package = host_package.write_mip_package(files, out, host_package.firmware_version())
+        manifest = host_package.write_freeze_manifest(args.profile, out / "manifest.py")
     except host_deploy.DeployError as exc:
         raise CommandError(str(exc)) from exc
     print(f"{package}  (mpremote mip install --target . {package})")

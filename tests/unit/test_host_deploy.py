@@ -14,9 +14,8 @@ from host.deploy import (
     build_firmware,
     changed_files,
     shadowing_sources,
-    write_freeze_manifest,
-    write_mip_package,
 )
+from host.package import write_freeze_manifest, write_mip_package
 
 
 @pytest.fixture
