@@ -11,13 +11,16 @@ import json
 import random
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from rig import gestures
 from rig.boards.base import Board
+from rig.boards.emulated import EmulatedBoard
 from rig.boards.supervisor import process_alive
+from rig.pytest_plugin import BoardFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -147,3 +150,39 @@ def test_buttonrig_emulate_start_press_list_stop(tmp_path: Path) -> None:
     assert not process_alive(info["pid"])
     missing = buttonrig(tmp_path, "emulate", "press", "--serial", "G030E2E0001", "single")
     assert missing.returncode == 255 and "no emulated button" in missing.stderr
+
+
+@pytest.mark.board_options(mpy=True, heapsize="96K")
+def test_clicks_with_bytecode_firmware_on_an_esp32_sized_heap(board: Board) -> None:
+    """Deployed as .mpy on a GC heap the size of an ESP32's without PSRAM (emulated boards; the
+    options mean nothing to a physical board, which has its own heap)."""
+    if isinstance(board, EmulatedBoard):
+        assert board.read_file("clicks.mpy") and not (board.flash / "clicks.py").exists()
+    assert clicks_of(board, gestures.double(100, 150, 100, rng=bouncy(11)), ["DOUBLE"]) == [
+        "DOUBLE"
+    ]
+
+
+def test_many_boards_click_at_once(boards: BoardFactory) -> None:
+    three = boards(3)
+    kinds = {"SINGLE": gestures.single(120), "DOUBLE": gestures.double(), "LONG": gestures.long()}
+    errors: list[BaseException] = []
+
+    def click(board: Board, steps: list[gestures.Step]) -> None:
+        try:
+            board.press(steps)
+        except BaseException as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=click, args=(b, steps))
+        for b, steps in zip(three, kinds.values(), strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for board, kind in zip(three, kinds, strict=True):
+        assert board.expect("click", CLICK_TIMEOUT_S)["type"] == kind
+        assert [c["type"] for c in board.events("click")] == [kind]
