@@ -137,10 +137,15 @@ class CloudService:
         except ImportError:
             return
         for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-            module = importlib.import_module(f"{package.__name__}.{info.name}")
-            register = getattr(module, "register", None)
-            if callable(register):
-                register(self)
+            name = f"{package.__name__}.{info.name}"
+            try:  # one part's broken handler must not take the whole cloud down
+                register = getattr(importlib.import_module(name), "register", None)
+                if callable(register):
+                    register(self)
+            except Exception:
+                log.exception(
+                    "cloud handler module %s failed to load; its topics go unserved", name
+                )
 
     def stop(self) -> None:
         self._stopping.set()
