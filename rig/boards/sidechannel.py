@@ -95,14 +95,14 @@ class SideChannel:
                 except ValueError as exc:
                     self.protocol_errors.append(str(exc))
                     continue
-                if msg["op"] == "hello":
+                if self._on_message is not None:
+                    self._on_message(msg)
+                if msg["op"] == "hello":  # connected once its hello has been handled
                     conn.pid = msg.get("pid")
                     with self._lock:
                         self._current = conn
                         conn.hello.set()
                         self._lock.notify_all()
-                if self._on_message is not None:
-                    self._on_message(msg)
         except OSError:
             pass
         finally:

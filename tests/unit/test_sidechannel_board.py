@@ -82,6 +82,7 @@ def test_reset_causes_timer_wake_and_rtc_memory(board: EmulatedBoard) -> None:
 
 def test_close_leaves_no_process_behind(board: EmulatedBoard) -> None:
     board.expect("boot", 30)
+    board.channel.wait_connected(30)  # hello handled
     pids = [m["pid"] for m in board.messages if m["op"] == "hello"]
     assert pids and all(process_alive(p) for p in pids)
     board.close()

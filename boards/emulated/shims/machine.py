@@ -242,11 +242,13 @@ def _rtc_state():
 
 class RTC:
     _MEM_MAX = 2048
-    _st = None
+    _st = {}  # shared by every RTC(): one clock, one memory
+    _loaded = False
 
     def __init__(self, id=0):
-        if RTC._st is None:
-            RTC._st = _rtc_state()
+        if not RTC._loaded:
+            RTC._st.update(_rtc_state())
+            RTC._loaded = True
 
     def _save(self):
         # Kept by the rig across deep sleep and resets, cleared at power-on, as on the chip.
@@ -331,7 +333,7 @@ def deepsleep(time_ms=0):
     try:
         import esp32
 
-        ext0 = esp32._ext0
+        ext0 = getattr(esp32, "_ext0", None)
     except ImportError:
         ext0 = None
     _rig.send({"op": "deepsleep", "ms": time_ms or None, "ext0": ext0})
