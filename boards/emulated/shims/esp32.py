@@ -57,10 +57,14 @@ class NVS:
     def _set(self, key, value):
         d = self._load()
         d.setdefault(self._ns, {})[key] = value
-        with open(self._FILE + ".tmp", "w") as f:
-            json.dump(d, f)
+        self._save(d)
+
+    def _save(self, d):
+        # Atomic, like the real NVS: a power cut never leaves half a file.
         import os
 
+        with open(self._FILE + ".tmp", "w") as f:
+            json.dump(d, f)
         os.rename(self._FILE + ".tmp", self._FILE)
 
     def set_i32(self, key, value):
@@ -83,8 +87,7 @@ class NVS:
         if key not in d.get(self._ns, {}):
             raise OSError(-4354)
         del d[self._ns][key]
-        with open(self._FILE, "w") as f:
-            json.dump(d, f)
+        self._save(d)
 
     def commit(self):
         pass
