@@ -1,0 +1,160 @@
+# The connectivity services wired into the app (docs/firmware-connectivity.md): Wi-Fi station,
+# MQTT client, click outbox + sender, configuration mode, LED codes, and what keeps the board
+# awake. Import-light: an unconfigured board imports no network or TLS module until asked; the
+# configuration page (configap, httpd, form, pem) is imported only when config mode opens.
+#
+# Config mode (blinking blue, the access point and its page) opens
+#  - at boot when nothing is configured: solid orange for ORANGE_MS first, then blue. It does not
+#    hold off idle sleep (a button in a drawer must not drain its battery); a press wakes it and
+#    it offers config mode again;
+#  - on a hold of >= 6 s (the `hold` event): the customer asked, so the board stays awake
+#    (set_busy "config") until the page was submitted or config mode timed out (10 min).
+# A submitted configuration resets the board, which boots with it. On a time-out the LED goes
+# back to orange (unconfigured) or off.
+#
+# MQTT runs only while the station has an address: when the link drops the session is closed,
+# as a lost radio link ends a chip's TCP connections. Clicks go to the flash outbox first and
+# keep the board awake (set_busy "outbox") until their PUBACK.
+import asyncio
+
+import certs
+import events
+import netcfg
+
+ORANGE_MS = 1000  # solid orange before config mode opens on an unconfigured board
+CONFIG_HOLD_MS = 6000
+LINK_POLL_MS = 200
+
+
+class ConfigMode:
+    def __init__(self, app, configured):
+        self.app = app
+        self.configured = configured
+        self.request = asyncio.Event()
+        self.busy = False  # keep the board awake while open (asked for by a hold)
+        if not configured:
+            self.request.set()
+
+    def on_long_hold(self, ms):
+        if ms >= CONFIG_HOLD_MS:
+            self.busy = True
+            self.request.set()
+
+    async def run(self):
+        app = self.app
+        if not self.configured:
+            app.led.show("unconfigured")
+            await asyncio.sleep_ms(ORANGE_MS)
+        while True:
+            await self.request.wait()
+            if self.busy:
+                app.set_busy("config")
+            import configap
+
+            applied = await configap.Portal(app.serial, app.led.show).run()
+            if applied:
+                import machine
+
+                machine.reset()  # boot again with the new configuration
+            self.request.clear()
+            self.busy = False
+            app.set_busy("config", False)
+            app.led.show("off" if self.configured else "unconfigured")
+
+
+class Connection:
+    # MQTT sessions while the station is up; jittered exponential back-off between attempts.
+    def __init__(self, app, client, station, host):
+        self.app = app
+        self.client = client
+        self.station = station
+        self.host = host
+
+    def _down(self, err):
+        events.emit("mqtt", state="down", kind=err.kind, msg=err.detail)
+        if self.station.up.is_set():  # without a link the station shows what is wrong
+            import wifi
+
+            self.app.led.show(wifi.led_for(err.kind))
+
+    async def _clock(self):
+        import clock
+
+        try:
+            await clock.sync()
+        except Exception as e:  # no NTP: reportedTime may be off, clicks still go out
+            events.error("clock", "%s: %s" % (type(e).__name__, e))
+
+    async def run(self):
+        import mqtt
+
+        c = self.client
+        up = self.station.up
+        while True:
+            await up.wait()
+            await self._clock()
+            session = asyncio.create_task(c.session())
+            while not session.done():
+                if not up.is_set():
+                    session.cancel()
+                    break
+                await asyncio.sleep_ms(LINK_POLL_MS)
+            err = None
+            try:
+                await session
+                err = mqtt.MQTTError("closed")
+            except mqtt.MQTTError as e:
+                err = e
+            except asyncio.CancelledError:
+                err = mqtt.MQTTError("closed", "link lost")
+            self._down(err)
+            c.failures += 1
+            await asyncio.sleep_ms(
+                mqtt.backoff_ms(c.failures - 1, c.backoff_base_ms, c.backoff_max_ms, mqtt.rand16())
+            )
+
+
+def _up(app, host):
+    def on_state(state, err):
+        if err is None:
+            events.emit("mqtt", state=state, host=host)
+            app.led.show("off")
+
+    return on_state
+
+
+def register(app):
+    how = certs.recover()
+    if how:
+        events.emit("config", state=how)
+    cfg = netcfg.load()
+    ca = certs.read(certs.CA)
+    if cfg is None or ca is None or not certs.have_identity():
+        app.add(ConfigMode(app, False))
+        return
+    app.add(ConfigMode(app, True))
+    import clock
+    import mqtt
+    import outbox
+    import wifi
+
+    station = wifi.Station(cfg["ssid"], cfg["password"], app.led.show)
+    ctx = mqtt.tls_context(certs.read(certs.CERT), certs.read(certs.KEY), ca)
+    del ca
+    client = mqtt.Client(app.serial, cfg["host"], cfg["port"], ctx)
+    client.link = station.up
+    client.on_state = _up(app, cfg["host"])  # type: ignore
+    sender = outbox.ClickSender(
+        outbox.Outbox(),
+        client,
+        app.serial,
+        app.topic,
+        lambda: app.battery_mv() or 0,
+        clock.iso_now,
+        app.led.show,
+    )
+    # no deep sleep with clicks waiting
+    sender.busy = lambda busy: app.set_busy("outbox", busy)  # type: ignore
+    app.add(station)
+    app.add(Connection(app, client, station, cfg["host"]))
+    app.add(sender)

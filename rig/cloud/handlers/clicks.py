@@ -1,0 +1,193 @@
+"""Click messages at the cloud: every message on `iotbutton/+` is recorded once per `eventId`.
+
+The button sends a click until it sees the PUBACK, so after a power cut or a lost connection the
+same click can arrive twice (DESIGN.md decision 9); the cloud model keeps the first copy and
+counts the others (`copies`). Records persist in the cloud's database (component `clicks`),
+with the receive time on the host's wall clock and monotonic clock (for latency benchmarks: the
+emulated board's `ticks_ms` is the same monotonic clock).
+
+API for tests and later layers: `ClickLog(cloud).clicks(serial)`, `.wait_for(serial, n)`;
+`Cloud.clicks(serial)` delegates here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rig.cloud.api import Cloud
+    from rig.cloud.service import CloudService
+    from rig.cloud.store import Store
+
+log = logging.getLogger(__name__)
+
+CLICK_FILTER = "iotbutton/+"
+CLICK_TYPES = ("SINGLE", "DOUBLE", "LONG")
+CLICKS_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE clicks (
+        event_id TEXT PRIMARY KEY, serial TEXT NOT NULL, topic TEXT NOT NULL,
+        click_type TEXT NOT NULL, battery_voltage TEXT NOT NULL, reported_time TEXT NOT NULL,
+        payload TEXT NOT NULL, received_ms INTEGER NOT NULL, received_mono_ms REAL NOT NULL,
+        copies INTEGER NOT NULL DEFAULT 1);
+    CREATE INDEX clicks_by_serial ON clicks (serial, received_ms);
+    CREATE TABLE click_rejects (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, reason TEXT NOT NULL,
+        received_ms INTEGER NOT NULL);
+    """,
+)
+_BATTERY = re.compile(r"^\d+mV$")
+_REPORTED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+_EVENT_ID = re.compile(r"^[0-9a-f]{16}$")
+
+
+class ClickError(ValueError):
+    """A message on iotbutton/+ that is not a click message (the reason says which field)."""
+
+
+@dataclass(frozen=True)
+class Click:
+    """One click as the cloud received it (first copy) and how many copies arrived."""
+
+    event_id: str
+    serial: str
+    topic: str
+    click_type: str
+    battery_voltage: str
+    reported_time: str
+    payload: dict[str, Any]
+    received_ms: int
+    received_mono_ms: float
+    copies: int
+
+
+def parse(topic: str, payload: bytes) -> dict[str, Any]:
+    """The click message's fields, checked against the wire contract; ClickError if not one."""
+    try:
+        message = json.loads(payload)
+    except ValueError as exc:
+        raise ClickError("payload is not JSON") from exc
+    if not isinstance(message, dict):
+        raise ClickError("payload is not a JSON object")
+    checks = (
+        ("serialNumber", lambda v: isinstance(v, str) and v == topic.split("/", 1)[1]),
+        ("clickType", lambda v: v in CLICK_TYPES),
+        ("batteryVoltage", lambda v: isinstance(v, str) and bool(_BATTERY.match(v))),
+        ("reportedTime", lambda v: isinstance(v, str) and bool(_REPORTED.match(v))),
+        ("eventId", lambda v: isinstance(v, str) and bool(_EVENT_ID.match(v))),
+    )
+    for field, ok in checks:
+        if field not in message:
+            raise ClickError(f"{field} missing")
+        if not ok(message[field]):
+            raise ClickError(f"{field} invalid: {message[field]!r}")
+    return message
+
+
+class ClickLog:
+    """The clicks table of one cloud database."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.migrate("clicks", CLICKS_MIGRATIONS)
+
+    def record(self, topic: str, payload: bytes) -> bool:
+        """Store a click message; False when its eventId was there already (a resend)."""
+        received_mono_ms = time.monotonic() * 1000
+        received_ms = int(time.time() * 1000)
+        try:
+            message = parse(topic, payload)
+        except ClickError as exc:
+            with self.store.write() as db:
+                db.execute(
+                    "INSERT INTO click_rejects (topic, reason, received_ms) VALUES (?, ?, ?)",
+                    (topic, str(exc), received_ms),
+                )
+            log.warning("not a click message on %s: %s", topic, exc)
+            return False
+        with self.store.write() as db:
+            cursor = db.execute(
+                "INSERT INTO clicks (event_id, serial, topic, click_type, battery_voltage,"
+                " reported_time, payload, received_ms, received_mono_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(event_id) DO NOTHING",
+                (
+                    message["eventId"],
+                    message["serialNumber"],
+                    topic,
+                    message["clickType"],
+                    message["batteryVoltage"],
+                    message["reportedTime"],
+                    payload.decode(),
+                    received_ms,
+                    received_mono_ms,
+                ),
+            )
+            if cursor.rowcount:
+                return True
+            db.execute(
+                "UPDATE clicks SET copies = copies + 1 WHERE event_id = ?", (message["eventId"],)
+            )
+            return False
+
+    def clicks(self, serial: str | None = None) -> list[Click]:
+        """Recorded clicks (one per eventId), oldest first; all serials when None."""
+        query = "SELECT * FROM clicks"
+        args: tuple[str, ...] = ()
+        if serial is not None:
+            query += " WHERE serial = ?"
+            args = (serial,)
+        rows = self.store.read().execute(query + " ORDER BY received_ms, rowid", args).fetchall()
+        return [
+            Click(
+                event_id=row["event_id"],
+                serial=row["serial"],
+                topic=row["topic"],
+                click_type=row["click_type"],
+                battery_voltage=row["battery_voltage"],
+                reported_time=row["reported_time"],
+                payload=json.loads(row["payload"]),
+                received_ms=row["received_ms"],
+                received_mono_ms=row["received_mono_ms"],
+                copies=row["copies"],
+            )
+            for row in rows
+        ]
+
+    def rejects(self) -> list[tuple[str, str]]:
+        """(topic, reason) of messages on iotbutton/+ that were not click messages."""
+        rows = self.store.read().execute("SELECT topic, reason FROM click_rejects ORDER BY seq")
+        return [(row["topic"], row["reason"]) for row in rows]
+
+    def wait_for(self, serial: str, count: int, timeout: float = 30.0) -> list[Click]:
+        """Wait until `count` distinct clicks of `serial` are recorded; TimeoutError naming the
+        clicks that did arrive otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.clicks(serial)
+            if len(got) >= count:
+                return got
+            if time.monotonic() > deadline:
+                seen = [(c.click_type, c.event_id) for c in got]
+                raise TimeoutError(
+                    f"{len(got)} of {count} clicks of {serial} at the cloud within {timeout:.0f} s:"
+                    f" {seen}; rejected messages: {self.rejects()[-5:]}"
+                )
+            time.sleep(0.02)
+
+
+def click_log(cloud: Cloud) -> ClickLog:
+    return ClickLog(cloud.store)
+
+
+def register(service: CloudService) -> None:
+    clicks = ClickLog(service.cloud.store)
+
+    def on_click(topic: str, payload: bytes) -> None:
+        clicks.record(topic, payload)
+
+    service.subscribe(CLICK_FILTER, on_click)

@@ -1,0 +1,284 @@
+"""Provisioning strategy: bring an emulated button from blank to connected as a customer does.
+
+The rig plays every role a person plays with a real AWS IoT button:
+
+1. the cloud console: create the thing, its certificate and policy (`Cloud.provision_button`);
+2. the home network: an access point with an SSID and password on the board's virtual radio;
+3. the button: config mode (a blank board opens it by itself; a configured one is held >= 6 s);
+4. the phone: join the button's access point `Button ConfigureMe - XXX` with the last eight
+   characters of the serial (the label), open the page and submit the form, certificate and key
+   pasted as PEM files;
+5. then watch the board reboot, join the network and connect (`mqtt` `up`).
+
+What a board *is* lives in `rig.boards`; how it is driven is its driver; this module only brings a
+board to a state. `ConfigPage` is the phone's HTTP client for the board's page.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rig.boards.emulated import EmulatedBoard
+from rig.broker import BrokerEndpoint
+from rig.cloud.api import Cloud
+
+CONFIG_HOLD_MS = 6500  # firmware: config mode on a hold of >= 6 s
+WAIT_S = 60.0  # generous: boots, joins and TLS handshakes on a loaded 2-core CI machine
+HTTP_TIMEOUT_S = 30.0
+
+
+class ProvisioningError(AssertionError):
+    """A step of the customer's setup did not do what it should; the message says what was seen."""
+
+
+@dataclass(frozen=True)
+class Network:
+    """The customer's Wi-Fi access point on the virtual radio."""
+
+    ssid: str = "home-network"
+    password: str = "correct horse battery"
+    rssi: int = -52
+    dhcp: bool = True
+
+    def ap(self, **changes: Any) -> dict[str, Any]:
+        ap = {"ssid": self.ssid, "password": self.password, "rssi": self.rssi, "dhcp": self.dhcp}
+        ap.update(changes)
+        return ap
+
+    def __repr__(self) -> str:  # never the password
+        return f"Network(ssid={self.ssid!r}, password=<hidden>)"
+
+
+@dataclass(frozen=True)
+class Page:
+    status: int
+    body: str
+
+    def errors(self) -> dict[str, str]:
+        """Field name -> message of the error list on the page."""
+        found = re.findall(
+            r'<li class="error" data-field="([^"]+)">[^:]*: ([^<]*)</li>', self.body
+        )
+        return dict(found)
+
+
+@dataclass
+class FilePart:
+    """A file the customer picks in the form (name as downloaded from the console)."""
+
+    filename: str
+    data: bytes
+
+
+def multipart(fields: Mapping[str, str | bytes | FilePart]) -> tuple[str, bytes]:
+    """(content type, body) of a multipart/form-data form as a browser sends it."""
+    boundary = "----buttonrig" + uuid.uuid4().hex
+    out = bytearray()
+    for name, value in fields.items():
+        out += f"--{boundary}\r\n".encode()
+        if isinstance(value, FilePart):
+            out += (
+                f'Content-Disposition: form-data; name="{name}"; filename="{value.filename}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            out += value.data
+        else:
+            out += f'Content-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            out += value if isinstance(value, bytes) else value.encode()
+        out += b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return f"multipart/form-data; boundary={boundary}", bytes(out)
+
+
+class ConfigPage:
+    """The phone's side of the board's configuration page (emulated: a loopback port)."""
+
+    def __init__(self, board: EmulatedBoard) -> None:
+        self.board = board
+
+    def join(self, password: str, timeout: float = WAIT_S) -> bool:
+        """Join the board's access point with `password`; whether the board let us in."""
+        start = len(self.board.messages)
+        self.board.send({"op": "ap_join", "password": password})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for msg in self.board.messages[start:]:
+                if msg.get("op") == "ap_join" and "ok" in msg:
+                    return bool(msg["ok"])
+            time.sleep(0.02)
+        raise ProvisioningError(f"{self.board.name}: no answer to ap_join within {timeout} s")
+
+    def request(
+        self, method: str, path: str = "/", body: bytes | None = None, content_type: str = ""
+    ) -> Page:
+        conn = http.client.HTTPConnection("127.0.0.1", self.board.ap_port, timeout=HTTP_TIMEOUT_S)
+        try:
+            headers = {"Content-Type": content_type} if content_type else {}
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return Page(response.status, response.read().decode(errors="replace"))
+        finally:
+            conn.close()
+
+    def get(self) -> Page:
+        return self.request("GET", "/")
+
+    def submit(self, fields: Mapping[str, str | bytes | FilePart]) -> Page:
+        content_type, body = multipart(fields)
+        return self.request("POST", "/configure", body, content_type)
+
+    def raw(self, data: bytes, timeout: float = HTTP_TIMEOUT_S) -> bytes:
+        """Send raw bytes, half-close, return everything the board answered."""
+        import socket
+
+        with socket.create_connection(("127.0.0.1", self.board.ap_port), timeout) as s:
+            s.sendall(data)
+            s.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := s.recv(65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def label_serial(board: EmulatedBoard) -> str:
+    """The serial number on the board's label: the `serial` file the factory wrote, else the
+    chip's id (firmware/identity.py)."""
+    try:
+        return board.read_file("serial").decode().strip()
+    except FileNotFoundError:
+        return "ESP32-" + board.unique_id.upper()
+
+
+def ap_password(serial: str) -> str:
+    return serial[-8:]
+
+
+@dataclass
+class Provisioned:
+    """What the setup produced. `secrets` holds the key material a console must never show."""
+
+    serial: str
+    certificate_id: str
+    certificate_arn: str
+    policy_name: str
+    network: Network
+    endpoint: str
+    secrets: list[str] = field(repr=False, default_factory=list)
+
+
+def endpoint_text(endpoint: BrokerEndpoint) -> str:
+    return f"{endpoint.server_hostname}:{endpoint.port}"
+
+
+class CustomerSetup:
+    """The strategy: `CustomerSetup(cloud, endpoint).provision(board)` → a connected board."""
+
+    def __init__(
+        self, cloud: Cloud, endpoint: BrokerEndpoint, network: Network | None = None
+    ) -> None:
+        self.cloud = cloud
+        self.endpoint = endpoint
+        self.network = network or Network()
+
+    def provision(self, board: EmulatedBoard, timeout: float = WAIT_S) -> Provisioned:
+        serial = label_serial(board)
+        identity = self.cloud.provision_button(serial)
+        set_radio(board, [self.network.ap()])
+        page = enter_config_mode(board, timeout)
+        shown = page.get()
+        if shown.status != 200 or f"device: {serial}" not in shown.body:
+            raise ProvisioningError(
+                f"config page of {board.name} does not name serial {serial}: {shown.status}"
+                f" {shown.body[:300]!r}"
+            )
+        answer = page.submit(
+            {
+                "ssid": self.network.ssid,
+                "password": self.network.password,
+                "cert": FilePart(
+                    f"{serial}-certificate.pem.crt", identity["certificatePem"].encode()
+                ),
+                "key": FilePart(f"{serial}-private.pem.key", identity["privateKeyPem"].encode()),
+                "ca": FilePart("AmazonRootCA1.pem", identity["caPem"].encode()),
+                "endpoint": endpoint_text(self.endpoint),
+            }
+        )
+        if answer.status != 200:
+            raise ProvisioningError(
+                f"{board.name} refused the configuration ({answer.status}): {answer.errors()}"
+            )
+        board.expect("config", timeout, state="applied")
+        board.expect("boot", timeout)
+        board.expect("mqtt", timeout, state="up")
+        return Provisioned(
+            serial=serial,
+            certificate_id=identity["certificateId"],
+            certificate_arn=identity["certificateArn"],
+            policy_name=identity["policyName"],
+            network=self.network,
+            endpoint=endpoint_text(self.endpoint),
+            secrets=secrets_of(identity, self.network),
+        )
+
+
+def enter_config_mode(board: EmulatedBoard, timeout: float = WAIT_S) -> ConfigPage:
+    """Config mode open and the phone on the board's access point. A board that is not already
+    offering config mode is held for more than 6 s, as the customer would."""
+    opened = [e for e in board.events("config") if e.get("state") in ("open", "closed")]
+    if not opened or opened[-1]["state"] != "open":
+        board.press([(0, True), (CONFIG_HOLD_MS, False)])
+        board.expect("config", timeout, state="open")
+    page = ConfigPage(board)
+    serial = label_serial(board)
+    if not page.join(ap_password(serial)):
+        raise ProvisioningError(f"{board.name}: the access point refused password of {serial}")
+    return page
+
+
+def secrets_of(identity: Mapping[str, Any], network: Network) -> list[str]:
+    """Strings that must never appear on a console or in a log: the Wi-Fi password, the key as
+    PEM, its base64 body lines, and its DER as hex."""
+    key_pem: str = identity["privateKeyPem"]
+    lines = [
+        line
+        for line in key_pem.splitlines()
+        if line and not line.startswith("-----") and len(line) >= 16
+    ]
+    der: bytes = identity["privateKeyDer"]
+    return [network.password, key_pem.strip(), *lines, der.hex(), der.hex().upper()]
+
+
+def leaks(text: str, secrets: list[str]) -> list[str]:
+    """Which secrets appear in `text` (named by length and start only, never in full)."""
+    return [f"<{len(s)} chars starting {s[:2]!r}…>" for s in secrets if s and s in text]
+
+
+def set_radio(board: EmulatedBoard, aps: list[dict[str, Any]], connect_ms: int = 300) -> None:
+    """The access points around the board, now and after every restart (they are part of the
+    world, not of the board's process): the `radio` op and `BUTTONRIG_RADIO` for the next start."""
+    radio = {"aps": aps, "connect_ms": connect_ms}
+    board.env["BUTTONRIG_RADIO"] = json.dumps(radio)
+    if board.state == "running":
+        board.send({"op": "radio", **radio})
+
+
+__all__ = [
+    "ConfigPage",
+    "CustomerSetup",
+    "FilePart",
+    "Network",
+    "Provisioned",
+    "ProvisioningError",
+    "enter_config_mode",
+    "leaks",
+    "multipart",
+    "secrets_of",
+    "set_radio",
+]

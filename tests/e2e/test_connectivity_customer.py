@@ -1,0 +1,121 @@
+"""The customer's path, end to end: a blank emulated button is set up through its own config page
+and every press reaches the reference cloud exactly once.
+
+Real firmware (firmware/services.py and the connectivity modules) on the unix port, the real
+mosquitto with mutual TLS, the real cloud model recording clicks (rig/cloud/handlers/clicks.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+import pytest
+
+from rig import gestures
+from rig.boards.base import Board
+from rig.boards.emulated import EmulatedBoard
+from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.runtime import CloudRuntime
+from rig.provisioning import CustomerSetup, leaks
+from rig.pytest_plugin import BoardFactory
+
+pytestmark = pytest.mark.e2e
+
+WAIT_S = 60.0
+BATTERY_MV = 2950
+
+
+def emulated(boards: BoardFactory) -> EmulatedBoard:
+    board = boards(1)[0]
+    assert isinstance(board, EmulatedBoard), "needs an emulated board (virtual radio, AP port)"
+    return board
+
+
+def led_patterns(board: Board) -> list[str]:
+    return [e["pattern"] for e in board.events("led")]
+
+
+def colours(board: EmulatedBoard) -> list[str]:
+    """The pixel's colours in order, repeats folded."""
+    out: list[str] = []
+    for _, msg in board.trace.items("pixel"):
+        r, g, b = msg["rgb"][0][:3]
+        name = {
+            (0, 0, 0): "off",
+            (1, 1, 1): "white",
+            (1, 1, 0): "orange",
+            (0, 1, 0): "green",
+            (0, 0, 1): "blue",
+            (1, 0, 0): "red",
+        }[(bool(r), bool(g), bool(b))]
+        if not out or out[-1] != name:
+            out.append(name)
+    return out
+
+
+def test_blank_board_is_set_up_by_the_customer_and_every_press_reaches_the_cloud_once(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board = emulated(boards)
+    board.set_battery(BATTERY_MV)
+    assert cloud_runtime.endpoint is not None
+    clicks = ClickLog(cloud_runtime.cloud.store)
+
+    # Blank: solid orange, then config mode (blinking blue) by itself.
+    board.expect("led", WAIT_S, pattern="unconfigured")
+    opened = board.expect("config", WAIT_S, state="open")
+    assert opened["essid"].startswith("Button ConfigureMe - ")
+    board.expect("led", WAIT_S, pattern="config")
+    board.trace.wait_for(lambda _t: colours(board).count("blue") >= 2, WAIT_S, "blinking blue")
+    shown = colours(board)
+    assert "orange" in shown and shown.index("orange") < shown.index("blue"), shown
+
+    provisioned = CustomerSetup(cloud_runtime.cloud, cloud_runtime.endpoint).provision(board)
+    serial = provisioned.serial
+    boot = board.events("boot")[-1]
+    assert boot["reset"] == "hard", f"a submitted configuration resets the board: {boot}"
+    # After the reset: blinking white while connecting, then off once MQTT is up.
+    board.expect("led", WAIT_S, pattern="off")
+    assert led_patterns(board)[-2:] == ["connecting", "off"], led_patterns(board)
+    up = board.events("wifi")[-1]
+    assert up["state"] == "up" and up["ssid"] == provisioned.network.ssid, up
+
+    plays = [
+        ("SINGLE", gestures.single(120)),
+        ("DOUBLE", gestures.double()),
+        ("LONG", gestures.long(2000)),
+    ]
+    for n, (kind, steps) in enumerate(plays, start=1):
+        board.press(steps)
+        click = board.expect("click", WAIT_S)
+        assert click["type"] == kind, f"played {kind}, the board saw {click}"
+        board.expect("mqtt", WAIT_S, published=f"iotbutton/{serial}")
+        board.expect("led", WAIT_S, pattern="published")
+        board.expect("led", WAIT_S, pattern="off")  # solid green for a second, then off
+        at_cloud = clicks.wait_for(serial, n, WAIT_S)[-1]
+        assert at_cloud.event_id == click["id"]
+        assert at_cloud.click_type == kind
+        assert at_cloud.topic == f"iotbutton/{serial}"
+        assert at_cloud.copies == 1
+        message = at_cloud.payload
+        assert set(message) == {
+            "serialNumber",
+            "batteryVoltage",
+            "clickType",
+            "reportedTime",
+            "eventId",
+        }
+        assert message["serialNumber"] == serial
+        assert message["batteryVoltage"] == f"{BATTERY_MV}mV"
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", message["reportedTime"])
+        reported = datetime.datetime.fromisoformat(message["reportedTime"].replace("Z", "+00:00"))
+        received = datetime.datetime.fromtimestamp(at_cloud.received_ms / 1000, datetime.UTC)
+        assert abs((received - reported).total_seconds()) < 30, (reported, received)
+
+    # Solid green once published, then off.
+    board.trace.wait_for(lambda _t: "green" in colours(board), WAIT_S, "green LED")
+    assert [c.event_id for c in clicks.clicks(serial)] == [c["id"] for c in board.events("click")]
+
+    found = leaks(board.console_text(), provisioned.secrets)
+    assert not found, f"secrets on the console: {found}"
