@@ -265,6 +265,20 @@ class SerialBoard(Board):
     # ----- flash, over mpremote's raw REPL -----
 
     @contextmanager
+    def port_released(self) -> Iterator[str]:
+        """Close the port for the block so another program (mpremote, esptool, a terminal) can
+        open `url`; reopened afterwards with the lines as they were. The console seen meanwhile
+        is not recorded. The firmware keeps running unless that program stops it."""
+        with self.reader.paused() as port:
+            dtr, rts = port.dtr, port.rts
+            port.close()
+            try:
+                yield self.url
+            finally:
+                port.dtr, port.rts = dtr, rts  # applied as the port opens
+                port.open()
+
+    @contextmanager
     def transport(self) -> Iterator[BorrowedPortTransport]:
         """mpremote's transport on this board's port, console reader paused (for host tools
         such as `host.provision` that enter the raw REPL themselves)."""

@@ -123,6 +123,7 @@ def test_pressing_through_dtr_gives_the_right_click(
 
 
 def test_deploy_over_rfc2217_writes_only_what_changed(board: ServedEmulatedBoard) -> None:
+    board.deploy()  # the firmware as it is now in the tree
     first = board.deploy_report({"serial": b"BTN-RFC-0001"})
     assert first.written == ["serial"], first.summary()
     again = board.deploy_report({"serial": b"BTN-RFC-0001"})
@@ -130,6 +131,19 @@ def test_deploy_over_rfc2217_writes_only_what_changed(board: ServedEmulatedBoard
     assert board.read_file("serial") == b"BTN-RFC-0001"
     assert board.emulated.read_file("serial") == b"BTN-RFC-0001"  # really on the board's flash
     assert board.emulated.read_file("app.mpy")[:1] == b"M"  # bytecode was deployed
+
+
+def test_the_port_can_be_lent_to_mpremote_and_taken_back(board: ServedEmulatedBoard) -> None:
+    with board.port_released() as url:
+        result = subprocess.run(
+            [MPREMOTE, "connect", url, "exec", "print('lent', 6 * 7)"],
+            capture_output=True,
+            text=True,
+            timeout=WAIT_S * 2,
+        )
+    assert result.returncode == 0, result.stderr
+    assert "lent 42" in result.stdout, result.stdout
+    boot(board)  # the driver has its port back: reset and console work again
 
 
 def test_mpremote_connects_to_the_rfc2217_port(tmp_path: Path) -> None:
