@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 # time, about 50 ms apart (pyserial waits for each change to be acknowledged); the state in
 # between would press the button or reset the board. So a state reached from "both asserted" only
 # counts once it has held this long; on a real board the gap is microseconds and does nothing.
-SETTLE_FROM_BOTH_S = 0.25
+SETTLE_FROM_BOTH_S = 0.5  # pyserial needs about 50 ms; a loaded CI machine much more
 
 
 class ServedBoard(Protocol):
