@@ -279,6 +279,15 @@ class EmulatedBoard(Board):
         self._generation += 1
         self._set_state("running")
 
+    def wait_state(self, state: str, timeout: float) -> None:
+        """Wait until the board is `off`, `running` or `asleep`."""
+        with self._lock:
+            if not self._state_changed.wait_for(lambda: self._state == state, timeout):
+                raise BoardError(
+                    f"{self.name} is {self._state}, not {state}, after {timeout:.1f} s; "
+                    f"console tail:\n{self.console.text()[-1000:]}"
+                )
+
     def _set_state(self, state: str) -> None:
         self._state = state
         self._state_changed.notify_all()

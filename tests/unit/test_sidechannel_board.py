@@ -38,6 +38,10 @@ elif cmd == "reset":
     machine.reset()
 elif cmd == "soft":
     machine.soft_reset()
+elif cmd == "crash":
+    import os
+    os.system("kill -SEGV $PPID")
+    time.sleep_ms(5000)
 elif cmd == "wdt":
     w = machine.WDT(timeout=200)
     time.sleep_ms(5000)
@@ -95,3 +99,11 @@ def test_pressing_an_unpowered_board_is_refused(tmp_path: Path, board: EmulatedB
     board.power_cut()
     with pytest.raises(RuntimeError, match="is off"):
         board.press([(0, True), (100, False)])
+
+
+def test_a_crashed_process_is_reported_and_leaves_the_board_off(board: EmulatedBoard) -> None:
+    board.write_file("cmd", b"crash")
+    board.reset()
+    board.expect("boot", 30, reset=HARD_RESET)
+    board.wait_state("off", 30)
+    assert "board process ended unexpectedly" in board.console_text()
