@@ -62,6 +62,22 @@ class ConfigMode:
             app.led.show("off" if self.configured else "unconfigured")
 
 
+# The broker aborted the TLS handshake after it had our certificate: a broken pipe / reset while
+# we sent it, or the broker's fatal alert. It refused this identity (certificate inactive, revoked,
+# or not allowed to connect: the rig's broker puts those on its CRL), which the LED shows as
+# err_forbidden. Our own refusal of the broker's certificate (not signed by our CA, wrong host
+# name) keeps the class "tls".
+_REFUSED = ("EPIPE", "ECONNRESET", "30592", "FATAL_ALERT")
+_REFUSED_ERRNO = ("32", "104")
+
+
+def refused_kind(err):
+    d = err.detail
+    if err.kind == "tls" and (d in _REFUSED_ERRNO or any(r in d for r in _REFUSED)):
+        return "forbidden"
+    return err.kind
+
+
 class Connection:
     # MQTT sessions while the station is up; jittered exponential back-off between attempts.
     def __init__(self, app, client, station, host):
@@ -71,11 +87,12 @@ class Connection:
         self.host = host
 
     def _down(self, err):
-        events.emit("mqtt", state="down", kind=err.kind, msg=err.detail)
+        kind = refused_kind(err)
+        events.emit("mqtt", state="down", kind=kind, msg=err.detail)
         if self.station.up.is_set():  # without a link the station shows what is wrong
             import wifi
 
-            self.app.led.show(wifi.led_for(err.kind))
+            self.app.led.show(wifi.led_for(kind))
 
     async def _clock(self):
         import clock
@@ -85,21 +102,21 @@ class Connection:
         except Exception as e:  # no NTP: reportedTime may be off, clicks still go out
             events.error("clock", "%s: %s" % (type(e).__name__, e))
 
+    async def _watch(self, session):
+        # a lost link ends the session, as it ends a chip's TCP connections
+        while self.station.up.is_set():
+            await asyncio.sleep_ms(LINK_POLL_MS)
+        session.cancel()
+
     async def run(self):
         import mqtt
 
         c = self.client
-        up = self.station.up
         while True:
-            await up.wait()
+            await self.station.up.wait()
             await self._clock()
             session = asyncio.create_task(c.session())
-            while not session.done():
-                if not up.is_set():
-                    session.cancel()
-                    break
-                await asyncio.sleep_ms(LINK_POLL_MS)
-            err = None
+            watch = asyncio.create_task(self._watch(session))
             try:
                 await session
                 err = mqtt.MQTTError("closed")
@@ -107,6 +124,7 @@ class Connection:
                 err = e
             except asyncio.CancelledError:
                 err = mqtt.MQTTError("closed", "link lost")
+            watch.cancel()
             self._down(err)
             c.failures += 1
             await asyncio.sleep_ms(

@@ -228,11 +228,26 @@ class CustomerSetup:
         )
 
 
+def reconfigure(
+    board: EmulatedBoard, fields: Mapping[str, str | bytes | FilePart], timeout: float = WAIT_S
+) -> None:
+    """The customer changes some fields (empty ones keep their values): hold >= 6 s, join the
+    access point, submit, and wait for the board to boot with the new configuration."""
+    page = enter_config_mode(board, timeout)
+    answer = page.submit(fields)
+    if answer.status != 200:
+        raise ProvisioningError(
+            f"{board.name} refused the configuration ({answer.status}): {answer.errors()}"
+        )
+    board.expect("config", timeout, state="applied")
+    board.expect("boot", timeout)
+
+
 def enter_config_mode(board: EmulatedBoard, timeout: float = WAIT_S) -> ConfigPage:
-    """Config mode open and the phone on the board's access point. A board that is not already
-    offering config mode is held for more than 6 s, as the customer would."""
-    opened = [e for e in board.events("config") if e.get("state") in ("open", "closed")]
-    if not opened or opened[-1]["state"] != "open":
+    """Config mode open and the phone on the board's access point. A blank board opens config
+    mode by itself (after its solid orange); any other is held for more than 6 s, as the customer
+    would."""
+    if not _offers_config_mode(board, timeout):
         board.press([(0, True), (CONFIG_HOLD_MS, False)])
         board.expect("config", timeout, state="open")
     page = ConfigPage(board)
@@ -240,6 +255,25 @@ def enter_config_mode(board: EmulatedBoard, timeout: float = WAIT_S) -> ConfigPa
     if not page.join(ap_password(serial)):
         raise ProvisioningError(f"{board.name}: the access point refused password of {serial}")
     return page
+
+
+def _offers_config_mode(board: EmulatedBoard, timeout: float) -> bool:
+    """Whether config mode is open now; a blank board (solid orange) is given `timeout` to open
+    it by itself. A board showing anything else (connecting, off, an error) is not offering it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        events = board.events()
+        boots = [i for i, e in enumerate(events) if e["ev"] == "boot"]
+        since_boot = events[boots[-1] :] if boots else events
+        config = [e.get("state") for e in since_boot if e["ev"] == "config"]
+        leds = [e.get("pattern") for e in since_boot if e["ev"] == "led"]
+        if config and config[-1] == "open":
+            return True
+        if leds and leds[-1] not in ("unconfigured", "config"):
+            return False
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
 
 
 def secrets_of(identity: Mapping[str, Any], network: Network) -> list[str]:
@@ -279,6 +313,7 @@ __all__ = [
     "enter_config_mode",
     "leaks",
     "multipart",
+    "reconfigure",
     "secrets_of",
     "set_radio",
 ]

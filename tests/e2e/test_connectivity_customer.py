@@ -11,10 +11,9 @@ import datetime
 import re
 
 import pytest
+from connectivity_kit import WAIT_S, colours, emulated, led_patterns
 
 from rig import gestures
-from rig.boards.base import Board
-from rig.boards.emulated import EmulatedBoard
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.provisioning import CustomerSetup, leaks
@@ -22,36 +21,7 @@ from rig.pytest_plugin import BoardFactory
 
 pytestmark = pytest.mark.e2e
 
-WAIT_S = 60.0
 BATTERY_MV = 2950
-
-
-def emulated(boards: BoardFactory) -> EmulatedBoard:
-    board = boards(1)[0]
-    assert isinstance(board, EmulatedBoard), "needs an emulated board (virtual radio, AP port)"
-    return board
-
-
-def led_patterns(board: Board) -> list[str]:
-    return [e["pattern"] for e in board.events("led")]
-
-
-def colours(board: EmulatedBoard) -> list[str]:
-    """The pixel's colours in order, repeats folded."""
-    out: list[str] = []
-    for _, msg in board.trace.items("pixel"):
-        r, g, b = msg["rgb"][0][:3]
-        name = {
-            (0, 0, 0): "off",
-            (1, 1, 1): "white",
-            (1, 1, 0): "orange",
-            (0, 1, 0): "green",
-            (0, 0, 1): "blue",
-            (1, 0, 0): "red",
-        }[(bool(r), bool(g), bool(b))]
-        if not out or out[-1] != name:
-            out.append(name)
-    return out
 
 
 def test_blank_board_is_set_up_by_the_customer_and_every_press_reaches_the_cloud_once(

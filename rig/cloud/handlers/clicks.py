@@ -179,6 +179,23 @@ class ClickLog:
                 )
             time.sleep(0.02)
 
+    def wait_for_ids(
+        self, serial: str, event_ids: list[str], timeout: float = 30.0
+    ) -> list[Click]:
+        """Wait until every eventId in `event_ids` is recorded for `serial`; all its clicks."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.clicks(serial)
+            missing = set(event_ids) - {c.event_id for c in got}
+            if not missing:
+                return got
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"clicks {sorted(missing)} of {serial} not at the cloud within {timeout:.0f} s;"
+                    f" there: {[(c.click_type, c.event_id) for c in got]}"
+                )
+            time.sleep(0.02)
+
 
 def click_log(cloud: Cloud) -> ClickLog:
     return ClickLog(cloud.store)
