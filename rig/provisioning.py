@@ -141,9 +141,13 @@ class ConfigPage:
         with socket.create_connection(("127.0.0.1", self.board.ap_port), timeout) as s:
             s.sendall(data)
             s.shutdown(socket.SHUT_WR)
-            chunks = []
-            while chunk := s.recv(65536):
-                chunks.append(chunk)
+            chunks: list[bytes] = []
+            try:
+                while chunk := s.recv(65536):
+                    chunks.append(chunk)
+            except ConnectionResetError:
+                if not chunks:
+                    raise  # reset before any answer
         return b"".join(chunks)
 
 
