@@ -53,6 +53,22 @@ class Child:
         self.swallowed = bytearray()
         self.reaped_by_owner = False
         self.master_open = True
+        # Signals go through a pidfd: a pid reused after the process was reaped is never hit.
+        self._pidfd: int | None = os.pidfd_open(proc.pid)
+        self._pidfd_lock = threading.Lock()
+
+    def signal(self, sig: int) -> None:
+        with self._pidfd_lock:
+            if self._pidfd is not None:  # None: reaped, nothing left to signal
+                with contextlib.suppress(ProcessLookupError, OSError):
+                    signal.pidfd_send_signal(self._pidfd, sig)
+
+    def release(self) -> None:
+        """After the process was reaped (idempotent)."""
+        with self._pidfd_lock:
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
 
     @property
     def pid(self) -> int:
@@ -147,17 +163,17 @@ class ConsoleProxy:
         """Kill the board process (power cut / hard reset) and reap it; `on_exit` is not called."""
         with self._lock:
             child.reaped_by_owner = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(child.pid, sig)
-        return child.proc.wait(timeout)
+        child.signal(sig)
+        code = child.proc.wait(timeout)
+        child.release()
+        return code
 
     def interrupt(self) -> None:
         """Ctrl-C to the running code (what a 0x03 from the client does)."""
         with self._lock:
             child = self._child
         if child is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGINT)
+            child.signal(signal.SIGINT)
 
     @property
     def in_raw_repl(self) -> bool:
@@ -209,8 +225,7 @@ class ConsoleProxy:
             if self._tail.endswith(PROMPTS):
                 self._write_child(child, CTRL_C)
             elif time.monotonic() - self._last_sigint > SIGINT_QUIET_S:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(child.pid, signal.SIGINT)
+                child.signal(signal.SIGINT)
                 self._last_sigint = time.monotonic()
             data = data[cut + 1 :]
 
@@ -298,8 +313,9 @@ class ConsoleProxy:
         try:
             code = child.proc.wait(10)
         except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
+            child.signal(signal.SIGKILL)
             code = child.proc.wait()
+        child.release()
         self._on_exit(child, code)
 
     def close(self) -> None:

@@ -250,6 +250,7 @@ class EmulatedBoard(Board):
     def _spawn(
         self, cause: int, wake: int, *, run_main: bool = True, enter_raw: bool = False
     ) -> None:
+        _ = self.profile  # read now, not later in the side channel's reader thread
         env = self._base_env()
         env.update(
             {

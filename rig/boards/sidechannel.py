@@ -96,7 +96,10 @@ class SideChannel:
                     self.protocol_errors.append(str(exc))
                     continue
                 if self._on_message is not None:
-                    self._on_message(msg)
+                    try:
+                        self._on_message(msg)
+                    except Exception as exc:  # a handler's bug must not cut the board off
+                        self.protocol_errors.append(f"handler failed on {msg['op']!r}: {exc!r}")
                 if msg["op"] == "hello":  # connected once its hello has been handled
                     conn.pid = msg.get("pid")
                     with self._lock:

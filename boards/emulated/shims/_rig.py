@@ -103,6 +103,7 @@ def _reader(sock):
         except OSError:
             line = b""
         if not line:
+            print("[shim] side channel to the rig lost: ending")
             end()  # the rig is gone: nothing may outlive it
         try:
             msg = json.loads(line)
