@@ -1,0 +1,154 @@
+"""Click to cloud: how long from a click's decision point to its message at the cloud model.
+
+One emulated button (firmware and shims as .mpy, GC heap `HEAPSIZE`) is set up the customer's
+way (rig.provisioning) against a real broker and cloud model, then plays SINGLE and LONG clicks.
+
+Common clock: the unix port's `ticks_ms()` is CLOCK_MONOTONIC in ms (modulo 2**30), the same
+clock as the host's `time.monotonic()`; the cloud model records each click's receive time on it
+(rig/cloud/handlers/clicks.py). So latency = cloud receive time - the `click` event's `t`, where
+`t` is the decision point (release + double-click window for SINGLE, the LONG threshold while
+held). The mapping is checked against the rig's own gesture timing (the release is played by the
+shim; `press()` returns when it was played): both must agree within `CLOCK_CHECK_MS`, else the
+run fails rather than report a number from a wrong clock.
+
+Metrics: `click_to_cloud_ms_p50`, `click_to_cloud_ms_p99` (nearest rank), `click_cloud_clicks`,
+`click_cloud_duplicates` (copies the cloud dropped), `firmware_heap_peak_bytes_network` (highest
+`peak` of the firmware's `heap` events with Wi-Fi, TLS and MQTT up; x64 objects are about twice
+their ESP32 size), `click_cloud_min_heap_kb` (the smallest `-X heapsize` of those tried on which
+the board still connected and published; full runs only).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from rig import gestures
+from rig.boards.emulated import EmulatedBoard
+from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.runtime import CloudRuntime
+from rig.provisioning import CustomerSetup
+
+HEAPSIZE = "128K"
+HEAP_TRIES = ("96K", "112K")  # smallest first; HEAPSIZE is known to work (full runs only)
+TICKS_PERIOD = 1 << 30
+CLOCK_CHECK_MS = 150.0
+DOUBLE_MS = 400  # firmware default double-click window
+LONG_MS = 1500  # firmware default LONG threshold
+WAIT_S = 60.0
+CLICKS = 40
+CLICKS_QUICK = 10
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
+
+
+def _ticks_now_ms() -> float:
+    return (time.monotonic() * 1000) % TICKS_PERIOD
+
+
+def _board(workdir: Path, name: str, heapsize: str) -> EmulatedBoard:
+    board = EmulatedBoard(
+        workdir / name, name, heapsize=heapsize, mpy=True, unique_id=uuid.uuid4().hex[:12]
+    )
+    board.deploy({"settings.json": json.dumps({"schema": 1, "heap_report_s": 1}).encode()})
+    board.start()
+    board.expect("boot", WAIT_S)
+    return board
+
+
+def _latencies(board: EmulatedBoard, clicks: ClickLog, serial: str, n: int) -> list[float]:
+    out: list[float] = []
+    for i in range(n):
+        kind = "LONG" if i % 4 == 3 else "SINGLE"
+        steps = gestures.long(2000) if kind == "LONG" else gestures.single(100)
+        started = time.monotonic() * 1000
+        board.press(steps)
+        released = time.monotonic() * 1000
+        click = board.expect("click", WAIT_S)
+        if click["type"] != kind:
+            raise RuntimeError(f"played {kind}, the board saw {click}")
+        got = {c.event_id: c for c in clicks.wait_for_ids(serial, [click["id"]], WAIT_S)}
+        received = got[click["id"]].received_mono_ms
+        latency = (received % TICKS_PERIOD - click["t"]) % TICKS_PERIOD
+        # the rig's own idea of the decision point (press() returns after the release)
+        planned = released + DOUBLE_MS if kind == "SINGLE" else started + LONG_MS
+        if abs((received - planned) - latency) > CLOCK_CHECK_MS:
+            raise RuntimeError(
+                f"board ticks and host clock disagree: {latency:.1f} ms from ticks vs"
+                f" {received - planned:.1f} ms from the gesture timing"
+            )
+        out.append(latency)
+        board.expect("led", WAIT_S, pattern="off")  # the green light is over
+    return out
+
+
+def _heap_peak(board: EmulatedBoard) -> int:
+    peaks = [e["peak"] for e in board.events("heap") if "peak" in e]
+    if not peaks:
+        raise RuntimeError("the firmware printed no heap event")
+    return max(peaks)
+
+
+def _connects_and_publishes(
+    workdir: Path, runtime: CloudRuntime, clicks: ClickLog, heapsize: str
+) -> bool:
+    assert runtime.endpoint is not None
+    board = _board(workdir, f"heap{heapsize}", heapsize)
+    try:
+        setup = CustomerSetup(runtime.cloud, runtime.endpoint).provision(board, timeout=30)
+        board.press(gestures.single(100))
+        click = board.expect("click", 30)
+        clicks.wait_for_ids(setup.serial, [click["id"]], 30)
+        return True
+    except Exception as exc:  # MemoryError on the board shows as a timeout here
+        print(f"[click_cloud] heapsize {heapsize}: {type(exc).__name__}")
+        return False
+    finally:
+        board.close()
+
+
+def run(ctx: Any) -> dict[str, float | int]:
+    n = CLICKS_QUICK if ctx.quick else CLICKS
+    with tempfile.TemporaryDirectory(prefix="click-cloud-") as tmp:
+        home = Path(tmp)
+        home.chmod(0o700)
+        runtime = CloudRuntime(home)
+        runtime.start()
+        try:
+            assert runtime.endpoint is not None
+            clicks = ClickLog(runtime.cloud.store)
+            board = _board(ctx.workdir, "bench", HEAPSIZE)
+            try:
+                setup = CustomerSetup(runtime.cloud, runtime.endpoint).provision(board)
+                latencies = _latencies(board, clicks, setup.serial, n)
+                heap = _heap_peak(board)
+                duplicates = sum(c.copies - 1 for c in clicks.clicks(setup.serial))
+            finally:
+                board.close()
+            tries = () if ctx.quick else HEAP_TRIES
+            smallest = next(
+                (h for h in tries if _connects_and_publishes(ctx.workdir, runtime, clicks, h)),
+                HEAPSIZE,
+            )
+        finally:
+            runtime.stop()
+            runtime.cloud.close()
+    metrics: dict[str, float | int] = {
+        "click_to_cloud_ms_p50": round(percentile(latencies, 50), 1),
+        "click_to_cloud_ms_p99": round(percentile(latencies, 99), 1),
+        "click_cloud_clicks": len(latencies),
+        "click_cloud_duplicates": duplicates,
+        "firmware_heap_peak_bytes_network": heap,
+    }
+    if not ctx.quick:
+        metrics["click_cloud_min_heap_kb"] = int(smallest.rstrip("K"))
+    return metrics
