@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rig import BOARDS_DIR, FIRMWARE_DIR
-from rig.boards.base import Board
+from rig.boards.base import Board, ExpectTimeout
 from rig.boards.console import ConsoleLog, Event
 from rig.boards.console_proxy import Child, ConsoleProxy
 from rig.boards.profile import BoardProfile
@@ -542,7 +542,13 @@ class EmulatedBoard(Board):
     # ----- console -----
 
     def expect(self, ev: str, timeout: float = 5.0, **fields: Any) -> Event:
-        return self.console.expect(ev, timeout, **fields)
+        try:
+            return self.console.expect(ev, timeout, **fields)
+        except ExpectTimeout as exc:
+            errors = self.channel.protocol_errors[-5:]
+            if not errors:
+                raise
+            raise ExpectTimeout(f"{exc}\nSide-channel errors: {errors}") from None
 
     def events(self, ev: str | None = None) -> list[Event]:
         return self.console.events(ev)
