@@ -67,6 +67,7 @@ def colours(board: EmulatedBoard) -> list[str]:
 
 def assert_no_leaks(secrets: list[str], *sources: str | Path) -> None:
     """No secret in any console text or log file given."""
+    assert secrets and all(leaks(s, [s]) for s in secrets), "the scanner must see what it seeks"
     for source in sources:
         if isinstance(source, Path):
             text = source.read_text(errors="replace") if source.exists() else ""
