@@ -3,6 +3,10 @@
 Metrics: `click_e2e_gestures` (played), `click_e2e_misclassified` (wrong, missing or extra
 clicks), `firmware_heap_peak_bytes` (highest `peak` of the firmware's `heap` events while
 clicking; firmware and shims as .mpy on a GC heap the size of an ESP32's without PSRAM).
+
+The boards run the click path only: the optional `services` module (connectivity) is taken off
+their flash. Unconfigured, a DOUBLE would start the configuration access point, which is another
+workload (and at 96K it failed with MemoryError when this was written: see the report).
 """
 
 from __future__ import annotations
@@ -91,6 +95,8 @@ def run(ctx: Any) -> dict[str, float | int]:
     try:
         for board in boards:
             board.deploy({"settings.json": settings})
+            for name in ("services.py", "services.mpy"):
+                (board.flash / name).unlink(missing_ok=True)
             board.start()
         for board in boards:
             board.expect("boot", 30)
