@@ -1,5 +1,5 @@
 """Power cuts (the board process SIGKILLed) at random instants while the firmware writes its
-outbox and its certificates: no file is ever corrupt, no click is lost once the console said it
+outbox, its certificates and its settings: no file is ever corrupt, no click is lost once the console said it
 was stored (`outbox` `stored`), and none reaches the cloud twice."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from connectivity_kit import WAIT_S, assert_no_leaks, connected
+from connectivity_kit import WAIT_S, assert_no_leaks, connected, emulated
 
 from rig import gestures
 from rig.boards.emulated import EmulatedBoard
@@ -133,3 +133,38 @@ def test_power_cut_while_certificates_are_written_keeps_old_or_new_identity(
         old = pair
     print(f"seed {seed}: identity after each cut: {outcomes}")
     assert_no_leaks(secrets, board.console_text())
+
+
+SETTINGS_CUTS = 6
+WRITE_LOOP = (
+    b"\x03",  # Ctrl-C: the app stops at the REPL (micropython -i)
+    b"import app\r",
+    b"s = app.current.settings\r",
+    b"for i in range(1000000): s.apply({'double_ms': 300 + i % 500})\r\r",
+)
+
+
+def test_power_cut_while_settings_are_written_keeps_a_whole_settings_file(
+    boards: BoardFactory,
+) -> None:
+    """Settings written in a tight loop (from the REPL, as mpremote would), power cut at a random
+    instant: the file is always whole, old or new, and the board boots with it."""
+    board = emulated(boards)
+    seed = random.randrange(1 << 30)
+    rng = random.Random(seed)
+    for _ in range(SETTINGS_CUTS):
+        board.expect("led", WAIT_S, pattern="unconfigured")  # the app runs
+        for line in WRITE_LOOP:
+            board.proxy.write_input(line)
+            time.sleep(0.2)
+        board.expect("settings", WAIT_S)  # writing
+        time.sleep(rng.uniform(0.0, 0.5))
+        board.power_cut()
+        values = json.loads(board.read_file("settings.json"))
+        assert 300 <= values["double_ms"] < 800, f"seed {seed}: {values}"
+        assert not (board.flash / "settings.json.bad").exists()
+        board.start()
+        boot = board.expect("boot", WAIT_S)
+        assert boot["reset"] == "power"
+        assert not [e for e in board.events("error") if "settings" in e.get("code", "")]
+    print(f"seed {seed}: {SETTINGS_CUTS} cuts during settings writes, file whole each time")
