@@ -65,6 +65,12 @@ def colours(board: EmulatedBoard) -> list[str]:
     return out
 
 
+def run_logs(runtime: CloudRuntime, board: EmulatedBoard) -> list[Path]:
+    """The logs this board and this cloud wrote: the board's raw console log, the broker's and
+    the cloud's logs."""
+    return [board.workdir / "console.log", *sorted((runtime.home / "cloud").rglob("*.log"))]
+
+
 def assert_no_leaks(secrets: list[str], *sources: str | Path) -> None:
     """No secret in any console text or log file given."""
     assert secrets and all(leaks(s, [s]) for s in secrets), "the scanner must see what it seeks"

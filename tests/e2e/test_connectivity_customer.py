@@ -48,6 +48,7 @@ def test_blank_board_is_set_up_by_the_customer_and_every_press_reaches_the_cloud
     # After the reset: blinking white while connecting, then off once MQTT is up.
     board.expect("led", WAIT_S, pattern="off")
     assert led_patterns(board)[-2:] == ["connecting", "off"], led_patterns(board)
+    assert "white" in colours(board)[colours(board).index("blue") :], colours(board)
     up = board.events("wifi")[-1]
     assert up["state"] == "up" and up["ssid"] == provisioned.network.ssid, up
 

@@ -13,7 +13,7 @@ import json
 import socket
 
 import pytest
-from connectivity_kit import WAIT_S, assert_no_leaks, connected
+from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -91,7 +91,7 @@ def test_radio_faults_wrong_password_ap_gone_no_dhcp(
     expect_recovered(board, DHCP_WAIT_S)
     press_and_expect_at_cloud(board, clicks, setup.serial)
     all_clicks_once(board, clicks, setup.serial)
-    assert_no_leaks(setup.secrets, board.console_text())
+    assert_no_leaks(setup.secrets, board.console_text(), *run_logs(cloud_runtime, board))
 
 
 def _closed_port() -> int:
@@ -149,7 +149,7 @@ def test_endpoint_faults_dns_closed_port_untrusted_broker(
     holds = board.events("click")
     assert [c["type"] for c in holds] == ["LONG"] * 4, holds  # the four holds
     all_clicks_once(board, clicks, setup.serial)
-    assert_no_leaks(setup.secrets, board.console_text())
+    assert_no_leaks(setup.secrets, board.console_text(), *run_logs(cloud_runtime, board))
 
 
 def _reconnect(board: EmulatedBoard) -> None:
@@ -208,4 +208,4 @@ def test_forbidden_inactive_revoked_and_no_connect_policy(
     expect_recovered(board)
     press_and_expect_at_cloud(board, clicks, setup.serial)
     all_clicks_once(board, clicks, setup.serial)
-    assert_no_leaks(setup.secrets, board.console_text())
+    assert_no_leaks(setup.secrets, board.console_text(), *run_logs(cloud_runtime, board))

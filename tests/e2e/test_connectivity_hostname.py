@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from connectivity_kit import WAIT_S, assert_no_leaks, connected
+from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 
 from rig.cloud.ca import CertificateAuthority
 from rig.cloud.handlers.clicks import ClickLog
@@ -124,4 +124,4 @@ def test_a_broker_certificate_for_another_host_name_is_refused(
     board.expect("mqtt", WAIT_S, state="up")
     ids = [c["id"] for c in board.events("click")]  # the two 6 s holds
     ClickLog(cloud_runtime.cloud.store).wait_for_ids(setup.serial, ids, WAIT_S)
-    assert_no_leaks(setup.secrets, board.console_text())
+    assert_no_leaks(setup.secrets, board.console_text(), *run_logs(cloud_runtime, board))

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from connectivity_kit import WAIT_S, assert_no_leaks, connected, emulated
+from connectivity_kit import WAIT_S, assert_no_leaks, connected, emulated, run_logs
 
 from rig import gestures
 from rig.boards.emulated import EmulatedBoard
@@ -82,7 +82,9 @@ def test_power_cut_while_clicks_are_written_loses_no_stored_click(
         f"seed {seed}: {len(printed)} clicks, {len(stored)} stored before the cut, "
         f"{len(at_cloud)} at the cloud, {sum(c.copies - 1 for c in got)} duplicates dropped"
     )
-    assert_no_leaks(setup.secrets, *consoles, board.console_text())
+    assert_no_leaks(
+        setup.secrets, *consoles, board.console_text(), *run_logs(cloud_runtime, board)
+    )
 
 
 def _submit_later(
@@ -132,7 +134,7 @@ def test_power_cut_while_certificates_are_written_keeps_old_or_new_identity(
         outcomes.append("new" if pair == new else "old")
         old = pair
     print(f"seed {seed}: identity after each cut: {outcomes}")
-    assert_no_leaks(secrets, board.console_text())
+    assert_no_leaks(secrets, board.console_text(), *run_logs(cloud_runtime, board))
 
 
 SETTINGS_CUTS = 6
