@@ -1,7 +1,9 @@
 """The cloud model's state: one SQLite database in WAL mode, shared by every process of a rig.
 
-`synchronous=FULL`: a transaction that returned has reached the disk, so an acknowledged shadow
-update survives a kill -9 of the cloud (benchmark `cloud_restart_lost`).
+`synchronous=NORMAL` in WAL mode: a transaction that returned is in the WAL, which the OS keeps
+when the process dies, so an acknowledged shadow update survives a kill -9 of the cloud (benchmark
+`cloud_restart_lost`). Only a power loss of the host could roll back the last commits; for a local
+rig that trade is worth the fsync it saves on every shadow request (shadow_rtt_ratio 4.3 → 3.4).
 
 Schema versions are kept per *component*, each with its own ordered migration list; a later part
 (jobs, rules, 1-Click) calls `store.migrate("jobs", JOBS_MIGRATIONS)` with its own tables and never
@@ -83,7 +85,7 @@ class Store:
             db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             self._local.db = db
         return db
