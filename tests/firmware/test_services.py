@@ -1,0 +1,83 @@
+"""firmware/services.py on the unix port (with the emulated shims, no rig): which services a blank
+and a configured board get, what is imported, and how refusals are classified for the LED."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mp_runner import FIRMWARE, SHIMS, run_mp
+
+from rig.cloud.ca import CertificateAuthority
+
+REGISTER = """
+import sys, json
+import events, services
+class Led:
+    def show(self, p):
+        print("LED", p)
+class App:
+    serial = "G030JF055364XVRB"
+    def __init__(self):
+        self.added = []
+        self.led = Led()
+        self.busy = {}
+    def add(self, s):
+        self.added.append(type(s).__name__)
+    def set_busy(self, name, busy=True):
+        self.busy[name] = busy
+    def topic(self):
+        return "iotbutton/" + self.serial
+    def battery_mv(self):
+        return 3000
+app = App()
+services.register(app)
+print("ADDED", json.dumps(app.added))
+print("MODULES", json.dumps(sorted(m for m in sys.modules if m in
+    ("configap", "httpd", "form", "pem", "wifi", "mqtt", "outbox", "clock", "ssl"))))
+import mqtt
+for kind, detail in (("tls", "32"), ("tls", "104"), ("tls", "(-30592, 'MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE')"),
+                     ("tls", "The certificate Common Name (CN) does not match"), ("connect", "32"), ("dns", "x")):
+    print("KIND", kind, services.refused_kind(mqtt.MQTTError(kind, detail)))
+"""
+
+
+def _lines(files: dict[str, bytes]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in run_mp(REGISTER, path=(FIRMWARE, SHIMS), files=files):
+        key, _, rest = line.partition(" ")
+        out.setdefault(key, []).append(rest)
+    return out
+
+
+def test_a_blank_board_gets_config_mode_only_and_imports_no_network_module() -> None:
+    got = _lines({})
+    assert json.loads(got["ADDED"][0]) == ["ConfigMode"]
+    assert json.loads(got["MODULES"][0]) == []
+
+
+def test_a_configured_board_gets_station_connection_and_clicks(tmp_path: Path) -> None:
+    ca = CertificateAuthority(tmp_path / "ca")
+    issued = ca.issue_client_certificate("G030JF055364XVRB")
+    assert issued.private_key_der is not None
+    netcfg = {"ssid": "home", "password": "password123", "host": "localhost", "port": 8883}
+    got = _lines(
+        {
+            "netcfg.json": json.dumps(netcfg).encode(),
+            "pki/cert.der": issued.certificate_der,
+            "pki/key.der": issued.private_key_der,
+            "pki/ca.der": ca.certificate_der,
+        }
+    )
+    assert json.loads(got["ADDED"][0]) == ["ConfigMode", "Station", "Connection", "Clicks"]
+    modules = json.loads(got["MODULES"][0])
+    assert "configap" not in modules and "httpd" not in modules  # only when config mode opens
+    assert {"wifi", "mqtt", "outbox"} <= set(modules)
+    assert got["KIND"] == [
+        "tls forbidden",  # EPIPE while sending our certificate: the broker refused it
+        "tls forbidden",  # ECONNRESET
+        "tls forbidden",  # the broker's fatal alert (ESP32 mbedTLS)
+        "tls tls",  # we refused the broker's certificate
+        "connect connect",
+        "dns dns",
+    ]
