@@ -4,11 +4,19 @@
 with its state under `<home>/boards/<serial>/` (flash, console log, `tty` link) and answers on a
 loopback control socket: newline-delimited JSON requests `{"cmd": "press", "gesture": "single"}`,
 `{"cmd": "status"}`, `{"cmd": "stop"}`, one JSON reply each. `supervisor.json` in the state
-directory says where (pid, control port, tty) while it runs.
+directory says where (pid, control port, tty, RFC 2217 URL, what it was provisioned as) while it
+runs.
+
+`python -m rig.boards.supervisor <statedir> <serial> [--home DIR] [--rfc2217 PORT]`: with a home
+whose cloud runs (`buttonrig cloud up`, found through `<home>/endpoint.json`), the board is set up
+as a customer would (rig.provisioning.CustomerSetup) before the supervisor reports it running: the
+supervisor owns the board, so provisioning runs here. With `--rfc2217` the running board is also
+served as an RFC 2217 port (rig.boards.rfc2217_server.serve_emulated).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -24,6 +32,7 @@ from typing import Any, cast
 from rig import gestures
 from rig.boards.base import ExpectTimeout
 from rig.boards.emulated import EmulatedBoard
+from rig.boards.rfc2217_server import Rfc2217Server, serve_emulated
 
 STATE_FILE = "supervisor.json"
 SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -109,16 +118,44 @@ class _ControlServer(socketserver.ThreadingTCPServer):
 class Supervisor:
     """Owns the board; one press at a time."""
 
-    def __init__(self, directory: Path, serial: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        serial: str,
+        home: Path | None = None,
+        rfc2217_port: int | None = None,
+    ) -> None:
         self.directory = directory
         self.serial = check_serial(serial)
+        self.home = home
+        self.rfc2217_port = rfc2217_port
         self.board = EmulatedBoard(directory, serial)
+        self.provisioned: dict[str, str] | None = None
+        self.rfc2217: Rfc2217Server | None = None
         self._press_lock = threading.Lock()
 
     def boot(self) -> None:
         self.board.deploy({"serial": self.serial.encode()})
         self.board.start()
         self.board.expect("boot", BOOT_TIMEOUT_S)
+        if self.home is not None:
+            self.provisioned = provision_if_cloud_runs(self.board, self.home)
+        if self.rfc2217_port is not None:
+            self.rfc2217 = serve_emulated(self.board, port=self.rfc2217_port)
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "pid": os.getpid(),
+            "tty": str(self.board.tty),
+            "rfc2217": self.rfc2217.url if self.rfc2217 is not None else None,
+            "provisioned": self.provisioned,
+        }
+
+    def close(self) -> None:
+        if self.rfc2217 is not None:
+            self.rfc2217.stop()
+            self.rfc2217 = None
+        self.board.close()
 
     def answer(self, req: dict[str, Any]) -> dict[str, Any]:
         cmd = req.get("cmd")
@@ -153,7 +190,7 @@ class Supervisor:
 
     def serve(self) -> None:
         server = _ControlServer(self)
-        state = {"pid": os.getpid(), "port": server.server_address[1], "tty": str(self.board.tty)}
+        state = {**self.state(), "port": server.server_address[1]}
         tmp = self.directory / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.directory / STATE_FILE)
@@ -162,21 +199,61 @@ class Supervisor:
             server.serve_forever()
         finally:
             server.server_close()
-            with contextlib.suppress(FileNotFoundError):
-                (self.directory / STATE_FILE).unlink()
-            self.board.close()
+            try:
+                self.close()
+            finally:  # gone from `list` once the board and its RFC 2217 port are closed
+                with contextlib.suppress(FileNotFoundError):
+                    (self.directory / STATE_FILE).unlink()
+
+
+def provision_if_cloud_runs(board: EmulatedBoard, home: Path) -> dict[str, str] | None:
+    """Set the board up through its access point against the cloud running for `home`; what it
+    became (thing, certificate, policy, endpoint — no secrets), or None when no cloud runs."""
+    from rig.broker import BrokerEndpoint
+    from rig.cloud import endpoint
+    from rig.cloud.api import Cloud
+    from rig.provisioning import CustomerSetup
+
+    running = endpoint.running_cloud(home)
+    if running is None:
+        print(f"no cloud runs for {home}: the button stays unprovisioned", flush=True)
+        return None
+    broker = BrokerEndpoint(
+        str(running["host"]),
+        int(running["port"]),
+        Path(str(running["ca_file"])),
+        str(running.get("server_hostname", "localhost")),
+    )
+    cloud = Cloud(home)
+    try:
+        done = CustomerSetup(cloud, broker).provision(board)
+    finally:
+        cloud.close()
+    print(f"provisioned as thing {done.serial} against {done.endpoint}", flush=True)
+    return {
+        "thingName": done.serial,
+        "certificateId": done.certificate_id,
+        "policyName": done.policy_name,
+        "endpoint": done.endpoint,
+        "ssid": done.network.ssid,
+    }
 
 
 def main(argv: list[str]) -> int:
-    directory, serial = Path(argv[0]), argv[1]
-    directory.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(directory, serial)
+    parser = argparse.ArgumentParser(prog="python -m rig.boards.supervisor")
+    parser.add_argument("directory", type=Path)
+    parser.add_argument("serial")
+    parser.add_argument("--home", type=Path, help="rig home: provision against its running cloud")
+    parser.add_argument("--rfc2217", type=int, metavar="PORT", help="serve it over RFC 2217")
+    args = parser.parse_args(argv)
+    args.directory.mkdir(parents=True, exist_ok=True)
+    supervisor = Supervisor(args.directory, args.serial, args.home, args.rfc2217)
     try:
         supervisor.boot()
-        print(f"emulated button {serial} running, console {supervisor.board.tty}", flush=True)
+        print(f"emulated button {args.serial} running, console {supervisor.board.tty}", flush=True)
         supervisor.serve()
     finally:
-        supervisor.board.close()
+        supervisor.close()
     return 0
 
 

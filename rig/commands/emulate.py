@@ -3,6 +3,11 @@
 Each runs under a detached supervisor (rig/boards/supervisor.py) with its state in
 `<home>/boards/<serial>/`: flash (it persists: settings, the `serial` label), console.log, and
 `tty`, the USB-serial port mpremote can open.
+
+When a cloud runs for the home (`buttonrig cloud up`, `<home>/endpoint.json`), `start` provisions
+the board against it as a customer would (its thing, certificate and policy are created, and the
+board is configured through its access point) before it reports the board running; without one,
+the board runs unprovisioned (solid orange, config mode) and `start` says so.
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from pathlib import Path
 from rig import REPO_ROOT
 from rig.boards import supervisor
 from rig.cli import CommandError
+from rig.cloud import endpoint
 
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 150.0  # boot, then customer set-up (boots, Wi-Fi, TLS) on a loaded machine
 STOP_TIMEOUT_S = 20.0
 
 
@@ -30,6 +36,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     start = actions.add_parser("start", help="run an emulated button in the background")
     start.add_argument("--serial", required=True, help="device serial number (DSN)")
+    start.add_argument(
+        "--rfc2217",
+        nargs="?",
+        type=int,
+        const=0,
+        metavar="PORT",
+        help="also serve the board as rfc2217://127.0.0.1:PORT (a free port when omitted)",
+    )
     start.set_defaults(handler=start_board)
 
     press = actions.add_parser("press", help="press a running emulated button")
@@ -66,10 +80,22 @@ def start_board(args: argparse.Namespace) -> int:
     if supervisor.read_state(directory) is not None:
         raise CommandError(f"emulated button {args.serial} is already running")
     directory.mkdir(parents=True, exist_ok=True)
+    home = Path(args.home)
+    if endpoint.running_cloud(home) is None:
+        print(
+            f"buttonrig: no cloud runs for {home} (start one: buttonrig cloud up);"
+            f" {args.serial} runs unprovisioned",
+            file=sys.stderr,
+        )
+    command = [sys.executable, "-m", "rig.boards.supervisor", str(directory), args.serial]
+    command += ["--home", str(home)]
+    if args.rfc2217 is not None:
+        command += ["--rfc2217", str(args.rfc2217)]
     log = directory / "supervisor.log"
+    offset = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rig.boards.supervisor", str(directory), args.serial],
+            command,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
@@ -81,7 +107,7 @@ def start_board(args: argparse.Namespace) -> int:
         if proc.poll() is not None or time.monotonic() > deadline:
             if proc.poll() is None:
                 proc.kill()
-            tail = log.read_text(errors="replace")[-2000:]
+            tail = log.read_bytes()[offset:].decode(errors="replace")[-2000:]
             raise CommandError(f"emulated button {args.serial} did not start:\n{tail}")
         time.sleep(0.05)  # polling the supervisor's state file; it appears once it serves
     print(json.dumps({"serial": args.serial, **state, "dir": str(directory)}))
@@ -108,11 +134,11 @@ def stop_board(args: argparse.Namespace) -> int:
     except (OSError, ValueError):
         os.kill(pid, signal.SIGTERM)  # the control socket is gone: ask the process
     deadline = time.monotonic() + STOP_TIMEOUT_S
-    while supervisor.read_state(_dir(args)) is not None:
+    while supervisor.read_state(_dir(args)) is not None or supervisor.process_alive(pid):
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
             break
-        time.sleep(0.05)  # waiting for the supervisor to remove its state file
+        time.sleep(0.05)  # waiting for the supervisor to close the board and end
     print(json.dumps({"serial": args.serial, "stopped": True}))
     return 0
 
