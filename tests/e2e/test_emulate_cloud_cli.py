@@ -9,7 +9,6 @@ a tmp --home, as a person would type it.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from process_kit import processes_using
 
 from rig.boards.supervisor import process_alive
 
@@ -34,22 +34,6 @@ def buttonrig(home: Path, *args: str, timeout: float = 200) -> subprocess.Comple
         text=True,
         timeout=timeout,
     )
-
-
-def processes_using(path: Path) -> list[str]:
-    """Command lines of live processes whose command line or working directory names `path`."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cwd = os.readlink(proc / "cwd")
-        except OSError:
-            continue
-        if (str(path) in cmdline or cwd.startswith(str(path))) and process_alive(int(proc.name)):
-            found.append(f"{proc.name}: {cmdline.strip()} (cwd {cwd})")
-    return found
 
 
 @pytest.fixture

@@ -1,0 +1,263 @@
+"""`make demo` (`python -m rig.demo [--home DIR]`): the whole picture in well under a minute.
+
+Brings up the broker and the reference cloud in a temporary rig home (or `--home DIR`, kept),
+starts an emulated button, sets it up through its access point as a customer would
+(rig.provisioning.CustomerSetup, narrated from the board's own console events), presses SINGLE,
+DOUBLE and LONG, and shows the board's console events, the click messages as the cloud recorded
+them, and a shadow round trip through the cloud API. Exits 0 on success, 1 with the reason on
+failure; every process it started is stopped either way. It never prints key material or the
+Wi-Fi password, and checks its own output for them before it reports success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rig import gestures
+from rig.boards.base import ExpectTimeout
+from rig.boards.emulated import BoardError, EmulatedBoard
+from rig.broker import BrokerError
+from rig.cloud.errors import CloudError
+from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.runtime import CloudRuntime
+from rig.provisioning import CustomerSetup, Provisioned, ProvisioningError, leaks
+
+SERIAL = "G030DEMO0000001"
+WAIT_S = 30.0
+PRESSES = [
+    ("SINGLE", lambda: gestures.single(120)),
+    ("DOUBLE", lambda: gestures.double(100, 150, 100)),
+    ("LONG", lambda: gestures.long(2000)),
+]
+SHOWN_EVENTS = ("led", "click", "mqtt")
+SHADOW_UPDATE = {"state": {"desired": {"double_ms": 400, "long_ms": 1500}}}
+LATER = """\
+Not in this firmware yet: the device does not report its shadow (no "reported" state above) and
+does not apply deltas, follow jobs or trigger 1-Click callbacks; those arrive with later work.
+The shadow above was written by this demo through the cloud API, as
+`buttonrig iot-data update-thing-shadow` would."""
+
+
+class DemoFailed(Exception):
+    """A step did not happen; the message says what was seen."""
+
+
+class Output:
+    """Everything the demo prints, kept so it can check itself for secrets before it ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.lines: list[str] = []
+
+    def say(self, text: str = "") -> None:
+        with self._lock:
+            self.lines.append(text)
+            print(text, flush=True)
+
+    def text(self) -> str:
+        with self._lock:
+            return "\n".join(self.lines)
+
+
+def describe_setup_event(event: dict[str, Any]) -> str | None:
+    """One customer-visible step of the set-up, from a console event; None for the others."""
+    ev = event.get("ev")
+    pattern, state = event.get("pattern"), event.get("state")
+    if ev == "led" and pattern == "unconfigured":
+        return "LED solid orange: not configured"
+    if ev == "config" and state == "open":
+        return f"LED blinking blue: config mode, access point {event.get('essid')!r}"
+    if ev == "config" and state == "applied":
+        return "form submitted (Wi-Fi, certificate, key, CA, endpoint): applied, board restarts"
+    if ev == "led" and pattern == "connecting":
+        return "LED blinking white: connecting"
+    if ev == "wifi" and state == "up":
+        return f"Wi-Fi joined: {event.get('ssid')}"
+    if ev == "mqtt" and state == "up":
+        return f"connected: MQTT over mutual TLS to {event.get('host')}"
+    if ev == "led" and str(pattern).startswith("err_"):
+        return f"LED error pattern {pattern}"
+    return None
+
+
+class Narrator:
+    """Prints the set-up steps as the board reports them, while the customer's set-up runs."""
+
+    def __init__(self, board: EmulatedBoard, say: Callable[[str], None]) -> None:
+        self.board = board
+        self.say = say
+        self._seen = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="demo-narrator", daemon=True)
+
+    def __enter__(self) -> Narrator:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):  # the console log has no callback; poll it gently
+            self._flush()
+
+    def _flush(self) -> None:
+        events = self.board.events()
+        for event in events[self._seen :]:
+            step = describe_setup_event(event)
+            if step is not None:
+                self.say(f"  - {step}")
+        self._seen = len(events)
+
+
+class Demo:
+    """One run: cloud, board, set-up, presses, results."""
+
+    def __init__(self, home: Path, out: Output) -> None:
+        self.home = home
+        self.out = out
+        self.runtime: CloudRuntime | None = None
+        self.board: EmulatedBoard | None = None
+        self.provisioned: Provisioned | None = None
+
+    def run(self) -> None:
+        runtime = self._cloud()
+        board = self._board()
+        self.provisioned = self._set_up(runtime, board)
+        clicks = self._press(runtime, board)
+        self._show_clicks(clicks)
+        self._show_shadow(runtime)
+        self.out.say()
+        self.out.say(LATER)
+
+    def _cloud(self) -> CloudRuntime:
+        self.out.say(f"1. Broker and reference cloud (rig home {self.home})")
+        self.runtime = CloudRuntime(self.home)
+        endpoint = self.runtime.start()
+        self.out.say(f"  - mosquitto with mutual TLS on {endpoint.host}:{endpoint.port}")
+        return self.runtime
+
+    def _board(self) -> EmulatedBoard:
+        self.out.say(f"2. Emulated button {SERIAL} (MicroPython unix port, real firmware)")
+        self.board = EmulatedBoard(self.home / "boards" / SERIAL, SERIAL)
+        self.board.deploy({"serial": SERIAL.encode()})
+        self.board.start()
+        return self.board
+
+    def _set_up(self, runtime: CloudRuntime, board: EmulatedBoard) -> Provisioned:
+        self.out.say("3. Set up like a customer: thing, certificate and policy in the cloud;")
+        self.out.say("   the phone joins the button's access point and submits the config form")
+        assert runtime.endpoint is not None
+        with Narrator(board, self.out.say):
+            done = CustomerSetup(runtime.cloud, runtime.endpoint).provision(board, WAIT_S)
+        self.out.say(
+            f"  - cloud: thing {done.serial}, certificate {done.certificate_id[:12]}…,"
+            f" policy {done.policy_name}"
+        )
+        return done
+
+    def _press(self, runtime: CloudRuntime, board: EmulatedBoard) -> ClickLog:
+        self.out.say("4. Press SINGLE, DOUBLE and LONG; the board's console events:")
+        clicks = ClickLog(runtime.cloud.store)
+        for count, (kind, gesture) in enumerate(PRESSES, start=1):
+            start = len(board.events())
+            board.press(gesture())
+            click = board.expect("click", WAIT_S)
+            if click.get("type") != kind:
+                raise DemoFailed(f"pressed {kind}, the board saw {click}")
+            board.expect("mqtt", WAIT_S, published=f"iotbutton/{SERIAL}")
+            board.expect("led", WAIT_S, pattern="off")  # green for a second, then off
+            clicks.wait_for(SERIAL, count, WAIT_S)
+            self.out.say(f"  {kind}:")
+            for event in board.events()[start:]:
+                if event.get("ev") in SHOWN_EVENTS:
+                    self.out.say(f"    {json.dumps(event, separators=(',', ':'))}")
+        return clicks
+
+    def _show_clicks(self, clicks: ClickLog) -> None:
+        self.out.say("5. Click messages as recorded at the cloud (topic iotbutton/<serial>):")
+        for click in clicks.clicks(SERIAL):
+            self.out.say(f"  {json.dumps(click.payload)}  (copies received: {click.copies})")
+        kinds = [c.click_type for c in clicks.clicks(SERIAL)]
+        if kinds != [kind for kind, _ in PRESSES]:
+            raise DemoFailed(f"the cloud recorded {kinds}, not one of each press")
+
+    def _show_shadow(self, runtime: CloudRuntime) -> None:
+        self.out.say("6. The thing's shadow through the cloud API (iot-data):")
+        payload = json.dumps(SHADOW_UPDATE)
+        self.out.say(f"  update-thing-shadow --thing-name {SERIAL} --payload '{payload}'")
+        runtime.cloud.update_thing_shadow(SERIAL, payload.encode())
+        shadow = json.loads(runtime.cloud.get_thing_shadow(SERIAL))
+        self.out.say(f"  get-thing-shadow --thing-name {SERIAL} (metadata left out):")
+        self.out.say(f"    state: {json.dumps(shadow['state'])}")
+        self.out.say(f"    version: {shadow['version']}")
+
+    def check_no_secrets(self) -> None:
+        if self.provisioned is None:
+            return
+        console = self.board.console_text() if self.board is not None else ""
+        found = leaks(self.out.text() + console, self.provisioned.secrets)
+        if found:
+            raise DemoFailed(f"a secret reached the demo's output or console: {found}")
+
+    def close(self) -> None:
+        if self.board is not None:
+            self.board.close()
+        if self.runtime is not None:
+            self.runtime.stop()
+            self.runtime.cloud.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m rig.demo", description=__doc__)
+    parser.add_argument("--home", type=Path, help="rig home to use and keep (default: a tmp dir)")
+    args = parser.parse_args(argv)
+    home: Path = args.home or Path(tempfile.mkdtemp(prefix="buttonrig-demo-"))
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds through the clean-up
+    out = Output()
+    demo = Demo(home, out)
+    started = time.monotonic()
+    try:
+        demo.run()
+        demo.check_no_secrets()
+    except (
+        DemoFailed,
+        ProvisioningError,
+        ExpectTimeout,
+        BoardError,
+        BrokerError,
+        CloudError,
+        TimeoutError,
+        OSError,
+        RuntimeError,
+    ) as exc:
+        print(f"demo failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("demo interrupted", file=sys.stderr, flush=True)
+        return 130
+    finally:
+        demo.close()
+        if args.home is None:
+            shutil.rmtree(home, ignore_errors=True)
+    out.say(
+        f"\nDemo finished in {time.monotonic() - started:.0f} s; everything it started is stopped."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
