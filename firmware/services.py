@@ -27,9 +27,10 @@ LINK_POLL_MS = 200
 
 
 class ConfigMode:
-    def __init__(self, app, configured):
+    def __init__(self, app, configured, timeout_s=None):
         self.app = app
         self.configured = configured
+        self.timeout_s = timeout_s  # None: configap.AP_TIMEOUT_S (10 minutes)
         self.request = asyncio.Event()
         self.busy = False  # keep the board awake while open (asked for by a hold)
         if not configured:
@@ -51,7 +52,10 @@ class ConfigMode:
                 app.set_busy("config")
             import configap
 
-            applied = await configap.Portal(app.serial, app.led.show).run()
+            portal = configap.Portal(
+                app.serial, app.led.show, timeout_s=self.timeout_s or configap.AP_TIMEOUT_S
+            )
+            applied = await portal.run()
             if applied:
                 import machine
 

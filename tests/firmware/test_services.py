@@ -81,3 +81,62 @@ def test_a_configured_board_gets_station_connection_and_clicks(tmp_path: Path) -
         "connect connect",
         "dns dns",
     ]
+
+
+CONFIG_TIMEOUT = """
+import asyncio, json
+import services
+class Led:
+    def show(self, p):
+        print("LED", p)
+class App:
+    serial = "G030JF055364XVRB"
+    def __init__(self):
+        self.led = Led()
+        self.busy = {}
+    def set_busy(self, name, busy=True):
+        self.busy[name] = busy
+        print("BUSY", name, busy)
+async def main():
+    app = App()
+    blank = services.ConfigMode(app, False, timeout_s=1)
+    asyncio.create_task(blank.run())
+    await asyncio.sleep(3)  # orange 1 s, config mode 1 s, closed
+    held = services.ConfigMode(app, True, timeout_s=1)
+    asyncio.create_task(held.run())
+    await asyncio.sleep_ms(100)
+    held.on_long_hold(5999)  # too short: nothing
+    await asyncio.sleep_ms(300)
+    held.on_long_hold(6000)
+    await asyncio.sleep(2)
+    print("DONE")
+asyncio.run(main())
+"""
+
+
+def test_config_mode_times_out_and_a_hold_keeps_the_board_awake_meanwhile() -> None:
+    from rig.broker import free_port
+
+    lines = run_mp(
+        CONFIG_TIMEOUT,
+        path=(FIRMWARE, SHIMS),
+        files={"board.py": (FIRMWARE.parent / "boards" / "emulated" / "board.py").read_bytes()},
+        env={"BUTTONRIG_AP_PORT": str(free_port())},
+    )
+    seen = [
+        line for line in lines if line.startswith(("LED", "BUSY", "DONE")) or '"config"' in line
+    ]
+    states = [json.loads(line[4:])["state"] for line in seen if line.startswith("EVT ")]
+    assert states == ["open", "closed", "open", "closed"], seen
+    leds = [line for line in seen if line.startswith("LED")]
+    # blank: orange, blue, orange again after the time-out; held: blue, then off
+    assert leds == [
+        "LED unconfigured",
+        "LED config",
+        "LED unconfigured",
+        "LED config",
+        "LED off",
+    ], seen
+    busy = [line for line in seen if line.startswith("BUSY")]
+    # only the hold keeps the board awake: a blank board's own config mode lets it sleep
+    assert busy == ["BUSY config False", "BUSY config True", "BUSY config False"], seen
