@@ -200,6 +200,9 @@ def render_config(port: int, runtime: Path, log_topic: bool = True) -> str:
         "log_dest stderr",
         *(["log_dest topic"] if log_topic else []),
         "log_type error",
+        # "Denied PUBLISH from <client>" is logged at debug level only (to the log file: debug lines
+        # never go to $SYS/broker/log); rig/cloud/enforcer.py reads it to disconnect that client
+        "log_type debug",
         "log_type warning",
         "log_type notice",
         "log_type information",

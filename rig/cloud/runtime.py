@@ -30,6 +30,7 @@ from rig.cloud import endpoint
 from rig.cloud.api import Cloud
 from rig.cloud.authsync import CLOUD_USER, PROBE_USER, AuthCompiler, AuthSnapshot
 from rig.cloud.ca import CertificateAuthority
+from rig.cloud.enforcer import DenialEnforcer, Kicker
 from rig.cloud.service import CloudService
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class CloudRuntime:
         self._auth_lock = threading.Lock()
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.enforcer: DenialEnforcer | None = None
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -138,6 +140,14 @@ class CloudRuntime:
             self.broker.stop()
             raise
         self.cloud.auth_applier = self.sync_auth
+        if isinstance(self.broker, MosquittoBroker):  # an attached broker's log is not ours
+            self.enforcer = DenialEnforcer(
+                lambda: self.broker.log_file if isinstance(self.broker, MosquittoBroker) else None,
+                Kicker(self.endpoint, self.identities.client),
+                self.service.expect_kick,
+                self.service.cancel_kick,
+            )
+            self.enforcer.start()
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
         self._watcher.start()
         endpoint.write(self.home, self.endpoint_document())
@@ -199,6 +209,9 @@ class CloudRuntime:
         self.cloud.auth_applier = None
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        if self.enforcer is not None:
+            self.enforcer.stop()
+            self.enforcer = None
         if self.service is not None:
             self.service.stop()
             self.service = None

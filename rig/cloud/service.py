@@ -77,6 +77,8 @@ class CloudService:
         self._in_flight: dict[str, int] = defaultdict(int)
         self._in_flight_lock = threading.Lock()
         self._sessions: dict[str, str] = {}
+        self._kicks: dict[str, str] = {}  # client id -> "pending" | "connected" (enforcer.py)
+        self._kicks_lock = threading.Lock()
         self._qos: dict[str, int] = {}
         self._echoes: dict[str, threading.Event] = {}  # barrier topics, answered on paho's thread
         self._network_thread: threading.Thread | None = None
@@ -302,9 +304,33 @@ class CloudService:
         if disconnected:
             self._presence("disconnected", disconnected["a"] or disconnected["b"])
 
+    def expect_kick(self, client_id: str) -> None:
+        """The cloud is about to take over `client_id` to disconnect it (rig/cloud/enforcer.py):
+        its takeover connection's own connect and disconnect are not the device's presence."""
+        with self._kicks_lock:
+            self._kicks[client_id] = "pending"
+
+    def cancel_kick(self, client_id: str) -> None:
+        with self._kicks_lock:
+            self._kicks.pop(client_id, None)
+
+    def _kicker_session(self, event_type: str, client_id: str) -> bool:
+        """Whether this presence line is the cloud's takeover connection, not the device."""
+        with self._kicks_lock:
+            state = self._kicks.get(client_id)
+            if state == "pending" and event_type == "connected":
+                self._kicks[client_id] = "connected"
+                return True
+            if state == "connected" and event_type == "disconnected":
+                del self._kicks[client_id]
+                return True
+            return False
+
     def _presence(self, event_type: str, client_id: str) -> None:
         if client_id in INTERNAL_CLIENTS or "+" in client_id or "#" in client_id:
             return  # "Client IDs that contain # or + do not receive lifecycle events."
+        if self._kicker_session(event_type, client_id):
+            return
         if event_type == "connected":
             session = str(uuid.uuid4())
             self._sessions[client_id] = session

@@ -1,0 +1,150 @@
+"""Disconnect a client right after the broker denied one of its requests, as AWS IoT does.
+
+mosquitto with an `acl_file` acknowledges an unauthorised PUBLISH (PUBACK for QoS 1) and drops
+it; with `use_identity_as_username` it runs no auth plugin, so it cannot refuse anything later
+either. It logs the denial (`Denied PUBLISH from <client> (...)`) at debug level only, and debug
+lines never go to `$SYS/broker/log/#`, so `DenialEnforcer` reads them from the broker's log
+file (the broker config has `log_type debug`). For each client denied, it takes over the
+client's id: it connects with a certificate for that common name from the cloud's own CA (the
+broker forces client id = certificate CN and closes the older connection, "already connected,
+closing old connection"), then disconnects. The device sees its connection closed without a
+DISCONNECT, as after AWS IoT's disconnect for an unauthorised request. The kicker's own connect and
+disconnect are hidden from presence events (`CloudService.expect_kick`).
+
+Known gap, written down in docs/cloud-decisions.md: mosquitto 2.0 grants every SUBSCRIBE with an
+`acl_file` (it filters at delivery) and logs no denial, so an unauthorised SUBSCRIBE is not
+detected and does not disconnect.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from rig.broker import BrokerEndpoint, ClientIdentity
+from rig.cloud.authsync import CLOUD_USER, PROBE_USER
+
+log = logging.getLogger(__name__)
+
+DENIED = re.compile(r"Denied (?:PUBLISH|SUBSCRIBE) from (?P<id>[A-Za-z0-9:_-]+) ")  # thing names
+POLL_S = 0.05
+KICK_TIMEOUT_S = 5.0
+EXEMPT = (CLOUD_USER, PROBE_USER)
+
+
+class LogTail:
+    """New complete lines of a file that may be replaced (a restarted broker's new log)."""
+
+    def __init__(self, path_of: Callable[[], Path | None]) -> None:
+        self._path_of = path_of
+        self._path: Path | None = None
+        self._offset = 0
+        self._partial = b""
+
+    def start_at_end(self) -> None:
+        self._path = self._path_of()
+        self._offset = self._path.stat().st_size if self._path and self._path.exists() else 0
+
+    def lines(self) -> list[str]:
+        path = self._path_of()
+        if path != self._path:  # a new log: read it from its beginning
+            self._path, self._offset, self._partial = path, 0, b""
+        if path is None:
+            return []
+        try:
+            with open(path, "rb") as log_file:
+                log_file.seek(self._offset)
+                data = log_file.read()
+        except FileNotFoundError:
+            return []
+        self._offset += len(data)
+        *complete, self._partial = (self._partial + data).split(b"\n")
+        return [line.decode(errors="replace") for line in complete]
+
+
+def denied_clients(lines: list[str]) -> list[str]:
+    """Client ids the broker denied a request of, in order, each once."""
+    found: list[str] = []
+    for line in lines:
+        match = DENIED.search(line)
+        if match and match["id"] not in found and match["id"] not in EXEMPT:
+            found.append(match["id"])
+    return found
+
+
+class Kicker:
+    """Takes over a client id with a certificate for its common name, then disconnects."""
+
+    def __init__(
+        self, endpoint: BrokerEndpoint, identity_for: Callable[[str], ClientIdentity]
+    ) -> None:
+        self.endpoint = endpoint
+        self.identity_for = identity_for
+
+    def kick(self, client_id: str) -> bool:
+        """Whether the takeover connected (so the older connection is closed)."""
+        identity = self.identity_for(client_id)
+        connected = threading.Event()
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True)
+        client.tls_set(str(self.endpoint.ca_file), str(identity.cert_file), str(identity.key_file))
+        client.on_connect = lambda _c, _u, _f, rc, _p: None if rc.is_failure else connected.set()
+        try:
+            client.connect(self.endpoint.host, self.endpoint.port, keepalive=10)
+            client.loop_start()
+            return connected.wait(KICK_TIMEOUT_S)
+        except OSError as exc:
+            log.warning("could not disconnect %s: %s", client_id, exc)
+            return False
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
+
+class DenialEnforcer:
+    """Watches the broker's log; disconnects each client it denied a request of."""
+
+    def __init__(
+        self,
+        log_file: Callable[[], Path | None],
+        kicker: Kicker,
+        expect_kick: Callable[[str], None] = lambda _client_id: None,
+        cancel_kick: Callable[[str], None] = lambda _client_id: None,
+    ) -> None:
+        self._tail = LogTail(log_file)
+        self._kicker = kicker
+        self._expect_kick = expect_kick
+        self._cancel_kick = cancel_kick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="denial-enforcer", daemon=True)
+        self.kicked: list[str] = []
+
+    def start(self) -> None:
+        self._tail.start_at_end()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=KICK_TIMEOUT_S + 2)
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_S):
+            try:
+                for client_id in denied_clients(self._tail.lines()):
+                    self._disconnect(client_id)
+            except Exception:
+                log.exception("enforcing a denial failed")
+
+    def _disconnect(self, client_id: str) -> None:
+        self._expect_kick(client_id)
+        if self._kicker.kick(client_id):
+            log.info("disconnected %s after the broker denied its request", client_id)
+            self.kicked.append(client_id)
+        else:
+            self._cancel_kick(client_id)
