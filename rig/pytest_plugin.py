@@ -1,4 +1,8 @@
-"""pytest plugin: the `--board` option and the `board` / `boards` fixtures.
+"""pytest plugin: the `--board` and `--board-profile` options and the `board` / `boards` fixtures.
+
+`--board-profile NAME` (a folder under boards/, default esp32-devkitc) says what a physical board
+on `--board /dev/ttyUSB0` or an rfc2217:// URL is: its pins, LED and how the rig presses and
+resets it. Emulated boards ignore it.
 
 `board` is one deployed, started board whose `boot` event was seen, closed after the test.
 `boards(n)` gives n of them at once (each with its own flash, ports and console). Markers:
@@ -16,9 +20,10 @@ from typing import Any
 
 import pytest
 
+from rig import BOARDS_DIR
 from rig.boards.base import Board
 from rig.boards.emulated import EmulatedBoard
-from rig.boards.factory import EMULATED, BoardSpecError, open_board
+from rig.boards.factory import DEFAULT_PHYSICAL_PROFILE, EMULATED, BoardSpecError, open_board
 
 BOOT_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI machine
 BoardFactory = Callable[..., list[Board]]
@@ -32,6 +37,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help='board to run end-to-end tests on: "emulated" (default), "emulated-rfc2217", or '
         "a serial port / rfc2217:// URL of a physical button (rig/boards/factory.py)",
     )
+    parser.addoption(
+        "--board-profile",
+        default=DEFAULT_PHYSICAL_PROFILE,
+        help="what the physical board on --board is: a folder under boards/"
+        f" (default {DEFAULT_PHYSICAL_PROFILE})",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -42,6 +53,34 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def board_spec(request: pytest.FixtureRequest) -> str:
     return str(request.config.getoption("--board"))
+
+
+def check_profile(name: str) -> str:
+    """A board profile name under boards/; pytest.UsageError naming the known ones otherwise."""
+    if not (BOARDS_DIR / name / "board.py").is_file():
+        known = sorted(p.parent.name for p in BOARDS_DIR.glob("*/board.py"))
+        raise pytest.UsageError(
+            f"--board-profile {name!r}: no boards/{name}/board.py; use one of {known}"
+        )
+    return name
+
+
+@pytest.fixture(scope="session")
+def board_profile(request: pytest.FixtureRequest) -> str:
+    return check_profile(str(request.config.getoption("--board-profile")))
+
+
+def open_test_board(
+    spec: str, workdir: Path, name: str, profile: str, options: dict[str, Any]
+) -> Board:
+    """The board a test gets: emulated with driver `options`, else what `spec` names, a physical
+    board being of `profile`."""
+    try:
+        if spec == EMULATED:
+            return EmulatedBoard(workdir / name, name, **options)
+        return open_board(spec, workdir, name, profile=profile)  # driver options do not apply
+    except BoardSpecError as exc:
+        raise pytest.UsageError(str(exc)) from exc
 
 
 def _marker_files(request: pytest.FixtureRequest) -> dict[str, bytes]:
@@ -60,7 +99,7 @@ def _marker_options(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 @pytest.fixture
 def boards(
-    request: pytest.FixtureRequest, board_spec: str, tmp_path: Path
+    request: pytest.FixtureRequest, board_spec: str, board_profile: str, tmp_path: Path
 ) -> Iterator[BoardFactory]:
     """`boards(n, **options)` → n started boards (boot seen); all closed after the test."""
     opened: list[Board] = []
@@ -73,14 +112,8 @@ def boards(
         for _ in range(n):
             index = len(opened)
             name = f"board{index}"
-            try:
-                if board_spec == EMULATED:
-                    opts = {**_marker_options(request), **options}
-                    board: Board = EmulatedBoard(tmp_path / name, name, **opts)
-                else:  # physical or served boards: driver options do not apply
-                    board = open_board(board_spec, tmp_path, name)
-            except BoardSpecError as exc:
-                raise pytest.UsageError(str(exc)) from exc
+            opts = {**_marker_options(request), **options}
+            board = open_test_board(board_spec, tmp_path, name, board_profile, opts)
             opened.append(board)
             board.deploy(_marker_files(request))
             made.append(board)
