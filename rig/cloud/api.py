@@ -15,7 +15,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rig.cloud import arn, endpoint, events, shadows
 from rig.cloud.ca import CertificateAuthority, IssuedCertificate
@@ -25,6 +25,9 @@ from rig.cloud.events import enqueue
 from rig.cloud.policies import Policies, document_text
 from rig.cloud.registry import Registry
 from rig.cloud.store import Store
+
+if TYPE_CHECKING:
+    from rig.cloud.handlers.clicks import Click
 
 AUTH_SYNC_TIMEOUT_S = 15.0
 
@@ -312,6 +315,13 @@ class Cloud:
             "caDer": self.ca.certificate_der,
             "endpoint": endpoint.read(self.home),
         }
+
+    def clicks(self, serial: str | None = None) -> list[Click]:
+        """Click messages the cloud received on iotbutton/<serial> (all when None), one per
+        eventId, oldest first (rig/cloud/handlers/clicks.py)."""
+        from rig.cloud.handlers.clicks import ClickLog
+
+        return ClickLog(self.store).clicks(serial)
 
     def close(self) -> None:
         self.store.close()
