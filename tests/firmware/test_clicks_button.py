@@ -194,11 +194,12 @@ def test_a_failing_service_is_reported_and_does_not_lose_clicks(tmp_path: Path) 
 
 def test_deployed_bytecode_firmware_detects_clicks(tmp_path: Path) -> None:
     """As on a board: every module as bytecode .mpy (mpy-cross), main.py as source."""
+    from host.mpy import compile_module
     from rig.benchmarks import firmware
 
     for source in sorted(FIRMWARE.glob("*.py")):
         if source.name not in ("main.py", "services.py"):
-            firmware.compile_mpy(source, tmp_path)
+            compile_module(source, tmp_path / f"{source.stem}.mpy")
     shutil.copy(FIRMWARE / "main.py", tmp_path / "main.py")
     assert not list(tmp_path.glob("clicks.py"))
     peak = firmware.core_heap_peak(tmp_path, taps=2)  # raises unless both clicks were seen
