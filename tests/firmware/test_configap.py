@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import datetime
 import http.client
 import json
 import os
@@ -24,10 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cert_kit import DER, PEM, issue, shared_ca
 
 REPO = Path(__file__).resolve().parents[2]
 MICROPYTHON = REPO / ".venv" / "bin" / "micropython"
@@ -57,38 +53,17 @@ class Identity:
     other_key_pem: bytes
 
 
-def _self_signed(cn: str, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-
-
 @pytest.fixture(scope="module")
 def identity() -> Identity:
-    key = ec.generate_private_key(ec.SECP256R1())
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    other = ec.generate_private_key(ec.SECP256R1())
-    cert = _self_signed(SERIAL, key)
-    ca = _self_signed("root", ca_key)
-    pem, der = serialization.Encoding.PEM, serialization.Encoding.DER
-    p8, none = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    pair, ca, other = issue(SERIAL), shared_ca(), issue("other")
     return Identity(
-        cert_pem=cert.public_bytes(pem),
-        key_pem=key.private_bytes(pem, p8, none),
-        cert_der=cert.public_bytes(der),
-        key_der=key.private_bytes(der, p8, none),
-        ca_pem=ca.public_bytes(pem),
-        ca_der=ca.public_bytes(der),
-        other_key_pem=other.private_bytes(pem, p8, none),
+        cert_pem=pair.cert_bytes(PEM),
+        key_pem=pair.key_bytes(PEM),
+        cert_der=pair.cert_bytes(DER),
+        key_der=pair.key_bytes(DER),
+        ca_pem=ca.cert_bytes(PEM),
+        ca_der=ca.cert_bytes(DER),
+        other_key_pem=other.key_bytes(PEM),
     )
 
 
