@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import queue
 import socket
 import struct
@@ -22,10 +21,9 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from cert_kit import DER, PEM, ThrowawayCa
+from mp_runner import MicroPythonProcess
 from paho.mqtt.enums import CallbackAPIVersion
 
-REPO = Path(__file__).resolve().parents[2]
-MICROPYTHON = REPO / ".venv" / "bin" / "micropython"
 MOSQUITTO = "/usr/sbin/mosquitto"
 THING = "button-mqtt-test"
 WAIT = 30.0  # generous: a loaded 2-core CI machine
@@ -206,57 +204,6 @@ class Proxy:
         self.reset_all()
 
 
-class Device:
-    """A MicroPython unix-port process running a script that drives firmware/mqtt.py.
-
-    Its output lines are collected; `expect` waits for one and shows the others on failure."""
-
-    def __init__(self, script: str, cwd: Path, secrets: list[str]) -> None:
-        self.secrets = secrets  # must never appear on the console
-        env = dict(os.environ, MICROPYPATH=f":.frozen:{REPO / 'firmware'}")
-        self.proc = subprocess.Popen(
-            [str(MICROPYTHON), "-c", script],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._q: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._q.put(line.rstrip("\n"))
-
-    def expect(self, prefix: str, timeout: float = WAIT) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                line = self._q.get(timeout=max(left, 0.01))
-            except queue.Empty:
-                raise AssertionError(
-                    f"expected a line starting {prefix!r} within {timeout}s; saw {self.lines!r}"
-                ) from None
-            self.lines.append(line)
-            if line.startswith(prefix):
-                return line
-
-    def close(self) -> str:
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
-        self.proc.wait(10)
-        while not self._q.empty():
-            self.lines.append(self._q.get())
-        console = "\n".join(self.lines)
-        for secret in self.secrets:
-            assert secret not in console, "the console shows key material"
-        return console
-
-
 DEVICE_PRELUDE = """
 import asyncio, mqtt, sys
 def rd(p):
@@ -280,7 +227,8 @@ def msg(t, p):
 """
 
 
-def device(pki: Pki, body: str, tmp_path: Path) -> Device:
+def device(pki: Pki, body: str, tmp_path: Path) -> MicroPythonProcess:
+    """A unix-port process running a script that drives firmware/mqtt.py."""
     prelude = DEVICE_PRELUDE % {
         "ca": str(pki.ca_der),
         "cert": str(pki.client_cert_der),
@@ -288,7 +236,8 @@ def device(pki: Pki, body: str, tmp_path: Path) -> Device:
     }
     key_der = pki.client_key_der.read_bytes()
     key_pem_lines = pki.client_key_pem.read_text().splitlines()[1:-1]
-    return Device(prelude + body, tmp_path, [key_der.hex(), key_der.hex().upper(), *key_pem_lines])
+    secrets = [key_der.hex(), key_der.hex().upper(), *key_pem_lines]  # never on the console
+    return MicroPythonProcess(prelude + body, workdir=tmp_path, secrets=secrets)
 
 
 @pytest.fixture
