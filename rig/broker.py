@@ -14,10 +14,11 @@ Mosquitto stands in for the AWS IoT message broker:
 * `max_qos 1`: a QoS 2 PUBLISH disconnects the client (the guide: no PUBACK); a QoS 2 SUBSCRIBE is
   granted QoS 1 (the guide: no SUBACK) — a documented difference. Caveat, verified on 2.0.11:
   after the first SIGHUP reload mosquitto forgets `max_qos` ("not reloaded" resets it to 2), so
-  from the first policy/certificate change on, QoS 2 is accepted. The firmware uses QoS 0/1 only.
+  from the first policy/certificate change on, rig/cloud/enforcer.py disconnects such a client
+  instead (it may have had a PUBREC first). The firmware uses QoS 0/1 only.
 * `retain_available false`: a retained PUBLISH disconnects the client, as the guide says.
-* persistent sessions (clean session off) are accepted by mosquitto but not by AWS; mosquitto has
-  no option to refuse them (documented difference; the firmware uses clean sessions only).
+* persistent sessions (clean session off): mosquitto has no option to refuse them; it accepts
+  them and rig/cloud/enforcer.py then disconnects the client, as AWS does.
 * a duplicate client id drops the connected client (mosquitto's behaviour equals the guide's).
 
 Mosquitto started as root drops to user `mosquitto` before it reads its files, and the rig home is
