@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from rig.cloud import shadow as engine
 from rig.cloud.errors import (
     CloudError,
@@ -127,4 +129,9 @@ def rest_error(err: engine.ShadowError) -> CloudError:
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    """A reply body as compact UTF-8 JSON. orjson: ~25x faster than the json module, and every
+    reply of every request is encoded on the service's network thread (issue #4)."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the json module writes those
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
