@@ -177,19 +177,18 @@ class Server:
         return Request(method, path, headers, b""), buf[i + 4 :], n
 
     async def _read_body(self, reader, start, n):
-        # exactly n bytes in one buffer (no growing copies); the caller holds the body lock
-        buf = bytearray(n)
+        # exactly n bytes; pieces as they come, joined once (one block of n, no growing copies).
+        # The caller holds the body lock.
+        pieces = [start]
         got = len(start)
-        buf[:got] = start
         start = None
-        view = memoryview(buf)
         while got < n:
-            k = await reader.readinto(view[got:])
-            if k == 0:
+            piece = await reader.read(min(n - got, 1024))
+            if not piece:
                 raise HttpError(400, "connection closed mid-request")
-            got += k or 0
-        view = None
-        return bytes(buf)  # the parsers take bytes (bytearray lacks find() on some ports)
+            pieces.append(piece)
+            got += len(piece)
+        return b"".join(pieces)
 
     async def _serve(self, reader, writer):
         if not self._make_room():
