@@ -11,6 +11,9 @@ hand-over per request, about as much as the shadow work itself. The network thre
 every request already received (BatchReadingClient), so a burst is still in flight together and
 the 11th concurrent request of a thing gets 429; then it answers them in arrival order, each in
 one database transaction, and writes each request's replies to the socket before the next.
+While a transaction waits for the database lock (another process writing, up to the 30 s busy
+timeout), later requests wait unread; a wait that long could also let the broker's keepalive
+(45 s of silence) drop the service, which paho then reconnects.
 
 Handler hook (docs/contracts.md "Cloud service handlers"): every module in the package
 `rig.cloud.handlers` that defines `register(service)` is called at start; it calls
@@ -238,7 +241,10 @@ class CloudService:
             return
         shadow = _SHADOW_TOPIC.match(topic)
         if shadow is not None:
-            self._take_shadow_request(shadow, topic, payload)
+            try:
+                self._take_shadow_request(shadow, topic, payload)
+            except Exception:  # never let it reach paho: its network thread would die
+                log.exception("taking the shadow request on %s failed", topic)
         for route in self._routes:
             if route.pattern.fullmatch(topic):
                 self._work.put(_Work(route.handler, topic, payload))
