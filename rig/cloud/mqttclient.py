@@ -87,7 +87,10 @@ class BatchReadingClient(mqtt.Client):
         pending = getattr(sock, "pending", None)  # bytes TLS already decrypted and buffered
         if pending is not None and pending() > 0:
             return True
-        readable, _, _ = select.select([sock], [], [], 0)
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):  # closed under us: the loop notices and reconnects
+            return False
         return bool(readable)
 
     def flush(self) -> None:
