@@ -135,6 +135,7 @@ class ClickSender:
         self.strikes = 0  # server closes in a row within GRACE_MS of a click's PUBACK
         self._acked = []  # [seq, ticks_ms of its PUBACK], oldest first
         self._wake = None
+        self._holding = None
 
     def on_click(self, event):
         payload = message(
@@ -180,25 +181,36 @@ class ClickSender:
                 self.show("published")
         return None
 
+    def _report_busy(self):
+        if self.busy:
+            self.busy(self.outbox.waiting() > 0 or bool(self._acked))
+
+    async def _settler(self):
+        # Its own task, so the sender waits for clicks only (no time-out to set up per click).
+        import asyncio
+
+        while True:
+            await self._holding.wait()  # type: ignore[union-attr]
+            due = self._settle()
+            if due is None:  # none held, or the session is over (session_ended sends them)
+                self._holding.clear()  # type: ignore[union-attr]
+                self._report_busy()
+            else:
+                await asyncio.sleep_ms(due)
+
     async def run(self):
         import asyncio
 
         self._wake = asyncio.Event()
+        self._holding = asyncio.Event()  # set while clicks are held
+        asyncio.create_task(self._settler())
         box = self.outbox
         while True:
-            due = self._settle()
             item = box.oldest()
-            if self.busy:
-                self.busy(item is not None or bool(self._acked))
+            self._report_busy()
             if item is None:
                 self._wake.clear()
-                if due is None:
-                    await self._wake.wait()
-                else:
-                    try:
-                        await asyncio.wait_for_ms(self._wake.wait(), due)
-                    except asyncio.TimeoutError:
-                        pass
+                await self._wake.wait()
                 continue
             await self.client.connected.wait()
             seq, topic, payload = item
@@ -206,6 +218,7 @@ class ClickSender:
             if self.client.connected.is_set():
                 box.hold(seq)
                 self._acked.append([seq, time.ticks_ms()])
+                self._holding.set()
             # else the session ended right after the PUBACK (session_ended already ran): the
             # click stays unsent and goes out again
             events.emit("mqtt", published=topic, seq=seq, left=box.waiting())
