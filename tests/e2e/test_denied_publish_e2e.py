@@ -62,7 +62,7 @@ def test_a_denied_click_shows_forbidden_stays_on_flash_and_arrives_once_allowed(
     acked_at = time.monotonic()
     first = board.expect("mqtt", WAIT_S, state="down")
     kicked_after_s = time.monotonic() - acked_at
-    assert (first["kind"], first["msg"]) == ("closed", "eof"), f"the cloud's close: {first}"
+    assert first["kind"] == "closed", f"the cloud's close, once, is not yet a refusal: {first}"
     board.expect("outbox", WAIT_S, requeued=1)
     refused = board.expect("mqtt", WAIT_S, state="down", kind="forbidden")
     assert refused["msg"] == "closed after a click's PUBACK, 2 in a row", refused
