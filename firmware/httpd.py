@@ -16,6 +16,7 @@ LINGER_BYTES = 8192
 LINGER_MS = 300
 REAP_MS = 100
 CHUNK = 1024  # a streamed body goes out in writes of about this size
+MAX_PIECES = 16  # a request body's pieces held before they are merged
 REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -177,20 +178,22 @@ class Server:
         return Request(method, path, headers, b""), buf[i + 4 :], n
 
     async def _read_body(self, reader, start, n):
-        # exactly n bytes into one buffer of n: however the client slices its body (a byte per
-        # packet, say), memory stays n plus the final copy. The caller holds the body lock.
-        buf = bytearray(n)
+        # exactly n bytes. Usually they come in one or two pieces (with the head, one read):
+        # one piece is the body as it is, more are joined once. A client slicing its body (a byte
+        # per packet, say) gets its pieces merged every MAX_PIECES, so their count stays bounded.
+        # The caller holds the body lock.
+        pieces = [start] if start else []
         got = len(start)
-        buf[:got] = start
         start = None
-        view = memoryview(buf)
         while got < n:
-            k = await reader.readinto(view[got:])
-            if k == 0:
+            piece = await reader.read(n - got)
+            if not piece:
                 raise HttpError(400, "connection closed mid-request")
-            got += k or 0
-        view = None
-        return bytes(buf)  # the parsers take bytes (bytearray lacks find() on some ports)
+            got += len(piece)
+            pieces.append(piece)
+            if len(pieces) > MAX_PIECES:
+                pieces = [b"".join(pieces)]
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
     async def _serve(self, reader, writer):
         if not self._make_room():
