@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str, bytes], None]
 MAX_IN_FLIGHT = 10  # "more than 10 in-flight requests" -> 429
 MAX_DEFERRED_READS = 64  # reads a burst may take before its requests are answered
+# The shadow service publishes its replies (accepted, rejected, delta, documents) at QoS 0: in the
+# guide's "Thing Shadows Data Flow" a client subscribed with QoS 1 receives every one of them with
+# "qos": 0 (docs/cloud-decisions.md "Shadow replies at QoS 0").
+SHADOW_REPLY_QOS = 0
 SHADOW_FILTERS = tuple(
     f"$aws/things/+/shadow/{middle}{op}" for middle in ("", "name/+/") for op in shadows.OPERATIONS
 )
@@ -272,7 +276,7 @@ class CloudService:
                 topic, engine.ShadowError.too_many_requests(), payload
             )
             for reply_topic, body in rejected.messages:  # written after this read
-                self.publish(reply_topic, body)
+                self.publish(reply_topic, body, SHADOW_REPLY_QOS)
             return
         self._in_flight[thing] = in_flight + 1
         self._shadow_requests.append(
@@ -315,7 +319,7 @@ class CloudService:
                 request.topic, engine.ShadowError.internal(), request.payload
             )
         for reply_topic, body in outcome.messages:
-            self.publish(reply_topic, body)
+            self.publish(reply_topic, body, SHADOW_REPLY_QOS)
         self._client.flush()  # the PUBACK and every reply in one segment, before the next request
 
     # ---- registry events outbox ----------------------------------------------------------

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import queue
 import time
 
-from rig.cloud.pytest_fixtures import DeviceClient
+import paho.mqtt.client as mqtt
+
+from rig.cloud.pytest_fixtures import WAIT_S, DeviceClient
 
 
 def _shadow(client: DeviceClient, thing: str, *suffixes: str) -> str:
@@ -147,3 +150,60 @@ def test_get_on_a_thing_without_shadow_is_404_and_the_token_is_echoed(device) ->
     }
     button.publish(f"{base}/delete", b"")
     assert button.expect(f"{base}/delete/rejected")["code"] == 404
+
+
+def _next_message(client: DeviceClient, topic: str) -> mqtt.MQTTMessage:
+    """The next message on `topic` as received (topic, QoS, payload); others are skipped."""
+    deadline = time.monotonic() + WAIT_S
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        try:
+            message = client.messages.get(timeout=max(0.05, deadline - time.monotonic()))
+        except queue.Empty:
+            continue
+        if message.topic == topic:
+            return message
+        seen.append(message.topic)
+    raise TimeoutError(f"no message on {topic} within {WAIT_S} s; saw {seen}")
+
+
+def test_replies_reach_a_qos1_subscriber_at_qos0_as_in_the_guides_data_flow(device) -> None:
+    """Guide, "Thing Shadows Data Flow": subscribed with QoS 1, every reply arrives "qos": 0.
+
+    (Named shadows share the reply path but a device policy cannot reach them over MQTT.)"""
+    thing = "shadow-qos-1"
+    button = device(thing)
+    base = f"$aws/things/{thing}/shadow"
+    for suffix in (
+        "update/accepted",
+        "update/delta",
+        "update/documents",
+        "update/rejected",
+        "get/accepted",
+        "get/rejected",
+        "delete/accepted",
+        "delete/rejected",
+    ):
+        assert button.subscribe(f"{base}/{suffix}", qos=1) == [1]
+
+    button.publish(f"{base}/update", {"state": {"desired": {"on": True}}, "clientToken": "q"})
+    accepted = _next_message(button, f"{base}/update/accepted")
+    assert accepted.qos == 0 and json.loads(accepted.payload)["clientToken"] == "q"
+    delta = _next_message(button, f"{base}/update/delta")
+    assert delta.qos == 0 and json.loads(delta.payload)["state"] == {"on": True}
+    documents = _next_message(button, f"{base}/update/documents")
+    assert documents.qos == 0
+    assert json.loads(documents.payload)["current"]["state"] == {"desired": {"on": True}}
+
+    button.publish(f"{base}/update", b"{not json")
+    rejected = _next_message(button, f"{base}/update/rejected")
+    assert rejected.qos == 0 and json.loads(rejected.payload)["code"] == 400
+    button.publish(f"{base}/get", b"")
+    got = _next_message(button, f"{base}/get/accepted")
+    assert got.qos == 0 and json.loads(got.payload)["version"] == 1
+    button.publish(f"{base}/delete", b"")
+    assert _next_message(button, f"{base}/delete/accepted").qos == 0
+    button.publish(f"{base}/delete", b"")
+    assert _next_message(button, f"{base}/delete/rejected").qos == 0
+    button.publish(f"{base}/get", b"")
+    assert _next_message(button, f"{base}/get/rejected").qos == 0
