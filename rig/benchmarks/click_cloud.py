@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rig import gestures
+from rig.benchmarks import _heap
 from rig.boards.emulated import EmulatedBoard
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
@@ -134,6 +135,9 @@ def run(ctx: Any) -> dict[str, float | int]:
                 duplicates = sum(c.copies - 1 for c in clicks.clicks(setup.serial))
             finally:
                 board.close()
+            breakdown = _heap.breakdown(board.flash, heap, HEAPSIZE, board.binary)
+            print("[click_cloud] live GC heap with the network up, by owner (bytes, x64):")
+            print(breakdown.table())
             tries = () if ctx.quick else HEAP_TRIES
             smallest = next(
                 (h for h in tries if _connects_and_publishes(ctx.workdir, runtime, clicks, h)),
@@ -148,6 +152,7 @@ def run(ctx: Any) -> dict[str, float | int]:
         "click_cloud_clicks": len(latencies),
         "click_cloud_duplicates": duplicates,
         "firmware_heap_peak_bytes_network": heap,
+        **_heap.metrics(breakdown),
     }
     if not ctx.quick:
         metrics["click_cloud_min_heap_kb"] = int(smallest.rstrip("K"))
