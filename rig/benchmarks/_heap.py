@@ -2,13 +2,16 @@
 
 `breakdown(flash, peak)` takes the flash of a board that was set up and ran with the network up
 (its firmware .mpy files, settings, certificates and Wi-Fi/endpoint configuration) and the heap
-peak that board reported, and measures, on the same interpreter and heap size, in fresh processes:
+peak that board reported, and measures, on the same interpreter, in fresh processes (with a heap
+of `PROBE_HEAPSIZE`: live sizes do not depend on the heap's size, and a roomy heap keeps the probe
+from failing where the board's own heap is fragmented):
 
 - `interpreter`: a bare interpreter's live heap (`micropython -c`: nothing imported);
 - `stdlib`: `asyncio` (and the submodules the firmware touches) and `ssl`: frozen in the unix
   port and in an ESP32 build alike, but importing them builds objects on the GC heap there too;
-- `shims`: the emulated board's `_rig` (connected to a side channel, as on a board), `machine`,
-  `network`, `esp32`, `neopixel`. On a chip these are C modules that cost no GC heap;
+- `shims`: those of the emulated board's shims that the boot loaded (`_rig`, connected to a side
+  channel as on a board, `machine`, `network`, `neopixel`; `esp32` only comes with deep sleep).
+  On a chip these are C modules that cost no GC heap;
 - `code`: each firmware module that is still imported after boot (a real `app.App().boot()` on a
   copy of the flash tells which), imported one by one: its bytecode, constants, function and class
   objects and new qstrs. A module's figure includes what it imports first (the order below is
@@ -65,6 +68,7 @@ IMPORT_ORDER = (
     "services",
 )
 TIMEOUT_S = 60.0
+PROBE_HEAPSIZE = "512K"
 
 _PRELUDE = """
 import gc, sys, micropython
@@ -76,9 +80,6 @@ mark("start", "-")
 import asyncio, ssl
 asyncio.Event, asyncio.ThreadSafeFlag, asyncio.StreamReader, asyncio.wait_for_ms
 mark("stdlib", "asyncio+ssl")
-for name in @SHIMS@:
-    __import__(name)
-    mark("shims", name)
 """
 
 _BOOT = """
@@ -86,11 +87,15 @@ import app
 app.current = app.App()
 app.current.boot()
 mark("boot", "-")
-print("MODULES " + " ".join(sorted(m for m in sys.modules if m in %r)))
+print("MODULES " + " ".join(sorted(m for m in sys.modules if m in @FIRMWARE@)))
+print("SHIMS " + " ".join(m for m in @SHIMS@ if m in sys.modules))
 """
 
 _CODE = """
-for name in %r:
+for name in @SHIMS@:
+    __import__(name)
+    mark("shims", name)
+for name in @FIRMWARE@:
     __import__(name)
     mark("code", name)
 """
@@ -110,6 +115,8 @@ class HeapBreakdown:
     code: int
     boot: int
     modules: dict[str, tuple[int, int]] = field(default_factory=dict)  # (heap, of it qstr pool)
+    boot_qstr: int = 0  # of `boot`: qstr pools grown by the boot (modules it loads and drops)
+    qstr_total: int = 0  # every qstr pool after boot (interned names and short strings)
 
     @property
     def qstr(self) -> int:
@@ -134,10 +141,11 @@ class HeapBreakdown:
             f"{'shims':<24}{self.shims:>8}",
             f"{'firmware code':<24}{self.code:>8}   qstr pools {self.qstr}",
             *(f"  {name:<22}{size:>8}{q:>8}" for name, (size, q) in self.modules.items()),
-            f"{'boot objects':<24}{self.boot:>8}",
+            f"{'boot objects':<24}{self.boot:>8}   qstr pools {self.boot_qstr}",
             f"{'runtime, network up':<24}{self.runtime:>8}",
             f"{'peak':<24}{self.peak:>8}",
             f"{'firmware own share':<24}{self.firmware_own:>8}",
+            f"{'all qstr pools':<24}{self.qstr_total:>8}",
         ]
         return "\n".join(lines)
 
@@ -181,7 +189,7 @@ def _drain(conn: socket.socket) -> None:
             pass
 
 
-def _run(binary: str, heapsize: str, flash: Path, shims: Path, script: str) -> list[str]:
+def _run(binary: str, flash: Path, shims: Path, script: str) -> list[str]:
     with _side_channel() as channel:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("BUTTONRIG_")},
@@ -190,7 +198,7 @@ def _run(binary: str, heapsize: str, flash: Path, shims: Path, script: str) -> l
         }
         (flash / "_heap_probe.py").write_text(script)
         proc = subprocess.run(
-            [binary, "-X", f"heapsize={heapsize}", "_heap_probe.py"],
+            [binary, "-X", f"heapsize={PROBE_HEAPSIZE}", "_heap_probe.py"],
             cwd=flash,
             env=env,
             capture_output=True,
@@ -214,10 +222,10 @@ def _marks(lines: list[str]) -> list[tuple[str, str, int, int]]:
     return out
 
 
-def _bare_interpreter(binary: str, heapsize: str) -> int:
+def _bare_interpreter(binary: str) -> int:
     code = "import gc\ngc.collect()\nprint(gc.mem_alloc())"
     out = subprocess.run(
-        [binary, "-X", f"heapsize={heapsize}", "-c", code],
+        [binary, "-X", f"heapsize={PROBE_HEAPSIZE}", "-c", code],
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
@@ -226,7 +234,11 @@ def _bare_interpreter(binary: str, heapsize: str) -> int:
     return int(out.stdout.split()[-1])
 
 
-def breakdown(flash: Path, peak: int, heapsize: str, binary: str | None = None) -> HeapBreakdown:
+def _listed(lines: list[str], key: str) -> list[str]:
+    return next(ln.split()[1:] for ln in lines if ln.split()[:1] == [key])
+
+
+def breakdown(flash: Path, peak: int, binary: str | None = None) -> HeapBreakdown:
     """Attribute `peak` (a board's reported network-up peak) for the board whose flash is `flash`
     (left unchanged: the probes run on a copy)."""
     binary = binary or default_binary()
@@ -237,15 +249,17 @@ def breakdown(flash: Path, peak: int, heapsize: str, binary: str | None = None) 
             compile_module(src, shims / f"{src.stem}.mpy")
         copy = Path(tmp) / "flash"
         shutil.copytree(flash, copy)
-        prelude = _PRELUDE.replace("@SHIMS@", repr(SHIMS))
-        boot_lines = _run(binary, heapsize, copy, shims, prelude + _BOOT % (firmware_names,))
-        resident = next(ln.split()[1:] for ln in boot_lines if ln.startswith("MODULES"))
+        boot = _BOOT.replace("@FIRMWARE@", repr(firmware_names)).replace("@SHIMS@", repr(SHIMS))
+        boot_lines = _run(binary, copy, shims, _PRELUDE + boot)
+        resident = _listed(boot_lines, "MODULES")
         order = [m for m in IMPORT_ORDER if m in resident]
         order += sorted(set(resident) - set(order))
+        shims_loaded = _listed(boot_lines, "SHIMS")  # e.g. esp32 only comes with deep sleep
         shutil.rmtree(copy)
         shutil.copytree(flash, copy)  # the boot may have written files (recovery, outbox)
-        code_lines = _run(binary, heapsize, copy, shims, prelude + _CODE % (order,))
-    boot_marks = {stage: heap for stage, _, heap, _ in _marks(boot_lines)}
+        code = _CODE.replace("@SHIMS@", repr(shims_loaded)).replace("@FIRMWARE@", repr(order))
+        code_lines = _run(binary, copy, shims, _PRELUDE + code)
+    boot_marks = {stage: (heap, q) for stage, _, heap, q in _marks(boot_lines)}
     marks = _marks(code_lines)
     # each process's figures are taken from its own start (the probe scripts differ in size)
     by_stage: dict[str, int] = {}
@@ -259,12 +273,14 @@ def breakdown(flash: Path, peak: int, heapsize: str, binary: str | None = None) 
     code_end = marks[-1][2]
     return HeapBreakdown(
         peak=peak,
-        interpreter=_bare_interpreter(binary, heapsize),
+        interpreter=_bare_interpreter(binary),
         stdlib=by_stage.get("stdlib", 0),
         shims=by_stage.get("shims", 0),
         code=by_stage.get("code", 0),
-        boot=(boot_marks["boot"] - boot_marks["start"]) - (code_end - marks[0][2]),
+        boot=(boot_marks["boot"][0] - boot_marks["start"][0]) - (code_end - marks[0][2]),
         modules=modules,
+        boot_qstr=(boot_marks["boot"][1] - boot_marks["start"][1]) - (marks[-1][3] - marks[0][3]),
+        qstr_total=boot_marks["boot"][1],
     )
 
 
@@ -280,10 +296,10 @@ def metrics(b: HeapBreakdown) -> dict[str, int]:
     }
 
 
-if __name__ == "__main__":  # python -m rig.benchmarks._heap FLASH PEAK [HEAPSIZE]
+if __name__ == "__main__":  # python -m rig.benchmarks._heap FLASH PEAK
     import sys
 
     args = sys.argv[1:]
-    result = breakdown(Path(args[0]), int(args[1]), args[2] if len(args) > 2 else "128K")
+    result = breakdown(Path(args[0]), int(args[1]))
     print(result.table())
     print(json.dumps(metrics(result)))
