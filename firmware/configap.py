@@ -4,16 +4,15 @@
 # root CA; an empty field keeps the stored value ("Enter the value for any field that you wish to
 # change"). Everything is validated first, then written in one commit (certs.commit), then the
 # portal ends. Nothing secret is ever echoed back: the page re-fills SSID and endpoint only.
+# Memory: the page is streamed out piece by piece from constants (never built whole); the form's
+# parsers (form, pem, certs) are imported on the first POST only.
 import asyncio
 
 import board
-import certs
 import events
-import form
 import httpd
 import netcfg
 import network
-import pem
 
 AP_TIMEOUT_S = 600  # ours: the guide is silent on how long the blue light lasts
 MAX_BODY = 16384  # certificate + key + CA as PEM fit easily
@@ -31,9 +30,31 @@ def _esc(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
-PAGE_HEAD = (
-    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>%s</title>'
-    '<meta name="viewport" content="width=device-width"></head><body>'
+# The pages: constants streamed in this order with the escaped values between them.
+HEAD_1 = b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Button ConfigureMe'
+HEAD_2 = b'</title><meta name="viewport" content="width=device-width"></head><body>'
+FORM_1 = (
+    b'<form method="post" action="/configure" enctype="multipart/form-data">'
+    b"<h3>Wi-Fi Configuration:</h3>"
+    b'<label>SSID <input name="ssid" value="'
+)
+FORM_2 = (
+    b'"></label><br>'
+    b'<label><input type="checkbox" name="open"> Open Network(No Password)</label><br>'
+    b'<label>Password <input type="password" name="password"></label>'
+    b"<h3>AWS IoT Configuration:</h3>"
+    b'<label>Certificate <input type="file" name="cert"></label><br>'
+    b'<label>Private Key <input type="file" name="key"></label><br>'
+    b'<label>Root CA (optional) <input type="file" name="ca"></label><br>'
+    b'<label>Endpoint <input name="endpoint" value="'
+)
+FORM_3 = (
+    b'" placeholder="abc123.iot.us-east-1.amazonaws.com"></label><br>'
+    b'<input type="submit" value="Configure"></form></body></html>'
+)
+THANKS = (
+    b"<p>Thank you for configuring your device.</p><p>If you are unable to use your device,"
+    b" please enter configuration mode and try again.</p></body></html>"
 )
 
 
@@ -64,45 +85,31 @@ class Portal:
         self.applied = False
 
     def page(self, errors=None, ssid="", endpoint=""):
-        out = [PAGE_HEAD % "Button ConfigureMe"]
-        out.append(
-            "<p>Enter the value for any field that you wish to change for device: %s</p>"
-            % _esc(self.serial)
-        )
+        # the form, as pieces to stream (constants and the few escaped values)
+        yield HEAD_1
+        yield HEAD_2
+        yield "<p>Enter the value for any field that you wish to change for device: "
+        yield _esc(self.serial)
+        yield "</p>"
         if errors:
-            out.append('<ul id="errors">')
+            yield '<ul id="errors">'
             for k in sorted(errors):
-                out.append(
-                    '<li class="error" data-field="%s">%s: %s</li>' % (k, k, _esc(errors[k]))
-                )
-            out.append("</ul>")
-        out.append(
-            '<form method="post" action="/configure" enctype="multipart/form-data">'
-            "<h3>Wi-Fi Configuration:</h3>"
-            '<label>SSID <input name="ssid" value="%s"></label><br>'
-            '<label><input type="checkbox" name="open"> Open Network(No Password)</label><br>'
-            '<label>Password <input type="password" name="password"></label>'
-            "<h3>AWS IoT Configuration:</h3>"
-            '<label>Certificate <input type="file" name="cert"></label><br>'
-            '<label>Private Key <input type="file" name="key"></label><br>'
-            '<label>Root CA (optional) <input type="file" name="ca"></label><br>'
-            '<label>Endpoint <input name="endpoint" value="%s" '
-            'placeholder="abc123.iot.us-east-1.amazonaws.com"></label><br>'
-            '<input type="submit" value="Configure"></form></body></html>'
-            % (_esc(ssid), _esc(endpoint))
-        )
-        return "".join(out).encode()
+                yield '<li class="error" data-field="%s">%s: %s</li>' % (k, k, _esc(errors[k]))
+            yield "</ul>"
+        yield FORM_1
+        yield _esc(ssid)
+        yield FORM_2
+        yield _esc(endpoint)
+        yield FORM_3
 
     def confirmation(self):
-        return (
-            PAGE_HEAD
-            % "Button ConfigureMe Setup"
-            + "<p>Thank you for configuring your device.</p><p>If you are unable to use your device,"
-            " please enter configuration mode and try again.</p></body></html>"
-        ).encode()
+        return (HEAD_1, b" Setup", HEAD_2, THANKS)
 
     def build(self, fields):
         # -> (files to commit, errors); files is None when anything is wrong
+        import certs
+        import pem
+
         errors = {}
         old = netcfg.load() or {}
         cfg = {}
@@ -146,6 +153,7 @@ class Portal:
                     ders[name] = files[path] = parse(data)
                 except pem.PemError as e:
                     errors[name] = "%s: %s" % (label, e)
+                fields[name] = data = None  # the PEM text is not needed any more
             else:
                 ders[name] = certs.read(path)
                 if ders[name] is None:
@@ -171,16 +179,21 @@ class Portal:
             return 200, "text/html; charset=utf-8", self.page(None, cfg.get("ssid", ""), ep)
         if req.method != "POST":
             return 405, "text/plain", b"GET or POST only\n"
+        import form
+
         try:
             fields = form.parse(req.headers.get("content-type"), req.body)
         except form.FormError as e:
             return 400, "text/html; charset=utf-8", self.page({"form": str(e)})
+        req.body = None  # the fields hold what is needed; the raw body can go
         files, errors = self.build(fields)
         if errors:
             events.emit("config", state="refused", fields=sorted(errors or ()))
             ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
             ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
             return 400, "text/html; charset=utf-8", self.page(errors, ssid, ep)
+        import certs
+
         certs.commit(files)
         self.applied = True
         events.emit("config", state="applied", changed=sorted(files or ()))

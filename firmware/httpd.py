@@ -1,12 +1,21 @@
 # Tiny asyncio HTTP/1.1 server for the configuration page. One request per connection
-# ("Connection: close"). Every connection runs in its own task under one deadline, reads are
-# bounded (head and body), so a slow, huge or malformed client gets an error status and cannot
-# stall or exhaust the board for the others.
+# ("Connection: close"). What a phone and a hostile client can do is bounded:
+# - connections: at most `max_conns` at once. A new one pushes out the oldest connection that has
+#   not sent a byte yet (browsers open spare ones); when every slot is mid-request it is answered
+#   503 and closed at once, so a flood cannot pile up sockets (the chip has 10-16);
+# - time: each connection has one deadline for its whole request (slow or silent clients get 408,
+#   a silent one is just closed); one reaper task enforces it, no task per connection;
+# - memory: the head is read in 512-byte pieces up to MAX_HEAD, a body is read into one buffer of
+#   its Content-Length (<= max_body), and only one connection holds a body at a time; responses
+#   may be streamed piece by piece (the page is not built in memory).
 import asyncio
+import time
 
 MAX_HEAD = 2048
 LINGER_BYTES = 8192
 LINGER_MS = 300
+REAP_MS = 100
+CHUNK = 1024  # a streamed body goes out in writes of about this size
 REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -20,6 +29,12 @@ REASONS = {
     501: "Not Implemented",
     503: "Service Unavailable",
 }
+# a connection's phase (slot 2 of its record) and why it was cancelled (slot 3)
+IDLE = 0  # nothing received yet: may be pushed out by a new connection
+READING = 1
+ANSWERING = 2
+TIMED_OUT = 1
+PUSHED_OUT = 2
 
 
 class HttpError(Exception):
@@ -58,34 +73,78 @@ def parse_head(head):
     return parts[0], parts[1].split("?")[0], headers
 
 
-def response(status, ctype, body):
+def head(status, ctype, length=None):
+    # the response head; without a length the body ends when the connection closes
     return (
-        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n"
+        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%sConnection: close\r\n"
         "Cache-Control: no-store\r\n\r\n"
-        % (status, REASONS.get(status, "Error"), ctype, len(body))
-    ).encode() + body
+        % (
+            status,
+            REASONS.get(status, "Error"),
+            ctype,
+            "" if length is None else "Content-Length: %d\r\n" % length,
+        )
+    ).encode()
+
+
+def response(status, ctype, body):
+    return head(status, ctype, len(body)) + body
 
 
 class Server:
-    # handler(Request) -> (status, content type, body bytes[, after]) ; after() runs once the
-    # response is written (e.g. leave config mode after the confirmation page went out)
+    # handler(Request) -> (status, content type, body[, after]); body is bytes, or a tuple/list/
+    # generator of bytes and str pieces written one by one. after() runs once the response is
+    # written (e.g. leave config mode after the confirmation page went out)
     def __init__(self, handler, max_body=16384, timeout_ms=10000, max_conns=4):
         self.handler = handler
         self.max_body = max_body
         self.timeout_ms = timeout_ms
         self.max_conns = max_conns
-        self.active = 0
+        self.conns = []  # [task, deadline (ticks_ms), phase, why cancelled] per connection
+        self._body = asyncio.Lock()  # one request body in memory at a time
         self._srv = None
+        self._reaper = None
 
     async def start(self, host, port):
         self._srv = await asyncio.start_server(self._serve, host, port)
+        self._reaper = asyncio.create_task(self._reap())
 
     def close(self):
         if self._srv:
             self._srv.close()
             self._srv = None
+        if self._reaper:
+            self._reaper.cancel()
+            self._reaper = None
+        for c in self.conns:
+            self._cancel(c, PUSHED_OUT)
 
-    async def _read(self, reader):
+    def _cancel(self, conn, why):
+        if not conn[3]:
+            conn[3] = why
+            conn[0].cancel()
+
+    async def _reap(self):
+        while True:
+            await asyncio.sleep_ms(REAP_MS)
+            now = time.ticks_ms()
+            for c in self.conns:
+                if time.ticks_diff(now, c[1]) >= 0:
+                    self._cancel(c, TIMED_OUT)
+
+    def _make_room(self):
+        # -> whether a new connection may be served: a free slot, or one freed by pushing out the
+        # oldest connection that has not sent anything
+        if len(self.conns) < self.max_conns:
+            return True
+        for c in self.conns:
+            if c[2] == IDLE and not c[3]:
+                self._cancel(c, PUSHED_OUT)
+                return True
+        return False
+
+    async def _read_head(self, reader, conn):
+        # -> (Request without its body, the body's first bytes, the body's length)
         buf = b""
         while True:
             i = buf.find(b"\r\n\r\n")
@@ -96,11 +155,11 @@ class Server:
             chunk = await reader.read(512)
             if not chunk:
                 raise HttpError(400, "connection closed mid-request")
+            conn[2] = READING
             buf += chunk
         if i > MAX_HEAD:
             raise HttpError(431, "request head too large")
         method, path, headers = parse_head(buf[:i])
-        body = buf[i + 4 :]
         if "transfer-encoding" in headers:
             raise HttpError(501, "chunked bodies are not supported")
         length = headers.get("content-length")
@@ -113,62 +172,125 @@ class Server:
         n = int(length)
         if n > self.max_body:
             raise HttpError(413, "request body larger than %d bytes" % self.max_body)
-        if len(body) > n:
+        if len(buf) - i - 4 > n:
             raise HttpError(400, "more data than Content-Length")
-        if len(body) < n:
-            body += await reader.readexactly(n - len(body))
-        return Request(method, path, headers, body)
+        return Request(method, path, headers, b""), buf[i + 4 :], n
+
+    async def _read_body(self, reader, start, n):
+        # exactly n bytes into one buffer of n: however the client slices its body (a byte per
+        # packet, say), memory stays n plus the final copy. The caller holds the body lock.
+        buf = bytearray(n)
+        got = len(start)
+        buf[:got] = start
+        start = None
+        view = memoryview(buf)
+        while got < n:
+            k = await reader.readinto(view[got:])
+            if k == 0:
+                raise HttpError(400, "connection closed mid-request")
+            got += k or 0
+        view = None
+        return bytes(buf)  # the parsers take bytes (bytearray lacks find() on some ports)
+
+    async def _serve(self, reader, writer):
+        if not self._make_room():
+            await _turn_away(writer)
+            return
+        conn = [asyncio.current_task(), time.ticks_add(time.ticks_ms(), self.timeout_ms), IDLE, 0]
+        self.conns.append(conn)
+        after = None
+        try:
+            try:
+                req, start, n = await self._read_head(reader, conn)
+                if n:
+                    async with self._body:  # one body in memory at a time: others wait here
+                        req.body = await self._read_body(reader, start, n)
+                        start = None
+                        conn[2] = ANSWERING
+                        result = self.handler(req)
+                else:
+                    conn[2] = ANSWERING
+                    result = self.handler(req)
+                req = None
+                status, ctype, body = result[0], result[1], result[2]
+                if len(result) > 3:
+                    after = result[3]
+                result = None
+            except HttpError as e:
+                status, ctype, body = e.status, "text/plain", e.msg.encode() + b"\n"
+            except asyncio.CancelledError:
+                if conn[3] == PUSHED_OUT or conn[2] == IDLE:
+                    return  # pushed out, or silent until its deadline: nothing to answer
+                status, ctype, body = 408, "text/plain", b"request took too long\n"
+            except Exception as e:  # a handler bug: answer, keep serving; no details out
+                status, ctype, body = 500, "text/plain", b"internal error\n"
+                _report(e)
+            # the answer gets a deadline of its own (a client that does not read is dropped)
+            conn[1] = time.ticks_add(time.ticks_ms(), self.timeout_ms)
+            conn[2] = ANSWERING
+            conn[3] = 0
+            await _write(writer, status, ctype, body)
+            body = None
+            if status >= 300:
+                await self._linger(reader)
+        except BaseException:  # noqa: BLE001  (gone or cancelled: nothing to tell the client)
+            pass
+        finally:
+            self.conns.remove(conn)
+            try:
+                writer.close()
+                await writer.wait_closed()
+            except BaseException:  # noqa: BLE001
+                pass
+        if after:
+            after()
 
     async def _linger(self, reader):
         # After an error the client may still be sending; closing with unread input would reset
         # the connection and lose the response. Read a little more (bounded) before closing.
         left = LINGER_BYTES
-        try:
-            while left > 0:
-                chunk = await asyncio.wait_for_ms(reader.read(512), LINGER_MS)
-                if not chunk:
-                    return
-                left -= len(chunk)
-        except Exception:
-            pass
-
-    async def _serve(self, reader, writer):
-        self.active += 1
-        after = None
-        try:
-            if self.active > self.max_conns:
-                out = response(503, "text/plain", b"busy, try again\n")
-            else:
-                try:
-                    req = await asyncio.wait_for_ms(self._read(reader), self.timeout_ms)
-                    result = self.handler(req)
-                    if len(result) > 3:
-                        after = result[3]
-                    out = response(result[0], result[1], result[2])
-                except HttpError as e:
-                    out = response(e.status, "text/plain", e.msg.encode() + b"\n")
-                except asyncio.TimeoutError:
-                    out = response(408, "text/plain", b"request took too long\n")
-                except EOFError:
-                    out = response(400, "text/plain", b"connection closed mid-request\n")
-                except Exception as e:  # a handler bug: answer, keep serving; no details out
-                    out = response(500, "text/plain", b"internal error\n")
-                    _report(e)
-            writer.write(out)
-            await asyncio.wait_for_ms(writer.drain(), self.timeout_ms)
-            if out[9:10] != b"2":
-                await self._linger(reader)
-        except Exception:
-            pass  # the client went away; nothing to tell it
-        finally:
-            self.active -= 1
+        until = time.ticks_add(time.ticks_ms(), LINGER_MS)
+        while left > 0 and time.ticks_diff(until, time.ticks_ms()) > 0:
             try:
-                writer.close()
-                await writer.wait_closed()
+                chunk = await asyncio.wait_for_ms(reader.read(512), LINGER_MS)
             except Exception:
-                pass
-        if after:
-            after()
+                return
+            if not chunk:
+                return
+            left -= len(chunk)
+
+
+async def _write(writer, status, ctype, body):
+    # a bytes body in one write; pieces gathered into writes of about CHUNK bytes
+    if isinstance(body, (bytes, bytearray)):
+        writer.write(response(status, ctype, body))
+        await writer.drain()
+        return
+    out = [head(status, ctype)]
+    size = len(out[0])
+    for piece in body:
+        piece = piece.encode() if isinstance(piece, str) else piece
+        out.append(piece)
+        size += len(piece)
+        if size >= CHUNK:
+            writer.write(b"".join(out))
+            await writer.drain()
+            out = []
+            size = 0
+    if out:
+        writer.write(b"".join(out))
+        await writer.drain()
+
+
+async def _turn_away(writer):
+    # every slot is mid-request: a short 503 written at once (no waiting on this client), then
+    # closed, so a flood of connections holds no socket and no task for long
+    try:
+        writer.write(response(503, "text/plain", b"busy, try again\n"))
+        writer.close()
+        await writer.wait_closed()  # (MicroPython's close() is a no-op: this closes the socket)
+    except Exception:
+        pass
 
 
 def _report(e):

@@ -126,6 +126,20 @@ def decode_length(data, off):
             raise MQTTError("protocol", "remaining length")
 
 
+# The TLS handshake aborted by the broker: EPIPE, ECONNRESET, ECONNABORTED, mbedTLS CONN_EOF and
+# FATAL_ALERT (an ESP32 reads the broker's alert). After the broker's certificate passed our
+# check we had sent ours: the broker refused this identity (inactive, revoked, unknown CA, no
+# iot:Connect) -> "forbidden". Before it (not a TLS server, cut off) or our own refusal of the
+# broker's certificate (a ValueError naming why: wrong CA, wrong host name) -> "tls".
+_ABORTED = (32, 104, 103, -0x7280, -0x7780)
+
+
+def tls_kind(err, broker_cert_checked):
+    if broker_cert_checked and isinstance(err, OSError) and err.errno in _ABORTED:
+        return "forbidden"
+    return "tls"
+
+
 def connack_kind(rc):
     # 4 bad user name/password, 5 not authorised: the broker refused this identity
     if rc in (4, 5):
@@ -297,6 +311,9 @@ class Client:
 
     async def connect(self):
         self._stream = None
+        self._checked = False
+        # ssl.SSLContext wraps a tls.SSLContext, which takes the callback
+        setattr(getattr(self.ctx, "_context", self.ctx), "verify_callback", self._on_broker_cert)
         st = await open_tls(self.host, self.port, self.ctx, self.connect_timeout_ms)
         try:
             await asyncio.wait_for_ms(self._handshake(st), self.connect_timeout_ms)
@@ -310,14 +327,21 @@ class Client:
         self._ping_sent = 0
         self._last_tx = time.ticks_ms()
 
+    def _on_broker_cert(self, _cert, depth):
+        # mbedTLS calls this for each certificate of the broker's chain as it checks it; 0 keeps
+        # its verdict. Depth 0: the broker's own certificate has arrived and been checked.
+        if depth == 0:
+            self._checked = True
+        return 0
+
     async def _handshake(self, st):
-        # The TLS handshake runs inside the first write/read: its errors are "tls".
+        # The TLS handshake runs inside the first write/read: its errors are "tls" or "forbidden".
         try:
             st.write(connect_packet(self.client_id, self.keepalive))
             await st.drain()
             hdr = await st.read(1)
         except (OSError, ValueError) as e:
-            raise MQTTError("tls", str(e))
+            raise MQTTError(tls_kind(e, self._checked), str(e))
         if not hdr:
             # TLS completed but the broker hung up instead of answering: refused
             raise MQTTError("forbidden", "closed before CONNACK")

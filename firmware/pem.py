@@ -73,12 +73,12 @@ def decode(data, labels):
     end = data.find(b"-----END " + label.encode() + b"-----", j)
     if end < 0:
         raise PemError("PEM END line missing")
-    body = data[j + 5 : end]
-    if b":" in body:  # RFC 1421 headers (Proc-Type: 4,ENCRYPTED ...)
+    if data.find(b":", j + 5, end) >= 0:  # RFC 1421 headers (Proc-Type: 4,ENCRYPTED ...)
         raise PemError("encrypted keys are not supported")
     try:
-        der = a2b_base64(b"".join(body.split()))
-    except Exception:
+        # a2b_base64 skips the line breaks itself: no list of the lines, no joined copy
+        der = a2b_base64(data[j + 5 : end])
+    except ValueError:  # (binascii.Error is one) not MemoryError: that is no bad input
         raise PemError("bad base64 in PEM")
     return label, der
 

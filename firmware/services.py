@@ -14,7 +14,8 @@
 #
 # MQTT runs only while the station has an address: when the link drops the session is closed,
 # as a lost radio link ends a chip's TCP connections. Clicks go to the flash outbox first and
-# keep the board awake (set_busy "outbox") until their PUBACK.
+# keep the board awake (set_busy "outbox") until their PUBACK and its grace period
+# (outbox.GRACE_MS): a session the broker closes within it sends them again.
 import asyncio
 
 import events
@@ -64,37 +65,36 @@ class ConfigMode:
             app.led.show("off" if self.configured else "unconfigured")
 
 
-# The broker aborted the TLS handshake after it had our certificate: a broken pipe / reset while
-# we sent it, or the broker's fatal alert. It refused this identity (certificate inactive, revoked,
-# or not allowed to connect: the rig's broker puts those on its CRL), which the LED shows as
-# err_forbidden. Our own refusal of the broker's certificate (not signed by our CA, wrong host
-# name) keeps the class "tls".
-_REFUSED = ("EPIPE", "ECONNRESET", "30592", "FATAL_ALERT")
-_REFUSED_ERRNO = ("32", "104")
-
-
-def refused_kind(err):
-    d = err.detail
-    if err.kind == "tls" and (d in _REFUSED_ERRNO or any(r in d for r in _REFUSED)):
-        return "forbidden"
-    return err.kind
-
-
 class Connection:
     # MQTT sessions while the station is up; jittered exponential back-off between attempts.
-    def __init__(self, app, client, station, host):
+    # A session the broker closes right after a click's PUBACK, twice in a row, was refused
+    # (outbox.ClickSender.session_ended): `forbidden`, like a refused CONNACK or TLS handshake
+    # (mqtt.py). A refused board backs off two steps further (2-4 s first, up to the maximum):
+    # it will be refused again until its policy changes, and its LED code is seen whole.
+    def __init__(self, app, client, station, host, sender=None):
         self.app = app
         self.client = client
         self.station = station
         self.host = host
+        self.sender = sender  # outbox.ClickSender
+        self.refusals = 0  # sessions refused in a row
 
     def _down(self, err):
-        kind = refused_kind(err)
-        events.emit("mqtt", state="down", kind=kind, msg=err.detail)
+        events.emit("mqtt", state="down", kind=err.kind, msg=err.detail)
         if self.station.up.is_set():  # without a link the station shows what is wrong
             import wifi
 
-            self.app.led.show(wifi.led_for(kind))
+            self.app.led.show(wifi.led_for(err.kind))
+
+    def _ended(self, err):
+        # -> the error to report for a session that ended with `err`
+        import mqtt
+
+        by_server = err.kind == "forbidden" or (err.kind == "closed" and err.detail != "link lost")
+        if self.sender and self.sender.session_ended(by_server):
+            n = self.sender.strikes
+            return mqtt.MQTTError("forbidden", "closed after a click's PUBACK, %d in a row" % n)
+        return err
 
     async def _clock(self):
         import clock
@@ -127,10 +127,17 @@ class Connection:
             except asyncio.CancelledError:
                 err = mqtt.MQTTError("closed", "link lost")
             watch.cancel()
+            err = self._ended(err)
             self._down(err)
             c.failures += 1
+            attempt = c.failures - 1
+            if err.kind == "forbidden":
+                self.refusals += 1
+                attempt = max(attempt, self.refusals + 1)
+            else:
+                self.refusals = 0
             await asyncio.sleep_ms(
-                mqtt.backoff_ms(c.failures - 1, c.backoff_base_ms, c.backoff_max_ms, mqtt.rand16())
+                mqtt.backoff_ms(attempt, c.backoff_base_ms, c.backoff_max_ms, mqtt.rand16())
             )
 
 
@@ -142,7 +149,7 @@ class Clicks:
 
     def on_click(self, event):
         self.sender.on_click(event)
-        events.emit("outbox", stored=event["id"], n=len(self.sender.outbox))
+        events.emit("outbox", stored=event["id"], n=self.sender.outbox.waiting())
 
     async def run(self):
         await self.sender.run()
@@ -203,5 +210,5 @@ def register(app):
     # no deep sleep with clicks waiting
     sender.busy = lambda busy: app.set_busy("outbox", busy)  # type: ignore
     app.add(station)
-    app.add(Connection(app, client, station, cfg["host"]))
+    app.add(Connection(app, client, station, cfg["host"], sender))
     app.add(Clicks(sender))

@@ -14,10 +14,11 @@ Mosquitto stands in for the AWS IoT message broker:
 * `max_qos 1`: a QoS 2 PUBLISH disconnects the client (the guide: no PUBACK); a QoS 2 SUBSCRIBE is
   granted QoS 1 (the guide: no SUBACK) — a documented difference. Caveat, verified on 2.0.11:
   after the first SIGHUP reload mosquitto forgets `max_qos` ("not reloaded" resets it to 2), so
-  from the first policy/certificate change on, QoS 2 is accepted. The firmware uses QoS 0/1 only.
+  from the first policy/certificate change on, rig/cloud/enforcer.py disconnects such a client
+  instead (it may have had a PUBREC first). The firmware uses QoS 0/1 only.
 * `retain_available false`: a retained PUBLISH disconnects the client, as the guide says.
-* persistent sessions (clean session off) are accepted by mosquitto but not by AWS; mosquitto has
-  no option to refuse them (documented difference; the firmware uses clean sessions only).
+* persistent sessions (clean session off): mosquitto has no option to refuse them; it accepts
+  them and rig/cloud/enforcer.py then disconnects the client, as AWS does.
 * a duplicate client id drops the connected client (mosquitto's behaviour equals the guide's).
 
 Mosquitto started as root drops to user `mosquitto` before it reads its files, and the rig home is
@@ -45,8 +46,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -255,7 +257,12 @@ def _die_with_parent() -> None:
 
 
 class MosquittoBroker:
-    """A mosquitto process on a free loopback port with mutual TLS; `start()` then `stop()`."""
+    """A mosquitto process on a loopback port with mutual TLS; `start()` then `stop()`.
+
+    `restart()` (or `stop()` then `start(port=...)`) brings it back on the same port, with the
+    same CA and server certificate and the ACL and CRL last given to `reload()`; each run writes
+    its own log file and has its own watchdog.
+    """
 
     def __init__(self, files: BrokerFiles, log_dir: Path, probe_identity: ClientIdentity) -> None:
         self._files = files
@@ -265,6 +272,9 @@ class MosquittoBroker:
         self._process: subprocess.Popen[bytes] | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._lifeline: int | None = None
+        # start/stop/reload from different threads (the auth sync reloads while a test restarts):
+        # a reload must never land between a start's writing of the files and its run
+        self._lock = threading.RLock()
         self.log_file: Path | None = None
         self.endpoint: BrokerEndpoint | None = None
 
@@ -280,17 +290,33 @@ class MosquittoBroker:
         code = self._process.returncode if self._process else None
         return f"mosquitto exited with {code}: {self._log_tail()}"
 
-    def start(self, timeout: float = 20.0, attempts: int = 3) -> BrokerEndpoint:
-        last_error = ""
-        for _ in range(attempts):
-            try:
-                return self._start_once(timeout)
-            except BrokerError as exc:  # e.g. the free port was taken meanwhile
-                last_error = str(exc)
-                self.stop()
-        raise BrokerError(f"mosquitto did not start after {attempts} attempts: {last_error}")
+    def start(
+        self, timeout: float = 20.0, attempts: int = 3, *, port: int | None = None
+    ) -> BrokerEndpoint:
+        """Start mosquitto on `port`, by default a free one; returns once it serves mTLS."""
+        with self._lock:
+            if self._process is not None:
+                raise BrokerError("broker is already running")
+            last_error = ""
+            for _ in range(attempts):
+                try:
+                    return self._start_once(timeout, port if port is not None else free_port())
+                except BrokerError as exc:  # e.g. the free port was taken meanwhile
+                    last_error = str(exc)
+                    self.stop()
+            raise BrokerError(f"mosquitto did not start after {attempts} attempts: {last_error}")
 
-    def _start_once(self, timeout: float) -> BrokerEndpoint:
+    def restart(self, timeout: float = 20.0) -> BrokerEndpoint:
+        """Stop mosquitto for real and start it again on the same port (its clients see the
+        connection closed, then find the broker where it was)."""
+        with self._lock:
+            if self.endpoint is None:
+                raise BrokerError("broker is not running")
+            port = self.endpoint.port
+            self.stop()
+            return self.start(timeout, port=port)
+
+    def _start_once(self, timeout: float, port: int) -> BrokerEndpoint:
         runtime = self._runtime = RuntimeDirectory()
         files = self._files
         runtime.write("ca.pem", files.ca_pem)
@@ -298,11 +324,9 @@ class MosquittoBroker:
         runtime.write("server.key", files.server_key_pem)
         runtime.write("crl.pem", files.crl_pem)
         runtime.write("acl", files.acl_text.encode())
-        port = free_port()
         config = runtime.write("mosquitto.conf", render_config(port, runtime.path).encode())
         self._log_dir.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%dT%H%M%S")
-        self.log_file = self._log_dir / f"mosquitto-{stamp}-{port}.log"
+        self.log_file = self._new_log_file(port)
         with open(self.log_file, "ab") as log:
             self._process = subprocess.Popen(
                 [find_mosquitto(), "-c", str(config)],
@@ -317,6 +341,16 @@ class MosquittoBroker:
         self._wait_ready(endpoint, timeout)
         self.endpoint = endpoint
         return endpoint
+
+    def _new_log_file(self, port: int) -> Path:
+        """A log of its own for each run, even a restart on the same port in the same second."""
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        candidate = self._log_dir / f"mosquitto-{stamp}-{port}.log"
+        run = 1
+        while candidate.exists():
+            run += 1
+            candidate = self._log_dir / f"mosquitto-{stamp}-{port}-{run}.log"
+        return candidate
 
     def _start_watchdog(self, broker_pid: int, runtime: Path) -> None:
         read_end, write_end = os.pipe()  # both non-inheritable: only the watchdog gets read_end
@@ -367,50 +401,54 @@ class MosquittoBroker:
             return text.encode() in log.read()
 
     def reload(self, acl_text: str, crl_pem: bytes, timeout: float = 10.0) -> None:
-        """Replace the ACL and CRL and make mosquitto apply them to new connections.
+        """Replace the ACL and CRL and make mosquitto apply them to new connections; a stopped
+        broker keeps them for its next start.
 
         Returns once the reload is done: mosquitto is single-threaded and logs "Reloading
         config." when it starts reloading, so a connection accepted after that line is served
         by the reloaded broker; we wait for the line, then for one full mTLS handshake.
         """
-        if self._process is None or self._runtime is None or self.endpoint is None:
-            raise BrokerError("broker is not running")
-        self._runtime.write("acl", acl_text.encode())
-        self._runtime.write("crl.pem", crl_pem)
-        offset = self._log_size()
-        self._process.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + timeout
-        while not self._logged_since(offset, "Reloading config."):
-            if time.monotonic() > deadline:
-                raise BrokerError(f"mosquitto did not reload within {timeout:.0f} s")
-            time.sleep(0.01)
-        self._wait_ready(self.endpoint, max(1.0, deadline - time.monotonic()))
+        with self._lock:
+            self._files = replace(self._files, acl_text=acl_text, crl_pem=crl_pem)
+            if self._process is None or self._runtime is None or self.endpoint is None:
+                return  # in force from the next start
+            self._runtime.write("acl", acl_text.encode())
+            self._runtime.write("crl.pem", crl_pem)
+            offset = self._log_size()
+            self._process.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + timeout
+            while not self._logged_since(offset, "Reloading config."):
+                if time.monotonic() > deadline:
+                    raise BrokerError(f"mosquitto did not reload within {timeout:.0f} s")
+                time.sleep(0.01)
+            self._wait_ready(self.endpoint, max(1.0, deadline - time.monotonic()))
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, wait, then SIGKILL; remove the runtime directory. Safe to call twice."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._lifeline is not None:
-            os.close(self._lifeline)  # the watchdog sees EOF, finds no broker, exits
-            self._lifeline = None
-        watchdog, self._watchdog = self._watchdog, None
-        if watchdog is not None:
-            try:
-                watchdog.wait(timeout)
-            except subprocess.TimeoutExpired:
-                watchdog.kill()
-                watchdog.wait()
-        if self._runtime is not None:
-            self._runtime.remove()
-            self._runtime = None
-        self.endpoint = None
-        atexit.unregister(self.stop)
+        with self._lock:
+            process, self._process = self._process, None
+            if process is not None and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            if self._lifeline is not None:
+                os.close(self._lifeline)  # the watchdog sees EOF, finds no broker, exits
+                self._lifeline = None
+            watchdog, self._watchdog = self._watchdog, None
+            if watchdog is not None:
+                try:
+                    watchdog.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    watchdog.kill()
+                    watchdog.wait()
+            if self._runtime is not None:
+                self._runtime.remove()
+                self._runtime = None
+            self.endpoint = None
+            atexit.unregister(self.stop)
 
 
 class AttachedBroker:

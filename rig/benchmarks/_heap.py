@@ -10,7 +10,7 @@ from failing where the board's own heap is fragmented):
 - `stdlib`: `asyncio` (and the submodules the firmware touches) and `ssl`: frozen in the unix
   port and in an ESP32 build alike, but importing them builds objects on the GC heap there too;
 - `shims`: those of the emulated board's shims that the boot loaded (`_rig`, connected to a side
-  channel as on a board, `machine`, `network`, `neopixel`; `esp32` only comes with deep sleep).
+  channel as on a board, `machine`, `network`, `neopixel`...; `esp32` only comes with deep sleep).
   On a chip these are C modules that cost no GC heap;
 - `code`: each firmware module that is still imported after boot (a real `app.App().boot()` on a
   copy of the flash tells which), imported one by one: its bytecode, constants, function and class
@@ -46,7 +46,7 @@ from rig import BOARDS_DIR, FIRMWARE_DIR
 from rig.boards.unix_port import default_binary
 
 SHIMS_DIR = BOARDS_DIR / "emulated" / "shims"
-SHIMS = ("_rig", "machine", "network", "esp32", "neopixel")
+SHIMS = tuple(sorted(p.stem for p in SHIMS_DIR.glob("*.py")))  # `_rig` first: all use it
 # Leaves first, so that a module's figure is mostly its own; any other resident module follows.
 IMPORT_ORDER = (
     "events",

@@ -2,8 +2,11 @@
 
 * `shadow_rtt_ratio`: median shadow update → /update/accepted round trip divided by the median
   raw MQTT echo (publish to a topic the same client subscribes to), same broker, same client,
-  same run, interleaved. Also `shadow_update_rtt_ms_p50`, `mqtt_echo_rtt_ms_p50` and
-  `service_ping_rtt_ms_p50` (a trip through the cloud service that does no work).
+  same run, interleaved. The components, each as _p50 and _p90: `shadow_update_rtt_ms`,
+  `mqtt_echo_rtt_ms`, `service_ping_rtt_ms` (a trip through the cloud service that does no work)
+  and `mqtt_relay_rtt_ms` (a trip through a minimal paho relay in its own process,
+  rig/benchmarks/_relay.py); `mqtt_relay_ratio` = relay / echo medians is the floor for any trip
+  through a Python MQTT client here (two broker traversals plus one paho client's own cost).
 * `cloud_restart_lost`: `buttonrig cloud up` in its own process is SIGKILLed during a stream of
   acknowledged shadow updates, restarted, and every acknowledged version newer than the stored
   shadow counts as lost. Also `cloud_restart_acknowledged` (how many were acknowledged).
@@ -38,23 +41,36 @@ class Context(Protocol):
     quick: bool
 
 
+def _policy(publish: list[str], receive: list[str]) -> str:
+    """Publish to `publish`; subscribe to and receive `receive`."""
+    allow = [("iot:Publish", arn.topic_arn(topic)) for topic in publish]
+    for topic in receive:
+        allow += [
+            ("iot:Receive", arn.topic_arn(topic)),
+            ("iot:Subscribe", arn.topicfilter_arn(topic)),
+        ]
+    statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in allow]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
 def _echo_policy(thing: str) -> str:
-    """Publish and receive the echo topic; ping the service and receive its pong."""
+    """Echo to itself; ping the service and receive its pong; send to the relay, hear it back."""
     echo, ping, pong = (
         f"bench/{thing}/echo",
         f"buttonrig/ping/{thing}",
         f"buttonrig/pong/{thing}",
     )
-    allow = [
-        ("iot:Publish", arn.topic_arn(echo)),
-        ("iot:Receive", arn.topic_arn(echo)),
-        ("iot:Subscribe", arn.topicfilter_arn(echo)),
-        ("iot:Publish", arn.topic_arn(ping)),
-        ("iot:Receive", arn.topic_arn(pong)),
-        ("iot:Subscribe", arn.topicfilter_arn(pong)),
-    ]
-    statements = [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in allow]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+    relay_in, relay_out = _relay_topics(thing)
+    return _policy([echo, ping, relay_in], [echo, pong, relay_out])
+
+
+def _relay_topics(thing: str) -> tuple[str, str]:
+    return f"bench/{thing}/relay-in", f"bench/{thing}/relay-out"
+
+
+def _percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def _credentials(cloud: Cloud, thing: str, directory: Path) -> tuple[Path, Path, str]:
@@ -76,49 +92,105 @@ def _round_trip(client: DeviceClient, send_topic: str, reply_topic: str, payload
 
 
 def rtt_ratio(workdir: Path, samples: int) -> dict[str, float]:
-    """The cloud runs in its own process (as `buttonrig cloud up`), the client in this one."""
+    """The cloud runs in its own process (as `buttonrig cloud up`), the relay in another, the
+    client in this one. One sample = echo, shadow update, ping and relay trips back to back."""
     home = workdir / "rtt-home"
     home.mkdir(mode=0o700)
     cloud_process = CloudProcess(home)
+    relay: RelayProcess | None = None
     try:
         cloud = Cloud(home)
         thing = "bench-rtt"
         cert, key, cert_arn = _credentials(cloud, thing, workdir)
         cloud.create_policy("bench-echo", _echo_policy(thing))
         cloud.attach_policy("bench-echo", cert_arn)
+        relay_in, relay_out = _relay_topics(thing)
+        relay_cert, relay_key, relay_arn = _credentials(cloud, "bench-relay", workdir)
+        cloud.create_policy("bench-relay", _policy([relay_out], [relay_in]))
+        cloud.attach_policy("bench-relay", relay_arn)
         cloud.close()
+        relay = RelayProcess(home, relay_cert, relay_key, "bench-relay", relay_in, relay_out)
         client = DeviceClient(cloud_process.endpoint, cert, key, thing).connect()
         try:
             echo = f"bench/{thing}/echo"
             shadow = f"$aws/things/{thing}/shadow/update"
             ping, pong = f"buttonrig/ping/{thing}", f"buttonrig/pong/{thing}"
-            client.subscribe(echo)
-            client.subscribe(pong)
-            client.subscribe(f"{shadow}/accepted")
-            echo_ms: list[float] = []
-            shadow_ms: list[float] = []
-            ping_ms: list[float] = []
+            trips = {
+                "mqtt_echo_rtt_ms": (echo, echo),
+                "shadow_update_rtt_ms": (shadow, f"{shadow}/accepted"),
+                # a trip through the service doing no work: what its threads cost
+                "service_ping_rtt_ms": (ping, pong),
+                "mqtt_relay_rtt_ms": (relay_in, relay_out),
+            }
+            for _, reply in trips.values():
+                client.subscribe(reply)
+            times: dict[str, list[float]] = {name: [] for name in trips}
+            names = list(trips)
             for index in range(samples + 5):  # the first few warm up caches and connections
                 body = json.dumps({"state": {"reported": {"n": index}}}).encode()
-                e = _round_trip(client, echo, echo, body)
-                s = _round_trip(client, shadow, f"{shadow}/accepted", body)
-                p = _round_trip(client, ping, pong, body)
-                if index >= 5:
-                    echo_ms.append(e)
-                    shadow_ms.append(s)
-                    ping_ms.append(p)
+                # rotate the order: what a trip leaves behind (its PUBACKs, the /documents
+                # message) overlaps the next trip, so no kind may always come after the same one
+                shift = index % len(names)
+                for name in names[shift:] + names[:shift]:
+                    send, reply = trips[name]
+                    elapsed = _round_trip(client, send, reply, body)
+                    if index >= 5:
+                        times[name].append(elapsed)
         finally:
             client.close()
     finally:
+        if relay is not None:
+            relay.stop()
         cloud_process.stop()
-    echo_p50, shadow_p50 = statistics.median(echo_ms), statistics.median(shadow_ms)
-    return {
-        "shadow_rtt_ratio": round(shadow_p50 / echo_p50, 3),
-        "shadow_update_rtt_ms_p50": round(shadow_p50, 3),
-        "mqtt_echo_rtt_ms_p50": round(echo_p50, 3),
-        # a trip through the service doing no work: what the service's threads cost
-        "service_ping_rtt_ms_p50": round(statistics.median(ping_ms), 3),
-    }
+    results: dict[str, float] = {}
+    for name, values in times.items():
+        results[f"{name}_p50"] = round(statistics.median(values), 3)
+        results[f"{name}_p90"] = round(_percentile(values, 0.9), 3)
+    echo_p50 = statistics.median(times["mqtt_echo_rtt_ms"])
+    results["shadow_rtt_ratio"] = round(
+        statistics.median(times["shadow_update_rtt_ms"]) / echo_p50, 3
+    )
+    results["mqtt_relay_ratio"] = round(
+        statistics.median(times["mqtt_relay_rtt_ms"]) / echo_p50, 3
+    )
+    return results
+
+
+class RelayProcess:
+    """rig/benchmarks/_relay.py in its own process, connected and subscribed once started."""
+
+    def __init__(
+        self, home: Path, cert: Path, key: Path, client_id: str, in_topic: str, out_topic: str
+    ) -> None:
+        ready = home / "relay.ready"
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rig.benchmarks._relay",
+                str(home / "endpoint.json"),
+                str(cert),
+                str(key),
+                client_id,
+                in_topic,
+                out_topic,
+                str(ready),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + WAIT_S
+        while not ready.exists():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the benchmark relay exited with {self.process.returncode}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the benchmark relay was not ready within {WAIT_S:.0f} s")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
 
 
 class CloudProcess:

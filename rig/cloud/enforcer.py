@@ -1,4 +1,14 @@
-"""Disconnect a client right after the broker denied one of its requests, as AWS IoT does.
+"""Disconnect a client right after it asked for what AWS IoT refuses, as AWS IoT does.
+
+Three cases mosquitto lets through and the broker's log shows:
+* a request the ACL denied (`Denied PUBLISH from <client>`), see below;
+* a persistent session: "If an MQTT client attempts to connect to the AWS IoT message broker with
+  the `cleanSession` set to `false`, the client will be disconnected." The connect line
+  `New client connected from <addr> as <client> (p2, c0, k30, u'<client>').` has the flag (c0);
+* a QoS 2 PUBLISH (`Received PUBLISH from <client> (d0, q2, ...`): `max_qos 1` makes mosquitto
+  disconnect such a client, until its first SIGHUP reload resets `max_qos` (2.0.11); from then on
+  the enforcer does it. Mosquitto may have sent PUBREC (and, if the client is quicker with PUBREL
+  than the takeover, delivered the message) before the disconnect.
 
 mosquitto with an `acl_file` acknowledges an unauthorised PUBLISH (PUBACK for QoS 1) and drops
 it; with `use_identity_as_username` it runs no auth plugin, so it cannot refuse anything later
@@ -32,7 +42,13 @@ from rig.cloud.authsync import CLOUD_USER, PROBE_USER
 
 log = logging.getLogger(__name__)
 
-DENIED = re.compile(r"Denied (?:PUBLISH|SUBSCRIBE) from (?P<id>[A-Za-z0-9:_-]+) ")  # thing names
+# Client ids are thing names (the certificate CN): [A-Za-z0-9:_-]+
+DENIED = re.compile(r"Denied (?:PUBLISH|SUBSCRIBE) from (?P<id>[A-Za-z0-9:_-]+) ")
+PERSISTENT_SESSION = re.compile(
+    r"New client connected from \S+ as (?P<id>[A-Za-z0-9:_-]+) \(p\d+, c0,"
+)
+QOS2_PUBLISH = re.compile(r"Received PUBLISH from (?P<id>[A-Za-z0-9:_-]+) \(d\d, q2,")
+REFUSED = (DENIED, PERSISTENT_SESSION, QOS2_PUBLISH)  # what AWS IoT disconnects a client for
 POLL_S = 0.05
 KICK_TIMEOUT_S = 5.0
 EXEMPT = (CLOUD_USER, PROBE_USER)
@@ -70,11 +86,22 @@ class LogTail:
 
 def denied_clients(lines: list[str]) -> list[str]:
     """Client ids the broker denied a request of, in order, each once."""
+    return _clients_matching(lines, (DENIED,))
+
+
+def refused_clients(lines: list[str]) -> list[str]:
+    """Client ids to disconnect: a denied request, a persistent session or a QoS 2 PUBLISH; in
+    order, each once."""
+    return _clients_matching(lines, REFUSED)
+
+
+def _clients_matching(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -> list[str]:
     found: list[str] = []
     for line in lines:
-        match = DENIED.search(line)
-        if match and match["id"] not in found and match["id"] not in EXEMPT:
-            found.append(match["id"])
+        for pattern in patterns:
+            match = pattern.search(line)
+            if match and match["id"] not in found and match["id"] not in EXEMPT:
+                found.append(match["id"])
     return found
 
 
@@ -107,7 +134,8 @@ class Kicker:
 
 
 class DenialEnforcer:
-    """Watches the broker's log; disconnects each client it denied a request of."""
+    """Watches the broker's log; disconnects each client that asked for what AWS IoT refuses
+    (a denied request, a persistent session, a QoS 2 PUBLISH)."""
 
     def __init__(
         self,
@@ -136,7 +164,7 @@ class DenialEnforcer:
     def _run(self) -> None:
         while not self._stop.wait(POLL_S):
             try:
-                for client_id in denied_clients(self._tail.lines()):
+                for client_id in refused_clients(self._tail.lines()):
                     self._disconnect(client_id)
             except Exception:
                 log.exception("enforcing a denial failed")
@@ -144,7 +172,7 @@ class DenialEnforcer:
     def _disconnect(self, client_id: str) -> None:
         self._expect_kick(client_id)
         if self._kicker.kick(client_id):
-            log.info("disconnected %s after the broker denied its request", client_id)
+            log.info("disconnected %s: a request AWS IoT refuses", client_id)
             self.kicked.append(client_id)
         else:
             self._cancel_kick(client_id)

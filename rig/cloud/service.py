@@ -1,14 +1,24 @@
 """The cloud's privileged MQTT client: shadow service, presence events, registry-event publisher,
 and a hook where other parts add their own topic handlers.
 
-Threads: paho's network thread only sorts incoming messages into a queue (and counts in-flight
-shadow requests per thing, for 429); one worker thread runs the handlers in arrival order; one
-publisher thread drains the database outbox (events written by any process, e.g. the CLI).
+Threads: paho's network thread answers shadow requests itself and sorts every other message into
+a queue; one worker thread runs the hook handlers in arrival order; one publisher thread drains
+the database outbox (events written by any process, e.g. the CLI).
+
+Why shadows run on the network thread (issue #4, docs/cloud-decisions.md "Shadow round trip"):
+handing a request to another thread and its replies back cost two thread wake-ups and a GIL
+hand-over per request, about as much as the shadow work itself. The network thread first takes in
+every request already received (BatchReadingClient), so a burst is still in flight together and
+the 11th concurrent request of a thing gets 429; then it answers them in arrival order, each in
+one database transaction, and writes each request's replies to the socket before the next.
+While a transaction waits for the database lock (another process writing, up to the 30 s busy
+timeout), later requests wait unread; a wait that long could also let the broker's keepalive
+(45 s of silence) drop the service, which paho then reconnects.
 
 Handler hook (docs/contracts.md "Cloud service handlers"): every module in the package
 `rig.cloud.handlers` that defines `register(service)` is called at start; it calls
 `service.subscribe(topic_filter, handler)` with `handler(topic: str, payload: bytes) -> None`.
-Handlers run on the worker thread, one message at a time; an exception is logged, never fatal.
+Hook handlers run on the worker thread, one message at a time; an exception is logged, never fatal.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ import queue
 import re
 import threading
 import uuid
-from collections import defaultdict
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -35,12 +45,13 @@ from rig.cloud import shadow as engine
 from rig.cloud.api import Cloud
 from rig.cloud.authsync import CLOUD_USER, PROBE_USER
 from rig.cloud.events import now_ms
-from rig.cloud.mqttclient import disable_nagle
+from rig.cloud.mqttclient import BatchReadingClient, disable_nagle, topic_filter_pattern
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]
 MAX_IN_FLIGHT = 10  # "more than 10 in-flight requests" -> 429
+MAX_DEFERRED_READS = 64  # reads a burst may take before its requests are answered
 SHADOW_FILTERS = tuple(
     f"$aws/things/+/shadow/{middle}{op}" for middle in ("", "name/+/") for op in shadows.OPERATIONS
 )
@@ -63,7 +74,22 @@ class _Work:
     handler: Handler
     topic: str
     payload: bytes
-    done: Callable[[], None] | None = None
+
+
+@dataclass(frozen=True)
+class _Route:
+    topic_filter: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class _ShadowRequest:
+    topic: str
+    thing: str
+    shadow_name: str
+    operation: str
+    payload: bytes
 
 
 class CloudService:
@@ -72,20 +98,22 @@ class CloudService:
     def __init__(self, cloud: Cloud, endpoint: BrokerEndpoint, identity: ClientIdentity) -> None:
         self.cloud = cloud
         self.endpoint = endpoint
-        self._handlers: list[tuple[str, Handler]] = []
+        self._subscriptions: dict[str, int] = {}  # topic filter -> QoS, renewed on reconnect
+        self._routes: list[_Route] = []  # hook handlers, in registration order
         self._work: queue.Queue[_Work | None] = queue.Queue()
-        self._in_flight: dict[str, int] = defaultdict(int)
-        self._in_flight_lock = threading.Lock()
+        # shadow requests taken in but not answered yet; only the network thread touches these
+        self._shadow_requests: deque[_ShadowRequest] = deque()
+        self._in_flight: dict[str, int] = {}
+        self._deferred_reads = 0
         self._sessions: dict[str, str] = {}
         self._kicks: dict[str, str] = {}  # client id -> "pending" | "connected" (enforcer.py)
         self._kicks_lock = threading.Lock()
-        self._qos: dict[str, int] = {}
         self._echoes: dict[str, threading.Event] = {}  # barrier topics, answered on paho's thread
         self._network_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._connected = threading.Event()
         self._started_ms = now_ms()
-        self._client = mqtt.Client(
+        self._client = BatchReadingClient(
             CallbackAPIVersion.VERSION2, client_id=CLOUD_USER, clean_session=True
         )
         self._client.tls_set(
@@ -95,6 +123,7 @@ class CloudService:
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
+        self._client.after_read = self._answer_shadow_requests
         self._threads: list[threading.Thread] = []
 
     # ---- hook for other parts ----------------------------------------------------------
@@ -103,8 +132,11 @@ class CloudService:
         """Route messages matching `topic_filter` to `handler` (worker thread, in order).
 
         Once running, returns when the broker has the subscription (up to 20 s)."""
-        self._handlers.append((topic_filter, handler))
-        self._qos[topic_filter] = qos
+        self._routes.append(_Route(topic_filter, topic_filter_pattern(topic_filter), handler))
+        self._subscribe(topic_filter, qos)
+
+    def _subscribe(self, topic_filter: str, qos: int) -> None:
+        self._subscriptions[topic_filter] = max(qos, self._subscriptions.get(topic_filter, 0))
         if self._connected.is_set():
             self._client.subscribe(topic_filter, qos)
             if threading.current_thread() is not self._network_thread:  # it answers the echo
@@ -120,8 +152,8 @@ class CloudService:
         with self.cloud.store.write() as db:  # nobody could subscribe to events made while down
             db.execute("DELETE FROM outbox WHERE created_ms < ?", (self._started_ms,))
         self.subscribe(LOG_FILTER, self._on_broker_log, qos=0)
-        for topic_filter in SHADOW_FILTERS:
-            self.subscribe(topic_filter, self._on_shadow_request)
+        for topic_filter in SHADOW_FILTERS:  # answered on the network thread, not routed
+            self._subscribe(topic_filter, 1)
         self._load_handler_modules()
         for target, name in ((self._work_loop, "cloud-worker"), (self._outbox_loop, "outbox")):
             thread = threading.Thread(target=target, name=name, daemon=True)
@@ -170,8 +202,8 @@ class CloudService:
             log.error("cloud service connection refused: %s", rc)
             return
         # subscribe, then wait for the SUBACK-confirmed state via a round trip below
-        for topic_filter, _ in self._handlers:
-            client.subscribe(topic_filter, self._qos.get(topic_filter, 1))
+        for topic_filter, qos in list(self._subscriptions.items()):
+            client.subscribe(topic_filter, qos)
         ready = self._echo(client)
         threading.Thread(target=self._ready_after, args=(ready,), daemon=True).start()
 
@@ -207,11 +239,15 @@ class CloudService:
             self._client.unsubscribe(topic)
             echo.set()
             return
-        for topic_filter, handler in list(self._handlers):
-            if mqtt.topic_matches_sub(topic_filter, topic):
-                if handler == self._on_shadow_request and not self._admit_shadow(topic, payload):
-                    continue
-                self._work.put(_Work(handler, topic, payload))
+        shadow = _SHADOW_TOPIC.match(topic)
+        if shadow is not None:
+            try:
+                self._take_shadow_request(shadow, topic, payload)
+            except Exception:  # never let it reach paho: its network thread would die
+                log.exception("taking the shadow request on %s failed", topic)
+        for route in self._routes:
+            if route.pattern.fullmatch(topic):
+                self._work.put(_Work(route.handler, topic, payload))
 
     # ---- worker --------------------------------------------------------------------------
 
@@ -225,45 +261,62 @@ class CloudService:
             except Exception:
                 log.exception("handler for %s failed", work.topic)
 
-    # ---- shadows -------------------------------------------------------------------------
+    # ---- shadows (network thread) -------------------------------------------------------
 
-    def _admit_shadow(self, topic: str, payload: bytes) -> bool:
-        """Count the request in flight; answer 429 at once when its thing has too many."""
-        match = _SHADOW_TOPIC.match(topic)
-        if match is None:
-            return True
-        with self._in_flight_lock:
-            thing = match["thing"]
-            if self._in_flight[thing] >= MAX_IN_FLIGHT:
-                rejected = shadows.ShadowStore.rejected(
-                    topic, engine.ShadowError.too_many_requests(), payload
-                )
-                for reply_topic, body in rejected.messages:
-                    self.publish(reply_topic, body)
-                return False
-            self._in_flight[thing] += 1
-        return True
-
-    def _on_shadow_request(self, topic: str, payload: bytes) -> None:
-        match = _SHADOW_TOPIC.match(topic)
-        if match is None:
-            return
+    def _take_shadow_request(self, match: re.Match[str], topic: str, payload: bytes) -> None:
+        """Count the request in flight, or answer 429 at once when its thing has too many."""
         thing = match["thing"]
-        try:
-            try:
-                outcome = self.cloud.shadow_store.handle(
-                    match["op"], thing, payload, match["name"] or ""
-                )
-            except Exception:  # e.g. the database stayed locked: answer, never leave it hanging
-                log.exception("shadow request on %s failed", topic)
-                outcome = shadows.ShadowStore.rejected(
-                    topic, engine.ShadowError.internal(), payload
-                )
-            for reply_topic, body in outcome.messages:
+        in_flight = self._in_flight.get(thing, 0)
+        if in_flight >= MAX_IN_FLIGHT:
+            rejected = shadows.ShadowStore.rejected(
+                topic, engine.ShadowError.too_many_requests(), payload
+            )
+            for reply_topic, body in rejected.messages:  # written after this read
                 self.publish(reply_topic, body)
-        finally:
-            with self._in_flight_lock:
-                self._in_flight[thing] -= 1
+            return
+        self._in_flight[thing] = in_flight + 1
+        self._shadow_requests.append(
+            _ShadowRequest(topic, thing, match["name"] or "", match["op"], payload)
+        )
+
+    def _answer_shadow_requests(self) -> None:
+        """After each read: answer the requests taken in, oldest first, each written at once.
+
+        While more bytes are waiting, a burst is still coming in: read it all first (up to
+        MAX_DEFERRED_READS reads, so a flood cannot hold the answers back for ever)."""
+        if not self._shadow_requests:
+            return
+        if self._deferred_reads < MAX_DEFERRED_READS and self._client.unread_bytes():
+            self._deferred_reads += 1
+            return
+        self._deferred_reads = 0
+        while self._shadow_requests:
+            request = self._shadow_requests.popleft()
+            try:
+                self._answer_shadow_request(request)
+            except Exception:  # never let it reach paho: its network thread would die
+                log.exception("answering the shadow request on %s failed", request.topic)
+            finally:
+                left = self._in_flight[request.thing] - 1
+                if left:
+                    self._in_flight[request.thing] = left
+                else:
+                    del self._in_flight[request.thing]
+        self._client.flush()  # e.g. a 429 of this burst
+
+    def _answer_shadow_request(self, request: _ShadowRequest) -> None:
+        try:
+            outcome = self.cloud.shadow_store.handle(
+                request.operation, request.thing, request.payload, request.shadow_name
+            )
+        except Exception:  # e.g. the database stayed locked: answer, never leave it hanging
+            log.exception("shadow request on %s failed", request.topic)
+            outcome = shadows.ShadowStore.rejected(
+                request.topic, engine.ShadowError.internal(), request.payload
+            )
+        for reply_topic, body in outcome.messages:
+            self.publish(reply_topic, body)
+        self._client.flush()  # the PUBACK and every reply in one segment, before the next request
 
     # ---- registry events outbox ----------------------------------------------------------
 

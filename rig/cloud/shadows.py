@@ -1,16 +1,25 @@
 """Shadow persistence around the pure engine (rig/cloud/shadow.py).
 
 One operation = one write transaction: read the stored shadow, run the engine, store the result,
-commit (fsync), and only then hand back the replies to publish. So an accepted reply is never sent
-for an update that a crash could lose.
+commit, and only then hand back the replies to publish. So an accepted reply is never sent for an
+update that a crash of the cloud could lose (rig/cloud/store.py: WAL, synchronous=NORMAL).
+
+Each connection keeps the shadows it last read or wrote, parsed (`_ParsedShadows`): a device
+that updates its shadow again skips the SELECT and the JSON parse of the stored document. The
+copies are dropped as soon as anybody else may have written: another connection committed
+(`PRAGMA data_version` changed) or this connection wrote outside `handle` (`total_changes`).
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from rig.cloud import shadow as engine
 from rig.cloud.errors import (
@@ -26,6 +35,7 @@ from rig.cloud.errors import (
 from rig.cloud.store import Store
 
 OPERATIONS = ("update", "get", "delete")
+MAX_PARSED_SHADOWS = 1024  # per connection; beyond that the copies start afresh
 
 
 def shadow_topic(thing_name: str, shadow_name: str = "") -> str:
@@ -42,11 +52,39 @@ class ShadowOutcome:
     error: engine.ShadowError | None = None
 
 
+@dataclass
+class _ParsedShadows:
+    """Parsed stored shadows of one connection, valid while nobody else wrote (see module doc).
+    The engine never modifies a Shadow it is given, so these are shared, not copied."""
+
+    connection: sqlite3.Connection
+    data_version: int
+    total_changes: int
+    shadows: dict[tuple[str, str], engine.Shadow | None] = field(default_factory=dict)
+
+
 class ShadowStore:
     """Runs shadow requests against the database."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._local = threading.local()  # connections are per thread (Store), so are the copies
+
+    def _parsed(self, db: sqlite3.Connection) -> _ParsedShadows:
+        """This connection's parsed shadows, emptied when they may be stale. Inside the write
+        transaction: nobody can commit between this check and our commit."""
+        data_version = int(db.execute("PRAGMA data_version").fetchone()[0])
+        parsed: _ParsedShadows | None = getattr(self._local, "parsed", None)
+        if (
+            parsed is None
+            or parsed.connection is not db
+            or parsed.data_version != data_version
+            or parsed.total_changes != db.total_changes
+            or len(parsed.shadows) >= MAX_PARSED_SHADOWS
+        ):
+            parsed = _ParsedShadows(db, data_version, db.total_changes)
+            self._local.parsed = parsed
+        return parsed
 
     def handle(
         self, operation: str, thing_name: str, payload: bytes, shadow_name: str = ""
@@ -56,13 +94,18 @@ class ShadowStore:
             raise ValueError(f"shadow operation must be one of {OPERATIONS}, got {operation!r}")
         topic = f"{shadow_topic(thing_name, shadow_name)}/{operation}"
         now = int(time.time())
+        key = (thing_name, shadow_name)
         try:
             with self.store.write() as db:
-                row = db.execute(
-                    "SELECT document FROM shadows WHERE thing_name = ? AND shadow_name = ?",
-                    (thing_name, shadow_name),
-                ).fetchone()
-                current = engine.Shadow.from_json(row["document"]) if row else None
+                parsed = self._parsed(db)
+                if key in parsed.shadows:
+                    current = parsed.shadows[key]
+                else:
+                    row = db.execute(
+                        "SELECT document FROM shadows WHERE thing_name = ? AND shadow_name = ?",
+                        key,
+                    ).fetchone()
+                    current = engine.Shadow.from_json(row["document"]) if row else None
                 outcome = self._apply(operation, topic, current, payload, now)
                 stored = outcome.pop("shadow", None)
                 if stored is not None:
@@ -72,6 +115,9 @@ class ShadowStore:
                         " DO UPDATE SET document = excluded.document",
                         (thing_name, shadow_name, stored.to_json()),
                     )
+            # committed: this is now the stored shadow
+            parsed.shadows[key] = stored if stored is not None else current
+            parsed.total_changes = db.total_changes
             return outcome["result"]
         except engine.ShadowError as err:
             return self.rejected(topic, err, payload, now)
@@ -127,4 +173,9 @@ def rest_error(err: engine.ShadowError) -> CloudError:
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode()
+    """A reply body as compact UTF-8 JSON. orjson: ~25x faster than the json module, and every
+    reply of every request is encoded on the service's network thread (issue #4)."""
+    try:
+        return orjson.dumps(body)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the json module writes those
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

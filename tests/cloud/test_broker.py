@@ -9,14 +9,18 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from rig.broker import (
     BrokerEndpoint,
+    BrokerError,
     BrokerFiles,
     ClientIdentity,
     MosquittoBroker,
@@ -122,7 +126,74 @@ def test_reload_revokes_new_connections_only(broker, ca) -> None:
     assert can_connect(running.endpoint, device)
 
 
-def test_a_killed_owner_leaves_no_broker(ca, tmp_path: Path) -> None:
+def _processes_naming(text: str) -> list[int]:
+    """Pids whose command line holds `text` (a broker's or a watchdog's runtime directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # gone meanwhile
+    return found
+
+
+def _connected_client(
+    endpoint: BrokerEndpoint, identity: ClientIdentity
+) -> tuple[paho.Client, threading.Event]:
+    """A paho client connected for good; the event is set when the broker drops it."""
+    up, dropped = threading.Event(), threading.Event()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="restart-witness")
+    client.tls_set(str(endpoint.ca_file), str(identity.cert_file), str(identity.key_file))
+    client.on_connect = lambda *_a: up.set()
+    client.on_disconnect = lambda *_a: dropped.set()
+    client.connect(endpoint.host, endpoint.port, keepalive=30)
+    client.loop_start()
+    assert up.wait(10), "the witness did not connect"
+    return client, dropped
+
+
+@pytest.mark.parametrize("how", ["restart", "stop_then_start"])
+def test_a_restart_keeps_the_port_and_the_auth_in_force(broker, ca, how: str) -> None:
+    running, directory = broker
+    device = _identity(ca, directory, "thing-3")
+    revoked = _identity(ca, directory, "thing-4")
+    running.reload(ACL, ca.certificate_revocation_list([serial_of(revoked.cert_file.read_text())]))
+    before, old_pid, old_log = running.endpoint, running.pid, running.log_file
+    old_runtime = str(before.ca_file.parent)
+    witness, dropped = _connected_client(before, device)
+    try:
+        if how == "restart":
+            after = running.restart()
+        else:
+            running.stop()
+            assert not can_connect(before, device, timeout=2), "stopped, yet it answers"
+            after = running.start(port=before.port)
+        assert dropped.wait(10), "a client of the old run was not disconnected"
+    finally:
+        witness.loop_stop()
+    assert (after.host, after.port) == (before.host, before.port)
+    assert after.ca_file.read_bytes() == ca.certificate_pem.encode()
+    assert running.pid != old_pid and _gone(old_pid)
+    assert not _processes_naming(old_runtime), "the old run's watchdog (or broker) lives on"
+    assert not Path(old_runtime).exists()
+    assert running.log_file != old_log and "terminating" in old_log.read_text()
+    assert can_connect(after, device)
+    assert not can_connect(after, revoked, timeout=5), "the revocation was lost in the restart"
+
+
+def test_restart_and_start_refuse_a_wrong_state(broker, ca, tmp_path: Path) -> None:
+    running, _ = broker
+    with pytest.raises(BrokerError, match="already running"):
+        running.start()
+    idle = MosquittoBroker(_files(ca), tmp_path / "idle-logs", _identity(ca, tmp_path, "p"))
+    with pytest.raises(BrokerError, match="not running"):
+        idle.restart()
+
+
+@pytest.mark.parametrize("restarted", [False, True])
+def test_a_killed_owner_leaves_no_broker(ca, tmp_path: Path, restarted: bool) -> None:
     probe = _identity(ca, tmp_path, "probe-user")
     files = _files(ca)
     for name, data in (
@@ -143,6 +214,8 @@ def test_a_killed_owner_leaves_no_broker(ca, tmp_path: Path) -> None:
         broker = MosquittoBroker(files, d / "logs", ClientIdentity(
             Path({str(probe.cert_file)!r}), Path({str(probe.key_file)!r})))
         broker.start()
+        if {restarted!r}:
+            broker.restart()  # the new run's watchdog must stop it
         print(broker.pid, broker.endpoint.ca_file.parent, flush=True)
         time.sleep(600)
         """

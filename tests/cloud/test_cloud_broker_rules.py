@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from rig.cloud.pytest_fixtures import DeviceClient
+from rig.cloud.runtime import CloudRuntime
 
 WAIT_S = 20.0
 
@@ -38,3 +46,70 @@ def test_a_second_connection_with_the_same_identity_drops_the_first(device, tmp_
         assert dropped.wait(WAIT_S), "the first connection survived a duplicate client id"
     finally:
         second.close()
+
+
+@dataclass(frozen=True)
+class Watched:
+    """A paho client of its own thing; `dropped` is set when its connection ends."""
+
+    thing_name: str
+    client: paho.Client
+    dropped: threading.Event
+
+
+@pytest.fixture
+def watched(device) -> Iterator[Callable[..., Watched]]:
+    """Connects a new thing with the clean-session flag asked for; returns after its CONNACK."""
+    made: list[Watched] = []
+
+    def connect(thing_name: str, clean_session: bool = True) -> Watched:
+        cert, key = device.credentials(thing_name)
+        endpoint = device.runtime.endpoint
+        accepted, dropped = threading.Event(), threading.Event()
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=thing_name, clean_session=clean_session
+        )
+        client.tls_set(str(endpoint.ca_file), str(cert), str(key))
+        client.on_connect = lambda _c, _u, _f, rc, _p: None if rc.is_failure else accepted.set()
+        client.on_disconnect = lambda *_args: dropped.set()
+        client.reconnect_delay_set(60, 60)  # one connection to watch, not a reconnect loop
+        made.append(Watched(thing_name, client, dropped))
+        client.connect(endpoint.host, endpoint.port, keepalive=30)
+        client.loop_start()
+        assert accepted.wait(WAIT_S), f"{thing_name} got no CONNACK"
+        return made[-1]
+
+    yield connect
+    for one in made:
+        one.client.disconnect()
+        one.client.loop_stop()
+
+
+def _assert_disconnected_alone(
+    cloud: CloudRuntime, offender: Watched, bystander: Watched, what: str
+) -> None:
+    """The enforcer disconnected `offender` and left `bystander`, whose log lines it read too
+    (it reads the log in order), alone."""
+    assert offender.dropped.wait(WAIT_S), f"{what} did not end the connection"
+    enforcer = cloud.enforcer
+    assert enforcer is not None
+    deadline = time.monotonic() + WAIT_S
+    while offender.thing_name not in enforcer.kicked:  # recorded once the takeover has ended
+        assert time.monotonic() < deadline, f"kicked: {enforcer.kicked}"
+        time.sleep(0.02)
+    assert bystander.thing_name not in enforcer.kicked, enforcer.kicked
+    assert bystander.client.is_connected() and not bystander.dropped.is_set()
+
+
+def test_a_persistent_session_is_disconnected_a_clean_one_stays(watched, cloud) -> None:
+    clean = watched("rules-clean-1", clean_session=True)
+    persistent = watched("rules-persist-1", clean_session=False)
+    _assert_disconnected_alone(cloud, persistent, clean, "a connection with cleanSession=false")
+
+
+def test_a_qos2_publish_disconnects_even_after_a_reload(watched, cloud) -> None:
+    cloud.sync_auth()  # after a SIGHUP mosquitto 2.0.11 has forgotten `max_qos 1`
+    calm, eager = watched("rules-qos1-1"), watched("rules-qos2-1")
+    calm.client.publish("iotbutton/rules-qos1-1", b"{}", qos=1).wait_for_publish(WAIT_S)
+    eager.client.publish("iotbutton/rules-qos2-1", b"{}", qos=2)
+    _assert_disconnected_alone(cloud, eager, calm, "a QoS 2 PUBLISH")

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from rig.cloud.enforcer import denied_clients
+from rig.cloud.enforcer import denied_clients, refused_clients
 from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
 
@@ -53,4 +53,23 @@ def test_denied_lines_name_each_client_once_and_never_the_cloud() -> None:
         " bytes))",
         "2026-11-22T04:10:45: Denied PUBLISH from ../etc (d0, q0, r0, m0, 'x', ... (0 bytes))",
     ]
+    assert denied_clients(lines) == ["thingA"]
+
+
+def test_persistent_sessions_and_qos2_publishes_are_refused_too() -> None:
+    lines = [
+        "2026-11-22T04:10:44: New client connected from 127.0.0.1:40000 as keeper (p2, c0, k30,"
+        " u'keeper').",
+        "2026-11-22T04:10:44: New client connected from 127.0.0.1:40001 as fresh (p2, c1, k30,"
+        " u'fresh').",
+        "2026-11-22T04:10:44: Received PUBLISH from eager (d0, q2, r0, m1, 'iotbutton/eager', ..."
+        " (2 bytes))",
+        "2026-11-22T04:10:44: Received PUBLISH from calm (d0, q1, r0, m1, 'iotbutton/calm', ..."
+        " (2 bytes))",
+        "2026-11-22T04:10:45: Denied PUBLISH from thingA (d0, q1, r0, m1, 'iotbutton/x', ... (1"
+        " bytes))",
+        "2026-11-22T04:10:45: New client connected from 127.0.0.1:40002 as buttonrig-cloud (p2,"
+        " c0, k30, u'buttonrig-cloud').",
+    ]
+    assert refused_clients(lines) == ["keeper", "eager", "thingA"]
     assert denied_clients(lines) == ["thingA"]

@@ -7,13 +7,9 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
-import rig.broker
 from rig.boards.base import Board
 from rig.boards.emulated import EmulatedBoard
-from rig.broker import BrokerFiles, MosquittoBroker
-from rig.cloud.authsync import PROBE_USER
+from rig.broker import MosquittoBroker
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
@@ -85,8 +81,8 @@ def assert_no_leaks(secrets: list[str], *sources: str | Path) -> None:
 
 
 class BrokerOutage:
-    """Stop the rig's mosquitto for real, then start it again on the same port with the auth in
-    force now (the runtime has no restart of its own yet).
+    """Stop the rig's mosquitto for real, then start it again on the same port
+    (`MosquittoBroker.stop()` / `start(port=...)`), with the auth in force now.
 
     Model limitation, handled here: the cloud model hears a message only while its own MQTT client
     is subscribed, and after a restart the board may reconnect before the cloud service does
@@ -94,19 +90,18 @@ class BrokerOutage:
     those certificates refused until `release()`, which the test calls once the cloud service is
     back (`wait_cloud_listening`)."""
 
-    def __init__(self, runtime: CloudRuntime, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, runtime: CloudRuntime) -> None:
         assert runtime.endpoint is not None
+        assert isinstance(runtime.broker, MosquittoBroker), "needs the rig's own broker"
         self.runtime = runtime
+        self.broker = runtime.broker
         self.port = runtime.endpoint.port
-        self.monkeypatch = monkeypatch
         self.logs: list[Path] = []
 
     def stop(self) -> None:
-        broker = self.runtime.broker
-        assert isinstance(broker, MosquittoBroker)
-        if broker.log_file is not None:
-            self.logs.append(broker.log_file)
-        broker.stop()
+        if self.broker.log_file is not None:
+            self.logs.append(self.broker.log_file)
+        self.broker.stop()
 
     def start(self, hold_off: list[str]) -> None:
         runtime = self.runtime
@@ -117,22 +112,13 @@ class BrokerOutage:
             for row in runtime.cloud.certificates.all_rows()
             if row["certificate_id"] in refused
         ]
-        server_cert, server_key = runtime.identities.server()
-        files = BrokerFiles(
-            ca_pem=runtime.cloud.ca.certificate_pem.encode(),
-            server_cert_pem=server_cert,
-            server_key_pem=server_key,
-            crl_pem=runtime.cloud.ca.certificate_revocation_list(serials),
-            acl_text=snapshot.acl_text,
+        # a stopped broker keeps what reload() gives it for its next start
+        self.broker.reload(
+            snapshot.acl_text, runtime.cloud.ca.certificate_revocation_list(serials)
         )
-        broker = MosquittoBroker(
-            files, runtime.cloud.directory / "logs", runtime.identities.client(PROBE_USER)
-        )
-        self.monkeypatch.setattr(rig.broker, "free_port", lambda: self.port)
-        broker.start()
-        runtime.broker = broker
-        if broker.log_file is not None:
-            self.logs.append(broker.log_file)
+        self.broker.start(port=self.port)
+        if self.broker.log_file is not None:
+            self.logs.append(self.broker.log_file)
 
     def release(self) -> None:
         """The auth in force now, without the hold-off."""

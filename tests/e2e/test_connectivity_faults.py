@@ -8,16 +8,12 @@ broker, a certificate the broker refuses (inactive, revoked, or a policy without
 
 from __future__ import annotations
 
-import datetime
 import json
 import socket
 
 import pytest
+from cert_kit import PEM, ThrowawayCa
 from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from rig import gestures
 from rig.boards.emulated import EmulatedBoard
@@ -100,24 +96,6 @@ def _closed_port() -> int:
         return s.getsockname()[1]  # nobody listens there once the socket is closed
 
 
-def _other_ca_pem() -> bytes:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Some Other Root CA")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
 def test_endpoint_faults_dns_closed_port_untrusted_broker(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
@@ -137,7 +115,7 @@ def test_endpoint_faults_dns_closed_port_untrusted_broker(
     assert down["kind"] == "connect", down
     expect_fault(board, "err_connect")
 
-    other_ca = FilePart("OtherRootCA.pem", _other_ca_pem())
+    other_ca = FilePart("OtherRootCA.pem", ThrowawayCa().cert_bytes(PEM))
     reconfigure(board, {"endpoint": good, "ca": other_ca})
     down = board.expect("mqtt", WAIT_S, state="down")
     assert down["kind"] == "tls", down

@@ -33,12 +33,11 @@ def test_presses_while_the_broker_is_down_are_delivered_once_after_it_returns(
     boards: BoardFactory,
     cloud_runtime: CloudRuntime,
     device: Callable[..., DeviceClient],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     board, setup = connected(boards, cloud_runtime)
     clicks = ClickLog(cloud_runtime.cloud.store)
     probe = device("outage-probe")  # another thing: tells when the cloud listens again
-    outage = BrokerOutage(cloud_runtime, monkeypatch)
+    outage = BrokerOutage(cloud_runtime)
 
     board.press(gestures.single(100))
     first = board.expect("click", WAIT_S)

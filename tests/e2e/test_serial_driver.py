@@ -4,7 +4,6 @@ firmware on the unix port, pressed through DTR and reset through RTS like a DevK
 from __future__ import annotations
 
 import base64
-import datetime
 import json
 import subprocess
 import sys
@@ -13,10 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cert_kit import PEM, issue
 
 from host.deploy import deploy
 from host.provision import NetworkConfig, identity_from_bytes, provision
@@ -172,25 +168,9 @@ def test_mpremote_connects_to_the_rfc2217_port(tmp_path: Path) -> None:
 def test_provision_goes_through_the_firmwares_own_store(
     board: ServedEmulatedBoard, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "button-serial")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    key_pem = key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pair = issue("button-serial")
     identity = identity_from_bytes(
-        cert.public_bytes(pem), key_pem, cert.public_bytes(pem), ("c", "k", "ca")
+        pair.cert_bytes(PEM), pair.key_bytes(PEM), pair.cert_bytes(PEM), ("c", "k", "ca")
     )
     password = "correct-horse-battery"
     network = NetworkConfig("lab-wifi", password, "broker.example.com", 8883)

@@ -4,7 +4,6 @@ real console."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import subprocess
 import sys
@@ -14,10 +13,7 @@ from pathlib import Path
 
 import pytest
 import serial
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cert_kit import DER, PEM, issue
 
 from host.monitor import REDACTED, follow
 from rig.boards.emulated import EmulatedBoard
@@ -28,23 +24,6 @@ pytestmark = pytest.mark.e2e
 WAIT_S = 60.0  # generous: a loaded 2-core CI machine
 BUTTONRIG = str(Path(sys.executable).with_name("buttonrig"))
 MPREMOTE = str(Path(sys.executable).with_name("mpremote"))
-
-
-def issue(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return key, cert
 
 
 def buttonrig(home: Path, *args: str, env: dict[str, str] | None = None) -> str:
@@ -90,17 +69,9 @@ def test_deploy_then_provision_through_the_command_line(
     again = buttonrig(home, "board", "deploy", "--port", url, "--profile", "emulated")
     assert again.startswith("0 written, "), again  # unchanged files are skipped
 
-    key, cert = issue("cli-button")
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    for name, data in (
-        ("c.pem", cert.public_bytes(serialization.Encoding.PEM)),
-        ("k.pem", key_pem),
-    ):
-        (tmp_path / name).write_bytes(data)
+    pair = issue("cli-button")
+    (tmp_path / "c.pem").write_bytes(pair.cert_bytes(PEM))
+    (tmp_path / "k.pem").write_bytes(pair.key_bytes(PEM))
     password = "cli-secret-pass"
     out = buttonrig(
         home,
@@ -115,20 +86,11 @@ def test_deploy_then_provision_through_the_command_line(
     flash = home / "served" / "served" / "flash"
     assert (flash / "serial").read_bytes() == b"BTN-CLI-1"
     (key_file,) = flash.rglob("key.der")  # where firmware/certs.py keeps it
-    assert key_file.read_bytes() == key.private_bytes(
-        serialization.Encoding.DER,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    assert key_file.read_bytes() == pair.key_bytes(DER)
 
 
 def test_the_monitor_redacts_a_key_the_board_prints(tmp_path: Path) -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    pem = issue("mon").key_bytes(PEM)
     body = pem.decode().splitlines()[1]
     emulated = EmulatedBoard(tmp_path / "mon", "mon")
     try:

@@ -6,17 +6,31 @@ whatever else is asked for), gives the input file's path as argv[1], and returns
 One process per call: batch many cases into one script to keep tests fast.
 
     lines = run_mp("import sys, json\\nprint(json.load(open(sys.argv[1]))['x'])", {"x": 1})
+
+`MicroPythonProcess` is the streaming mode, for a script that runs on while the test talks to it
+(a server, a client of the broker): `expect` waits for a line the way pytest-embedded's
+`dut.expect` does — when the wait fails, the message shows the last lines seen instead — and the
+process is killed and reaped on `close()` / leaving the `with` block.
+
+    with MicroPythonProcess("print('READY', 1)", workdir=flash) as device:
+        assert device.expect("READY") == "READY 1"
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
+import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +40,10 @@ SHIMS = REPO_ROOT / "boards" / "emulated" / "shims"
 
 class MicroPythonError(AssertionError):
     """The unix port failed; the message shows its exit code, stderr and the end of stdout."""
+
+
+class ExpectTimeout(MicroPythonError):
+    """`MicroPythonProcess.expect` saw no matching line; the message shows the last lines."""
 
 
 def micropython_binary() -> str:
@@ -96,6 +114,134 @@ def run_mp_json(source: str, data: Any = None, **kwargs: Any) -> Any:
     except ValueError:
         shown = _tail("\n".join(lines))
         raise MicroPythonError(f"last line is not JSON: {lines[-1]!r}\nstdout:\n{shown}") from None
+
+
+class MicroPythonProcess:
+    """`source` running on the unix port, its output (stdout and stderr) read line by line.
+
+    `workdir` is the flash (the cwd, searched first for modules), `path` the rest of MICROPYPATH;
+    `env` entries are added to the environment (None removes one). `lines` holds every line that
+    `expect` has read past. No line may carry one of `secrets` (checked by `close`).
+    """
+
+    SHOWN_LINES = 20  # how much of the output a failed expect shows
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        workdir: Path,
+        path: Sequence[Path] = (FIRMWARE,),
+        env: Mapping[str, str | None] | None = None,
+        secrets: Sequence[str] = (),
+    ) -> None:
+        full_env = dict(os.environ)
+        full_env["MICROPYPATH"] = ":".join([str(workdir.resolve()), ".frozen", *map(str, path)])
+        for name, value in (env or {}).items():
+            if value is None:
+                full_env.pop(name, None)
+            else:
+                full_env[name] = value
+        self.secrets = [secret for secret in secrets if secret]
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()  # None: the output has ended
+        self._ended = False
+        self.process = subprocess.Popen(
+            [micropython_binary(), "-c", source],
+            cwd=workdir,
+            env=full_env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        threading.Thread(target=self._read, name="micropython-output", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def expect(self, pattern: str | re.Pattern[str], timeout: float = 30.0) -> str:
+        """The next line that starts with `pattern` (a str) or that `pattern` (a compiled regex)
+        matches somewhere in. Lines read past stay in `lines`. Raises ExpectTimeout when none
+        comes within `timeout` s, or at once when the process ends without one."""
+        matches = (
+            pattern.search
+            if isinstance(pattern, re.Pattern)
+            else lambda line: line.startswith(pattern)
+        )
+        deadline = time.monotonic() + timeout
+        while not self._ended:
+            try:
+                line = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                break
+            if line is None:
+                self._ended = True
+                break
+            self.lines.append(line)
+            if matches(line):
+                return line
+        raise ExpectTimeout(self._not_found(pattern, timeout))
+
+    def _not_found(self, pattern: str | re.Pattern[str], timeout: float) -> str:
+        wanted = pattern.pattern if isinstance(pattern, re.Pattern) else pattern
+        how = "a line matching" if isinstance(pattern, re.Pattern) else "a line starting with"
+        code = self.process.poll()
+        if code is None and self._ended:  # its output has ended: it is exiting
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = self.process.wait(5)
+        state = "still running" if code is None else f"exited with {code}"
+        seen = self._redacted(self.lines[-self.SHOWN_LINES :])
+        shown = "\n".join(f"  {line}" for line in seen) or "  (no output)"
+        return (
+            f"{how} {wanted!r} did not come within {timeout} s (the unix port is {state}); "
+            f"the last {len(seen)} of {len(self.lines)} lines:\n{shown}"
+        )
+
+    def _redacted(self, lines: list[str]) -> list[str]:
+        out = []
+        for line in lines:
+            for secret in self.secrets:
+                line = line.replace(secret, "<secret>")
+            out.append(line)
+        return out
+
+    def close(self) -> str:
+        """Kill and reap the process; return its whole output. Safe to call twice.
+
+        Raises MicroPythonError when a line carried one of `secrets` (without showing it)."""
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        self.process.wait(10)
+        while not self._ended:  # the reader reaches the end once the process is gone
+            try:
+                line = self._queue.get(timeout=10)
+            except queue.Empty:
+                break
+            if line is None:
+                self._ended = True
+            else:
+                self.lines.append(line)
+        console = "\n".join(self.lines)
+        leaked = [n for n, secret in enumerate(self.secrets) if secret in console]
+        if leaked:
+            raise MicroPythonError(f"the console shows secret(s) number {leaked}")
+        return console
+
+    def __enter__(self) -> MicroPythonProcess:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 def _tail(text: str | bytes | None, limit: int = 3000) -> str:

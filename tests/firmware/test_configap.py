@@ -8,15 +8,9 @@ Wi-Fi password or key material."""
 from __future__ import annotations
 
 import binascii
-import contextlib
-import datetime
 import http.client
 import json
-import os
-import queue
 import socket
-import subprocess
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -24,13 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cert_kit import DER, PEM, issue, shared_ca
+from mp_runner import FIRMWARE, SHIMS, MicroPythonProcess
 
-REPO = Path(__file__).resolve().parents[2]
-MICROPYTHON = REPO / ".venv" / "bin" / "micropython"
 SERIAL = "G030JF055364XVRB"
 WIFI_PASSWORD = "correct-horse-battery"
 WAIT = 30.0
@@ -57,38 +47,17 @@ class Identity:
     other_key_pem: bytes
 
 
-def _self_signed(cn: str, key: ec.EllipticCurvePrivateKey) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-
-
 @pytest.fixture(scope="module")
 def identity() -> Identity:
-    key = ec.generate_private_key(ec.SECP256R1())
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    other = ec.generate_private_key(ec.SECP256R1())
-    cert = _self_signed(SERIAL, key)
-    ca = _self_signed("root", ca_key)
-    pem, der = serialization.Encoding.PEM, serialization.Encoding.DER
-    p8, none = serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    pair, ca, other = issue(SERIAL), shared_ca(), issue("other")
     return Identity(
-        cert_pem=cert.public_bytes(pem),
-        key_pem=key.private_bytes(pem, p8, none),
-        cert_der=cert.public_bytes(der),
-        key_der=key.private_bytes(der, p8, none),
-        ca_pem=ca.public_bytes(pem),
-        ca_der=ca.public_bytes(der),
-        other_key_pem=other.private_bytes(pem, p8, none),
+        cert_pem=pair.cert_bytes(PEM),
+        key_pem=pair.key_bytes(PEM),
+        cert_der=pair.cert_bytes(DER),
+        key_der=pair.key_bytes(DER),
+        ca_pem=ca.cert_bytes(PEM),
+        ca_der=ca.cert_bytes(DER),
+        other_key_pem=other.key_bytes(PEM),
     )
 
 
@@ -98,47 +67,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Button:
+class Button(MicroPythonProcess):
     """The firmware portal in a unix-port process whose cwd is the board's flash."""
 
     def __init__(self, flash: Path) -> None:
         self.flash = flash
         self.port = free_port()
-        (flash / "board.py").write_bytes((REPO / "boards" / "emulated" / "board.py").read_bytes())
-        shims = REPO / "boards" / "emulated" / "shims"
-        env = dict(
-            os.environ,
-            MICROPYPATH=f":.frozen:{REPO / 'firmware'}:{shims}",
-            BUTTONRIG_AP_PORT=str(self.port),
+        (flash / "board.py").write_bytes((SHIMS.parent / "board.py").read_bytes())
+        super().__init__(
+            PORTAL % SERIAL,
+            workdir=flash,
+            path=(FIRMWARE, SHIMS),
+            env={"BUTTONRIG_AP_PORT": str(self.port), "BUTTONRIG_CHANNEL": None},
         )
-        env.pop("BUTTONRIG_CHANNEL", None)
-        self.proc = subprocess.Popen(
-            [str(MICROPYTHON), "-c", PORTAL % SERIAL],
-            cwd=flash,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._q: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._q.put(line.rstrip("\n"))
-
-    def expect(self, prefix: str, timeout: float = WAIT) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._q.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                raise AssertionError(f"no line starting {prefix!r}; saw {self.lines!r}") from None
-            self.lines.append(line)
-            if line.startswith(prefix):
-                return line
 
     def expect_event(self, ev: str, timeout: float = WAIT, **fields: object) -> dict[str, object]:
         """The next console event `ev` whose fields equal `fields`."""
@@ -179,14 +120,6 @@ class Button:
             for p in self.flash.rglob("*")
             if p.is_file() and p.name != "board.py"
         )
-
-    def close(self) -> str:
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
-        self.proc.wait(10)
-        while not self._q.empty():
-            self.lines.append(self._q.get())
-        return "\n".join(self.lines)
 
 
 @pytest.fixture

@@ -7,10 +7,7 @@ QoS 1 resend after a dropped connection; keep-alive with a PINGRESP deadline.
 from __future__ import annotations
 
 import contextlib
-import datetime
-import ipaddress
 import json
-import os
 import queue
 import socket
 import struct
@@ -23,14 +20,10 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cert_kit import DER, PEM, ThrowawayCa
+from mp_runner import MicroPythonProcess
 from paho.mqtt.enums import CallbackAPIVersion
 
-REPO = Path(__file__).resolve().parents[2]
-MICROPYTHON = REPO / ".venv" / "bin" / "micropython"
 MOSQUITTO = "/usr/sbin/mosquitto"
 THING = "button-mqtt-test"
 WAIT = 30.0  # generous: a loaded 2-core CI machine
@@ -53,34 +46,6 @@ class Pki:
     stranger_key_der: Path
 
 
-def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-
-
-def _cert(
-    subject: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: str,
-    issuer_key: ec.EllipticCurvePrivateKey,
-    ca: bool = False,
-    sans: list[x509.GeneralName] | None = None,
-) -> x509.Certificate:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(_name(issuer))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256())
-
-
 def _write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     path.chmod(0o644)
@@ -88,50 +53,27 @@ def _write(path: Path, data: bytes) -> Path:
 
 
 def make_pki(root: Path) -> Pki:
-    root.chmod(0o755)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _cert("test-ca", ca_key, "test-ca", ca_key, ca=True)
-    other_key = ec.generate_private_key(ec.SECP256R1())
-    other_ca = _cert("other-ca", other_key, "other-ca", other_key, ca=True)
-    good_key = ec.generate_private_key(ec.SECP256R1())
-    good = _cert(
-        "localhost",
-        good_key,
-        "test-ca",
-        ca_key,
-        sans=[x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
-    )
-    wrong_key = ec.generate_private_key(ec.SECP256R1())
-    wrong = _cert(
-        "wrong.example", wrong_key, "test-ca", ca_key, sans=[x509.DNSName("wrong.example")]
-    )
-    client_key = ec.generate_private_key(ec.SECP256R1())
-    client = _cert(THING, client_key, "test-ca", ca_key)
-    stranger_key = ec.generate_private_key(ec.SECP256R1())
-    stranger = _cert(THING, stranger_key, "other-ca", other_key)
-    pem = serialization.Encoding.PEM
-    der = serialization.Encoding.DER
-
-    def key_bytes(k: ec.EllipticCurvePrivateKey, enc: serialization.Encoding) -> bytes:
-        return k.private_bytes(
-            enc, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-
-    _write(root / "server.crt", good.public_bytes(pem))
-    _write(root / "server.key", key_bytes(good_key, pem))
-    _write(root / "wrong.crt", wrong.public_bytes(pem))
-    _write(root / "wrong.key", key_bytes(wrong_key, pem))
+    root.chmod(0o755)  # mosquitto may read it as another user
+    ca, other_ca = ThrowawayCa(), ThrowawayCa()
+    good = ca.server("localhost", "127.0.0.1")
+    wrong = ca.server("wrong.example")  # trusted CA, another host name
+    client = ca.client(THING)
+    stranger = other_ca.client(THING)
+    _write(root / "server.crt", good.cert_bytes(PEM))
+    _write(root / "server.key", good.key_bytes(PEM))
+    _write(root / "wrong.crt", wrong.cert_bytes(PEM))
+    _write(root / "wrong.key", wrong.key_bytes(PEM))
     return Pki(
         dir=root,
-        ca_pem=_write(root / "ca.crt", ca.public_bytes(pem)),
-        ca_der=_write(root / "ca.der", ca.public_bytes(der)),
-        client_cert_pem=_write(root / "client.crt", client.public_bytes(pem)),
-        client_key_pem=_write(root / "client.key", key_bytes(client_key, pem)),
-        client_cert_der=_write(root / "client.crt.der", client.public_bytes(der)),
-        client_key_der=_write(root / "client.key.der", key_bytes(client_key, der)),
-        other_ca_der=_write(root / "other-ca.der", other_ca.public_bytes(der)),
-        stranger_cert_der=_write(root / "stranger.crt.der", stranger.public_bytes(der)),
-        stranger_key_der=_write(root / "stranger.key.der", key_bytes(stranger_key, der)),
+        ca_pem=_write(root / "ca.crt", ca.cert_bytes(PEM)),
+        ca_der=_write(root / "ca.der", ca.cert_bytes(DER)),
+        client_cert_pem=_write(root / "client.crt", client.cert_bytes(PEM)),
+        client_key_pem=_write(root / "client.key", client.key_bytes(PEM)),
+        client_cert_der=_write(root / "client.crt.der", client.cert_bytes(DER)),
+        client_key_der=_write(root / "client.key.der", client.key_bytes(DER)),
+        other_ca_der=_write(root / "other-ca.der", other_ca.cert_bytes(DER)),
+        stranger_cert_der=_write(root / "stranger.crt.der", stranger.cert_bytes(DER)),
+        stranger_key_der=_write(root / "stranger.key.der", stranger.key_bytes(DER)),
     )
 
 
@@ -262,57 +204,6 @@ class Proxy:
         self.reset_all()
 
 
-class Device:
-    """A MicroPython unix-port process running a script that drives firmware/mqtt.py.
-
-    Its output lines are collected; `expect` waits for one and shows the others on failure."""
-
-    def __init__(self, script: str, cwd: Path, secrets: list[str]) -> None:
-        self.secrets = secrets  # must never appear on the console
-        env = dict(os.environ, MICROPYPATH=f":.frozen:{REPO / 'firmware'}")
-        self.proc = subprocess.Popen(
-            [str(MICROPYTHON), "-c", script],
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self._q: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._q.put(line.rstrip("\n"))
-
-    def expect(self, prefix: str, timeout: float = WAIT) -> str:
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            try:
-                line = self._q.get(timeout=max(left, 0.01))
-            except queue.Empty:
-                raise AssertionError(
-                    f"expected a line starting {prefix!r} within {timeout}s; saw {self.lines!r}"
-                ) from None
-            self.lines.append(line)
-            if line.startswith(prefix):
-                return line
-
-    def close(self) -> str:
-        with contextlib.suppress(ProcessLookupError):
-            self.proc.kill()
-        self.proc.wait(10)
-        while not self._q.empty():
-            self.lines.append(self._q.get())
-        console = "\n".join(self.lines)
-        for secret in self.secrets:
-            assert secret not in console, "the console shows key material"
-        return console
-
-
 DEVICE_PRELUDE = """
 import asyncio, mqtt, sys
 def rd(p):
@@ -336,7 +227,8 @@ def msg(t, p):
 """
 
 
-def device(pki: Pki, body: str, tmp_path: Path) -> Device:
+def device(pki: Pki, body: str, tmp_path: Path) -> MicroPythonProcess:
+    """A unix-port process running a script that drives firmware/mqtt.py."""
     prelude = DEVICE_PRELUDE % {
         "ca": str(pki.ca_der),
         "cert": str(pki.client_cert_der),
@@ -344,7 +236,8 @@ def device(pki: Pki, body: str, tmp_path: Path) -> Device:
     }
     key_der = pki.client_key_der.read_bytes()
     key_pem_lines = pki.client_key_pem.read_text().splitlines()[1:-1]
-    return Device(prelude + body, tmp_path, [key_der.hex(), key_der.hex().upper(), *key_pem_lines])
+    secrets = [key_der.hex(), key_der.hex().upper(), *key_pem_lines]  # never on the console
+    return MicroPythonProcess(prelude + body, workdir=tmp_path, secrets=secrets)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 
+import _pollfix  # noqa: E402, F401  (before the firmware's first connection: see the module)
 import _rig  # noqa: E402
 import micropython  # noqa: E402
 
