@@ -18,7 +18,9 @@
 # (outbox.GRACE_MS): a session the broker closes within it sends them again.
 import asyncio
 
+import certs
 import events
+import netcfg
 
 ORANGE_MS = 1000  # solid orange before config mode opens on an unconfigured board
 CONFIG_HOLD_MS = 6000
@@ -164,19 +166,7 @@ def _up(app, host):
     return on_state
 
 
-def _forget(*names):
-    import sys
-
-    for name in names:
-        sys.modules.pop(name, None)
-
-
 def register(app):
-    # certs and netcfg are needed at boot only: dropped again below, so their code is freed
-    # (configap imports them again when config mode opens)
-    import certs
-    import netcfg
-
     how = certs.recover()
     if how:
         events.emit("config", state=how)
@@ -194,7 +184,6 @@ def register(app):
     station = wifi.Station(cfg["ssid"], cfg["password"], app.led.show)
     ctx = mqtt.tls_context(certs.read(certs.CERT), certs.read(certs.KEY), ca)
     del ca
-    _forget("certs", "netcfg")
     client = mqtt.Client(app.serial, cfg["host"], cfg["port"], ctx)
     client.link = station.up
     client.on_state = _up(app, cfg["host"])  # type: ignore
