@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 TYPINGS := build/typings
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+WASM32 := build/wasm32
+WASM32_SRC := rig/benchmarks/wasm32
 
-.PHONY: all setup system-deps lint typecheck test demo benchmark clean
+.PHONY: all setup system-deps lint typecheck test demo benchmark wasm32 clean
 
 all: test
 
@@ -41,7 +43,17 @@ test: lint typecheck
 demo: setup
 	$(BIN)/python -m rig.demo
 
-benchmark: setup
+# A 32-bit MicroPython (WebAssembly, run by node) for the heap_wasm32 benchmark only.
+$(WASM32)/.installed: $(WASM32_SRC)/package.json $(WASM32_SRC)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "the heap_wasm32 benchmark needs node and npm"; exit 1; }
+	mkdir -p $(WASM32)
+	cp $(WASM32_SRC)/package.json $(WASM32_SRC)/package-lock.json $(WASM32)/
+	cd $(WASM32) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+wasm32: $(WASM32)/.installed
+
+benchmark: setup wasm32
 	$(BIN)/python -m rig.benchmarks
 
 clean:

@@ -23,10 +23,11 @@ from button import Button  # noqa: E402
 from clicks import ClickDetector  # noqa: E402
 from led import Led, make_driver  # noqa: E402
 from machine import Pin  # noqa: E402
+from micropython import const  # noqa: E402
 from settings import Settings  # noqa: E402
 
 _TIMINGS = ("debounce_ms", "double_ms", "long_ms")
-RESTART_PAUSE_S = 5  # a failed service is restarted after this pause
+_RESTART_PAUSE_S = const(5)  # a failed service is restarted after this pause
 
 current = None  # the running App (for services and the REPL)
 
@@ -131,7 +132,7 @@ class App:
                 return
             except Exception as e:
                 _service_error(service, e)
-            await asyncio.sleep(RESTART_PAUSE_S)
+            await asyncio.sleep(_RESTART_PAUSE_S)
 
     async def _heap_reports(self):
         while True:

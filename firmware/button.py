@@ -12,8 +12,9 @@ from array import array
 from time import ticks_add, ticks_diff, ticks_ms
 
 import events
+from micropython import const
 
-RING = 64  # edges buffered between two drains (a bouncy gesture makes about 10)
+_RING = const(64)  # edges buffered between two drains (a bouncy gesture makes about 10)
 LONG_HOLD_MS = 6000  # a hold this long is reported to on_long_hold (config access point)
 
 
@@ -26,8 +27,8 @@ class Button:
         self._on_long_hold = on_long_hold
         # "l" = C long: 32 bits on the ESP32 (ticks are 30), 64 on the unix port. Not "q": its
         # items come back as long ints that ticks_add/ticks_diff mishandle on the unix port.
-        self._t = array("l", [0] * RING)
-        self._lv = bytearray(RING)
+        self._t = array("l", [0] * _RING)
+        self._lv = bytearray(_RING)
         self._w = 0
         self._r = 0
         self.lost = 0
@@ -61,7 +62,7 @@ class Button:
 
     def _irq(self, pin):
         w = self._w
-        n = (w + 1) % RING
+        n = (w + 1) % _RING
         if n == self._r:
             self.lost += 1
         else:
@@ -76,7 +77,7 @@ class Button:
         r = self._r
         while r != self._w:
             det.feed((self._lv[r] == 0) == low, self._t[r])
-            r = (r + 1) % RING
+            r = (r + 1) % _RING
             self._r = r
         if self.lost:
             lost = self.lost

@@ -26,8 +26,13 @@ Semantics:
 
 import time
 
-_MASK = (1 << 30) - 1
-_HALF = 1 << 29
+try:
+    from micropython import const
+except ImportError:  # CPython runs this module in the tests
+    const = int
+
+_MASK = const((1 << 30) - 1)
+_HALF = const(1 << 29)
 
 
 def _wrap_diff(a, b):  # CPython: the ESP32's 2**30 ticks period
@@ -43,10 +48,10 @@ diff = getattr(time, "ticks_diff", _wrap_diff)
 add = getattr(time, "ticks_add", _wrap_add)
 
 
-_IDLE = 0  # released, nothing in progress
-_DOWN = 1  # first press held: LONG pending
-_UP = 2  # released after a short press: SINGLE / DOUBLE pending
-_HELD = 3  # event decided, waiting for the release that ends the gesture
+_IDLE = const(0)  # released, nothing in progress
+_DOWN = const(1)  # first press held: LONG pending
+_UP = const(2)  # released after a short press: SINGLE / DOUBLE pending
+_HELD = const(3)  # event decided, waiting for the release that ends the gesture
 
 
 class ClickDetector:

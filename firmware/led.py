@@ -10,6 +10,11 @@ import asyncio
 
 import events
 
+try:
+    from micropython import const
+except ImportError:  # CPython runs this module in the tests
+    const = int
+
 OFF = (0, 0, 0)
 WHITE = (255, 255, 255)
 GREEN = (0, 255, 0)
@@ -17,10 +22,10 @@ BLUE = (0, 0, 255)
 ORANGE = (255, 100, 0)
 RED = (255, 0, 0)
 
-_S = 200  # short red flash
-_L = 600  # long red flash
-_G = 200  # gap between flashes
-_P = 1000  # pause after a red code
+_S = const(200)  # short red flash
+_L = const(600)  # long red flash
+_G = const(200)  # gap between flashes
+_P = const(1000)  # pause after a red code
 _BLINK = (250, 250)
 
 # name: (colour, steps in ms alternating on/off starting with on; () = steady, repeats; 0 = forever)

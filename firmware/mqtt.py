@@ -10,22 +10,28 @@ import socket
 import struct
 import time
 
-CONNECT = 0x10
-CONNACK = 0x20
-PUBLISH = 0x30
-PUBACK = 0x40
-SUBSCRIBE = 0x82
-SUBACK = 0x90
-UNSUBSCRIBE = 0xA2
-UNSUBACK = 0xB0
+try:
+    from micropython import const
+except ImportError:  # CPython runs the packet functions in the tests
+    const = int
+
+# const: inlined by the compiler, no global or qstr on the board
+_CONNECT = const(0x10)
+_CONNACK = const(0x20)
+_PUBLISH = const(0x30)
+_PUBACK = const(0x40)
+_SUBSCRIBE = const(0x82)
+_SUBACK = const(0x90)
+_UNSUBSCRIBE = const(0xA2)
+_UNSUBACK = const(0xB0)
 PINGREQ = b"\xc0\x00"
-PINGRESP = 0xD0
+_PINGRESP = const(0xD0)
 DISCONNECT = b"\xe0\x00"
 
-MAX_PACKET = 16384  # an incoming packet larger than this drops the connection (RAM bound)
+_MAX_PACKET = const(16384)  # an incoming packet larger than this drops the connection (RAM bound)
 # A connection the broker closes this soon after an unacknowledged request was refused
 # (AWS IoT disconnects on an unauthorised publish/subscribe).
-FORBIDDEN_WINDOW_MS = 2000
+_FORBIDDEN_WINDOW_MS = const(2000)
 
 
 class MQTTError(Exception):
@@ -63,28 +69,28 @@ def packet(header, body):
 def connect_packet(client_id, keepalive):
     # protocol level 4, flags 0x02 = clean session, no will, no user name
     return packet(
-        CONNECT, _s16(b"MQTT") + b"\x04\x02" + struct.pack("!H", keepalive) + _s16(_b(client_id))
+        _CONNECT, _s16(b"MQTT") + b"\x04\x02" + struct.pack("!H", keepalive) + _s16(_b(client_id))
     )
 
 
 def publish_packet(topic, payload, qos=0, pid=0, dup=False):
     if qos not in (0, 1):
         raise ValueError("qos")
-    hdr = PUBLISH | (qos << 1) | (0x08 if dup else 0)
+    hdr = _PUBLISH | (qos << 1) | (0x08 if dup else 0)
     body = _s16(_b(topic)) + (struct.pack("!H", pid) if qos else b"") + _b(payload)
     return packet(hdr, body)
 
 
 def subscribe_packet(pid, topic, qos):
-    return packet(SUBSCRIBE, struct.pack("!H", pid) + _s16(_b(topic)) + bytes((qos,)))
+    return packet(_SUBSCRIBE, struct.pack("!H", pid) + _s16(_b(topic)) + bytes((qos,)))
 
 
 def unsubscribe_packet(pid, topic):
-    return packet(UNSUBSCRIBE, struct.pack("!H", pid) + _s16(_b(topic)))
+    return packet(_UNSUBSCRIBE, struct.pack("!H", pid) + _s16(_b(topic)))
 
 
 def puback_packet(pid):
-    return packet(PUBACK, struct.pack("!H", pid))
+    return packet(_PUBACK, struct.pack("!H", pid))
 
 
 def parse_publish(flags, body):
@@ -340,7 +346,7 @@ class Client:
             # TLS completed but the broker hung up instead of answering: refused
             raise MQTTError("forbidden", "closed before CONNACK")
         body = await st.readexactly(3)
-        if hdr[0] != CONNACK or body[0] != 2:
+        if hdr[0] != _CONNACK or body[0] != 2:
             raise MQTTError("protocol", "expected CONNACK")
         if body[2]:
             raise MQTTError(connack_kind(body[2]), "CONNACK rc=%d" % body[2])
@@ -362,14 +368,14 @@ class Client:
             shift += 7
             if shift > 21:
                 raise MQTTError("protocol", "remaining length")
-        if n > MAX_PACKET:
+        if n > _MAX_PACKET:
             raise MQTTError("protocol", "packet too large")
         body = await st.readexactly(n) if n else b""
         return hdr[0], body
 
     async def _dispatch(self, hdr, body):
         kind = hdr & 0xF0
-        if kind == PUBLISH:
+        if kind == _PUBLISH:
             topic, payload, qos, pid, _ = parse_publish(hdr & 0x0F, body)
             if qos:
                 await self._send(puback_packet(pid))
@@ -380,17 +386,17 @@ class Client:
                     import events
 
                     events.error("mqtt_handler", "%s: %s" % (type(e).__name__, e))
-        elif kind == PUBACK:
+        elif kind == _PUBACK:
             e = self._pending.get(struct.unpack_from("!H", body, 0)[0])
             if e:
                 e[1].set()
-        elif kind == SUBACK or kind == UNSUBACK:
+        elif kind == _SUBACK or kind == _UNSUBACK:
             w = self._waits.get(struct.unpack_from("!H", body, 0)[0])
             if w:
-                if kind == SUBACK and body[2:3] == b"\x80":
+                if kind == _SUBACK and body[2:3] == b"\x80":
                     w[1] = MQTTError("forbidden", "SUBACK failure")
                 w[0].set()
-        elif hdr == PINGRESP:
+        elif hdr == _PINGRESP:
             self._ping_sent = 0
 
     async def _reader(self):
@@ -476,7 +482,7 @@ class Client:
     def _unanswered_recently(self):
         waiting = self._waits or any(not e[1].is_set() for e in self._pending.values())
         return (
-            waiting and time.ticks_diff(time.ticks_ms(), self._last_request) < FORBIDDEN_WINDOW_MS
+            waiting and time.ticks_diff(time.ticks_ms(), self._last_request) < _FORBIDDEN_WINDOW_MS
         )
 
     async def run(self):

@@ -19,14 +19,7 @@ LED_FOR = {
     "forbidden": "err_forbidden",
 }
 
-_JOIN_FAILED = (
-    network.STAT_WRONG_PASSWORD,
-    network.STAT_NO_AP_FOUND,
-    network.STAT_ASSOC_FAIL,
-    network.STAT_HANDSHAKE_TIMEOUT,
-    network.STAT_BEACON_TIMEOUT,
-)
-_REASONS = {
+_REASONS = {  # the join failures
     network.STAT_WRONG_PASSWORD: "wrong password",
     network.STAT_NO_AP_FOUND: "no access point",
     network.STAT_ASSOC_FAIL: "association failed",
@@ -78,9 +71,9 @@ class Station:
             st = w.status()
             if st == network.STAT_GOT_IP:
                 return
-            if st in _JOIN_FAILED:
+            if st in _REASONS:
                 w.disconnect()
-                raise WifiError("wifi", _REASONS.get(st, "join failed"))
+                raise WifiError("wifi", _REASONS[st])
             if time.ticks_diff(time.ticks_ms(), t0) > self.timeout_ms:
                 associated = self.rssi() is not None
                 w.disconnect()

@@ -5,8 +5,9 @@
 - `firmware_core_heap_peak_bytes`: the highest live GC heap (sampled after a collection) of the
   deployed .mpy firmware on the unix port with the emulated board's shims, while it detects a
   series of clicks, with no network services (a benchmark `services.py` only plays the
-  gestures). x64 objects are about twice their ESP32 size. The full firmware's heap, network
-  included, is measured end to end as `firmware_heap_peak_bytes`.
+  gestures). Sizes are x64 (8-byte words, 32-byte GC blocks): a 32-bit MicroPython holds about
+  0.66 of the same firmware (benchmark `heap_wasm32`). The full firmware's heap, network
+  included, is measured end to end as `firmware_heap_peak_bytes_network` (`click_cloud`).
 """
 
 from __future__ import annotations
