@@ -86,7 +86,7 @@ def test_shim_plays_edges_as_soft_irqs_and_reports_outputs(tmp_path) -> None:
             return next(m for m in messages if m["op"] == op)
 
     channel = SideChannel(on_message)
-    env = dict(os.environ, MICROPYPATH=f":{SHIMS_DIR}", BUTTONRIG_CHANNEL=channel.address)
+    env = dict(os.environ, MICROPYPATH=f":.frozen:{SHIMS_DIR}", BUTTONRIG_CHANNEL=channel.address)
     (tmp_path / "s.py").write_text(SCRIPT)
     proc = subprocess.Popen(
         [checked_binary(default_binary()), "s.py"], cwd=tmp_path, env=env, stderr=subprocess.PIPE
@@ -117,7 +117,7 @@ def test_board_process_ends_when_the_rig_goes_away(tmp_path) -> None:
             hello.set()
 
     channel = SideChannel(on_message)
-    env = dict(os.environ, MICROPYPATH=f":{SHIMS_DIR}", BUTTONRIG_CHANNEL=channel.address)
+    env = dict(os.environ, MICROPYPATH=f":.frozen:{SHIMS_DIR}", BUTTONRIG_CHANNEL=channel.address)
     (tmp_path / "s.py").write_text("import _rig, time\ntime.sleep_ms(100000)\n")
     proc = subprocess.Popen([checked_binary(default_binary()), "s.py"], cwd=tmp_path, env=env)
     try:
