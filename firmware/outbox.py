@@ -57,6 +57,9 @@ class Outbox:
             else:  # a write cut short by power loss
                 os.remove(self._path_of(name))
         self._seqs.sort()
+        # numbers keep growing while the board runs, also once the outbox has emptied (the
+        # console's `seq` never repeats within a boot); a reboot continues after the files left
+        self._next = self._seqs[-1] + 1 if self._seqs else 1
 
     def _path_of(self, name):
         return self.dir + "/" + name
@@ -80,9 +83,10 @@ class Outbox:
             dropped += 1
         if dropped:
             events.error("outbox_full", "outbox full: dropped %d oldest click(s)" % dropped)
-        seq = self._seqs[-1] + 1 if self._seqs else 1
+        seq = self._next
         store.write_bytes(self._path(seq), topic.encode() + b"\n" + payload.encode())
         self._seqs.append(seq)
+        self._next = seq + 1
         return seq
 
     def oldest(self):

@@ -48,6 +48,15 @@ def test_messages_survive_a_restart_and_come_out_oldest_first() -> None:
     assert len(outbox.Outbox()) == 0
 
 
+def test_sequence_numbers_keep_growing_once_the_outbox_has_emptied() -> None:
+    box = outbox.Outbox()
+    first = box.add("t", "one")
+    box.remove(first)
+    assert len(box) == 0
+    assert box.add("t", "two") == first + 1  # the console's seq does not repeat within a boot
+    assert outbox.Outbox().add("t", "three") == first + 2  # a reboot continues after the files
+
+
 def test_a_write_cut_short_leaves_no_message(flash: Path) -> None:
     box = outbox.Outbox()
     box.add("t", "one")
