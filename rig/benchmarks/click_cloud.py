@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -43,7 +42,7 @@ from rig import gestures
 from rig.benchmarks import _heap
 from rig.boards.emulated import EmulatedBoard
 from rig.cloud.handlers.clicks import ClickLog
-from rig.cloud.runtime import CloudRuntime
+from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.provisioning import CustomerSetup
 
 HEAPSIZE = "128K"
@@ -130,33 +129,25 @@ def _connects_and_publishes(
 
 def run(ctx: Any) -> dict[str, float | int]:
     n = CLICKS_QUICK if ctx.quick else CLICKS
-    with tempfile.TemporaryDirectory(prefix="click-cloud-") as tmp:
-        home = Path(tmp)
-        home.chmod(0o700)
-        runtime = CloudRuntime(home)
-        runtime.start()
+    with temporary_cloud("click-cloud-") as runtime:
+        assert runtime.endpoint is not None
+        clicks = ClickLog(runtime.cloud.store)
+        board = _board(ctx.workdir, "bench", HEAPSIZE)
         try:
-            assert runtime.endpoint is not None
-            clicks = ClickLog(runtime.cloud.store)
-            board = _board(ctx.workdir, "bench", HEAPSIZE)
-            try:
-                setup = CustomerSetup(runtime.cloud, runtime.endpoint).provision(board)
-                latencies = _latencies(board, clicks, setup.serial, n)
-                heap = _heap_peak(board)
-                duplicates = sum(c.copies - 1 for c in clicks.clicks(setup.serial))
-            finally:
-                board.close()
-            breakdown = _heap.breakdown(board.flash, heap, board.binary)
-            print("[click_cloud] live GC heap with the network up, by owner (bytes, x64):")
-            print(breakdown.table())
-            tries = () if ctx.quick else HEAP_TRIES
-            smallest = next(
-                (h for h in tries if _connects_and_publishes(ctx.workdir, runtime, clicks, h)),
-                HEAPSIZE,
-            )
+            setup = CustomerSetup(runtime.cloud, runtime.endpoint).provision(board)
+            latencies = _latencies(board, clicks, setup.serial, n)
+            heap = _heap_peak(board)
+            duplicates = sum(c.copies - 1 for c in clicks.clicks(setup.serial))
         finally:
-            runtime.stop()
-            runtime.cloud.close()
+            board.close()
+        breakdown = _heap.breakdown(board.flash, heap, board.binary)
+        print("[click_cloud] live GC heap with the network up, by owner (bytes, x64):")
+        print(breakdown.table())
+        tries = () if ctx.quick else HEAP_TRIES
+        smallest = next(
+            (h for h in tries if _connects_and_publishes(ctx.workdir, runtime, clicks, h)),
+            HEAPSIZE,
+        )
     metrics: dict[str, float | int] = {
         "click_to_cloud_ms_p50": round(percentile(latencies, 50), 1),
         "click_to_cloud_ms_p99": round(percentile(latencies, 99), 1),

@@ -15,7 +15,6 @@ import json
 import queue
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from rig.broker import BrokerEndpoint
 from rig.cloud.mqttclient import disable_nagle
-from rig.cloud.runtime import CloudRuntime
+from rig.cloud.runtime import CloudRuntime, temporary_cloud
 
 WAIT_S = 20.0  # generous: CI machines are slow and loaded
 
@@ -173,16 +172,8 @@ class DeviceFactory:
 
 @pytest.fixture(scope="module")
 def cloud_runtime() -> Iterator[CloudRuntime]:
-    with tempfile.TemporaryDirectory(prefix="cloud-home-") as tmp:
-        home = Path(tmp)
-        home.chmod(0o700)
-        runtime = CloudRuntime(home)
-        runtime.start()
-        try:
-            yield runtime
-        finally:
-            runtime.stop()
-            runtime.cloud.close()
+    with temporary_cloud() as runtime:
+        yield runtime
 
 
 @pytest.fixture

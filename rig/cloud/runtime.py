@@ -12,8 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,3 +222,19 @@ class CloudRuntime:
             self.broker.stop()
             self.broker = None
         endpoint.remove(self.home, os.getpid())
+
+
+@contextmanager
+def temporary_cloud(prefix: str = "cloud-home-") -> Iterator[CloudRuntime]:
+    """A running cloud (broker + service) in a private throwaway home (mode 0700, as mosquitto
+    needs it when run as root); stopped, its database closed and the home removed on exit."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        home = Path(tmp)
+        home.chmod(0o700)
+        runtime = CloudRuntime(home)
+        runtime.start()
+        try:
+            yield runtime
+        finally:
+            runtime.stop()
+            runtime.cloud.close()
