@@ -1,19 +1,20 @@
 """The cloud's privileged MQTT client: shadow service, presence events, registry-event publisher,
 and a hook where other parts add their own topic handlers.
 
-Threads: paho's network thread answers shadow requests itself and sorts every other message into
-a queue; one worker thread runs the hook handlers in arrival order; one publisher thread drains
-the database outbox (events written by any process, e.g. the CLI).
+Threads: the MQTT link's network thread (rig/cloud/mqttlink.py) answers shadow requests itself
+and sorts every other message into a queue; one worker thread runs the hook handlers in arrival
+order; one publisher thread drains the database outbox (events written by any process, e.g. the
+CLI).
 
 Why shadows run on the network thread (issue #4, docs/cloud-decisions.md "Shadow round trip"):
 handing a request to another thread and its replies back cost two thread wake-ups and a GIL
 hand-over per request, about as much as the shadow work itself. The network thread first takes in
-every request already received (BatchReadingClient), so a burst is still in flight together and
-the 11th concurrent request of a thing gets 429; then it answers them in arrival order, each in
-one database transaction, and writes each request's replies to the socket before the next.
-While a transaction waits for the database lock (another process writing, up to the 30 s busy
-timeout), later requests wait unread; a wait that long could also let the broker's keepalive
-(45 s of silence) drop the service, which paho then reconnects.
+every request already received (`MqttLink.data_waiting`), so a burst is still in flight together
+and the 11th concurrent request of a thing gets 429; then it answers them in arrival order, each
+in one database transaction, and writes each request's PUBACK and replies in one send before the
+next. While a transaction waits for the database lock (another process writing, up to the 30 s
+busy timeout), later requests wait unread; a wait that long could also let the broker's keepalive
+(45 s of silence) drop the service, which the link then reconnects.
 
 Handler hook (docs/contracts.md "Cloud service handlers"): every module in the package
 `rig.cloud.handlers` that defines `register(service)` is called at start; it calls
@@ -23,7 +24,6 @@ Hook handlers run on the worker thread, one message at a time; an exception is l
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import logging
 import pkgutil
@@ -36,16 +36,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from rig.broker import BrokerEndpoint, ClientIdentity
 from rig.cloud import arn, shadows
 from rig.cloud import shadow as engine
 from rig.cloud.api import Cloud
 from rig.cloud.authsync import CLOUD_USER, PROBE_USER
 from rig.cloud.events import now_ms
-from rig.cloud.mqttclient import BatchReadingClient, disable_nagle, topic_filter_pattern
+from rig.cloud.mqttclient import topic_filter_pattern
+from rig.cloud.mqttlink import MqttLink
+from rig.cloud.mqttpackets import Publish
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +101,6 @@ class CloudService:
     def __init__(self, cloud: Cloud, endpoint: BrokerEndpoint, identity: ClientIdentity) -> None:
         self.cloud = cloud
         self.endpoint = endpoint
-        self._subscriptions: dict[str, int] = {}  # topic filter -> QoS, renewed on reconnect
         self._routes: list[_Route] = []  # hook handlers, in registration order
         self._work: queue.Queue[_Work | None] = queue.Queue()
         # shadow requests taken in but not answered yet; only the network thread touches these
@@ -112,22 +110,15 @@ class CloudService:
         self._sessions: dict[str, str] = {}
         self._kicks: dict[str, str] = {}  # client id -> "pending" | "connected" (enforcer.py)
         self._kicks_lock = threading.Lock()
-        self._echoes: dict[str, threading.Event] = {}  # barrier topics, answered on paho's thread
-        self._network_thread: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._connected = threading.Event()
         self._started_ms = now_ms()
-        self._client = BatchReadingClient(
-            CallbackAPIVersion.VERSION2, client_id=CLOUD_USER, clean_session=True
+        self._link = MqttLink(
+            endpoint,
+            identity,
+            CLOUD_USER,
+            on_publish=self._on_message,
+            after_read=self._answer_shadow_requests,
         )
-        self._client.tls_set(
-            str(endpoint.ca_file), str(identity.cert_file), str(identity.key_file)
-        )
-        disable_nagle(self._client)
-        self._client.on_connect = self._on_connect
-        self._client.on_message = self._on_message
-        self._client.on_disconnect = self._on_disconnect
-        self._client.after_read = self._answer_shadow_requests
         self._threads: list[threading.Thread] = []
 
     # ---- hook for other parts ----------------------------------------------------------
@@ -137,18 +128,11 @@ class CloudService:
 
         Once running, returns when the broker has the subscription (up to 20 s)."""
         self._routes.append(_Route(topic_filter, topic_filter_pattern(topic_filter), handler))
-        self._subscribe(topic_filter, qos)
-
-    def _subscribe(self, topic_filter: str, qos: int) -> None:
-        self._subscriptions[topic_filter] = max(qos, self._subscriptions.get(topic_filter, 0))
-        if self._connected.is_set():
-            self._client.subscribe(topic_filter, qos)
-            if threading.current_thread() is not self._network_thread:  # it answers the echo
-                self._echo(self._client).wait(20.0)
+        self._link.subscribe(topic_filter, qos)
 
     def publish(self, topic: str, payload: bytes | dict[str, Any], qos: int = 1) -> None:
         data = shadows.encode(payload) if isinstance(payload, dict) else payload
-        self._client.publish(topic, data, qos=qos)
+        self._link.publish(topic, data, qos)
 
     # ---- life cycle --------------------------------------------------------------------
 
@@ -157,15 +141,14 @@ class CloudService:
             db.execute("DELETE FROM outbox WHERE created_ms < ?", (self._started_ms,))
         self.subscribe(LOG_FILTER, self._on_broker_log, qos=0)
         for topic_filter in SHADOW_FILTERS:  # answered on the network thread, not routed
-            self._subscribe(topic_filter, 1)
+            self._link.subscribe(topic_filter, 1)
         self._load_handler_modules()
         for target, name in ((self._work_loop, "cloud-worker"), (self._outbox_loop, "outbox")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
             self._threads.append(thread)
-        self._client.connect(self.endpoint.host, self.endpoint.port, keepalive=30)
-        self._client.loop_start()
-        if not self._connected.wait(timeout):
+        self._link.start()
+        if not self._link.connected.wait(timeout):
             self.stop()
             raise RuntimeError(f"the cloud service could not connect within {timeout:.0f} s")
 
@@ -188,66 +171,20 @@ class CloudService:
     def stop(self) -> None:
         self._stopping.set()
         self._work.put(None)
-        with contextlib.suppress(Exception):
-            self._client.disconnect()
-        self._client.loop_stop()
+        self._link.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
 
-    # ---- paho callbacks (network thread) -----------------------------------------------
+    # ---- link callbacks (network thread) ------------------------------------------------
 
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
-    ) -> None:
-        del userdata, flags, props
-        self._network_thread = threading.current_thread()
-        if rc.is_failure:
-            log.error("cloud service connection refused: %s", rc)
-            return
-        # subscribe, then wait for the SUBACK-confirmed state via a round trip below
-        for topic_filter, qos in list(self._subscriptions.items()):
-            client.subscribe(topic_filter, qos)
-        ready = self._echo(client)
-        threading.Thread(target=self._ready_after, args=(ready,), daemon=True).start()
-
-    def _ready_after(self, echo: threading.Event) -> None:
-        if echo.wait(30.0):
-            self._connected.set()
-
-    def _echo(self, client: mqtt.Client) -> threading.Event:
-        """Publish to a private topic we subscribe to; the event is set when it comes back.
-
-        mosquitto handles a client's packets in order: once the echo arrives, every SUBSCRIBE
-        sent before it is in force."""
-        token = f"$aws/rig/cloud/echo/{uuid.uuid4().hex}"
-        event = threading.Event()
-        self._echoes[token] = event
-        client.subscribe(token, 1)
-        client.publish(token, b"", qos=1)
-        return event
-
-    def _on_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, rc: Any, props: Any
-    ) -> None:
-        del client, userdata, flags, props
-        self._connected.clear()
-        if not self._stopping.is_set():
-            log.warning("cloud service disconnected (%s); paho reconnects", rc)
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        del client, userdata
-        topic, payload = message.topic, bytes(message.payload)
-        echo = self._echoes.pop(topic, None)
-        if echo is not None:
-            self._client.unsubscribe(topic)
-            echo.set()
-            return
+    def _on_message(self, message: Publish) -> None:
+        topic, payload = message.topic, message.payload
         shadow = _SHADOW_TOPIC.match(topic)
         if shadow is not None:
             try:
                 self._take_shadow_request(shadow, topic, payload)
-            except Exception:  # never let it reach paho: its network thread would die
+            except Exception:  # never let it reach the link: it would drop the connection
                 log.exception("taking the shadow request on %s failed", topic)
         for route in self._routes:
             if route.pattern.fullmatch(topic):
@@ -290,7 +227,7 @@ class CloudService:
         MAX_DEFERRED_READS reads, so a flood cannot hold the answers back for ever)."""
         if not self._shadow_requests:
             return
-        if self._deferred_reads < MAX_DEFERRED_READS and self._client.unread_bytes():
+        if self._deferred_reads < MAX_DEFERRED_READS and self._link.data_waiting():
             self._deferred_reads += 1
             return
         self._deferred_reads = 0
@@ -298,7 +235,7 @@ class CloudService:
             request = self._shadow_requests.popleft()
             try:
                 self._answer_shadow_request(request)
-            except Exception:  # never let it reach paho: its network thread would die
+            except Exception:  # never let it reach the link: it would drop the connection
                 log.exception("answering the shadow request on %s failed", request.topic)
             finally:
                 left = self._in_flight[request.thing] - 1
@@ -306,7 +243,7 @@ class CloudService:
                     self._in_flight[request.thing] = left
                 else:
                     del self._in_flight[request.thing]
-        self._client.flush()  # e.g. a 429 of this burst
+        self._link.send_now()  # e.g. a 429 of this burst
 
     def _answer_shadow_request(self, request: _ShadowRequest) -> None:
         try:
@@ -320,13 +257,13 @@ class CloudService:
             )
         for reply_topic, body in outcome.messages:
             self.publish(reply_topic, body, SHADOW_REPLY_QOS)
-        self._client.flush()  # the PUBACK and every reply in one segment, before the next request
+        self._link.send_now()  # the PUBACK and every reply in one send, before the next request
 
     # ---- registry events outbox ----------------------------------------------------------
 
     def _outbox_loop(self) -> None:
         while not self._stopping.wait(0.05):
-            if not self._connected.is_set():
+            if not self._link.connected.is_set():
                 continue
             try:
                 self._drain_outbox()
@@ -342,7 +279,7 @@ class CloudService:
         if not rows:
             return
         for row in rows:
-            self._client.publish(row["topic"], bytes(row["payload"]), qos=1)
+            self._link.publish(row["topic"], bytes(row["payload"]), qos=1)
         with self.cloud.store.write() as db:
             db.execute("DELETE FROM outbox WHERE seq <= ?", (rows[-1]["seq"],))
 
