@@ -1,4 +1,4 @@
-"""Where the cloud service does its work (issue #4): shadow requests on paho's network thread,
+"""Where the cloud service does its work (issue #4): shadow requests on the MQTT link's network thread,
 in arrival order and never behind a hook handler; hook handlers on the worker thread; topic
 filters compiled once with the same answers as paho's matcher."""
 
