@@ -11,6 +11,8 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
+from rig.cloud import jsoncodec
+
 MAX_STATE_BYTES = 8 * 1024  # §1.11 "8 KB", desired + reported only (ours: 8192 bytes)
 MAX_DEPTH = 6  # §1.9 "maximum is 6", counted inside desired/reported (ours)
 MAX_PAYLOAD_BYTES = 128 * 1024  # §1.11 MQTT message size; checked before parsing
@@ -111,21 +113,18 @@ class Shadow:
         return self.deleted_at is None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "state": self.state,
-                "metadata": self.metadata,
-                "version": self.version,
-                "deleted_at": self.deleted_at,
-            },
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        document = {
+            "state": self.state,
+            "metadata": self.metadata,
+            "version": self.version,
+            "deleted_at": self.deleted_at,
+        }
+        return jsoncodec.dumps(document).decode()
 
     @classmethod
     def from_json(cls, text: str) -> Shadow:
         """Load a stored shadow; corrupt storage raises ValueError naming the field."""
-        data = json.loads(text)
+        data = jsoncodec.loads(text.encode())
         if not isinstance(data, dict):
             raise ValueError("stored shadow: not an object")
         state, metadata = data.get("state"), data.get("metadata")
@@ -167,18 +166,9 @@ def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _copied(value: Any) -> Any:
-    """An independent copy of a JSON tree (dicts, lists, scalars): ~5x faster than deepcopy,
-    which the shadow replies and stored shadows need on every request (issue #4)."""
-    if isinstance(value, dict):
-        return {key: _copied(child) for key, child in value.items()}
-    if isinstance(value, list):
-        return [_copied(child) for child in value]
-    return value
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"not JSON: {name}")  # NaN/Infinity are Python extensions, not JSON
+# An independent copy of a JSON tree: the shadow replies and stored shadows need them on every
+# request (issue #4).
+_copied = jsoncodec.copy
 
 
 def _parse_object(payload: bytes) -> dict[str, Any]:
@@ -186,18 +176,16 @@ def _parse_object(payload: bytes) -> dict[str, Any]:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ShadowError.too_large()
     try:
-        text = payload.decode("utf-8")
+        document = jsoncodec.loads(payload)
     except UnicodeDecodeError:
         raise ShadowError.bad_encoding() from None
-    try:
-        document = json.loads(text, parse_constant=_reject_constant)
     except RecursionError:
         raise ShadowError.too_deep() from None
-    except ValueError:
+    except ValueError:  # NaN, Infinity and numbers beyond a double included (ours)
         raise ShadowError.invalid_json() from None
     if not isinstance(document, dict):
         raise ShadowError.invalid_json()  # ours: a JSON array/scalar is not a request document
-    if not _may_not_encode(text):
+    if not _may_not_encode(payload):
         return document
     try:  # "\ud800" parses but is no Unicode text: it could not be stored or sent (ours: 400)
         json.dumps(document, ensure_ascii=False).encode("utf-8")
@@ -208,11 +196,11 @@ def _parse_object(payload: bytes) -> dict[str, Any]:
     return document
 
 
-def _may_not_encode(text: str) -> bool:
-    """Whether the parsed `text` could fail to serialise again. Decoded UTF-8 holds no lone
+def _may_not_encode(payload: bytes) -> bool:
+    """Whether the parsed `payload` could fail to serialise again. Valid UTF-8 holds no lone
     surrogate, so one can only come from a \\u escape; and a document that parsed can only be
     too deep to serialise when it is nested deeply (counted generously: every bracket)."""
-    return "\\u" in text or text.count("{") + text.count("[") > 100
+    return b"\\u" in payload or payload.count(b"{") + payload.count(b"[") > 100
 
 
 def _valid_client_token(token: object) -> bool:
@@ -381,11 +369,7 @@ def _pick_metadata(delta: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any
 
 
 def _state_bytes(state: dict[str, Any]) -> int:
-    return sum(
-        len(json.dumps(state[s], separators=(",", ":"), ensure_ascii=False).encode())
-        for s in SECTIONS
-        if s in state
-    )
+    return sum(len(jsoncodec.dumps(state[s])) for s in SECTIONS if s in state)
 
 
 def _section(container: dict[str, Any], name: str) -> dict[str, Any]:

@@ -12,15 +12,13 @@ copies are dropped as soon as anybody else may have written: another connection 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
+from rig.cloud import jsoncodec
 from rig.cloud import shadow as engine
 from rig.cloud.errors import (
     CloudError,
@@ -173,9 +171,6 @@ def rest_error(err: engine.ShadowError) -> CloudError:
 
 
 def encode(body: dict[str, Any]) -> bytes:
-    """A reply body as compact UTF-8 JSON. orjson: ~25x faster than the json module, and every
-    reply of every request is encoded on the service's network thread (issue #4)."""
-    try:
-        return orjson.dumps(body)
-    except orjson.JSONEncodeError:  # an integer beyond 64 bits: the json module writes those
-        return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    """A reply body as compact UTF-8 JSON (orjson, ~25x faster than the json module: every reply
+    of every request is encoded on the service's network thread, issue #4)."""
+    return jsoncodec.dumps(body)
