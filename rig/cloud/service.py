@@ -34,7 +34,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from rig.broker import BrokerEndpoint, ClientIdentity
 from rig.cloud import arn, shadows
@@ -86,8 +86,7 @@ class _Route:
     handler: Handler
 
 
-@dataclass(frozen=True)
-class _ShadowRequest:
+class _ShadowRequest(NamedTuple):  # a tuple: made for every request, on the network thread
     topic: str
     thing: str
     shadow_name: str
