@@ -1,11 +1,11 @@
 """A minimal MQTT relay for the shadow benchmark's floor (`mqtt_relay_rtt_ms_p50`).
 
 Run as `python -m rig.benchmarks._relay ENDPOINT_JSON CERT KEY CLIENT_ID IN_TOPIC OUT_TOPIC
-READY_FILE`: it connects with the rig's shared client code (DeviceClient: TLS, TCP_NODELAY),
-re-publishes every message on IN_TOPIC to OUT_TOPIC (QoS 1) straight from paho's network thread,
-writes READY_FILE once subscribed, and runs until killed. A trip through it is two broker
-traversals plus the least any paho client in its own process can add: the floor for a trip
-through the cloud service.
+READY_FILE`: it connects with the cloud service's own MQTT client (rig/cloud/mqttlink.py),
+re-publishes every message on IN_TOPIC to OUT_TOPIC at QoS 0 (as the service publishes its shadow
+replies) straight from the link's network thread, writes READY_FILE once subscribed, and runs
+until killed. A trip through it is two broker traversals plus the least the service's client in
+its own process can add: the floor for a trip through the cloud service.
 """
 
 from __future__ import annotations
@@ -14,26 +14,30 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
+from rig.broker import BrokerEndpoint, ClientIdentity
+from rig.cloud.mqttlink import MqttLink
+from rig.cloud.mqttpackets import Publish
 
-from rig.broker import BrokerEndpoint
-from rig.cloud.pytest_fixtures import DeviceClient
+WAIT_S = 20.0
 
 
 def main(argv: list[str]) -> int:
     endpoint_json, cert, key, client_id, in_topic, out_topic, ready_file = argv
     data = json.loads(Path(endpoint_json).read_text())
     endpoint = BrokerEndpoint(data["host"], data["port"], Path(data["ca_file"]))
-    relay = DeviceClient(endpoint, Path(cert), Path(key), client_id)
 
-    def forward(client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        client.publish(out_topic, message.payload, qos=1)
+    def forward(message: Publish) -> None:
+        relay.publish(out_topic, message.payload, 0)
 
-    relay.client.on_message = forward
-    relay.connect()
-    relay.subscribe(in_topic)
+    relay = MqttLink(
+        endpoint, ClientIdentity(Path(cert), Path(key)), client_id, on_publish=forward
+    )
+    relay.subscribe(in_topic, 1)  # sent with the connection, like the service's subscriptions
+    relay.start()
+    if not relay.connected.wait(WAIT_S):
+        print(f"the relay could not connect within {WAIT_S:.0f} s", file=sys.stderr)
+        return 1
     Path(ready_file).write_text("ready\n")
     while True:
         time.sleep(3600)
