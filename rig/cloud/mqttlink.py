@@ -109,6 +109,9 @@ class MqttLink:
         for fd in (self._wake_read, self._wake_write):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        # the numbers may be reused at once: a second stop() or a later publish() must neither
+        # close nor write into whatever file gets them next (-1 fails harmlessly, EBADF)
+        self._wake_read = self._wake_write = -1
 
     def subscribe(self, topic_filter: str, qos: int = 1, timeout: float = 20.0) -> bool:
         """Subscribe (and renew it on every reconnect). Off the network thread and while
