@@ -79,7 +79,9 @@ class MqttLink:
         self._subscriptions: dict[str, int] = {}  # topic filter -> QoS, renewed on reconnect
         self._suback_waiters: dict[int, threading.Event] = {}
         self._unacknowledged: dict[int, tuple[str, bytes]] = {}  # QoS 1 publishes, by packet id
-        self._written: set[int] = set()  # which of those went out on some connection
+        # which of those went out on some connection, in the order they did: a reconnect resends
+        # them in that order (§4.6), which packet ids lose once they wrap from 65,535 to 1
+        self._written: dict[int, None] = {}
         self._next_packet_id = 0
         # from any thread, written in order: a packet, or the packet id of a QoS 1 publish
         self._queued: deque[bytes | int] = deque()
@@ -171,7 +173,7 @@ class MqttLink:
                 entry = self._unacknowledged.get(item)
                 if entry is None or item in self._written:
                     continue
-                self._written.add(item)
+                self._written[item] = None
             self._outgoing += packets.publish_packet(entry[0], entry[1], 1, item)
         if self._outgoing and self._sock is not None:
             data = bytes(self._outgoing)
@@ -361,7 +363,7 @@ class MqttLink:
             packet_id = packets.packet_id_of(packet)
             with self._lock:
                 self._unacknowledged.pop(packet_id, None)
-                self._written.discard(packet_id)
+                self._written.pop(packet_id, None)
         elif packet.kind == packets.SUBACK:
             packet_id = packets.packet_id_of(packet)
             with self._lock:

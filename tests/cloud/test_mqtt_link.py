@@ -12,6 +12,8 @@ import itertools
 import logging
 import os
 import queue
+import re
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -323,6 +325,45 @@ def test_broker_restart_reconnects_renews_and_delivers_what_waited(rig: LinkRig)
     rig.device().publish(incoming, b"after the restart", qos=1)
     assert [m.payload for m in inbox.take(1)] == [b"after the restart"]
     assert inbox.nothing_more()
+
+
+def test_unacknowledged_qos1_publishes_are_resent_in_order_with_dup(rig: LinkRig) -> None:
+    """Publishes the broker never acknowledged (it is frozen) go out again on the next
+    connection, flagged DUP and in their original order (MQTT 3.1.1 §4.4, §4.6), also when their
+    packet identifiers wrap around from 65,535 to 1."""
+    inbox = Inbox()
+    link = connected(rig.link(inbox, keepalive_s=2))  # a frozen broker is noticed within 3 s
+    marker = f"link/{link.client_id}/marker"
+    # Packet ids 1..65,531, then the marker's SUBSCRIBE and PUBLISH take 65,532 and 65,533: the
+    # broker handles one client's packets in order, so once the marker comes back every earlier
+    # publish has been handled and acknowledged, and the next ids are free.
+    for _ in range(65_531):
+        link.publish(f"link/{link.client_id}/burn", b"", qos=1)
+    assert link.subscribe(marker)
+    link.publish(marker, b"all handled", qos=1)
+    assert [m.payload for m in inbox.take(1, timeout=60)] == [b"all handled"]
+    stalled = f"link/{link.client_id}/stalled"
+    expected_ids = [65_534, 65_535, 1, 2, 3]
+    assert rig.broker.pid is not None
+    offset = rig.broker.log_file.stat().st_size if rig.broker.log_file else 0
+    os.kill(rig.broker.pid, signal.SIGSTOP)
+    try:
+        for number in range(len(expected_ids)):
+            link.publish(stalled, f"stalled {number}".encode(), qos=1)
+        wait_for(lambda: not link.connected.is_set(), "the link gave up on the frozen broker")
+    finally:
+        os.kill(rig.broker.pid, signal.SIGCONT)
+    connected(link)
+    resent_line = re.compile(
+        rf"Received PUBLISH from {re.escape(link.client_id)} \(d1, q1, r0, m(\d+), "
+        rf"'{re.escape(stalled)}'"
+    )
+
+    def resent_ids() -> list[int]:
+        return [int(i) for i in resent_line.findall(rig.log()[offset:])]
+
+    wait_for(lambda: len(resent_ids()) >= len(expected_ids), "the DUP resends reached the broker")
+    assert resent_ids() == expected_ids
 
 
 # ---- keepalive and ending -----------------------------------------------------------------------
