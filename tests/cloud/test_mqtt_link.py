@@ -202,9 +202,12 @@ def test_subscribe_waits_for_the_suback_then_messages_arrive(rig: LinkRig) -> No
     link = connected(rig.link(inbox))
     topic = f"link/{link.client_id}/in"
     shadow_topic = f"$aws/things/{link.client_id}/shadow/update"
-    assert link.subscribe(topic, qos=1)
-    assert link.subscribe(shadow_topic, qos=0)
     peer = rig.device()
+    assert link.subscribe(topic, qos=1)
+    # True means the SUBACK is in: the broker logs its SUBACK before it sends it
+    assert rig.log().count(f"Sending SUBACK to {link.client_id}") == 1
+    assert link.subscribe(shadow_topic, qos=0)
+    assert rig.log().count(f"Sending SUBACK to {link.client_id}") == 2
     peer.publish(topic, b"at least once", qos=1)  # no wait: the subscription is in force
     peer.publish(topic, b"at most once", qos=0)
     peer.publish(shadow_topic, b'{"state":{}}', qos=1)  # granted QoS 0: delivered at QoS 0
