@@ -55,6 +55,14 @@ class LinkClosed(ConnectionError):
     """The broker closed the connection, or stopped answering within the keepalive."""
 
 
+class _SubackWaiter:
+    """Where the network thread leaves a SUBACK's return codes for the thread that subscribed."""
+
+    def __init__(self) -> None:
+        self.answered = threading.Event()
+        self.codes: list[int] = []
+
+
 class MqttLink:
     def __init__(
         self,
@@ -77,7 +85,7 @@ class MqttLink:
         self._reader = packets.PacketReader()
         self._lock = threading.Lock()  # packet ids, subscriptions, unacknowledged publishes
         self._subscriptions: dict[str, int] = {}  # topic filter -> QoS, renewed on reconnect
-        self._suback_waiters: dict[int, threading.Event] = {}
+        self._suback_waiters: dict[int, _SubackWaiter] = {}
         self._unacknowledged: dict[int, tuple[str, bytes]] = {}  # QoS 1 publishes, by packet id
         # which of those went out on some connection, in the order they did: a reconnect resends
         # them in that order (§4.6), which packet ids lose once they wrap from 65,535 to 1
@@ -117,7 +125,8 @@ class MqttLink:
 
     def subscribe(self, topic_filter: str, qos: int = 1, timeout: float = 20.0) -> bool:
         """Subscribe (and renew it on every reconnect). Off the network thread and while
-        connected, wait for the SUBACK; True when the broker granted it by then."""
+        connected, wait for the SUBACK; True when the broker granted it by then (False when it
+        answered 0x80, failure, which mosquitto 2.0 never does but AWS IoT does)."""
         on_network_thread = self._on_network_thread()
         with self._lock:
             self._subscriptions[topic_filter] = max(qos, self._subscriptions.get(topic_filter, 0))
@@ -125,16 +134,21 @@ class MqttLink:
                 return False  # _renew sends it: it reads the table and sets `connected` under
                 # the same lock, so no filter falls between the two
             packet_id = self._packet_id()
-            waiter = threading.Event()
+            waiter = _SubackWaiter()
             if not on_network_thread:
                 self._suback_waiters[packet_id] = waiter
         self._send(packets.subscribe_packet(packet_id, [(topic_filter, qos)]))
         if on_network_thread:
             return False
-        granted = waiter.wait(timeout)
+        answered = waiter.answered.wait(timeout)
         with self._lock:
             self._suback_waiters.pop(packet_id, None)
-        return granted
+        if answered and packets.SUBACK_FAILURE in waiter.codes:
+            log.error(
+                "the broker refused the subscription of %s to %s", self.client_id, topic_filter
+            )
+            return False
+        return answered
 
     def publish(self, topic: str, payload: bytes, qos: int = 0) -> None:
         if qos:
@@ -216,6 +230,10 @@ class MqttLink:
                 if self._stopping.is_set():
                     return
                 log.warning("MQTT link %s lost (%s); reconnecting", self.client_id, exc)
+            except Exception:  # a bug of ours: log it whole, but keep the service reachable
+                if self._stopping.is_set():
+                    return
+                log.exception("MQTT link %s failed; reconnecting", self.client_id)
             finally:
                 self.connected.clear()
                 self._close_socket()
@@ -369,6 +387,7 @@ class MqttLink:
             with self._lock:
                 waiter = self._suback_waiters.get(packet_id)
             if waiter is not None:
-                waiter.set()
+                waiter.codes = packets.suback_codes(packet)
+                waiter.answered.set()
         elif packet.kind != packets.PINGRESP:
             raise packets.MalformedPacket(f"unexpected packet type {packet.kind} from the broker")

@@ -155,6 +155,8 @@ def parse_publish(packet: Packet) -> Publish:
     position = 2 + topic_length
     if len(body) < position + (2 if qos else 0):
         raise MalformedPacket("PUBLISH shorter than its topic and packet identifier")
+    if not topic_length:
+        raise MalformedPacket("PUBLISH with an empty topic")  # §4.7.3
     try:
         topic = body[2:position].decode()
     except UnicodeDecodeError as exc:
@@ -163,6 +165,8 @@ def parse_publish(packet: Packet) -> Publish:
     if qos:
         (packet_id,) = struct.unpack_from("!H", body, position)
         position += 2
+        if not packet_id:
+            raise MalformedPacket("QoS 1 PUBLISH with packet identifier 0")  # §2.3.1
     return Publish(topic, body[position:], qos, packet_id, bool(packet.flags & 0x01))
 
 

@@ -14,6 +14,8 @@ import os
 import queue
 import re
 import signal
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +25,7 @@ import pytest
 from cert_kit import ThrowawayCa
 
 from rig.broker import BrokerEndpoint, BrokerFiles, ClientIdentity, MosquittoBroker
+from rig.cloud import mqttpackets as packets
 from rig.cloud.api import Cloud
 from rig.cloud.mqttlink import MqttLink
 from rig.cloud.mqttpackets import Publish
@@ -437,3 +440,61 @@ def test_a_refused_certificate_never_connects_and_stop_still_ends_it(
     link.stop()
     assert not network_thread_alive(link)
     assert not link.connected.is_set()
+
+
+class RefusingBroker:
+    """A one-connection stand-in for a broker that answers every SUBSCRIBE with 0x80 (failure),
+    as AWS IoT does for a filter the policy denies; mosquitto 2.0 never refuses one."""
+
+    def __init__(self, cloud: Cloud, directory: Path) -> None:
+        server = cloud.ca.issue_server_certificate(["localhost", "127.0.0.1"])
+        assert server.private_key_pem is not None
+        cert, key = directory / "refusing.crt", directory / "refusing.key"
+        cert.write_text(server.certificate_pem)
+        key.write_text(server.private_key_pem)
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.tls.load_cert_chain(cert, key)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.subscribed: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        raw, _ = self.listener.accept()
+        with self.tls.wrap_socket(raw, server_side=True) as sock:
+            reader = packets.PacketReader()
+            while True:
+                data = sock.recv(4096)
+                if not data:
+                    return
+                for packet in reader.feed(data):
+                    if packet.kind == packets.CONNECT:
+                        sock.sendall(b"\x20\x02\x00\x00")
+                    elif packet.kind == packets.SUBSCRIBE:
+                        self.subscribed.append(packet.body[2:])
+                        filters = _filter_count(packet.body[2:])
+                        body = packet.body[:2] + bytes([packets.SUBACK_FAILURE] * filters)
+                        sock.sendall(bytes([0x90, len(body)]) + body)
+                    elif packet.kind == packets.PINGREQ:
+                        sock.sendall(b"\xd0\x00")
+
+
+def _filter_count(payload: bytes) -> int:
+    count, position = 0, 0
+    while position < len(payload):
+        position += 2 + int.from_bytes(payload[position : position + 2], "big") + 1
+        count += 1
+    return count
+
+
+def test_subscribe_is_false_when_the_broker_answers_failure(rig: LinkRig) -> None:
+    fake = RefusingBroker(rig.cloud, rig.directory)
+    endpoint = BrokerEndpoint("127.0.0.1", fake.port, rig.cloud.ca.certificate_file)
+    link = MqttLink(endpoint, rig.identity(rig.name("refused")), "refused", Inbox())
+    link.start()
+    try:
+        connected(link)
+        assert link.subscribe("denied/topic", 1) is False
+        assert any(b"denied/topic" in sent for sent in fake.subscribed)
+    finally:
+        link.stop()

@@ -408,6 +408,8 @@ def _publish(flags: int, body: bytes) -> Packet:
         (0x02, b"\x00\x03abc", "shorter than"),  # QoS 1 without a packet identifier
         (0x00, b"\x00\x02\xff\xfe", "not UTF-8"),
         (0x00, b"\x00\x03a\xc3x", "not UTF-8"),  # a cut two-byte sequence
+        (0x00, b"\x00\x00hi", "empty topic"),  # §4.7.3: a topic is at least one character
+        (0x02, b"\x00\x01a\x00\x00hi", "identifier 0"),  # §2.3.1: ids are non-zero
     ],
 )
 def test_malformed_publish_is_refused(flags: int, body: bytes, reason: str) -> None:
