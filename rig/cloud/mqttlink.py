@@ -99,6 +99,7 @@ class MqttLink:
         os.set_blocking(self._wake_write, False)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._thread_ident: int | None = None
         self._last_read = self._last_write = 0.0
 
     # ---- any thread ----------------------------------------------------------------------
@@ -198,7 +199,7 @@ class MqttLink:
     # ---- internals -------------------------------------------------------------------------
 
     def _on_network_thread(self) -> bool:
-        return threading.current_thread() is self._thread
+        return threading.get_ident() == self._thread_ident
 
     def _packet_id(self) -> int:
         """A packet identifier not in use (under self._lock)."""
@@ -221,6 +222,7 @@ class MqttLink:
             os.write(self._wake_write, b"\0")
 
     def _run(self) -> None:
+        self._thread_ident = threading.get_ident()  # before any callback can ask
         backoff = BACKOFF_FIRST_S
         while not self._stopping.is_set():
             try:

@@ -10,7 +10,7 @@ specification does not allow, which the link answers by dropping the connection 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 CONNECT = 1
 CONNACK = 2
@@ -41,15 +41,13 @@ class MalformedPacket(ValueError):
     """Bytes from the broker that are not a valid MQTT 3.1.1 packet."""
 
 
-@dataclass(frozen=True)
-class Packet:
+class Packet(NamedTuple):  # tuples: one is made per packet, on the network thread
     kind: int  # the packet type, high nibble of the first byte
     flags: int  # the low nibble
     body: bytes  # variable header and payload
 
 
-@dataclass(frozen=True)
-class Publish:
+class Publish(NamedTuple):
     topic: str
     payload: bytes
     qos: int
