@@ -1,6 +1,6 @@
 """The cloud service's own MQTT connection: one TLS socket, one network thread, MQTT 3.1.1.
 
-Why not paho here (docs/cloud-decisions.md "The service's MQTT link"): a paho client that only
+Why not paho here (docs/cloud-decisions.md "The service's own MQTT link"): a paho client that only
 re-publishes what it receives already costs 2.0–2.3 × a raw echo round trip on this machine, so no
 shadow service on paho can reach issue #4's 2.5. paho reads a packet in three or four receive
 calls, wakes its own loop through a socket pair for every packet it queues and writes every packet
