@@ -9,12 +9,10 @@ MQTT client id on our broker; default: a unique `iotcert-…`) and DER outfiles 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from pathlib import Path
 from typing import Any
 
-from rig.awscli import Operation, Param, add_operations
+from rig.awscli import Operation, Param, add_operations, write_outfile
 
 THING = Param("--thing-name", required=True)
 CERT_ID = Param("--certificate-id", required=True)
@@ -259,16 +257,6 @@ OPERATIONS = [
 ]
 
 
-def _write(path: str, data: bytes, private: bool = False) -> None:
-    """Write atomically; private files are created 0600."""
-    target = Path(path).expanduser()
-    temporary = target.with_name(f".{target.name}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(temporary, target)
-
-
 def _finish(
     operation: Operation, args: argparse.Namespace, values: dict[str, Any], response: Any
 ) -> Any:
@@ -276,21 +264,21 @@ def _finish(
     del args
     if operation.command == "create-certificate-from-csr":
         if values.get("certificate_pem_outfile"):
-            _write(values["certificate_pem_outfile"], response["certificatePem"].encode())
+            write_outfile(values["certificate_pem_outfile"], response["certificatePem"].encode())
         return response
     if operation.command != "create-keys-and-certificate":
         return response
     body, issued = response
-    outfiles = (
+    outfiles = (  # the private key first: it is the one thing that cannot be made again
+        ("private_key_outfile", (issued.private_key_pem or "").encode(), True),
+        ("private_key_der_outfile", issued.private_key_der or b"", True),
         ("certificate_pem_outfile", issued.certificate_pem.encode(), False),
         ("public_key_outfile", issued.public_key_pem.encode(), False),
         ("certificate_der_outfile", issued.certificate_der, False),
-        ("private_key_outfile", (issued.private_key_pem or "").encode(), True),
-        ("private_key_der_outfile", issued.private_key_der or b"", True),
     )
     for keyword, data, private in outfiles:
         if values.get(keyword):
-            _write(values[keyword], data, private)
+            write_outfile(values[keyword], data, private)
     if not (values.get("private_key_outfile") or values.get("private_key_der_outfile")):
         print(
             "buttonrig: warning: no --private-key-outfile: the private key was not saved and"

@@ -11,10 +11,9 @@ import argparse
 import base64
 import binascii
 import json
-from pathlib import Path
 from typing import Any
 
-from rig.awscli import InputError, Operation, Param, add_operations
+from rig.awscli import InputError, Operation, Param, add_operations, write_outfile
 
 THING = Param("--thing-name", required=True)
 SHADOW = Param("--shadow-name")
@@ -76,7 +75,7 @@ def _to_outfile(
 ) -> Any:
     del operation, args
     assert isinstance(response, bytes)
-    Path(values["outfile"]).expanduser().write_bytes(response)
+    write_outfile(values["outfile"], response)
     return None
 
 

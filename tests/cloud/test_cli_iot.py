@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from rig.awscli import write_outfile
+from rig.cli import CommandError
 from rig.cloud.pytest_fixtures import buttonrig as run
 from rig.cloud.pytest_fixtures import buttonrig_json as run_json
 from rig.cloud.pytest_fixtures import buttonrig_subprocess
@@ -221,6 +224,73 @@ def test_an_unwritable_key_outfile_is_refused_before_a_key_is_made(
     )
     assert refused.returncode != 0 and "missing-dir" in refused.stderr
     assert run_json(home, "iot", "list-certificates")["certificates"] == before
+
+
+def test_a_directory_as_outfile_is_refused_before_anything_is_done(
+    home: Path, tmp_path: Path
+) -> None:
+    before = run_json(home, "iot", "list-certificates")["certificates"]
+    target = tmp_path / "somedir"
+    target.mkdir()
+    refused = run(
+        home, "iot", "create-keys-and-certificate", "--private-key-outfile", str(target), ok=False
+    )
+    assert refused.returncode == 255 and "Traceback" not in refused.stderr
+    assert f"--private-key-outfile {target}: is a directory" in refused.stderr
+    assert run_json(home, "iot", "list-certificates")["certificates"] == before
+    assert sorted(tmp_path.iterdir()) == [target]  # no temporary file holding a key
+
+    shadow = run(
+        home,
+        "iot-data",
+        "update-thing-shadow",
+        "--thing-name",
+        "DirOutfile",
+        "--payload",
+        '{"state": {"desired": {"on": true}}}',
+        str(target),
+        ok=False,
+    )
+    assert shadow.returncode == 255 and "outfile" in shadow.stderr and "directory" in shadow.stderr
+    out = str(tmp_path / "out.json")
+    missing = run(
+        home, "iot-data", "get-thing-shadow", "--thing-name", "DirOutfile", out, ok=False
+    )
+    assert "ResourceNotFoundException" in missing.stderr  # the update was not applied
+
+
+def test_the_same_outfile_twice_is_refused(home: Path, tmp_path: Path) -> None:
+    both = str(tmp_path / "both.pem")
+    refused = run(
+        home,
+        "iot",
+        "create-keys-and-certificate",
+        "--private-key-outfile",
+        both,
+        "--certificate-pem-outfile",
+        both,
+        ok=False,
+    )
+    assert refused.returncode == 255 and "also given as" in refused.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_an_unwritable_outfile_is_refused(home: Path, tmp_path: Path) -> None:
+    locked = tmp_path / "locked.pem"
+    locked.write_text("")
+    locked.chmod(0o444)
+    refused = run(
+        home, "iot", "create-keys-and-certificate", "--private-key-outfile", str(locked), ok=False
+    )
+    assert refused.returncode == 255 and "is not writable" in refused.stderr
+
+
+def test_a_failed_write_removes_its_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "key.pem"
+    target.mkdir()  # os.replace onto a directory fails after the data was written
+    with pytest.raises(CommandError, match="unable to write"):
+        write_outfile(str(target), b"secret", private=True)
+    assert sorted(tmp_path.iterdir()) == [target]
 
 
 def test_groups_and_types_commands(home: Path) -> None:
