@@ -130,12 +130,20 @@ def _read_exactly(sock: ssl.SSLSocket, count: int) -> bytes:
     return data
 
 
+def connection_problem(
+    endpoint: BrokerEndpoint, identity: ClientIdentity, timeout: float = 5.0
+) -> str | None:
+    """Why an mTLS connection with `identity` is not accepted, or None when it is (CONNACK 0)."""
+    try:
+        code = mqtt_handshake(endpoint, identity, timeout)
+    except (OSError, BrokerError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if code == 0 else f"the broker refused the connection (CONNACK code {code})"
+
+
 def can_connect(endpoint: BrokerEndpoint, identity: ClientIdentity, timeout: float = 5.0) -> bool:
     """True when an mTLS connection with `identity` is accepted (CONNACK 0)."""
-    try:
-        return mqtt_handshake(endpoint, identity, timeout) == 0
-    except (OSError, BrokerError):
-        return False
+    return connection_problem(endpoint, identity, timeout) is None
 
 
 class RuntimeDirectory:
@@ -466,10 +474,11 @@ class AttachedBroker:
 
     def start(self, timeout: float = 20.0) -> BrokerEndpoint:
         deadline = time.monotonic() + timeout
-        while not can_connect(self.endpoint, self._probe, timeout=2.0):
+        while (problem := connection_problem(self.endpoint, self._probe, timeout=2.0)) is not None:
             if time.monotonic() > deadline:
                 raise BrokerError(
                     f"cannot connect to the broker at {self.endpoint.host}:{self.endpoint.port}"
+                    f" (TLS server name {self.endpoint.server_hostname!r}): {problem}"
                 )
             time.sleep(0.1)
         return self.endpoint

@@ -158,8 +158,16 @@ class CloudRuntime:
 
     def endpoint_document(self) -> dict[str, Any]:
         assert self.endpoint is not None
-        ca_der = self.cloud.ca.certificate_file.with_suffix(".der")  # devices load DER only
-        ca_der.write_bytes(self.cloud.ca.certificate_der)
+        if self._attach is None:
+            ca_der = self.cloud.ca.certificate_file.with_suffix(".der")  # devices load DER only
+            ca_der.write_bytes(self.cloud.ca.certificate_der)
+        else:  # the attached broker's CA, the one in ca_file (a device loads one certificate)
+            from cryptography import x509
+            from cryptography.hazmat.primitives import serialization
+
+            ca_der = self.cloud.directory / "attached-ca.der"
+            first = x509.load_pem_x509_certificates(self.endpoint.ca_file.read_bytes())[0]
+            ca_der.write_bytes(first.public_bytes(serialization.Encoding.DER))
         return {
             "host": self.endpoint.host,
             "port": self.endpoint.port,

@@ -38,8 +38,11 @@ def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
     for path in (args.attach_ca, args.attach_cert, args.attach_key):
         if not Path(path).is_file():
             raise CommandError(f"attach mode: {path} is not a readable file")
+    # TLS checks the broker's certificate against the name we dialled (an IP address is checked
+    # against its IP SANs) unless told otherwise
+    server_name = args.attach_server_name or args.attach_host
     return AttachTarget(
-        BrokerEndpoint(args.attach_host, int(args.attach_port), Path(args.attach_ca)),
+        BrokerEndpoint(args.attach_host, int(args.attach_port), Path(args.attach_ca), server_name),
         ClientIdentity(Path(args.attach_cert), Path(args.attach_key)),
     )
 
@@ -103,6 +106,10 @@ def register(subparsers: Any) -> None:
     start.add_argument("--attach-ca", help="CA file (PEM) of the running broker")
     start.add_argument("--attach-cert", help="client certificate (PEM) for the cloud service")
     start.add_argument("--attach-key", help="its private key (PEM)")
+    start.add_argument(
+        "--attach-server-name",
+        help="name the broker's certificate must carry (default: --attach-host)",
+    )
     start.set_defaults(handler=up)
     show = commands.add_parser("status", help="print the running cloud's endpoint")
     show.set_defaults(handler=status)
