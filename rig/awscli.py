@@ -78,7 +78,13 @@ def read_file_value(value: str, binary: bool = False) -> str | bytes:
                 raise InputError(f"Error parsing parameter: unable to read {path}: {exc}") from exc
             if as_bytes or binary:
                 return data
-            return data.decode()
+            try:
+                return data.decode()
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"Error parsing parameter: {path} is not UTF-8 text ({exc.reason} at byte"
+                    f" {exc.start}); use fileb:// for binary data"
+                ) from exc
     return value.encode() if binary else value
 
 

@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from rig import commands
 from rig.home import rig_home
@@ -40,11 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _home(explicit: str | None) -> Path:
+    try:
+        return rig_home(explicit)
+    except OSError as exc:  # e.g. under /proc, or a parent that is a file or read-only
+        raise CommandError(
+            f"cannot use {explicit or 'the rig home'} as the rig home: {exc}"
+        ) from exc
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    args.home = rig_home(args.home)
     try:
+        args.home = _home(args.home)
         return int(args.handler(args) or 0)
     except CommandError as exc:
         print(f"buttonrig: {exc}", file=sys.stderr)

@@ -334,3 +334,29 @@ def test_groups_and_types_commands(home: Path) -> None:
     assert refused.returncode != 0 and "deprecated" in refused.stderr
     no_cloud = run(home, "iot", "describe-endpoint", ok=False)
     assert no_cloud.returncode != 0 and "cloud up" in no_cloud.stderr
+
+
+def test_a_binary_policy_file_is_an_input_error(home: Path, tmp_path: Path) -> None:
+    binary = tmp_path / "policy.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00\xff\xfe")
+    refused = run(
+        home,
+        "iot",
+        "create-policy",
+        "--policy-name",
+        "Binary",
+        "--policy-document",
+        f"file://{binary}",
+        ok=False,
+    )
+    assert refused.returncode == 255 and "Traceback" not in refused.stderr
+    assert "is not UTF-8 text" in refused.stderr and "fileb://" in refused.stderr
+
+
+def test_an_unusable_home_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("")
+    for home in (Path("/proc/nope"), not_a_directory / "home"):
+        refused = buttonrig_subprocess(home, "iot", "list-things", ok=False)
+        assert refused.returncode == 255 and "Traceback" not in refused.stderr
+        assert refused.stderr.startswith(f"buttonrig: cannot use {home} as the rig home:")
