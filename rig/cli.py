@@ -64,4 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m rig.cli` runs this file as __main__; the commands raise rig.cli.CommandError,
+    # which a CommandError of __main__ would not catch (a traceback instead of the message)
+    from rig.cli import main as rig_cli_main
+
+    sys.exit(rig_cli_main())
