@@ -256,6 +256,8 @@ class Cloud:
         from rig.cloud.registry import check_name
 
         check_name("thingName", thing_name)
+        if shadow_name:  # "" is the classic shadow
+            shadows.check_shadow_name(shadow_name)
         outcome = self.shadow_store.handle(operation, thing_name, payload, shadow_name)
         if outcome.error is not None:
             raise shadows.rest_error(outcome.error)

@@ -62,6 +62,15 @@ class ShadowError(Exception):
         return cls(400, "State contains an invalid node")
 
     @classmethod
+    def invalid_thing_name(cls) -> ShadowError:
+        # The guide's table has no entry for a bad name in the topic; ours (decision S-24).
+        return cls(400, "Invalid thing name")
+
+    @classmethod
+    def invalid_shadow_name(cls) -> ShadowError:
+        return cls(400, "Invalid shadow name")  # ours (decision S-24)
+
+    @classmethod
     def unauthorized(cls) -> ShadowError:
         return cls(401, "Unauthorized")
 

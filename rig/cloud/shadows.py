@@ -12,6 +12,7 @@ copies are dropped as soon as anybody else may have written: another connection 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 import time
@@ -30,10 +31,32 @@ from rig.cloud.errors import (
     ThrottlingException,
     UnsupportedDocumentEncodingException,
 )
+from rig.cloud.registry import THING_NAME
 from rig.cloud.store import Store
 
 OPERATIONS = ("update", "get", "delete")
 MAX_PARSED_SHADOWS = 1024  # per connection; beyond that the copies start afresh
+# Named shadows: 1-64 characters from the thing-name alphabet, today's AWS limit (ours, S-24).
+SHADOW_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,64}")
+
+
+def check_names(thing_name: str, shadow_name: str) -> None:
+    """Raise the 400 ShadowError for a thing or shadow name AWS would refuse ("" = classic).
+
+    Over MQTT the names come from the topic, where any UTF-8 but `/`, `+` and `#` can appear."""
+    if not THING_NAME.fullmatch(thing_name):
+        raise engine.ShadowError.invalid_thing_name()
+    if shadow_name and not SHADOW_NAME.fullmatch(shadow_name):
+        raise engine.ShadowError.invalid_shadow_name()
+
+
+def check_shadow_name(shadow_name: str) -> str:
+    """The REST API's check: InvalidRequestException naming the problem, like check_name's."""
+    if not SHADOW_NAME.fullmatch(shadow_name):
+        raise InvalidRequestException(
+            f"shadowName {shadow_name!r} is invalid: 1-64 characters from [a-zA-Z0-9:_-]"
+        )
+    return shadow_name
 
 
 def shadow_topic(thing_name: str, shadow_name: str = "") -> str:
@@ -94,6 +117,7 @@ class ShadowStore:
         now = int(time.time())
         key = (thing_name, shadow_name)
         try:
+            check_names(thing_name, shadow_name)  # before any database work: nothing is stored
             with self.store.write() as db:
                 parsed = self._parsed(db)
                 if key in parsed.shadows:

@@ -209,6 +209,28 @@ def test_shadow_rest_errors(cloud: Cloud) -> None:
         cloud.delete_thing_shadow("rest-1")
 
 
+@pytest.mark.parametrize("shadow_name", ["bad/na me", "a/b", "n" * 65, "ünicode", "+", "#"])
+def test_shadow_rest_refuses_a_bad_shadow_name(cloud: Cloud, shadow_name: str) -> None:
+    """1-64 characters from [a-zA-Z0-9:_-] (today's AWS limit; decision S-24)."""
+    for call in (
+        lambda: cloud.update_thing_shadow(
+            "rest-2", b'{"state":{"reported":{"a":1}}}', shadow_name
+        ),
+        lambda: cloud.get_thing_shadow("rest-2", shadow_name),
+        lambda: cloud.delete_thing_shadow("rest-2", shadow_name),
+    ):
+        with pytest.raises(InvalidRequestException, match=r"shadowName .* is invalid: 1-64"):
+            call()
+    assert _outbox_topics(cloud) == []
+    assert cloud.store.read().execute("SELECT COUNT(*) FROM shadows").fetchone()[0] == 0
+    cloud.update_thing_shadow("rest-2", b'{"state":{"reported":{"a":1}}}', "n" * 64)
+
+
+def test_shadow_rest_refuses_a_bad_thing_name(cloud: Cloud) -> None:
+    with pytest.raises(InvalidRequestException, match="thingName 'bad name!' is invalid"):
+        cloud.update_thing_shadow("bad name!", b'{"state":{"reported":{"a":1}}}')
+
+
 def test_a_corrupt_stored_shadow_gives_an_internal_error_not_a_crash(cloud: Cloud) -> None:
     from rig.cloud.errors import InternalFailureException
 

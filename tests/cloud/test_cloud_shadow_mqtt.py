@@ -207,3 +207,63 @@ def test_replies_reach_a_qos1_subscriber_at_qos0_as_in_the_guides_data_flow(devi
     assert _next_message(button, f"{base}/delete/rejected").qos == 0
     button.publish(f"{base}/get", b"")
     assert _next_message(button, f"{base}/get/rejected").qos == 0
+
+
+def _device_allowed_everything(device, cloud, thing: str) -> DeviceClient:
+    """A device whose certificate also has `iot:*` on `*`: the broker lets any topic through,
+    so only the shadow service can refuse a bad name in the topic."""
+    client = device(thing, connect=False)
+    (certificate_arn,) = cloud.cloud.list_thing_principals(thing)["principals"]
+    policy = f"{thing}-everything"
+    cloud.cloud.create_policy(
+        policy,
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}],
+        },
+    )
+    cloud.cloud.attach_policy(policy, certificate_arn)
+    return client.connect()
+
+
+def _stored_shadow_names(cloud) -> set[tuple[str, str]]:
+    rows = cloud.cloud.store.read().execute("SELECT thing_name, shadow_name FROM shadows")
+    return {(row["thing_name"], row["shadow_name"]) for row in rows}
+
+
+def test_a_bad_thing_or_shadow_name_in_the_topic_is_rejected_and_nothing_is_stored(
+    device, cloud
+) -> None:
+    """REST refuses these names (InvalidRequestException); over MQTT they get a 400 on the
+    request's /rejected topic (decision S-24). Named shadows are outside the guide's reserved
+    topics, so the broker refuses them to devices: their names are tested on ShadowStore
+    (tests/cloud/test_shadow_names.py)."""
+    admin = _device_allowed_everything(device, cloud, "shadow-names-1")
+    cases = [
+        ("bad name!", "update"),
+        ("x" * 200, "update"),
+        ("ümlaut", "get"),
+        ("dot.name", "delete"),
+    ]
+    for thing, operation in cases:
+        base = f"$aws/things/{thing}/shadow"
+        admin.subscribe(f"{base}/{operation}/rejected")
+        admin.subscribe(f"{base}/{operation}/accepted")
+        admin.publish(
+            f"{base}/{operation}", {"state": {"reported": {"a": 1}}, "clientToken": "n1"}
+        )
+        rejected = admin.expect(f"{base}/{operation}/rejected")
+        assert rejected == {
+            "code": 400,
+            "message": "Invalid thing name",
+            "timestamp": rejected["timestamp"],
+            "clientToken": "n1",
+        }, thing
+        assert isinstance(rejected["timestamp"], int)
+    assert not {thing for thing, _ in cases} & {thing for thing, _ in _stored_shadow_names(cloud)}
+    # a good name of every allowed character still works for the same client
+    base = "$aws/things/Good:name_1-x/shadow"
+    admin.subscribe(f"{base}/update/accepted")
+    admin.publish(f"{base}/update", {"state": {"reported": {"a": 1}}})
+    assert admin.expect(f"{base}/update/accepted")["version"] == 1
+    assert ("Good:name_1-x", "") in _stored_shadow_names(cloud)
