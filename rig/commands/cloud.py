@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
+import os
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +19,8 @@ from rig.cloud import endpoint
 
 if TYPE_CHECKING:  # imported when used: every buttonrig call loads this module
     from rig.cloud.runtime import AttachTarget
+
+LOCK_FILE = "cloud-up.lock"
 
 
 def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
@@ -47,11 +53,39 @@ def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
     )
 
 
+@contextmanager
+def _only_cloud_up(home: Path) -> Iterator[None]:
+    """Hold `<home>/cloud-up.lock` (flock, exclusive) while `cloud up` runs: two would start two
+    brokers on one database, and endpoint.json is written only once the broker is up, too late
+    to tell. The kernel drops the lock when the process ends, however it ends."""
+    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise CommandError(
+                f"a cloud already runs for {home} (cloud up, pid {holder}); stop it first"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
 def up(args: argparse.Namespace) -> int:
+    with _only_cloud_up(args.home):
+        return _up(args)
+
+
+def _up(args: argparse.Namespace) -> int:
     from rig.broker import BrokerError
     from rig.cloud.runtime import CloudRuntime
 
-    running = endpoint.running_cloud(args.home)
+    running = endpoint.running_cloud(
+        args.home
+    )  # e.g. a test's in-process cloud, which takes no lock
     if running is not None:
         raise CommandError(
             f"a cloud already runs for {args.home} (pid {running['pid']}, port {running['port']})"

@@ -3,6 +3,7 @@ state kept across a restart."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from rig.broker import BrokerEndpoint, ClientIdentity, can_connect
 from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.pytest_fixtures import buttonrig as run
 from rig.cloud.pytest_fixtures import buttonrig_json as run_json
+from rig.commands.cloud import LOCK_FILE
 
 
 class CloudProcess:
@@ -168,6 +170,35 @@ def test_cloud_up_cli_changes_apply_at_once_and_state_survives_restart(home, tmp
         assert second.returncode != 0 and "already runs" in second.stderr
     finally:
         assert again.stop() == 0
+
+
+def test_a_second_cloud_up_is_refused_while_the_first_holds_the_lock(home) -> None:
+    cloud = CloudProcess(home)
+    try:
+        (home / "endpoint.json").unlink()  # as in the race: the first has not written it yet
+        second = subprocess.run(
+            [sys.executable, "-m", "rig.cli", "--home", str(home), "cloud", "up"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 255, second.stderr
+        assert f"already runs for {home} (cloud up, pid {cloud.process.pid})" in second.stderr
+        assert cloud.process.poll() is None, "the refused second cloud up stopped the first"
+    finally:
+        assert cloud.stop() == 0
+    again = CloudProcess(home)  # the lock went with the first process
+    assert again.stop() == 0
+
+
+def test_cloud_up_is_refused_before_starting_anything_when_the_lock_is_held(home) -> None:
+    with open(home / LOCK_FILE, "w") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        holder.write("4242\n")
+        holder.flush()
+        refused = run(home, "cloud", "up", ok=False)
+    assert refused.returncode == 255 and "(cloud up, pid 4242)" in refused.stderr
+    assert not (home / "endpoint.json").exists() and not (home / "cloud").exists()
 
 
 def test_cloud_up_stops_with_an_error_when_its_broker_dies(home) -> None:
