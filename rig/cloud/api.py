@@ -21,7 +21,6 @@ from rig.cloud import arn, endpoint, events, shadows
 from rig.cloud.ca import CertificateAuthority, IssuedCertificate
 from rig.cloud.certificates import Certificates
 from rig.cloud.errors import CloudError, InvalidRequestException, ResourceNotFoundException
-from rig.cloud.events import enqueue
 from rig.cloud.policies import Policies, document_text
 from rig.cloud.registry import Registry
 from rig.cloud.store import Store
@@ -258,13 +257,13 @@ class Cloud:
         check_name("thingName", thing_name)
         if shadow_name:  # "" is the classic shadow
             shadows.check_shadow_name(shadow_name)
-        outcome = self.shadow_store.handle(operation, thing_name, payload, shadow_name)
+        # MQTT subscribers see REST changes too (guide silent; ours): the cloud service
+        # publishes them from the outbox, written in the shadow's own transaction
+        outcome = self.shadow_store.handle(
+            operation, thing_name, payload, shadow_name, to_outbox=operation != "get"
+        )
         if outcome.error is not None:
             raise shadows.rest_error(outcome.error)
-        if operation != "get":  # let MQTT subscribers see REST changes too (guide silent; ours)
-            with self.store.write() as db:
-                for topic, body in outcome.messages:
-                    enqueue(db, topic, body)
         assert outcome.accepted is not None
         return shadows.encode(outcome.accepted)
 

@@ -59,6 +59,9 @@ SHADOW_FILTERS = tuple(
     f"$aws/things/+/shadow/{middle}{op}" for middle in ("", "name/+/") for op in shadows.OPERATIONS
 )
 LOG_FILTER = "$SYS/broker/log/#"
+# Shadow messages in the outbox (REST changes) go out at SHADOW_REPLY_QOS like every other
+# shadow message (decision S-23); the rest of the outbox (registry events) at QoS 1.
+_SHADOW_MESSAGE_TOPIC = re.compile(r"^\$aws/things/[^/]+/shadow/")
 _SHADOW_TOPIC = re.compile(
     r"^\$aws/things/(?P<thing>[^/]+)/shadow/(?:name/(?P<name>[^/]+)/)?(?P<op>update|get|delete)$"
 )
@@ -278,7 +281,9 @@ class CloudService:
         if not rows:
             return
         for row in rows:
-            self._link.publish(row["topic"], bytes(row["payload"]), qos=1)
+            topic = row["topic"]
+            qos = SHADOW_REPLY_QOS if _SHADOW_MESSAGE_TOPIC.match(topic) else 1
+            self._link.publish(topic, bytes(row["payload"]), qos=qos)
         with self.cloud.store.write() as db:
             db.execute("DELETE FROM outbox WHERE seq <= ?", (rows[-1]["seq"],))
 

@@ -31,6 +31,7 @@ from rig.cloud.errors import (
     ThrottlingException,
     UnsupportedDocumentEncodingException,
 )
+from rig.cloud.events import enqueue
 from rig.cloud.registry import THING_NAME
 from rig.cloud.store import Store
 
@@ -108,9 +109,19 @@ class ShadowStore:
         return parsed
 
     def handle(
-        self, operation: str, thing_name: str, payload: bytes, shadow_name: str = ""
+        self,
+        operation: str,
+        thing_name: str,
+        payload: bytes,
+        shadow_name: str = "",
+        *,
+        to_outbox: bool = False,
     ) -> ShadowOutcome:
-        """Apply one request (as received on `$aws/things/<thing>/shadow/<operation>`)."""
+        """Apply one request (as received on `$aws/things/<thing>/shadow/<operation>`).
+
+        `to_outbox`: also queue an accepted request's messages in the outbox, in the same
+        transaction as the shadow, so a crash cannot keep the change and lose its notifications
+        (the REST API: its caller is not the cloud service, which publishes the outbox)."""
         if operation not in OPERATIONS:
             raise ValueError(f"shadow operation must be one of {OPERATIONS}, got {operation!r}")
         topic = f"{shadow_topic(thing_name, shadow_name)}/{operation}"
@@ -137,6 +148,9 @@ class ShadowStore:
                         " DO UPDATE SET document = excluded.document",
                         (thing_name, shadow_name, stored.to_json()),
                     )
+                if to_outbox:
+                    for message_topic, body in outcome["result"].messages:
+                        enqueue(db, message_topic, body)
             # committed: this is now the stored shadow
             parsed.shadows[key] = stored if stored is not None else current
             parsed.total_changes = db.total_changes

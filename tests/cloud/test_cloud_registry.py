@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -12,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from rig.cloud import arn
+from rig.cloud import arn, shadows
 from rig.cloud.api import Cloud
 from rig.cloud.errors import (
     CertificateStateException,
@@ -229,6 +231,36 @@ def test_shadow_rest_refuses_a_bad_shadow_name(cloud: Cloud, shadow_name: str) -
 def test_shadow_rest_refuses_a_bad_thing_name(cloud: Cloud) -> None:
     with pytest.raises(InvalidRequestException, match="thingName 'bad name!' is invalid"):
         cloud.update_thing_shadow("bad name!", b'{"state":{"reported":{"a":1}}}')
+
+
+def test_a_rest_shadow_change_and_its_notifications_are_one_transaction(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash after the shadow is written but before its notifications are must lose both:
+    here the second outbox write fails, and the shadow must not have been committed."""
+    cloud.update_thing_shadow("atomic-1", b'{"state":{"desired":{"a":1}}}')
+    topics = _outbox_topics(cloud)
+    base = "$aws/things/atomic-1/shadow/update"
+    assert topics == [f"{base}/accepted", f"{base}/delta", f"{base}/documents"]
+
+    real_enqueue = shadows.enqueue
+    written: list[str] = []
+
+    def enqueue_then_crash(db: sqlite3.Connection, topic: str, payload: dict[str, Any]) -> None:
+        if written:
+            raise RuntimeError("killed between the outbox rows")
+        written.append(topic)
+        real_enqueue(db, topic, payload)
+
+    monkeypatch.setattr(shadows, "enqueue", enqueue_then_crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        cloud.update_thing_shadow("atomic-1", b'{"state":{"desired":{"a":2}}}')
+    monkeypatch.undo()
+    assert written == [f"{base}/accepted"]
+    assert _outbox_topics(cloud) == topics
+    stored = json.loads(cloud.get_thing_shadow("atomic-1"))
+    assert stored["version"] == 1 and stored["state"]["desired"] == {"a": 1}
+    assert _outbox_topics(cloud) == topics  # a get notifies nobody
 
 
 def test_a_corrupt_stored_shadow_gives_an_internal_error_not_a_crash(cloud: Cloud) -> None:

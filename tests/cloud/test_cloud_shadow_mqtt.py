@@ -267,3 +267,28 @@ def test_a_bad_thing_or_shadow_name_in_the_topic_is_rejected_and_nothing_is_stor
     admin.publish(f"{base}/update", {"state": {"reported": {"a": 1}}})
     assert admin.expect(f"{base}/update/accepted")["version"] == 1
     assert ("Good:name_1-x", "") in _stored_shadow_names(cloud)
+
+
+def test_rest_shadow_changes_reach_mqtt_at_qos0_and_registry_events_stay_qos1(
+    device, cloud
+) -> None:
+    """REST changes are published from the outbox: shadow topics at QoS 0 like every shadow
+    message (decision S-23), registry events at QoS 1 as before."""
+    thing = "shadow-rest-qos-1"
+    watcher = _device_allowed_everything(device, cloud, thing)
+    base = f"$aws/things/{thing}/shadow"
+    for suffix in ("update/accepted", "update/delta", "update/documents", "delete/accepted"):
+        assert watcher.subscribe(f"{base}/{suffix}", qos=1) == [1]
+    created = "$aws/events/thing/shadow-rest-qos-2/created"
+    assert watcher.subscribe(created, qos=1) == [1]
+
+    cloud.cloud.update_thing_shadow(thing, b'{"state":{"desired":{"on":true}}}')
+    for suffix in ("update/accepted", "update/delta", "update/documents"):
+        message = _next_message(watcher, f"{base}/{suffix}")
+        assert message.qos == 0, suffix
+    assert json.loads(message.payload)["current"]["state"] == {"desired": {"on": True}}
+    cloud.cloud.delete_thing_shadow(thing)
+    assert _next_message(watcher, f"{base}/delete/accepted").qos == 0
+
+    cloud.cloud.create_thing("shadow-rest-qos-2")
+    assert _next_message(watcher, created).qos == 1
