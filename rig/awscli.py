@@ -89,7 +89,8 @@ def read_file_value(value: str, binary: bool = False) -> str | bytes:
 
 
 def parse_structure(flag: str, value: str) -> Any:
-    """JSON, or aws-cli shorthand `key=value,key2=a,b` (lists when a value has commas)."""
+    """JSON, or flat aws-cli shorthand `key=value,key2=a,b` (lists when a value has commas);
+    nested shorthand is refused with a pointer to JSON."""
     text = read_file_value(value)
     assert isinstance(text, str)
     stripped = text.strip()
@@ -98,6 +99,11 @@ def parse_structure(flag: str, value: str) -> Any:
             return json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise InputError(f"Error parsing parameter '{flag}': Invalid JSON: {exc}") from exc
+    if re.search(r"=\s*[{\[]", stripped):  # aws-cli's key={…} / key=[…]: not parsed here
+        raise InputError(
+            f"Error parsing parameter '{flag}': nested shorthand (key={{...}} or key=[...]) is"
+            ' not supported; give JSON instead, e.g. \'{"attributes": {"a": "1"}}\''
+        )
     result: dict[str, Any] = {}
     for pair in re.split(r",\s*(?=[A-Za-z_][\w.]*=)", stripped):
         if "=" not in pair:
@@ -249,10 +255,15 @@ def add_operations(
     finish: Callable[[Operation, argparse.Namespace, dict[str, Any], Any], Any] | None = None,
 ) -> None:
     """Add `buttonrig <group> <command>` for every operation."""
-    parser = subparsers.add_parser(group, help=help_text, description=help_text)
+    # aws-cli takes no abbreviations: `--thing-nam` is an error, not --thing-name
+    parser = subparsers.add_parser(
+        group, help=help_text, description=help_text, allow_abbrev=False
+    )
     commands = parser.add_subparsers(dest="operation", metavar="OPERATION", required=True)
     for operation in operations:
-        sub = commands.add_parser(operation.command, help=operation.help or operation.api_name)
+        sub = commands.add_parser(
+            operation.command, help=operation.help or operation.api_name, allow_abbrev=False
+        )
         for param in operation.params:
             if param.kind == "boolean":
                 sub.add_argument(param.flag, dest=param.keyword, action="store_true", default=None)

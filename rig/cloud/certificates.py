@@ -101,6 +101,11 @@ class Certificates:
         }
 
     def _row(self, db: sqlite3.Connection, certificate_id: str) -> sqlite3.Row:
+        # as AWS: an id that cannot be one (64 hex digits) is a bad request, not a missing one
+        if len(certificate_id) != 64 or not set(certificate_id) <= set("0123456789abcdefABCDEF"):
+            raise InvalidRequestException(
+                f"Invalid certificateId {certificate_id!r}: must be 64 hexadecimal characters"
+            )
         row = db.execute(
             "SELECT * FROM certificates WHERE certificate_id = ?", (certificate_id,)
         ).fetchone()

@@ -360,3 +360,43 @@ def test_an_unusable_home_is_a_message_not_a_traceback(tmp_path: Path) -> None:
         refused = buttonrig_subprocess(home, "iot", "list-things", ok=False)
         assert refused.returncode == 255 and "Traceback" not in refused.stderr
         assert refused.stderr.startswith(f"buttonrig: cannot use {home} as the rig home:")
+
+
+def test_abbreviated_options_are_refused_as_aws_cli_does(home: Path) -> None:
+    refused = run(home, "iot", "create-thing", "--thing-nam", "J5", ok=False)
+    assert refused.returncode == 2 and "unrecognized arguments: --thing-nam" in refused.stderr
+    listed = run_json(home, "iot", "list-things")["things"]
+    assert "J5" not in [thing["thingName"] for thing in listed]
+
+
+def test_a_malformed_certificate_id_is_an_invalid_request(home: Path) -> None:
+    for bad in ("abc", "g" * 64, "a" * 65):
+        refused = run(home, "iot", "describe-certificate", "--certificate-id", bad, ok=False)
+        assert refused.returncode == 255 and "InvalidRequestException" in refused.stderr
+    missing = run(home, "iot", "describe-certificate", "--certificate-id", "a" * 64, ok=False)
+    assert "ResourceNotFoundException" in missing.stderr
+
+
+def test_nested_shorthand_points_to_json(home: Path) -> None:
+    refused = run(
+        home,
+        "iot",
+        "create-thing",
+        "--thing-name",
+        "Nested",
+        "--attribute-payload",
+        "attributes={a=1,b=2}",
+        ok=False,
+    )
+    assert refused.returncode == 255
+    assert "nested shorthand" in refused.stderr and "JSON" in refused.stderr
+    flat = run_json(
+        home,
+        "iot",
+        "create-thing-type",
+        "--thing-type-name",
+        "Flat",
+        "--thing-type-properties",
+        "thingTypeDescription=a {braced} description",
+    )
+    assert flat["thingTypeName"] == "Flat"
