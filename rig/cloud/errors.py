@@ -65,5 +65,17 @@ class UnsupportedDocumentEncodingException(CloudError):
     code, http_status = "UnsupportedDocumentEncodingException", 415
 
 
+class UnauthorizedException(CloudError):
+    code, http_status = "UnauthorizedException", 401
+
+
+class ForbiddenException(CloudError):
+    code, http_status = "ForbiddenException", 403
+
+
+class ServiceUnavailableException(CloudError):
+    code, http_status = "ServiceUnavailableException", 503
+
+
 class InternalFailureException(CloudError):
     pass

@@ -24,11 +24,14 @@ from rig.cloud import shadow as engine
 from rig.cloud.errors import (
     CloudError,
     ConflictException,
+    ForbiddenException,
     InternalFailureException,
     InvalidRequestException,
     RequestEntityTooLargeException,
     ResourceNotFoundException,
+    ServiceUnavailableException,
     ThrottlingException,
+    UnauthorizedException,
     UnsupportedDocumentEncodingException,
 )
 from rig.cloud.events import enqueue
@@ -193,18 +196,25 @@ class ShadowStore:
         }
 
 
+# Every code of the guide's shadow error tables (spec-shadow-jobs §1.9) with its REST exception.
+# 401, 403 and 503 are never produced here (decision S-25) but map all the same; 422 has no REST
+# exception in the guide and is never produced either.
 _REST_ERRORS: dict[int, type[CloudError]] = {
     400: InvalidRequestException,
+    401: UnauthorizedException,
+    403: ForbiddenException,
     404: ResourceNotFoundException,
     409: ConflictException,
     413: RequestEntityTooLargeException,
     415: UnsupportedDocumentEncodingException,
     429: ThrottlingException,
+    500: InternalFailureException,
+    503: ServiceUnavailableException,
 }
 
 
 def rest_error(err: engine.ShadowError) -> CloudError:
-    """The REST API's exception for an engine error (spec-shadow-jobs §1.12 table)."""
+    """The REST API's exception for an engine error (spec-shadow-jobs §1.9 tables)."""
     return _REST_ERRORS.get(err.code, InternalFailureException)(err.message)
 
 

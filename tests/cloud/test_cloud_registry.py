@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from rig.cloud import arn, shadows
+from rig.cloud import shadow as shadow_engine
 from rig.cloud.api import Cloud
 from rig.cloud.errors import (
     CertificateStateException,
@@ -261,6 +262,33 @@ def test_a_rest_shadow_change_and_its_notifications_are_one_transaction(
     stored = json.loads(cloud.get_thing_shadow("atomic-1"))
     assert stored["version"] == 1 and stored["state"]["desired"] == {"a": 1}
     assert _outbox_topics(cloud) == topics  # a get notifies nobody
+
+
+@pytest.mark.parametrize(
+    ("error", "exception", "http_status"),
+    [
+        (shadow_engine.ShadowError.invalid_json(), "InvalidRequestException", 400),
+        (shadow_engine.ShadowError.unauthorized(), "UnauthorizedException", 401),
+        (shadow_engine.ShadowError.forbidden(), "ForbiddenException", 403),
+        (shadow_engine.ShadowError.not_found(), "ResourceNotFoundException", 404),
+        (shadow_engine.ShadowError.version_conflict(), "ConflictException", 409),
+        (shadow_engine.ShadowError.too_large(), "RequestEntityTooLargeException", 413),
+        (shadow_engine.ShadowError.bad_encoding(), "UnsupportedDocumentEncodingException", 415),
+        (shadow_engine.ShadowError.too_many_requests(), "ThrottlingException", 429),
+        (shadow_engine.ShadowError.internal(), "InternalFailureException", 500),
+        (
+            shadow_engine.ShadowError(503, "Service unavailable"),
+            "ServiceUnavailableException",
+            503,
+        ),
+    ],
+)
+def test_every_code_of_the_guides_error_table_has_its_rest_exception(
+    error: shadow_engine.ShadowError, exception: str, http_status: int
+) -> None:
+    """None falls to InternalFailureException by accident (decision S-25)."""
+    rest = shadows.rest_error(error)
+    assert (rest.code, rest.http_status, rest.message) == (exception, http_status, error.message)
 
 
 def test_a_corrupt_stored_shadow_gives_an_internal_error_not_a_crash(cloud: Cloud) -> None:
