@@ -1,5 +1,5 @@
 """Conformance: the official AWS IoT Device SDK (awscrt + awsiot.iotshadow) against our broker and
-shadow service, with mutual TLS: get, update, delete, delta and documents."""
+shadow service, with mutual TLS: get, update, delete, delta and documents, and the rejections of each."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def test_device_sdk_shadow_client_round_trip(cloud, device, tmp_path: Path) -> N
         get_ok, on_get_ok = _collector()
         get_err, on_get_err = _collector()
         delete_ok, on_delete_ok = _collector()
+        delete_err, on_delete_err = _collector()
         subscriptions = [
             shadow.subscribe_to_update_shadow_accepted(
                 iotshadow.UpdateShadowSubscriptionRequest(thing_name=thing), qos, on_update_ok
@@ -64,6 +65,9 @@ def test_device_sdk_shadow_client_round_trip(cloud, device, tmp_path: Path) -> N
             ),
             shadow.subscribe_to_delete_shadow_accepted(
                 iotshadow.DeleteShadowSubscriptionRequest(thing_name=thing), qos, on_delete_ok
+            ),
+            shadow.subscribe_to_delete_shadow_rejected(
+                iotshadow.DeleteShadowSubscriptionRequest(thing_name=thing), qos, on_delete_err
             ),
         ]
         for future, _topic in subscriptions:
@@ -113,5 +117,12 @@ def test_device_sdk_shadow_client_round_trip(cloud, device, tmp_path: Path) -> N
         shadow.publish_get_shadow(iotshadow.GetShadowRequest(thing_name=thing), qos).result(WAIT_S)
         missing = get_err.get(timeout=WAIT_S)
         assert missing.code == 404 and missing.message == "Thing not found"
+
+        shadow.publish_delete_shadow(
+            iotshadow.DeleteShadowRequest(thing_name=thing, client_token="sdk-5"), qos
+        ).result(WAIT_S)
+        not_deleted = delete_err.get(timeout=WAIT_S)
+        assert not_deleted.code == 404 and not_deleted.message == "Thing not found"
+        assert not_deleted.client_token == "sdk-5" and not_deleted.timestamp is not None
     finally:
         connection.disconnect().result(WAIT_S)
