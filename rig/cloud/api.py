@@ -124,8 +124,19 @@ class Cloud:
     ) -> dict[str, Any]:
         return self.registry.deprecate_thing_type(thing_type_name, undo_deprecate)
 
-    def list_thing_groups(self) -> dict[str, Any]:
-        return self.registry.list_thing_groups()
+    def delete_thing_type(self, thing_type_name: str) -> dict[str, Any]:
+        return self.registry.delete_thing_type(thing_type_name)
+
+    def list_thing_groups(self, **kwargs: Any) -> dict[str, Any]:
+        return self.registry.list_thing_groups(**kwargs)
+
+    def update_thing_group(self, thing_group_name: str, **kwargs: Any) -> dict[str, Any]:
+        return self.registry.update_thing_group(thing_group_name, **kwargs)
+
+    def delete_thing_group(
+        self, thing_group_name: str, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        return self._mutating(self.registry.delete_thing_group(thing_group_name, expected_version))
 
     def list_thing_groups_for_thing(self, thing_name: str) -> dict[str, Any]:
         return self.registry.list_thing_groups_for_thing(thing_name)

@@ -176,3 +176,19 @@ def hierarchy_event(
         f"/childThingGroup/{child['name']}/{operation.lower()}"
     )
     enqueue(db, topic, payload)
+
+
+def type_association_event(
+    db: sqlite3.Connection, operation: str, thing: sqlite3.Row | dict[str, Any], type_name: str
+) -> None:
+    """operation: ADDED | REMOVED. The guide gives the topic only; the payload is the one AWS
+    documents today (eventType THING_TYPE_ASSOCIATION_EVENT), plus our accountId like the
+    other events (docs/contracts.md)."""
+    if not enabled(db, "THING_TYPE_ASSOCIATION"):
+        return
+    payload = _base("THING_TYPE_ASSOCIATION_EVENT", operation) | {
+        "thingId": thing["thing_id"],
+        "thingName": thing["name"],
+        "thingTypeName": type_name,
+    }
+    enqueue(db, f"$aws/events/thingTypeAssociation/thing/{thing['name']}/{type_name}", payload)

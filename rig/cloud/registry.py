@@ -27,6 +27,8 @@ ATTRIBUTE_NAME = re.compile(r"[a-zA-Z0-9_.,@/:#-]{1,128}")
 ATTRIBUTE_VALUE = re.compile(r"[a-zA-Z0-9_.,@/:#-]{0,800}")
 MAX_ATTRIBUTES_UNTYPED, MAX_ATTRIBUTES_TYPED = 3, 50
 MAX_GROUPS_PER_THING, MAX_GROUP_DEPTH = 10, 7
+# "You must wait five minutes after you deprecate a thing type before you can delete it."
+THING_TYPE_DELETE_WAIT_MS = 5 * 60 * 1000
 
 
 def check_name(kind: str, name: object) -> str:
@@ -125,6 +127,8 @@ class Registry:
                 row | {"created": events.now_ms()},
             )
             events.thing_event(db, "CREATED", row)
+            if thing_type_name:
+                events.type_association_event(db, "ADDED", row, thing_type_name)
             return self._created(row)
 
     @staticmethod
@@ -231,6 +235,11 @@ class Registry:
                 (type_name, updated["attributes"], updated["version"], thing_name),
             )
             events.thing_event(db, "UPDATED", updated)
+            if type_name != row["type_name"]:
+                if row["type_name"]:
+                    events.type_association_event(db, "REMOVED", row, row["type_name"])
+                if type_name:
+                    events.type_association_event(db, "ADDED", row, type_name)
             # policies may use iot:Connection.Thing.Attributes[...] / ThingTypeName
             self.store.bump(db, "auth_generation")
         return {}
@@ -256,6 +265,8 @@ class Registry:
             db.execute("DELETE FROM thing_group_members WHERE thing_name = ?", (thing_name,))
             db.execute("DELETE FROM things WHERE name = ?", (thing_name,))
             events.thing_event(db, "DELETED", row)
+            if row["type_name"]:  # the association ends with the thing (guide silent; ours)
+                events.type_association_event(db, "REMOVED", row, row["type_name"])
         return {}
 
     # ---- thing types -------------------------------------------------------------------
@@ -339,6 +350,38 @@ class Registry:
             row = db.execute("SELECT * FROM thing_types WHERE name = ?", (thing_type_name,))
             # the guide lists DEPRECATED but its example says UPDATED: we follow the example
             events.thing_type_event(db, "UPDATED", row.fetchone())
+        return {}
+
+    def delete_thing_type(self, thing_type_name: str) -> dict[str, Any]:
+        """Only a type deprecated at least five minutes ago and with no things (the guide)."""
+        with self.store.write() as db:
+            row = db.execute(
+                "SELECT * FROM thing_types WHERE name = ?", (thing_type_name,)
+            ).fetchone()
+            if row is None:
+                raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
+            if not row["deprecated"]:
+                raise InvalidRequestException(
+                    f"Thing type {thing_type_name} is not deprecated: deprecate it, then delete"
+                    " it five minutes later"
+                )
+            waited_ms = events.now_ms() - row["deprecation_ms"]
+            if waited_ms < THING_TYPE_DELETE_WAIT_MS:
+                raise InvalidRequestException(
+                    f"Thing type {thing_type_name} was deprecated {waited_ms // 1000} s ago: it"
+                    f" can be deleted {THING_TYPE_DELETE_WAIT_MS // 60000} minutes after"
+                    " deprecation"
+                )
+            things = db.execute(
+                "SELECT COUNT(*) FROM things WHERE type_name = ?", (thing_type_name,)
+            ).fetchone()[0]
+            if things:
+                raise InvalidRequestException(
+                    f"Cannot delete thing type {thing_type_name}: {things} thing(s) are still"
+                    " associated with it"
+                )
+            db.execute("DELETE FROM thing_types WHERE name = ?", (thing_type_name,))
+            events.thing_type_event(db, "DELETED", row)
         return {}
 
     # ---- thing groups ------------------------------------------------------------------
@@ -434,14 +477,141 @@ class Registry:
             "thingGroupMetadata": metadata,
         }
 
-    def list_thing_groups(self) -> dict[str, Any]:
-        rows = self.store.read().execute("SELECT name FROM thing_groups ORDER BY name")
+    def list_thing_groups(
+        self,
+        parent_group: str | None = None,
+        name_prefix_filter: str | None = None,
+        recursive: bool = False,
+    ) -> dict[str, Any]:
+        """All groups, or the children of `parent_group` (all its descendants with `recursive`).
+
+        The key is `thingGroups` as in the API reference; the guide's walkthrough shows
+        `childGroups` for --parent-group, which no SDK parses (ours: docs/contracts.md)."""
+        db = self.store.read()
+        if parent_group is None:
+            names = [r["name"] for r in db.execute("SELECT name FROM thing_groups")]
+        else:
+            self._group(db, parent_group)
+            names, frontier = [], [parent_group]
+            while frontier:
+                children = [
+                    r["name"]
+                    for r in db.execute(
+                        f"SELECT name FROM thing_groups WHERE parent_name IN"
+                        f" ({','.join('?' * len(frontier))})",
+                        frontier,
+                    )
+                ]
+                names.extend(children)
+                frontier = children if recursive else []
+        if name_prefix_filter:
+            names = [name for name in names if name.startswith(name_prefix_filter)]
         return {
             "thingGroups": [
-                {"groupName": r["name"], "groupArn": arn.thing_group_arn(r["name"])}
-                for r in rows.fetchall()
+                {"groupName": name, "groupArn": arn.thing_group_arn(name)}
+                for name in sorted(names)
             ]
         }
+
+    def update_thing_group(
+        self,
+        thing_group_name: str,
+        thing_group_properties: dict[str, Any],
+        expected_version: int | None = None,
+    ) -> dict[str, Any]:
+        """Description replaced when given; attributes replaced, or merged with `merge` (an
+        empty value then removes one), as UpdateThing does."""
+        if not isinstance(thing_group_properties, dict):
+            raise InvalidRequestException("thingGroupProperties must be an object")
+        description = thing_group_properties.get("thingGroupDescription")
+        if description is not None and (
+            not isinstance(description, str) or len(description) > 2028
+        ):
+            raise InvalidRequestException("thingGroupDescription must be at most 2028 characters")
+        payload = thing_group_properties.get("attributePayload")
+        new_attributes, merge = _attributes(payload)
+        with self.store.write() as db:
+            row = self._group(db, thing_group_name)
+            if expected_version is not None and expected_version != row["version"]:
+                raise VersionConflictException(
+                    f"expectedVersion {expected_version} but thing group {thing_group_name} is"
+                    f" at version {row['version']}"
+                )
+            attributes = json.loads(row["attributes"]) if merge or payload is None else {}
+            for name, value in new_attributes.items():
+                if merge and value == "":
+                    attributes.pop(name, None)
+                else:
+                    attributes[name] = value
+            version = row["version"] + 1
+            db.execute(
+                "UPDATE thing_groups SET description = ?, attributes = ?, version = ?"
+                " WHERE name = ?",
+                (
+                    description if description is not None else row["description"],
+                    json.dumps(attributes),
+                    version,
+                    thing_group_name,
+                ),
+            )
+            updated = self._group(db, thing_group_name)
+            parent = self._group(db, row["parent_name"]) if row["parent_name"] else None
+            chain = self._root_to_parent(db, thing_group_name)
+            events.thing_group_event(db, "UPDATED", updated, parent, chain)
+        return {"version": version}
+
+    def delete_thing_group(
+        self, thing_group_name: str, expected_version: int | None = None
+    ) -> dict[str, Any]:
+        """A group with child groups cannot go; its things leave it (membership events) and
+        the policies attached to it are detached, so nothing inherits them any more."""
+        with self.store.write() as db:
+            row = db.execute(
+                "SELECT * FROM thing_groups WHERE name = ?", (thing_group_name,)
+            ).fetchone()
+            if row is None:
+                return {}  # the API reference lists no ResourceNotFoundException for it
+            if expected_version is not None and expected_version != row["version"]:
+                raise VersionConflictException(
+                    f"expectedVersion {expected_version} but thing group {thing_group_name} is"
+                    f" at version {row['version']}"
+                )
+            if db.execute(
+                "SELECT 1 FROM thing_groups WHERE parent_name = ?", (thing_group_name,)
+            ).fetchone():
+                raise InvalidRequestException(  # the guide's message, verbatim
+                    f"Cannot delete thing group : {thing_group_name} when there are still child"
+                    " groups attached to it."
+                )
+            parent = self._group(db, row["parent_name"]) if row["parent_name"] else None
+            chain = self._root_to_parent(db, thing_group_name)
+            group_arn = arn.thing_group_arn(thing_group_name)
+            members = db.execute(
+                "SELECT m.membership_id, t.* FROM thing_group_members m"
+                " JOIN things t ON t.name = m.thing_name WHERE m.group_name = ?"
+                " ORDER BY t.name",
+                (thing_group_name,),
+            ).fetchall()
+            for member in members:
+                events.membership_event(
+                    db,
+                    "REMOVED",
+                    row,
+                    group_arn,
+                    member,
+                    arn.thing_arn(member["name"]),
+                    member["membership_id"],
+                )
+            db.execute("DELETE FROM thing_group_members WHERE group_name = ?", (thing_group_name,))
+            for target in db.execute("SELECT DISTINCT target FROM policy_targets").fetchall():
+                if arn.resource_name(target["target"], "thinggroup") == thing_group_name:
+                    db.execute("DELETE FROM policy_targets WHERE target = ?", (target["target"],))
+            db.execute("DELETE FROM thing_groups WHERE name = ?", (thing_group_name,))
+            if parent is not None:
+                events.hierarchy_event(db, "REMOVED", parent, row)
+            events.thing_group_event(db, "DELETED", row, parent, chain)
+            self.store.bump(db, "auth_generation")  # group policies no longer apply
+        return {}
 
     def add_thing_to_thing_group(
         self,

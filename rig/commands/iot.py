@@ -77,7 +77,39 @@ OPERATIONS = [
             kw["thing_type_name"], bool(kw.get("undo_deprecate"))
         ),
     ),
-    Operation("list-thing-groups", "ListThingGroups", (), lambda c, _kw: c.list_thing_groups()),
+    Operation(
+        "delete-thing-type",
+        "DeleteThingType",
+        (Param("--thing-type-name", required=True),),
+        lambda c, kw: c.delete_thing_type(**kw),
+        help="only five minutes after deprecate-thing-type, and with no things of the type",
+    ),
+    Operation(
+        "list-thing-groups",
+        "ListThingGroups",
+        (
+            Param("--parent-group"),
+            Param("--name-prefix-filter"),
+            Param("--recursive", "boolean"),
+        ),
+        lambda c, kw: c.list_thing_groups(**kw),
+    ),
+    Operation(
+        "update-thing-group",
+        "UpdateThingGroup",
+        (
+            Param("--thing-group-name", required=True),
+            Param("--thing-group-properties", "structure", required=True),
+            Param("--expected-version", "integer"),
+        ),
+        lambda c, kw: c.update_thing_group(**kw),
+    ),
+    Operation(
+        "delete-thing-group",
+        "DeleteThingGroup",
+        (Param("--thing-group-name", required=True), Param("--expected-version", "integer")),
+        lambda c, kw: c.delete_thing_group(**kw),
+    ),
     Operation(
         "list-thing-groups-for-thing",
         "ListThingGroupsForThing",

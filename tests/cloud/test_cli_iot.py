@@ -400,3 +400,37 @@ def test_nested_shorthand_points_to_json(home: Path) -> None:
         "thingTypeDescription=a {braced} description",
     )
     assert flat["thingTypeName"] == "Flat"
+
+
+def test_thing_group_update_delete_and_children_commands(home: Path) -> None:
+    run(home, "iot", "create-thing-group", "--thing-group-name", "Bulbs")
+    run(
+        home,
+        "iot",
+        "create-thing-group",
+        "--thing-group-name",
+        "BlueBulbs",
+        "--parent-group-name",
+        "Bulbs",
+    )
+    children = run_json(home, "iot", "list-thing-groups", "--parent-group", "Bulbs")
+    assert [g["groupName"] for g in children["thingGroups"]] == ["BlueBulbs"]
+    updated = run_json(
+        home,
+        "iot",
+        "update-thing-group",
+        "--thing-group-name",
+        "BlueBulbs",
+        "--thing-group-properties",
+        "thingGroupDescription=blue ones",
+    )
+    assert updated == {"version": 2}
+    refused = run(home, "iot", "delete-thing-group", "--thing-group-name", "Bulbs", ok=False)
+    assert refused.returncode == 255 and "still child groups" in refused.stderr
+    run(home, "iot", "delete-thing-group", "--thing-group-name", "BlueBulbs")
+    assert run_json(home, "iot", "list-thing-groups", "--parent-group", "Bulbs") == {
+        "thingGroups": []
+    }
+    run(home, "iot", "create-thing-type", "--thing-type-name", "Doomed")
+    early = run(home, "iot", "delete-thing-type", "--thing-type-name", "Doomed", ok=False)
+    assert early.returncode == 255 and "not deprecated" in early.stderr

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from rig.cloud import arn, shadows
+from rig.cloud import arn, registry, shadows
 from rig.cloud import shadow as shadow_engine
 from rig.cloud.api import Cloud
 from rig.cloud.errors import (
@@ -323,3 +323,192 @@ def test_event_configurations_switch_registry_events(cloud: Cloud) -> None:
     assert cloud.describe_event_configurations()["eventConfigurations"]["THING"] == {
         "Enabled": True
     }
+
+
+def _outbox(cloud: Cloud) -> list[tuple[str, dict[str, Any]]]:
+    rows = cloud.store.read().execute("SELECT topic, payload FROM outbox ORDER BY rowid")
+    return [(r["topic"], json.loads(r["payload"])) for r in rows]
+
+
+def _events_after(cloud: Cloud, mark: int) -> list[tuple[str, dict[str, Any]]]:
+    return _outbox(cloud)[mark:]
+
+
+def test_delete_thing_type_needs_deprecation_five_minutes_and_no_things(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud.create_thing_type("StopLight")
+    with pytest.raises(ResourceNotFoundException):
+        cloud.delete_thing_type("NoSuchType")
+    with pytest.raises(InvalidRequestException, match="not deprecated"):
+        cloud.delete_thing_type("StopLight")
+    cloud.create_thing("light-1", thing_type_name="StopLight")
+    cloud.deprecate_thing_type("StopLight")
+    with pytest.raises(InvalidRequestException, match="5 minutes after deprecation"):
+        cloud.delete_thing_type("StopLight")
+    monkeypatch.setattr(registry, "THING_TYPE_DELETE_WAIT_MS", 0)  # five minutes have passed
+    with pytest.raises(InvalidRequestException, match="1 thing"):
+        cloud.delete_thing_type("StopLight")
+    cloud.update_thing("light-1", remove_thing_type=True)
+    mark = len(_outbox(cloud))
+    assert cloud.delete_thing_type("StopLight") == {}
+    with pytest.raises(ResourceNotFoundException):
+        cloud.describe_thing_type("StopLight")
+    [(topic, event)] = _events_after(cloud, mark)
+    assert topic == "$aws/events/thingType/StopLight/deleted"
+    assert event["eventType"] == "thingTypeEvent" and event["operation"] == "DELETED"
+    assert event["thingTypeName"] == "StopLight" and event["isDeprecated"] is True
+
+
+def test_thing_type_association_events(cloud: Cloud) -> None:
+    cloud.create_thing_type("T1")
+    cloud.create_thing_type("T2")
+    mark = len(_outbox(cloud))
+    cloud.create_thing("th1", thing_type_name="T1")
+    cloud.update_thing("th1", thing_type_name="T2")
+    cloud.update_thing("th1", attribute_payload={"attributes": {"a": "1"}})  # type unchanged
+    cloud.update_thing("th1", remove_thing_type=True)
+    cloud.update_thing("th1", thing_type_name="T1")
+    cloud.delete_thing("th1")
+    associations = [
+        (topic, event["operation"])
+        for topic, event in _events_after(cloud, mark)
+        if event["eventType"] == "THING_TYPE_ASSOCIATION_EVENT"
+    ]
+    base = "$aws/events/thingTypeAssociation/thing/th1"
+    assert associations == [
+        (f"{base}/T1", "ADDED"),
+        (f"{base}/T1", "REMOVED"),
+        (f"{base}/T2", "ADDED"),
+        (f"{base}/T2", "REMOVED"),
+        (f"{base}/T1", "ADDED"),
+        (f"{base}/T1", "REMOVED"),
+    ]
+    event = next(e for t, e in _events_after(cloud, mark) if t == f"{base}/T1")
+    assert set(event) == {
+        "eventType",
+        "eventId",
+        "timestamp",
+        "operation",
+        "accountId",
+        "thingId",
+        "thingName",
+        "thingTypeName",
+    }
+    assert event["thingName"] == "th1" and event["thingTypeName"] == "T1"
+    cloud.update_event_configurations({"THING_TYPE_ASSOCIATION": {"Enabled": False}})
+    mark = len(_outbox(cloud))
+    cloud.create_thing("th2", thing_type_name="T2")
+    assert not [t for t, _ in _events_after(cloud, mark) if "thingTypeAssociation" in t]
+
+
+def test_update_thing_group_versions_attributes_and_event(cloud: Cloud) -> None:
+    cloud.create_thing_group(
+        "Lights",
+        thing_group_properties={
+            "thingGroupDescription": "all lights",
+            "attributePayload": {"attributes": {"floor": "1", "color": "white"}},
+        },
+    )
+    mark = len(_outbox(cloud))
+    assert cloud.update_thing_group(
+        "Lights",
+        thing_group_properties={
+            "attributePayload": {"attributes": {"color": "", "room": "hall"}, "merge": True}
+        },
+    ) == {"version": 2}
+    described = cloud.describe_thing_group("Lights")
+    assert described["version"] == 2
+    assert described["thingGroupProperties"] == {
+        "attributePayload": {"attributes": {"floor": "1", "room": "hall"}},
+        "thingGroupDescription": "all lights",
+    }
+    [(topic, event)] = _events_after(cloud, mark)
+    assert topic == "$aws/events/thingGroup/Lights/updated"
+    assert event["operation"] == "UPDATED" and event["versionNumber"] == 2
+    assert event["attributes"] == {"floor": "1", "room": "hall"}
+    with pytest.raises(VersionConflictException):
+        cloud.update_thing_group(
+            "Lights", thing_group_properties={"thingGroupDescription": "x"}, expected_version=1
+        )
+    replaced = cloud.update_thing_group(
+        "Lights",
+        thing_group_properties={"attributePayload": {"attributes": {"only": "this"}}},
+        expected_version=2,
+    )
+    assert replaced == {"version": 3}
+    properties = cloud.describe_thing_group("Lights")["thingGroupProperties"]
+    assert properties["attributePayload"] == {"attributes": {"only": "this"}}
+    with pytest.raises(ResourceNotFoundException):
+        cloud.update_thing_group("Nope", thing_group_properties={})
+
+
+def test_delete_thing_group_rules_and_events(cloud: Cloud) -> None:
+    cloud.create_thing_group("LightBulbs")
+    cloud.create_thing_group("RedLights", parent_group_name="LightBulbs")
+    cloud.create_thing("red-1")
+    cloud.add_thing_to_thing_group(thing_group_name="RedLights", thing_name="red-1")
+    cloud.create_policy(
+        "GroupPolicy",
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "iot:Connect", "Resource": "*"}],
+            }
+        ),
+    )
+    red_arn = arn.thing_group_arn("RedLights")
+    cloud.attach_policy("GroupPolicy", red_arn)
+    with pytest.raises(
+        InvalidRequestException,
+        match="Cannot delete thing group : LightBulbs when there are still child groups",
+    ):
+        cloud.delete_thing_group("LightBulbs")
+    with pytest.raises(VersionConflictException):
+        cloud.delete_thing_group("RedLights", expected_version=7)
+    mark = len(_outbox(cloud))
+    assert cloud.delete_thing_group("RedLights", expected_version=1) == {}
+    topics = [topic for topic, _ in _events_after(cloud, mark)]
+    assert topics == [
+        "$aws/events/thingGroupMembership/thingGroup/RedLights/thing/red-1/removed",
+        "$aws/events/thingGroupHierarchy/thingGroup/LightBulbs/childThingGroup/RedLights/removed",
+        "$aws/events/thingGroup/RedLights/deleted",
+    ]
+    hierarchy = _events_after(cloud, mark)[1][1]
+    assert hierarchy["eventType"] == "thingGroupHierarchyEvent"
+    assert hierarchy["operation"] == "REMOVED"
+    assert hierarchy["thingGroupName"] == "LightBulbs"
+    assert hierarchy["childGroupName"] == "RedLights"
+    deleted = _events_after(cloud, mark)[2][1]
+    assert deleted["operation"] == "DELETED" and deleted["parentGroupName"] == "LightBulbs"
+    assert cloud.list_thing_groups_for_thing("red-1") == {"thingGroups": []}
+    assert cloud.list_attached_policies(red_arn) == {"policies": []}
+    with pytest.raises(ResourceNotFoundException):
+        cloud.describe_thing_group("RedLights")
+    assert cloud.delete_thing_group("RedLights") == {}  # gone already: succeeds (API reference)
+    assert cloud.delete_thing_group("LightBulbs") == {}  # no children left
+
+
+def test_list_thing_groups_by_parent_prefix_and_recursion(cloud: Cloud) -> None:
+    cloud.create_thing_group("LightBulbs")
+    cloud.create_thing_group("RedLights", parent_group_name="LightBulbs")
+    cloud.create_thing_group("RedLEDLights", parent_group_name="RedLights")
+    cloud.create_thing_group("ReplaceableObjects", parent_group_name="LightBulbs")
+    cloud.create_thing_group("Other")
+
+    def names(**kwargs: Any) -> list[str]:
+        return [g["groupName"] for g in cloud.list_thing_groups(**kwargs)["thingGroups"]]
+
+    assert names() == ["LightBulbs", "Other", "RedLEDLights", "RedLights", "ReplaceableObjects"]
+    assert names(parent_group="LightBulbs") == ["RedLights", "ReplaceableObjects"]
+    assert names(parent_group="LightBulbs", recursive=True) == [
+        "RedLEDLights",
+        "RedLights",
+        "ReplaceableObjects",
+    ]
+    assert names(name_prefix_filter="Red") == ["RedLEDLights", "RedLights"]
+    assert names(parent_group="LightBulbs", name_prefix_filter="Rep") == ["ReplaceableObjects"]
+    group = cloud.list_thing_groups(parent_group="RedLights")["thingGroups"][0]
+    assert group == {"groupName": "RedLEDLights", "groupArn": arn.thing_group_arn("RedLEDLights")}
+    with pytest.raises(ResourceNotFoundException):
+        cloud.list_thing_groups(parent_group="Nope")
