@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from shadow_model import SECTION_PATCH, FlatShadow, check_delta_message, check_document
 
 from rig.cloud import shadow as sh
 
@@ -207,76 +208,8 @@ def test_nan_and_huge_payload_are_rejected() -> None:
 
 
 # ---------------------------------------------------------------- state machine vs a flat model
-
-Path = tuple[str, ...]
-KEYS = st.sampled_from(["a", "b", "c"])
-LEAVES = (
-    st.integers(-3, 3)
-    | st.booleans()
-    | st.sampled_from(["x", "y"])
-    | st.lists(st.integers(0, 2), max_size=2)
-)
-PATCH_VALUES = st.recursive(
-    st.none() | LEAVES, lambda inner: st.dictionaries(KEYS, inner, max_size=3), max_leaves=6
-)
-PATCHES = st.dictionaries(KEYS, PATCH_VALUES, max_size=3)
-SECTION_PATCH = st.none() | PATCHES
-
-
-def canon(value: object) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-class FlatShadow:
-    """Independent model: each section is a map from leaf path to (value, timestamp)."""
-
-    def __init__(self) -> None:
-        self.sections: dict[str, dict[Path, tuple[Any, int]]] = {"desired": {}, "reported": {}}
-        self.version = 0
-        self.exists = False
-
-    def write(self, section: str, patch: dict[str, Any], prefix: Path, now: int) -> None:
-        leaves = self.sections[section]
-        for key, value in patch.items():
-            path = (*prefix, key)
-            for i in range(1, len(path)):  # a leaf at an ancestor becomes an object
-                leaves.pop(path[:i], None)
-            if isinstance(value, dict):
-                leaves.pop(path, None)  # a leaf here becomes an object
-                self.write(section, value, path, now)
-                continue
-            for below in [p for p in leaves if p[: len(path)] == path]:
-                del leaves[below]  # null or a leaf replaces the whole subtree
-            if value is not None:
-                leaves[path] = (value, now)
-
-    def delta(self) -> dict[Path, tuple[Any, int]]:
-        reported = self.sections["reported"]
-        return {
-            path: entry
-            for path, entry in self.sections["desired"].items()
-            if path not in reported or canon(reported[path][0]) != canon(entry[0])
-        }
-
-
-def flatten(tree: dict[str, Any], prefix: Path = ()) -> dict[Path, Any]:
-    out: dict[Path, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, (*prefix, key)))
-        else:
-            out[(*prefix, key)] = value
-    return out
-
-
-def flat_meta(state: dict[str, Any], meta: dict[str, Any], prefix: Path = ()) -> dict[Path, int]:
-    out: dict[Path, int] = {}
-    for key, value in state.items():
-        if isinstance(value, dict):
-            out.update(flat_meta(value, meta[key], (*prefix, key)))
-        else:
-            out[(*prefix, key)] = meta[key]["timestamp"]
-    return out
+# (the model: tests/support/shadow_model.py; the same model checks the stored service in
+# tests/cloud/test_shadow_store_stateful.py)
 
 
 class ShadowMachine(RuleBasedStateMachine):
@@ -321,40 +254,19 @@ class ShadowMachine(RuleBasedStateMachine):
                 upd(self.stored, doc, now)
             assert caught.value.code == 409
             return
-        before_delta = self.model.delta() if self.model.exists else None
         result = upd(self.stored, doc, now)
-        for section in ("desired", "reported"):
-            if section not in state:
-                continue
-            if state[section] is None:
-                self.model.sections[section] = {}
-            else:
-                self.model.write(section, state[section], (), now)
-        self.model.version += 1
-        self.model.exists = True
+        publish = self.model.accept_update(state, now)
         self.stored = result.shadow
         assert result.accepted["version"] == self.model.version
         assert result.accepted["state"] == state
-        delta = self.model.delta()
-        publish = bool(delta) and (
-            isinstance(state.get("desired"), dict)
-            or before_delta is None
-            or {p: canon(v) for p, (v, _) in before_delta.items()}
-            != {p: canon(v) for p, (v, _) in delta.items()}
-        )
         assert (result.delta is not None) == publish
         if result.delta is not None:
-            assert flatten(result.delta["state"]) == {p: v for p, (v, _) in delta.items()}
-            assert flat_meta(result.delta["state"], result.delta["metadata"]) == {
-                p: t for p, (_, t) in delta.items()
-            }
+            check_delta_message(result.delta, self.model)
 
     @rule()
     def state_null(self) -> None:
         result = upd(self.stored, {"state": None}, self.tick())
-        self.model.sections = {"desired": {}, "reported": {}}
-        self.model.version += 1
-        self.model.exists = True
+        assert not self.model.accept_update(None, self.now) and result.delta is None
         self.stored = result.shadow
 
     @precondition(lambda self: self.model.exists)
@@ -363,8 +275,7 @@ class ShadowMachine(RuleBasedStateMachine):
         assert self.stored is not None
         self.stored, accepted = sh.delete(self.stored, b"", self.tick())
         assert accepted["version"] == self.model.version
-        self.model.sections = {"desired": {}, "reported": {}}
-        self.model.exists = False
+        self.model.delete()
 
     @invariant()
     def get_matches_model(self) -> None:
@@ -373,20 +284,7 @@ class ShadowMachine(RuleBasedStateMachine):
                 sh.get(self.stored, b"", self.now)
             return
         reply = sh.get(self.stored, b"", self.now)
-        assert reply["version"] == self.model.version
-        for section in ("desired", "reported"):
-            leaves = self.model.sections[section]
-            tree = reply["state"].get(section, {})
-            assert (section in reply["state"]) == bool(leaves)
-            assert {p: canon(v) for p, v in flatten(tree).items()} == {
-                p: canon(v) for p, (v, _) in leaves.items()
-            }
-            assert flat_meta(tree, reply["metadata"].get(section, {})) == {
-                p: t for p, (_, t) in leaves.items()
-            }
-        delta = self.model.delta()
-        assert flatten(reply["state"].get("delta", {})) == {p: v for p, (v, _) in delta.items()}
-        assert ("delta" in reply["state"]) == bool(delta)
+        check_document(reply, self.model, with_delta=True)
 
 
 ShadowMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=20, deadline=None)
