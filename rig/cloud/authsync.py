@@ -6,8 +6,13 @@ certificate whose name is that client id gives `iot:Connection.Thing.*`), gather
 
 * put it on the CRL unless it is ACTIVE and its policies allow `iot:Connect` on `client/<CN>`
   (mosquitto cannot refuse a CONNECT by policy, but it refuses a revoked certificate);
-* render its ACL block from the policies (rig/cloud/acl.py).
+* render its ACL block from the policies (rig/cloud/acl.py);
+* keep its policies and principal, so the enforcer can judge each SUBSCRIBE the broker logs
+  (mosquitto grants every SUBSCRIBE; AWS IoT disconnects a client for an unauthorised one).
 
+A certificate whose CN our broker cannot use (a reserved name such as the cloud's own client id,
+or not a client id; a database from before `certificates.common_name_problem` existed may hold
+one) goes on the CRL and gets no ACL block: one bad certificate never stops the others' ACL.
 The cloud's own clients get their ACL from `render_acl_file`'s cloud user block.
 """
 
@@ -15,19 +20,56 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from dataclasses import dataclass, field
 
 from rig.cloud import arn
 from rig.cloud.acl import AclResult, acl_for, intersect_results, render_acl_file
 from rig.cloud.ca import ISSUER_COMMON_NAME, CertificateAuthority
-from rig.cloud.certificates import Certificates
+from rig.cloud.certificates import (
+    CLOUD_USER,
+    PROBE_USER,
+    Certificates,
+    common_name_problem,
+    subject_attributes,
+)
 from rig.cloud.policies import Policies
-from rig.cloud.policy import Policy, Principal, authorize, parse_policy
+from rig.cloud.policy import (
+    Policy,
+    Principal,
+    authorize,
+    parse_policy,
+    reserved_topic_allowed,
+)
 from rig.cloud.registry import Registry
 
+__all__ = ["CLOUD_USER", "PROBE_USER", "AuthCompiler", "AuthSnapshot", "SubscribeRules"]
 log = logging.getLogger(__name__)
-CLOUD_USER = "buttonrig-cloud"
-PROBE_USER = "buttonrig-probe"
+PRESENCE_LAG_MS = 2000
+
+
+@dataclass(frozen=True)
+class SubscribeRules:
+    """Who may subscribe to what: for each client id (CN), the policies and principal of every
+    certificate with that CN that may be connected. A filter is allowed only if all allow it,
+    the same intersection the ACL makes."""
+
+    by_client: dict[str, list[tuple[list[Policy], Principal]]] = field(default_factory=dict)
+
+    def refusal(self, client_id: str, topic_filter: str, qos: int) -> str | None:
+        """Why AWS IoT would refuse this SUBSCRIBE (and disconnect the client); None if not."""
+        if qos > 1:
+            return f"SUBSCRIBE {topic_filter!r} at QoS {qos}: AWS IoT supports QoS 0 and 1"
+        if not reserved_topic_allowed(topic_filter, "subscribe"):
+            return f"SUBSCRIBE {topic_filter!r}: a reserved topic devices may not subscribe to"
+        resource = arn.topicfilter_arn(topic_filter)
+        for policies, principal in self.by_client.get(client_id, []):
+            decision = authorize(policies, "iot:Subscribe", resource, principal)
+            if not decision.allowed:
+                return f"SUBSCRIBE {topic_filter!r}: {decision.reason}"
+        if client_id not in self.by_client:
+            return f"SUBSCRIBE {topic_filter!r}: no certificate for client id {client_id!r}"
+        return None
 
 
 @dataclass
@@ -39,6 +81,10 @@ class AuthSnapshot:
     crl_pem: bytes
     refused: dict[str, str] = field(default_factory=dict)  # certificate id -> why
     approximations: list[str] = field(default_factory=list)
+    subscribe_rules: SubscribeRules = field(default_factory=SubscribeRules)
+    # client id -> its presence row (connected, changed_ms) when compiled, for every client id
+    # with a refused certificate: a change there can change the ACL (see `_may_be_in_use`)
+    presence_watched: dict[str, tuple[bool, int] | None] = field(default_factory=dict)
 
 
 class AuthCompiler:
@@ -60,15 +106,23 @@ class AuthCompiler:
         generation = self.registry.store.counter("auth_generation")
         # Connections already open stay usable after their certificate stops being allowed to
         # connect (UpdateCertificate: "will not disconnect currently connected devices"), so such
-        # certificates keep an ACL block, unless a usable certificate has the same CN.
-        usable: dict[str, AclResult] = {}
-        lingering: dict[str, AclResult] = {}
+        # a certificate keeps an ACL block while a connection that may use it is open. Several
+        # certificates with one CN share one client id and so one ACL user: its block is what
+        # all of them allow (never broader than any).
+        blocks: dict[str, AclResult] = {}
+        presence_watched: dict[str, tuple[bool, int] | None] = {}
+        subscribers: dict[str, list[tuple[list[Policy], Principal]]] = {}
         revoked: list[int] = []
         refused: dict[str, str] = {}
         approximations: list[str] = []
         for row in self.certificates.all_rows():
             certificate_id, common_name = row["certificate_id"], row["common_name"]
-            policies, principal = self._principal(certificate_id, common_name)
+            unusable = common_name_problem(common_name)
+            if unusable is not None:
+                revoked.append(int(row["serial"]))
+                refused[certificate_id] = unusable
+                continue
+            policies, principal = self._principal(certificate_id, common_name, row["pem"])
             reason = ""
             if row["status"] != "ACTIVE":
                 reason = f"certificate is {row['status']}"
@@ -79,35 +133,52 @@ class AuthCompiler:
                 if not decision.allowed:
                     reason = f"iot:Connect denied for client/{common_name}: {decision.reason}"
             try:
-                result = acl_for(principal, policies, common_name)
-            except ValueError as exc:  # e.g. a CN from a CSR that an ACL cannot name
+                result: AclResult | None = acl_for(principal, policies, common_name)
+            except ValueError as exc:  # e.g. a policy resource an ACL line cannot hold
                 result, reason = None, reason or f"cannot be expressed in the broker ACL: {exc}"
             if reason:
                 revoked.append(int(row["serial"]))
                 refused[certificate_id] = reason
+                presence = self.presence(common_name)
+                presence_watched[common_name] = presence
+                if not _may_be_in_use(row, presence):
+                    continue
             if result is None:
                 continue
-            blocks = lingering if reason else usable
-            if common_name in blocks:  # several certificates, one client id: never broader
+            subscribers.setdefault(common_name, []).append((policies, principal))
+            if common_name in blocks:
                 result = intersect_results(blocks[common_name], result)
                 approximations.append(
                     f"{common_name}: several certificates share this CN; the ACL keeps only"
                     " what all of them allow"
                 )
             blocks[common_name] = result
-        for name, block in lingering.items():
-            usable.setdefault(name, block)
-        for block in usable.values():
+        for block in blocks.values():
             approximations += list(block.approximations)
         return AuthSnapshot(
             generation=generation,
-            acl_text=render_acl_file(usable.values(), CLOUD_USER),
+            acl_text=render_acl_file(blocks.values(), CLOUD_USER),
             crl_pem=self.ca.certificate_revocation_list(revoked),
             refused=refused,
             approximations=approximations,
+            subscribe_rules=SubscribeRules(subscribers),
+            presence_watched=presence_watched,
         )
 
-    def _principal(self, certificate_id: str, common_name: str) -> tuple[list[Policy], Principal]:
+    def presence(self, client_id: str) -> tuple[bool, int] | None:
+        """(connected, since when in ms) as the cloud service last saw `client_id`."""
+        row = (
+            self.registry.store.read()
+            .execute(
+                "SELECT connected, changed_ms FROM presence WHERE client_id = ?", (client_id,)
+            )
+            .fetchone()
+        )
+        return None if row is None else (bool(row["connected"]), int(row["changed_ms"]))
+
+    def _principal(
+        self, certificate_id: str, common_name: str, certificate_pem: str
+    ) -> tuple[list[Policy], Principal]:
         """The certificate's policies (own + its thing's groups) and the policy principal."""
         principal_arn = arn.cert_arn(certificate_id)
         things = self.registry.things_of_principal(principal_arn)
@@ -129,7 +200,7 @@ class AuthCompiler:
             client_id=common_name,
             thing_name=thing_name,
             certificate_id=certificate_id,
-            subject={"CommonName": common_name},
+            subject=subject_attributes(certificate_pem),
             issuer={"CommonName": ISSUER_COMMON_NAME},
             thing_attributes=attributes,
             region=arn.REGION,
@@ -137,6 +208,20 @@ class AuthCompiler:
             thing_type_name=type_name,
         )
         return policies, principal
+
+
+def _may_be_in_use(row: sqlite3.Row, presence: tuple[bool, int] | None) -> bool:
+    """Whether an open connection may use this refused certificate: its client id is connected,
+    and (for an INACTIVE or REVOKED one) has been since before the status changed. A connection
+    made later cannot use it: the broker refuses it on the CRL. (An ACTIVE certificate refused
+    by policy has no such time: any open connection of its client id counts.)
+
+    The service records a connect when mosquitto's log line reaches it, a few ms after the
+    CONNACK, so a connect recorded up to PRESENCE_LAG_MS after the change still counts: keeping
+    the block only narrows what the client id may do, never widens it."""
+    if presence is None or not presence[0]:
+        return False
+    return row["status"] == "ACTIVE" or presence[1] <= int(row["modified_ms"]) + PRESENCE_LAG_MS
 
 
 def describe(snapshot: AuthSnapshot) -> str:

@@ -77,6 +77,13 @@ def _private_der(key: PrivateKey) -> bytes:
     )
 
 
+def _load_csr(csr_pem: str) -> x509.CertificateSigningRequest:
+    try:
+        return x509.load_pem_x509_csr(csr_pem.encode())
+    except ValueError as exc:
+        raise CsrError("the certificate signing request is not a valid PEM CSR") from exc
+
+
 def _public_pem(key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey) -> str:
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -212,13 +219,16 @@ class CertificateAuthority:
         cert = self._sign(self._client_subject(common_name), key.public_key(), self._client_ext())
         return self._issued(cert, key)
 
+    def csr_common_name(self, csr_pem: str) -> str | None:
+        """The CN a CSR asks for (None when its subject has none)."""
+        cns = _load_csr(csr_pem).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(cns[0].value) if cns else None
+
     def sign_csr(self, csr_pem: str, common_name: str | None = None) -> IssuedCertificate:
-        """CreateCertificateFromCsr: RSA >= 2048 or EC P-256/P-384; the subject CN is kept
-        unless `common_name` overrides it. Each call makes a distinct certificate."""
-        try:
-            csr = x509.load_pem_x509_csr(csr_pem.encode())
-        except ValueError as exc:
-            raise CsrError("the certificate signing request is not a valid PEM CSR") from exc
+        """CreateCertificateFromCsr: RSA >= 2048 or EC P-256/P-384; the CSR's subject is kept
+        (policies read its attributes), its CN replaced by `common_name` when given. Each call
+        makes a distinct certificate."""
+        csr = _load_csr(csr_pem)
         if not csr.is_signature_valid:
             raise CsrError("the certificate signing request signature does not verify")
         public_key = csr.public_key()
@@ -230,10 +240,13 @@ class CertificateAuthority:
                 raise CsrError(f"EC curve {public_key.curve.name}: only P-256 and P-384")
         else:
             raise CsrError("the CSR key must be RSA or EC")
-        if common_name is None:
-            cns = csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-            common_name = str(cns[0].value) if cns else "AWS IoT Certificate"
-        cert = self._sign(self._client_subject(common_name), public_key, self._client_ext())
+        subject = csr.subject
+        if common_name is not None:
+            kept = [a for a in subject if a.oid != NameOID.COMMON_NAME]
+            subject = x509.Name([*kept, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        elif not subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+            subject = self._client_subject("AWS IoT Certificate")
+        cert = self._sign(subject, public_key, self._client_ext())
         return self._issued(cert, None)
 
     def certificate_revocation_list(self, serials: Iterable[int]) -> bytes:

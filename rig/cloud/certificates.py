@@ -5,9 +5,13 @@ Private keys are returned to the caller only; the database keeps the certificate
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from rig.cloud import arn, events
 from rig.cloud.ca import CertificateAuthority, CsrError, IssuedCertificate, serial_of
@@ -28,6 +32,55 @@ STATUSES = (
     "PENDING_ACTIVATION",
 )
 SETTABLE = ("ACTIVE", "INACTIVE", "REVOKED")
+
+# The cloud's own broker clients. A device certificate with one of these CNs would connect as
+# the cloud service itself (the CN is the username and client id on our broker).
+CLOUD_USER = "buttonrig-cloud"
+PROBE_USER = "buttonrig-probe"
+RESERVED_COMMON_NAMES = (CLOUD_USER, PROBE_USER)
+# Ours: on our broker the CN is the MQTT client id (use_username_as_clientid), and the ACL and the
+# broker-log readers name clients by it, so a CN must be what a thing name may be.
+CLIENT_ID = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
+
+# The guide's 13 certificate attribute names (policy variables iot:Certificate.Subject.<name>).
+SUBJECT_ATTRIBUTES = {
+    NameOID.DN_QUALIFIER: "DistinguishedNameQualifier",
+    NameOID.COUNTRY_NAME: "Country",
+    NameOID.ORGANIZATION_NAME: "Organization",
+    NameOID.ORGANIZATIONAL_UNIT_NAME: "OrganizationalUnit",
+    NameOID.STATE_OR_PROVINCE_NAME: "State",
+    NameOID.COMMON_NAME: "CommonName",
+    NameOID.SERIAL_NUMBER: "SerialNumber",
+    NameOID.TITLE: "Title",
+    NameOID.SURNAME: "Surname",
+    NameOID.GIVEN_NAME: "GivenName",
+    NameOID.INITIALS: "Initials",
+    NameOID.PSEUDONYM: "Pseudonym",
+    NameOID.GENERATION_QUALIFIER: "GenerationQualifier",
+}
+
+
+def common_name_problem(common_name: str) -> str | None:
+    """Why `common_name` cannot be a device certificate's CN on our broker; None if it can."""
+    if common_name in RESERVED_COMMON_NAMES:
+        return f"common name {common_name!r} is reserved for the cloud's own broker clients"
+    if not CLIENT_ID.fullmatch(common_name):
+        return (
+            f"common name {common_name!r} cannot be an MQTT client id here: 1-128 characters"
+            " from [a-zA-Z0-9:_-] (the certificate CN is the client id on this broker)"
+        )
+    return None
+
+
+def subject_attributes(certificate_pem: str) -> dict[str, str]:
+    """The certificate's subject as policy variables see it: name -> first value."""
+    subject = x509.load_pem_x509_certificate(certificate_pem.encode()).subject
+    found: dict[str, str] = {}
+    for attribute in subject:
+        name = SUBJECT_ATTRIBUTES.get(attribute.oid)
+        if name is not None and name not in found:
+            found[name] = str(attribute.value)
+    return found
 
 
 def placeholder_common_name() -> str:
@@ -69,6 +122,9 @@ class Certificates:
         parameter. `key_type` EC (P-256, default) or RSA (2048, what AWS makes).
         """
         name = common_name or placeholder_common_name()
+        problem = common_name_problem(name)
+        if problem is not None:
+            raise InvalidRequestException(problem)
         try:
             issued = self.ca.issue_client_certificate(name, key_type)
         except ValueError as exc:
@@ -85,14 +141,17 @@ class Certificates:
     def create_certificate_from_csr(
         self, certificate_signing_request: str, set_as_active: bool = False
     ) -> dict[str, Any]:
+        """The CSR's subject is kept; one without a CN gets a unique `iotcert-…` CN, since the
+        CN is the client id on our broker."""
         try:
-            issued = self.ca.sign_csr(certificate_signing_request)
+            requested = self.ca.csr_common_name(certificate_signing_request)
+            common_name = requested or placeholder_common_name()
+            problem = common_name_problem(common_name)
+            if problem is not None:
+                raise InvalidRequestException(problem)
+            issued = self.ca.sign_csr(certificate_signing_request, common_name)
         except CsrError as exc:
             raise InvalidRequestException(str(exc)) from exc
-        from cryptography import x509
-
-        cert = x509.load_pem_x509_certificate(issued.certificate_pem.encode())
-        common_name = str(cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value)
         self._record(issued, common_name, set_as_active)
         return {
             "certificateArn": arn.cert_arn(issued.certificate_id),

@@ -1,6 +1,6 @@
 """Disconnect a client right after it asked for what AWS IoT refuses, as AWS IoT does.
 
-Three cases mosquitto lets through and the broker's log shows:
+Four cases mosquitto lets through and the broker's log shows:
 * a request the ACL denied (`Denied PUBLISH from <client>`), see below;
 * a persistent session: "If an MQTT client attempts to connect to the AWS IoT message broker with
   the `cleanSession` set to `false`, the client will be disconnected." The connect line
@@ -8,7 +8,13 @@ Three cases mosquitto lets through and the broker's log shows:
 * a QoS 2 PUBLISH (`Received PUBLISH from <client> (d0, q2, ...`): `max_qos 1` makes mosquitto
   disconnect such a client, until its first SIGHUP reload resets `max_qos` (2.0.11); from then on
   the enforcer does it. Mosquitto may have sent PUBREC (and, if the client is quicker with PUBREL
-  than the takeover, delivered the message) before the disconnect.
+  than the takeover, delivered the message) before the disconnect;
+* a SUBSCRIBE AWS IoT refuses: a filter the client's policies do not allow (`iot:Subscribe`),
+  a reserved `$` filter devices may not subscribe to, or QoS 2. mosquitto 2.0 with an
+  `acl_file` grants every SUBSCRIBE (it filters at delivery, so nothing unauthorised arrives)
+  and logs the request as `Received SUBSCRIBE from <client>`, then one `\t<filter> (QoS n)` line
+  per filter. The guide: such a SUBSCRIBE "fails and causes the client to disconnect"; for QoS 2
+  it sends no SUBACK. Here the client gets its SUBACK first and is then disconnected.
 
 mosquitto with an `acl_file` acknowledges an unauthorised PUBLISH (PUBACK for QoS 1) and drops
 it; with `use_identity_as_username` it runs no auth plugin, so it cannot refuse anything later
@@ -21,9 +27,8 @@ closing old connection"), then disconnects. The device sees its connection close
 DISCONNECT, as after AWS IoT's disconnect for an unauthorised request. The kicker's own connect and
 disconnect are hidden from presence events (`CloudService.expect_kick`).
 
-Known gap, written down in docs/cloud-decisions.md: mosquitto 2.0 grants every SUBSCRIBE with an
-`acl_file` (it filters at delivery) and logs no denial, so an unauthorised SUBSCRIBE is not
-detected and does not disconnect.
+Which SUBSCRIBE is refused is decided by the auth snapshot in force
+(rig/cloud/authsync.py `SubscribeRules`), passed in as `subscribe_refusal`.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ PERSISTENT_SESSION = re.compile(
 )
 QOS2_PUBLISH = re.compile(r"Received PUBLISH from (?P<id>[A-Za-z0-9:_-]+) \(d\d, q2,")
 REFUSED = (DENIED, PERSISTENT_SESSION, QOS2_PUBLISH)  # what AWS IoT disconnects a client for
+SUBSCRIBE_FROM = re.compile(r"Received SUBSCRIBE from (?P<id>[A-Za-z0-9:_-]+)$")
+SUBSCRIBE_FILTER = re.compile(r"^(?:\S+: )?\t(?P<filter>.*) \(QoS (?P<qos>\d+)\)$")
+SubscribeRefusal = Callable[[str, str, int], "str | None"]  # (client, filter, qos) -> why
 POLL_S = 0.05
 KICK_TIMEOUT_S = 5.0
 EXEMPT = (CLOUD_USER, PROBE_USER)
@@ -105,6 +113,44 @@ def _clients_matching(lines: list[str], patterns: tuple[re.Pattern[str], ...]) -
     return found
 
 
+class SubscribeReader:
+    """The (client id, filter, QoS) of each SUBSCRIBE in the broker's log, fed line by line
+    (a request's lines may arrive in two reads). Between `Received SUBSCRIBE` and `Sending
+    SUBACK` the broker logs only that request's work (the filter lines with its own `subscribe`
+    lines and $SYS publishes between them): it handles one packet at a time."""
+
+    def __init__(self) -> None:
+        self._client: str | None = None
+
+    def feed(self, line: str) -> tuple[str, str, int] | None:
+        started = SUBSCRIBE_FROM.search(line)
+        if started:
+            self._client = started["id"]
+            return None
+        if self._client is not None:
+            topic_filter = SUBSCRIBE_FILTER.match(line)
+            if topic_filter:
+                return self._client, topic_filter["filter"], int(topic_filter["qos"])
+            if "Sending SUBACK to " in line:  # mosquitto handles one packet at a time
+                self._client = None
+        return None
+
+
+def refused_subscribers(
+    lines: list[str], reader: SubscribeReader, refusal: SubscribeRefusal
+) -> list[tuple[str, str]]:
+    """(client id, why) for each client with a SUBSCRIBE AWS IoT refuses, in order, each once."""
+    found: list[tuple[str, str]] = []
+    for line in lines:
+        request = reader.feed(line)
+        if request is None or request[0] in EXEMPT or any(c == request[0] for c, _ in found):
+            continue
+        why = refusal(*request)
+        if why is not None:
+            found.append((request[0], why))
+    return found
+
+
 class Kicker:
     """Takes over a client id with a certificate for its common name, then disconnects."""
 
@@ -135,7 +181,7 @@ class Kicker:
 
 class DenialEnforcer:
     """Watches the broker's log; disconnects each client that asked for what AWS IoT refuses
-    (a denied request, a persistent session, a QoS 2 PUBLISH)."""
+    (a denied request, a persistent session, a QoS 2 PUBLISH, a refused SUBSCRIBE)."""
 
     def __init__(
         self,
@@ -143,8 +189,11 @@ class DenialEnforcer:
         kicker: Kicker,
         expect_kick: Callable[[str], None] = lambda _client_id: None,
         cancel_kick: Callable[[str], None] = lambda _client_id: None,
+        subscribe_refusal: SubscribeRefusal = lambda _client, _filter, _qos: None,
     ) -> None:
         self._tail = LogTail(log_file)
+        self._subscribes = SubscribeReader()
+        self._subscribe_refusal = subscribe_refusal
         self._kicker = kicker
         self._expect_kick = expect_kick
         self._cancel_kick = cancel_kick
@@ -164,7 +213,15 @@ class DenialEnforcer:
     def _run(self) -> None:
         while not self._stop.wait(POLL_S):
             try:
-                for client_id in refused_clients(self._tail.lines()):
+                lines = self._tail.lines()
+                refused = refused_clients(lines)
+                for client_id, why in refused_subscribers(
+                    lines, self._subscribes, self._subscribe_refusal
+                ):
+                    log.info("refusing %s: %s", client_id, why)
+                    if client_id not in refused:
+                        refused.append(client_id)
+                for client_id in refused:
                     self._disconnect(client_id)
             except Exception:
                 log.exception("enforcing a denial failed")

@@ -58,9 +58,10 @@ class Identities:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def client(self, common_name: str) -> ClientIdentity:
+        # "client-" keeps a thing named "server" off the broker's own server.*.pem
         cert, key = (
-            self.directory / f"{common_name}.crt.pem",
-            self.directory / f"{common_name}.key.pem",
+            self.directory / f"client-{common_name}.crt.pem",
+            self.directory / f"client-{common_name}.key.pem",
         )
         if not (cert.exists() and key.exists()):
             issued = self.ca.issue_client_certificate(common_name)
@@ -103,6 +104,7 @@ class CloudRuntime:
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
         self.enforcer: DenialEnforcer | None = None
+        self._snapshot: AuthSnapshot | None = None  # the one in force at the broker
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -134,8 +136,7 @@ class CloudRuntime:
             service_identity = self._attach.identity
             self.broker = AttachedBroker(self._attach.endpoint, service_identity)
             self.endpoint = self.broker.start()
-        self._report(snapshot)
-        self.cloud.store.set_counter("auth_applied", snapshot.generation)
+        self._applied(snapshot)
         self.service = CloudService(self.cloud, self.endpoint, service_identity)
         try:
             self.service.start()
@@ -149,6 +150,7 @@ class CloudRuntime:
                 Kicker(self.endpoint, self.identities.client),
                 self.service.expect_kick,
                 self.service.cancel_kick,
+                self._subscribe_refusal,
             )
             self.enforcer.start()
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
@@ -190,8 +192,31 @@ class CloudRuntime:
                 return
             snapshot = self.compiler.compile()
             self.broker.reload(snapshot.acl_text, snapshot.crl_pem)
-            self._report(snapshot)
-            self.cloud.store.set_counter("auth_applied", snapshot.generation)
+            self._applied(snapshot)
+
+    def _applied(self, snapshot: AuthSnapshot) -> None:
+        self._snapshot = snapshot
+        self._report(snapshot)
+        self.cloud.store.set_counter("auth_applied", snapshot.generation)
+
+    def _subscribe_refusal(self, client_id: str, topic_filter: str, qos: int) -> str | None:
+        snapshot = self._snapshot
+        return (
+            None
+            if snapshot is None
+            else snapshot.subscribe_rules.refusal(client_id, topic_filter, qos)
+        )
+
+    def _presence_moved(self) -> bool:
+        """Whether a client id with a refused certificate connected or disconnected since the
+        ACL was compiled (which decides whether that certificate's block still counts)."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return False
+        return any(
+            self.compiler.presence(client_id) != seen
+            for client_id, seen in snapshot.presence_watched.items()
+        )
 
     def _report(self, snapshot: AuthSnapshot) -> None:
         """`<home>/cloud/auth-status.json`: which certificates may not connect and why, and where
@@ -210,7 +235,10 @@ class CloudRuntime:
         store = self.cloud.store
         while not self._stopping.wait(POLL_S):
             try:
-                if store.counter("auth_generation") > store.counter("auth_applied"):
+                if (
+                    store.counter("auth_generation") > store.counter("auth_applied")
+                    or self._presence_moved()
+                ):
                     self.sync_auth()
             except Exception:
                 log.exception("applying an auth change failed")
