@@ -11,11 +11,12 @@ Mosquitto stands in for the AWS IoT message broker:
 * authorisation of publish/subscribe/receive by an ACL file generated from the IoT policies.
 * the CRL and the ACL are reloaded on SIGHUP (mosquitto 2.0.11 re-reads its TLS files on reload):
   new connections are refused, open ones stay, as UpdateCertificate says.
-* `max_qos 1`: a QoS 2 PUBLISH disconnects the client (the guide: no PUBACK); a QoS 2 SUBSCRIBE is
-  granted QoS 1 (the guide: no SUBACK) — a documented difference. Caveat, verified on 2.0.11:
-  after the first SIGHUP reload mosquitto forgets `max_qos` ("not reloaded" resets it to 2), so
-  from the first policy/certificate change on, rig/cloud/enforcer.py disconnects such a client
-  instead (it may have had a PUBREC first). The firmware uses QoS 0/1 only.
+* `max_qos 1`: a QoS 2 PUBLISH disconnects the client (the guide: no PUBACK). Caveat, verified on
+  2.0.11: after the first SIGHUP reload mosquitto forgets `max_qos` ("not reloaded" resets it to
+  2), so from the first policy/certificate change on, rig/cloud/enforcer.py disconnects such a
+  client instead (it may have had a PUBREC first). A QoS 2 SUBSCRIBE (the guide: no SUBACK) gets
+  its SUBACK and is then disconnected by the enforcer, as is a SUBSCRIBE the client's policies or
+  the reserved-topic rules refuse. The firmware uses QoS 0/1 only.
 * `retain_available false`: a retained PUBLISH disconnects the client, as the guide says.
 * persistent sessions (clean session off): mosquitto has no option to refuse them; it accepts
   them and rig/cloud/enforcer.py then disconnects the client, as AWS does.
