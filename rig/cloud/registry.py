@@ -60,6 +60,13 @@ def _epoch(ms: int | None) -> float | None:
     return None if ms is None else ms / 1000.0
 
 
+def _thing_type_row(db: sqlite3.Connection, thing_type_name: str) -> sqlite3.Row:
+    row = db.execute("SELECT * FROM thing_types WHERE name = ?", (thing_type_name,)).fetchone()
+    if row is None:
+        raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
+    return row
+
+
 class Registry:
     """Things, types, groups and the thing↔principal attachments."""
 
@@ -338,11 +345,7 @@ class Registry:
 
     def deprecate_thing_type(self, thing_type_name: str, undo: bool = False) -> dict[str, Any]:
         with self.store.write() as db:
-            row = db.execute(
-                "SELECT * FROM thing_types WHERE name = ?", (thing_type_name,)
-            ).fetchone()
-            if row is None:
-                raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
+            row = _thing_type_row(db, thing_type_name)
             db.execute(
                 "UPDATE thing_types SET deprecated = ?, deprecation_ms = ? WHERE name = ?",
                 (0 if undo else 1, None if undo else events.now_ms(), thing_type_name),
@@ -355,11 +358,7 @@ class Registry:
     def delete_thing_type(self, thing_type_name: str) -> dict[str, Any]:
         """Only a type deprecated at least five minutes ago and with no things (the guide)."""
         with self.store.write() as db:
-            row = db.execute(
-                "SELECT * FROM thing_types WHERE name = ?", (thing_type_name,)
-            ).fetchone()
-            if row is None:
-                raise ResourceNotFoundException(f"Thing type {thing_type_name} cannot be found.")
+            row = _thing_type_row(db, thing_type_name)
             if not row["deprecated"]:
                 raise InvalidRequestException(
                     f"Thing type {thing_type_name} is not deprecated: deprecate it, then delete"

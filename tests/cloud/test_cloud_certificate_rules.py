@@ -5,11 +5,11 @@ group; against the real broker and cloud."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from broker_watch import dropped, kicked
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -55,24 +55,6 @@ def _policy(cloud: CloudRuntime, name: str, statements: list[dict]) -> str:
 def _client(cloud: CloudRuntime, identity: ClientIdentity, client_id: str) -> DeviceClient:
     assert cloud.endpoint is not None
     return DeviceClient(cloud.endpoint, identity.cert_file, identity.key_file, client_id)
-
-
-def _dropped(client: DeviceClient) -> threading.Event:
-    gone = threading.Event()
-    client.client.on_disconnect = lambda *_args: gone.set()
-    client.client.reconnect_delay_set(60, 60)  # watch one connection, not a reconnect loop
-    return gone
-
-
-def _kicked(cloud: CloudRuntime, client_id: str, timeout: float = WAIT_S) -> bool:
-    enforcer = cloud.enforcer
-    assert enforcer is not None
-    deadline = time.monotonic() + timeout
-    while client_id not in enforcer.kicked:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 @pytest.mark.parametrize("common_name", [CLOUD_USER, PROBE_USER, "dev.1", "two words", "ü"])
@@ -155,11 +137,11 @@ def test_subject_attributes_decide_at_the_broker_tv09(cloud, tmp_path) -> None:
         clients[client_id] = _client(cloud, identity, client_id).connect()  # CONNECT allowed
     try:
         allowed, denied = clients["certrule-tv09-a"], clients["certrule-tv09-b"]
-        allowed_gone, denied_gone = _dropped(allowed), _dropped(denied)
+        allowed_gone, denied_gone = dropped(allowed), dropped(denied)
         allowed.publish("certrule/tv09/a", b"{}")
         denied.publish("certrule/tv09/b", b"{}")
         assert denied_gone.wait(WAIT_S), "O=OtherCorp published where only Example Corp may"
-        assert _kicked(cloud, "certrule-tv09-b")
+        assert kicked(cloud, "certrule-tv09-b")
         assert not allowed_gone.is_set() and allowed.client.is_connected()
     finally:
         for client in clients.values():
@@ -239,13 +221,13 @@ def test_an_inactive_certificates_open_connection_keeps_only_what_both_allow(
     try:
         _wait_presence(cloud, thing, connected=True)
         cloud.cloud.update_certificate(identities["old"][0], "INACTIVE")
-        old_gone = _dropped(old)
+        old_gone = dropped(old)
         old.publish("certrule/ok", b"{}")
         time.sleep(0.3)
         assert not old_gone.is_set(), "the open connection lost what both certificates allow"
         old.publish("certrule/anything", b"{}")
         assert old_gone.wait(WAIT_S), "the INACTIVE certificate's connection gained new rights"
-        assert _kicked(cloud, thing)
+        assert kicked(cloud, thing)
     finally:
         old.close()
     _wait_presence(cloud, thing, connected=False)
@@ -256,7 +238,7 @@ def test_an_inactive_certificates_open_connection_keeps_only_what_both_allow(
         while "topic readwrite #" not in _acl_block(cloud, thing):
             assert time.monotonic() < deadline, _acl_block(cloud, thing)
             time.sleep(0.05)
-        new_gone = _dropped(new)
+        new_gone = dropped(new)
         new.subscribe("certrule/#")
         new.publish("certrule/anything", b"{}")
         assert new.expect("certrule/anything", timeout=WAIT_S) == {}

@@ -5,9 +5,9 @@ with paho devices against the real broker and cloud."""
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Callable
+
+from broker_watch import dropped, kicked
 
 from rig.cloud import arn
 from rig.cloud.enforcer import SubscribeReader, refused_subscribers
@@ -16,24 +16,6 @@ from rig.cloud.runtime import CloudRuntime
 
 WAIT_S = 20.0
 Device = Callable[..., DeviceClient]
-
-
-def _watch_disconnect(client: DeviceClient) -> threading.Event:
-    gone = threading.Event()
-    client.client.on_disconnect = lambda *_args: gone.set()
-    return gone
-
-
-def _kicked(cloud: CloudRuntime, client_id: str) -> bool:
-    """Whether the enforcer disconnected `client_id` (waits for it to be recorded)."""
-    enforcer = cloud.enforcer
-    assert enforcer is not None
-    deadline = time.monotonic() + WAIT_S
-    while client_id not in enforcer.kicked:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def _grant(cloud: CloudRuntime, thing: str, name: str, statements: list[dict]) -> None:
@@ -86,11 +68,11 @@ def test_mqtt_wildcards_are_literal_in_subscribe_policies_tv07(device: Device, c
                 }
             ],
         )
-    literal_gone, concrete_gone = _watch_disconnect(literal), _watch_disconnect(concrete)
+    literal_gone, concrete_gone = dropped(literal), dropped(concrete)
     concrete.subscribe("foo/baz/bar")
     literal.subscribe("foo/+/bar")
     assert concrete_gone.wait(WAIT_S), "SUBSCRIBE foo/baz/bar did not end the connection"
-    assert _kicked(cloud, "subrule-concrete-1")
+    assert kicked(cloud, "subrule-concrete-1")
     # the enforcer reads the log in order: the allowed SUBSCRIBE came after the refused one
     assert not literal_gone.is_set() and literal.client.is_connected()
     assert "subrule-literal-1" not in (cloud.enforcer.kicked if cloud.enforcer else [])
@@ -103,11 +85,11 @@ def test_reserved_subscribes_disconnect_even_with_a_policy_allowing_everything_t
     watcher, prober = device("subrule-events-1"), device("subrule-reserved-1")
     _grant(cloud, "subrule-events-1", "subrule-events-1-all", everything)
     _grant(cloud, "subrule-reserved-1", "subrule-reserved-1-all", everything)
-    watcher_gone, prober_gone = _watch_disconnect(watcher), _watch_disconnect(prober)
+    watcher_gone, prober_gone = dropped(watcher), dropped(prober)
     prober.subscribe("$aws/anything/else")
     watcher.subscribe("$aws/events/presence/connected/x")
     assert prober_gone.wait(WAIT_S), "SUBSCRIBE $aws/anything/else did not end the connection"
-    assert _kicked(cloud, "subrule-reserved-1")
+    assert kicked(cloud, "subrule-reserved-1")
     assert not watcher_gone.is_set() and watcher.client.is_connected()
 
 
@@ -116,12 +98,12 @@ def test_a_qos2_subscribe_disconnects_after_a_reload_tv11c(device: Device, cloud
     has forgotten `max_qos 1`); the enforcer then disconnects the client."""
     cloud.sync_auth()
     calm, eager = device("subrule-qos1-1"), device("subrule-qos2-1")
-    calm_gone, eager_gone = _watch_disconnect(calm), _watch_disconnect(eager)
+    calm_gone, eager_gone = dropped(calm), dropped(eager)
     own = "$aws/things/{}/shadow/update/accepted"
     eager.subscribe(own.format("subrule-qos2-1"), qos=2)
     calm.subscribe(own.format("subrule-qos1-1"), qos=1)
     assert eager_gone.wait(WAIT_S), "a QoS 2 SUBSCRIBE did not end the connection"
-    assert _kicked(cloud, "subrule-qos2-1")
+    assert kicked(cloud, "subrule-qos2-1")
     assert not calm_gone.is_set() and calm.client.is_connected()
 
 
@@ -132,13 +114,13 @@ def test_thing_a_can_neither_read_nor_write_thing_bs_shadow(device: Device, clou
     victim.publish(f"{victim_base}/update", {"state": {"reported": {"owner": "victim"}}})
     assert victim.expect(f"{victim_base}/update/accepted")["version"] == 1
 
-    intruder_gone = _watch_disconnect(intruder)
+    intruder_gone = dropped(intruder)
     intruder.publish(f"{victim_base}/update", {"state": {"reported": {"owner": "intruder"}}})
     assert intruder_gone.wait(WAIT_S), "a forged update to another thing's shadow stayed up"
-    assert _kicked(cloud, "subrule-intruder-1")
+    assert kicked(cloud, "subrule-intruder-1")
 
     spy = device("subrule-spy-1")
-    spy_gone = _watch_disconnect(spy)
+    spy_gone = dropped(spy)
     spy.subscribe(f"{victim_base}/update/accepted")
     assert spy_gone.wait(WAIT_S), "subscribing to another thing's shadow stayed up"
     victim.publish(f"{victim_base}/update", {"state": {"reported": {"n": 2}}})
