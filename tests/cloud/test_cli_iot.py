@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -274,15 +275,28 @@ def test_the_same_outfile_twice_is_refused(home: Path, tmp_path: Path) -> None:
     assert refused.returncode == 255 and "also given as" in refused.stderr
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
 def test_an_unwritable_outfile_is_refused(home: Path, tmp_path: Path) -> None:
     locked = tmp_path / "locked.pem"
     locked.write_text("")
     locked.chmod(0o444)
-    refused = run(
-        home, "iot", "create-keys-and-certificate", "--private-key-outfile", str(locked), ok=False
-    )
+    # root may write a read-only file (CI runs as root) but not an immutable one
+    immutable = os.geteuid() == 0
+    if immutable:
+        subprocess.run(["chattr", "+i", str(locked)], check=True)
+    try:
+        refused = run(
+            home,
+            "iot",
+            "create-keys-and-certificate",
+            "--private-key-outfile",
+            str(locked),
+            ok=False,
+        )
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(locked)], check=True)
     assert refused.returncode == 255 and "is not writable" in refused.stderr
+    assert locked.read_text() == ""
 
 
 def test_a_failed_write_removes_its_temporary_file(tmp_path: Path) -> None:
