@@ -62,13 +62,14 @@ class SubscribeRules:
             return f"SUBSCRIBE {topic_filter!r} at QoS {qos}: AWS IoT supports QoS 0 and 1"
         if not reserved_topic_allowed(topic_filter, "subscribe"):
             return f"SUBSCRIBE {topic_filter!r}: a reserved topic devices may not subscribe to"
+        certificates = self.by_client.get(client_id)
+        if certificates is None:
+            return f"SUBSCRIBE {topic_filter!r}: no certificate for client id {client_id!r}"
         resource = arn.topicfilter_arn(topic_filter)
-        for policies, principal in self.by_client.get(client_id, []):
+        for policies, principal in certificates:
             decision = authorize(policies, "iot:Subscribe", resource, principal)
             if not decision.allowed:
                 return f"SUBSCRIBE {topic_filter!r}: {decision.reason}"
-        if client_id not in self.by_client:
-            return f"SUBSCRIBE {topic_filter!r}: no certificate for client id {client_id!r}"
         return None
 
 

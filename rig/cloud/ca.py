@@ -224,10 +224,10 @@ class CertificateAuthority:
         cns = _load_csr(csr_pem).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         return str(cns[0].value) if cns else None
 
-    def sign_csr(self, csr_pem: str, common_name: str | None = None) -> IssuedCertificate:
+    def sign_csr(self, csr_pem: str, common_name: str) -> IssuedCertificate:
         """CreateCertificateFromCsr: RSA >= 2048 or EC P-256/P-384; the CSR's subject is kept
-        (policies read its attributes), its CN replaced by `common_name` when given. Each call
-        makes a distinct certificate."""
+        (policies read its attributes) with `common_name` as its CN (the caller decides it: the
+        CN is the client id on our broker). Each call makes a distinct certificate."""
         csr = _load_csr(csr_pem)
         if not csr.is_signature_valid:
             raise CsrError("the certificate signing request signature does not verify")
@@ -240,12 +240,8 @@ class CertificateAuthority:
                 raise CsrError(f"EC curve {public_key.curve.name}: only P-256 and P-384")
         else:
             raise CsrError("the CSR key must be RSA or EC")
-        subject = csr.subject
-        if common_name is not None:
-            kept = [a for a in subject if a.oid != NameOID.COMMON_NAME]
-            subject = x509.Name([*kept, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-        elif not subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-            subject = self._client_subject("AWS IoT Certificate")
+        kept = [a for a in csr.subject if a.oid != NameOID.COMMON_NAME]
+        subject = x509.Name([*kept, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         cert = self._sign(subject, public_key, self._client_ext())
         return self._issued(cert, None)
 

@@ -5,7 +5,6 @@ Private keys are returned to the caller only; the database keeps the certificate
 
 from __future__ import annotations
 
-import re
 import secrets
 import sqlite3
 from typing import Any
@@ -21,6 +20,7 @@ from rig.cloud.errors import (
     InvalidRequestException,
     ResourceNotFoundException,
 )
+from rig.cloud.registry import THING_NAME
 from rig.cloud.store import Store
 
 STATUSES = (
@@ -38,9 +38,6 @@ SETTABLE = ("ACTIVE", "INACTIVE", "REVOKED")
 CLOUD_USER = "buttonrig-cloud"
 PROBE_USER = "buttonrig-probe"
 RESERVED_COMMON_NAMES = (CLOUD_USER, PROBE_USER)
-# Ours: on our broker the CN is the MQTT client id (use_username_as_clientid), and the ACL and the
-# broker-log readers name clients by it, so a CN must be what a thing name may be.
-CLIENT_ID = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 
 # The guide's 13 certificate attribute names (policy variables iot:Certificate.Subject.<name>).
 SUBJECT_ATTRIBUTES = {
@@ -64,7 +61,9 @@ def common_name_problem(common_name: str) -> str | None:
     """Why `common_name` cannot be a device certificate's CN on our broker; None if it can."""
     if common_name in RESERVED_COMMON_NAMES:
         return f"common name {common_name!r} is reserved for the cloud's own broker clients"
-    if not CLIENT_ID.fullmatch(common_name):
+    # Ours: on our broker the CN is the MQTT client id (use_username_as_clientid), and the ACL
+    # and the broker-log readers name clients by it, so a CN must be what a thing name may be.
+    if not THING_NAME.fullmatch(common_name):
         return (
             f"common name {common_name!r} cannot be an MQTT client id here: 1-128 characters"
             " from [a-zA-Z0-9:_-] (the certificate CN is the client id on this broker)"

@@ -60,6 +60,13 @@ def _epoch(ms: int | None) -> float | None:
     return None if ms is None else ms / 1000.0
 
 
+def _check_expected_version(what: str, row: sqlite3.Row, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != row["version"]:
+        raise VersionConflictException(
+            f"expectedVersion {expected_version} but {what} is at version {row['version']}"
+        )
+
+
 def _thing_type_row(db: sqlite3.Connection, thing_type_name: str) -> sqlite3.Row:
     row = db.execute("SELECT * FROM thing_types WHERE name = ?", (thing_type_name,)).fetchone()
     if row is None:
@@ -211,11 +218,7 @@ class Registry:
             raise InvalidRequestException("removeThingType and thingTypeName are exclusive")
         with self.store.write() as db:
             row = self._thing(db, thing_name)
-            if expected_version is not None and expected_version != row["version"]:
-                raise VersionConflictException(
-                    f"expectedVersion {expected_version} but thing {thing_name} is at"
-                    f" version {row['version']}"
-                )
+            _check_expected_version(f"thing {thing_name}", row, expected_version)
             new_attributes, merge = _attributes(attribute_payload)
             attributes = json.loads(row["attributes"]) if merge else {}
             if attribute_payload is None:
@@ -256,11 +259,7 @@ class Registry:
             row = db.execute("SELECT * FROM things WHERE name = ?", (thing_name,)).fetchone()
             if row is None:
                 return {}  # DeleteThing of a missing thing succeeds (AWS API reference)
-            if expected_version is not None and expected_version != row["version"]:
-                raise VersionConflictException(
-                    f"expectedVersion {expected_version} but thing {thing_name} is at"
-                    f" version {row['version']}"
-                )
+            _check_expected_version(f"thing {thing_name}", row, expected_version)
             principals = db.execute(
                 "SELECT principal FROM thing_principals WHERE thing_name = ?", (thing_name,)
             ).fetchall()
@@ -531,11 +530,7 @@ class Registry:
         new_attributes, merge = _attributes(payload)
         with self.store.write() as db:
             row = self._group(db, thing_group_name)
-            if expected_version is not None and expected_version != row["version"]:
-                raise VersionConflictException(
-                    f"expectedVersion {expected_version} but thing group {thing_group_name} is"
-                    f" at version {row['version']}"
-                )
+            _check_expected_version(f"thing group {thing_group_name}", row, expected_version)
             attributes = json.loads(row["attributes"]) if merge or payload is None else {}
             for name, value in new_attributes.items():
                 if merge and value == "":
@@ -570,11 +565,7 @@ class Registry:
             ).fetchone()
             if row is None:
                 return {}  # the API reference lists no ResourceNotFoundException for it
-            if expected_version is not None and expected_version != row["version"]:
-                raise VersionConflictException(
-                    f"expectedVersion {expected_version} but thing group {thing_group_name} is"
-                    f" at version {row['version']}"
-                )
+            _check_expected_version(f"thing group {thing_group_name}", row, expected_version)
             if db.execute(
                 "SELECT 1 FROM thing_groups WHERE parent_name = ?", (thing_group_name,)
             ).fetchone():
