@@ -60,6 +60,19 @@ def _epoch(ms: int | None) -> float | None:
     return None if ms is None else ms / 1000.0
 
 
+def _updated_attributes(stored: str, payload: dict[str, Any] | None) -> dict[str, str]:
+    """The attributes after an update (UpdateThing, UpdateThingGroup): kept without a payload,
+    replaced by it, or merged into with `merge` (where an empty value removes one)."""
+    new_attributes, merge = _attributes(payload)
+    attributes = json.loads(stored) if merge or payload is None else {}
+    for name, value in new_attributes.items():
+        if merge and value == "":  # "To remove an attribute ... an empty value"
+            attributes.pop(name, None)
+        else:
+            attributes[name] = value
+    return attributes
+
+
 def _check_expected_version(what: str, row: sqlite3.Row, expected_version: int | None) -> None:
     if expected_version is not None and expected_version != row["version"]:
         raise VersionConflictException(
@@ -219,15 +232,7 @@ class Registry:
         with self.store.write() as db:
             row = self._thing(db, thing_name)
             _check_expected_version(f"thing {thing_name}", row, expected_version)
-            new_attributes, merge = _attributes(attribute_payload)
-            attributes = json.loads(row["attributes"]) if merge else {}
-            if attribute_payload is None:
-                attributes = json.loads(row["attributes"])
-            for name, value in new_attributes.items():
-                if merge and value == "":  # "To remove an attribute ... an empty value"
-                    attributes.pop(name, None)
-                else:
-                    attributes[name] = value
+            attributes = _updated_attributes(row["attributes"], attribute_payload)
             type_name = row["type_name"]
             if thing_type_name and thing_type_name != type_name:
                 self._usable_type(db, thing_type_name)
@@ -527,16 +532,11 @@ class Registry:
         ):
             raise InvalidRequestException("thingGroupDescription must be at most 2028 characters")
         payload = thing_group_properties.get("attributePayload")
-        new_attributes, merge = _attributes(payload)
+        _attributes(payload)  # refuse a bad payload before any database work
         with self.store.write() as db:
             row = self._group(db, thing_group_name)
             _check_expected_version(f"thing group {thing_group_name}", row, expected_version)
-            attributes = json.loads(row["attributes"]) if merge or payload is None else {}
-            for name, value in new_attributes.items():
-                if merge and value == "":
-                    attributes.pop(name, None)
-                else:
-                    attributes[name] = value
+            attributes = _updated_attributes(row["attributes"], payload)
             version = row["version"] + 1
             db.execute(
                 "UPDATE thing_groups SET description = ?, attributes = ?, version = ?"

@@ -83,9 +83,8 @@ def _up(args: argparse.Namespace) -> int:
     from rig.broker import BrokerError
     from rig.cloud.runtime import CloudRuntime
 
-    running = endpoint.running_cloud(
-        args.home
-    )  # e.g. a test's in-process cloud, which takes no lock
+    # the lock covers other `cloud up`s; a cloud run in-process (a test's) takes none
+    running = endpoint.running_cloud(args.home)
     if running is not None:
         raise CommandError(
             f"a cloud already runs for {args.home} (pid {running['pid']}, port {running['port']})"
