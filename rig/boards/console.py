@@ -25,15 +25,33 @@ def parse_event_line(line: str) -> Event | None:
     """
     line = line.rstrip("\r\n")
     if not line.startswith(EVENT_PREFIX):
-        return None
+        return _event_after_noise(line)
     body = line[len(EVENT_PREFIX) :]
     try:
         event = json.loads(body)
     except ValueError:
-        return {"ev": "_unparsed", "line": line}
+        event = None
     if not isinstance(event, dict) or not isinstance(event.get("ev"), str):
-        return {"ev": "_unparsed", "line": line}
+        return _event_after_noise(line) or {"ev": "_unparsed", "line": line}
     return event
+
+
+def _event_after_noise(line: str) -> Event | None:
+    """An event printed after the unfinished line of a board that lost power or reset mid-print.
+
+    Only a whole event counts here, so a REPL echo that merely mentions the prefix is not one.
+    """
+    marker = EVENT_PREFIX + "{"
+    at = line.find(marker, 1)
+    while at > 0:  # the noise may itself end in the start of a cut-off event
+        try:
+            event = json.loads(line[at + len(EVENT_PREFIX) :])
+        except ValueError:
+            event = None
+        if isinstance(event, dict) and isinstance(event.get("ev"), str):
+            return event
+        at = line.find(marker, at + 1)
+    return None
 
 
 def matches(event: Event, ev: str, fields: dict[str, Any]) -> bool:

@@ -39,6 +39,8 @@ PROMPTS = (FRIENDLY_PROMPT, b"... ", b"=== ", b"\r\n>", b"\x04>")
 # A second 0x03 soon after a SIGINT, before the board printed anything, is dropped: it could hit
 # the port at an idle prompt, where a SIGINT ends the process.
 SIGINT_QUIET_S = 0.5
+# How long `kill` waits for the I/O thread to pass on a killed process's last output.
+DRAIN_TIMEOUT_S = 2.0
 
 
 class Child:
@@ -53,6 +55,8 @@ class Child:
         self.swallowed = bytearray()
         self.reaped_by_owner = False
         self.master_open = True
+        # Set by the I/O thread once it has read the last byte the process wrote (pty EOF).
+        self.drained = threading.Event()
         # Signals go through a pidfd: a pid reused after the process was reaped is never hit.
         self._pidfd: int | None = os.pidfd_open(proc.pid)
         self._pidfd_lock = threading.Lock()
@@ -160,12 +164,21 @@ class ConsoleProxy:
         return child
 
     def kill(self, child: Child, sig: int = signal.SIGKILL, timeout: float = 10.0) -> int:
-        """Kill the board process (power cut / hard reset) and reap it; `on_exit` is not called."""
+        """Kill the board process (power cut / hard reset) and reap it; `on_exit` is not called.
+
+        Returns once the I/O thread has passed on what the process printed before it died, so
+        those bytes reach the sinks before anything the owner notes or starts next.
+        """
         with self._lock:
             child.reaped_by_owner = True
+            wait_for_drain = not self._closed and threading.current_thread() is not self._thread
         child.signal(sig)
         code = child.proc.wait(timeout)
         child.release()
+        if wait_for_drain:
+            self._wake()
+            # A grandchild still holding the pty would delay EOF forever: bounded wait.
+            child.drained.wait(DRAIN_TIMEOUT_S)
         return code
 
     def interrupt(self) -> None:
@@ -308,6 +321,7 @@ class ConsoleProxy:
                 self._child = None
             self._close_master(child)
             owned = child.reaped_by_owner
+        child.drained.set()
         if owned:
             return
         try:

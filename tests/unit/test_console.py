@@ -17,6 +17,17 @@ def test_event_lines_parse_and_other_lines_do_not() -> None:
     assert parse_event_line('EVT ["no", "ev"]')["ev"] == "_unparsed"  # type: ignore[index]
 
 
+def test_an_event_after_the_cut_off_line_of_a_reset_still_counts() -> None:
+    """A board that lost power mid-print leaves half a line; its next boot prints on after it."""
+    boot = 'EVT {"ev":"boot","reset":"power"}'
+    assert parse_event_line("({'doubl" + boot) == {"ev": "boot", "reset": "power"}
+    assert parse_event_line('EVT {"ev":"cli' + boot) == {"ev": "boot", "reset": "power"}
+    assert parse_event_line("\x00\xff" + boot + "\r") == {"ev": "boot", "reset": "power"}
+    # Only a whole event after noise counts: a REPL echo that mentions the prefix is not one.
+    assert parse_event_line(""">>> print('EVT {"ev":"boot"}')""") is None
+    assert parse_event_line('junk EVT {"no": "ev"}') is None
+
+
 def test_events_split_across_chunks_and_utf8() -> None:
     log = ConsoleLog()
     data = 'boot text\r\nEVT {"ev":"boot","fw":"1.0"}\r\nEVT {"ev":"led","pattern":"gr\u00fcn"}\n'
