@@ -43,16 +43,16 @@ from rig.cloud.policy import (
 )
 from rig.cloud.registry import Registry
 
-__all__ = ["CLOUD_USER", "PROBE_USER", "AuthCompiler", "AuthSnapshot", "SubscribeRules"]
+__all__ = ["CLOUD_USER", "PROBE_USER", "AuthCompiler", "AuthSnapshot", "ClientRules"]
 log = logging.getLogger(__name__)
 PRESENCE_LAG_MS = 2000
 
 
 @dataclass(frozen=True)
-class SubscribeRules:
-    """Who may subscribe to what: for each client id (CN), the policies and principal of every
-    certificate with that CN that may be connected. A filter is allowed only if all allow it,
-    the same intersection the ACL makes."""
+class ClientRules:
+    """Who may subscribe to and publish what: for each client id (CN), the policies and principal
+    of every certificate with that CN that may be connected. A filter or topic is allowed only if
+    all allow it, the same intersection the ACL makes."""
 
     by_client: dict[str, list[tuple[list[Policy], Principal]]] = field(default_factory=dict)
 
@@ -72,6 +72,17 @@ class SubscribeRules:
                 return f"SUBSCRIBE {topic_filter!r}: {decision.reason}"
         return None
 
+    def publish_allowed(self, client_id: str, topic: str) -> bool:
+        """Whether the broker lets `client_id` publish on `topic` (e.g. its Last Will)."""
+        certificates = self.by_client.get(client_id)
+        if not certificates or not reserved_topic_allowed(topic, "publish"):
+            return False
+        resource = arn.topic_arn(topic)
+        return all(
+            authorize(policies, "iot:Publish", resource, principal).allowed
+            for policies, principal in certificates
+        )
+
 
 @dataclass
 class AuthSnapshot:
@@ -82,7 +93,7 @@ class AuthSnapshot:
     crl_pem: bytes
     refused: dict[str, str] = field(default_factory=dict)  # certificate id -> why
     approximations: list[str] = field(default_factory=list)
-    subscribe_rules: SubscribeRules = field(default_factory=SubscribeRules)
+    client_rules: ClientRules = field(default_factory=ClientRules)
     # client id -> its presence row (connected, changed_ms) when compiled, for every client id
     # with a refused certificate: a change there can change the ACL (see `_may_be_in_use`)
     presence_watched: dict[str, tuple[bool, int] | None] = field(default_factory=dict)
@@ -162,7 +173,7 @@ class AuthCompiler:
             crl_pem=self.ca.certificate_revocation_list(revoked),
             refused=refused,
             approximations=approximations,
-            subscribe_rules=SubscribeRules(subscribers),
+            client_rules=ClientRules(subscribers),
             presence_watched=presence_watched,
         )
 

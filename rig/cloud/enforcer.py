@@ -28,7 +28,7 @@ DISCONNECT, as after AWS IoT's disconnect for an unauthorised request. The kicke
 disconnect are hidden from presence events (`CloudService.expect_kick`).
 
 Which SUBSCRIBE is refused is decided by the auth snapshot in force
-(rig/cloud/authsync.py `SubscribeRules`), passed in as `subscribe_refusal`.
+(rig/cloud/authsync.py `ClientRules`), passed in as `subscribe_refusal`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -190,8 +190,12 @@ class DenialEnforcer:
         expect_kick: Callable[[str], None] = lambda _client_id: None,
         cancel_kick: Callable[[str], None] = lambda _client_id: None,
         subscribe_refusal: SubscribeRefusal = lambda _client, _filter, _qos: None,
+        line_readers: Sequence[Callable[[str], object]] = (),
     ) -> None:
         self._tail = LogTail(log_file)
+        self._tail_lock = threading.Lock()
+        self._line_readers = list(line_readers)  # also fed every line (rig/cloud/wills.py)
+        self._unenforced: list[str] = []  # lines `read_now` read for the next round
         self._subscribes = SubscribeReader()
         self._subscribe_refusal = subscribe_refusal
         self._kicker = kicker
@@ -210,10 +214,24 @@ class DenialEnforcer:
         if self._thread.is_alive():
             self._thread.join(timeout=KICK_TIMEOUT_S + 2)
 
+    def read_now(self) -> None:
+        """Read the log up to its end now and feed the line readers (from any thread); the
+        lines are enforced in the next round."""
+        with self._tail_lock:
+            self._unenforced.extend(self._read())
+
+    def _read(self) -> list[str]:
+        lines = self._tail.lines()
+        for line in lines:
+            for reader in self._line_readers:
+                reader(line)
+        return lines
+
     def _run(self) -> None:
         while not self._stop.wait(POLL_S):
             try:
-                lines = self._tail.lines()
+                with self._tail_lock:
+                    lines, self._unenforced = self._unenforced + self._read(), []
                 refused = refused_clients(lines)
                 for client_id, why in refused_subscribers(
                     lines, self._subscribes, self._subscribe_refusal

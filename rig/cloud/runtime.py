@@ -35,6 +35,7 @@ from rig.cloud.authsync import CLOUD_USER, PROBE_USER, AuthCompiler, AuthSnapsho
 from rig.cloud.ca import CertificateAuthority
 from rig.cloud.enforcer import DenialEnforcer, Kicker
 from rig.cloud.service import CloudService
+from rig.cloud.wills import Will, WillReader
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05
@@ -105,6 +106,7 @@ class CloudRuntime:
         self._watcher: threading.Thread | None = None
         self.enforcer: DenialEnforcer | None = None
         self._snapshot: AuthSnapshot | None = None  # the one in force at the broker
+        self._wills = WillReader()
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -151,8 +153,10 @@ class CloudRuntime:
                 self.service.expect_kick,
                 self.service.cancel_kick,
                 self._subscribe_refusal,
+                line_readers=[self._wills.feed],
             )
             self.enforcer.start()
+            self.service.fired_will = self._fired_will
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
         self._watcher.start()
         endpoint.write(self.home, self.endpoint_document())
@@ -204,8 +208,20 @@ class CloudRuntime:
         return (
             None
             if snapshot is None
-            else snapshot.subscribe_rules.refusal(client_id, topic_filter, qos)
+            else snapshot.client_rules.refusal(client_id, topic_filter, qos)
         )
+
+    def _fired_will(self, client_id: str) -> Will | None:
+        """The will the broker publishes now that `client_id`'s connection was lost, if any
+        (the shadow service's network thread, on the disconnect line)."""
+        enforcer, snapshot = self.enforcer, self._snapshot
+        if enforcer is None or snapshot is None:
+            return None
+        enforcer.read_now()  # the lines up to this disconnect are in the log file already
+        will = self._wills.take_fired(client_id)
+        if will is None or not snapshot.client_rules.publish_allowed(client_id, will.topic):
+            return None  # the broker's ACL drops a will the client may not publish
+        return will
 
     def _presence_moved(self) -> bool:
         """Whether a client id with a refused certificate connected or disconnected since the

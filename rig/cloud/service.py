@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from rig.broker import BrokerEndpoint, ClientIdentity
-from rig.cloud import arn, shadows
+from rig.cloud import arn, shadows, wills
 from rig.cloud import shadow as engine
 from rig.cloud.api import Cloud
 from rig.cloud.authsync import CLOUD_USER, PROBE_USER
@@ -59,6 +59,7 @@ SHADOW_FILTERS = tuple(
     f"$aws/things/+/shadow/{middle}{op}" for middle in ("", "name/+/") for op in shadows.OPERATIONS
 )
 LOG_FILTER = "$SYS/broker/log/#"
+LOG_TOPIC_PREFIX = "$SYS/broker/log/"
 # Shadow messages in the outbox (REST changes) go out at SHADOW_REPLY_QOS like every other
 # shadow message (decision S-23); the rest of the outbox (registry events) at QoS 1.
 _SHADOW_MESSAGE_TOPIC = re.compile(r"^\$aws/things/[^/]+/shadow/")
@@ -112,6 +113,10 @@ class CloudService:
         self._sessions: dict[str, str] = {}
         self._kicks: dict[str, str] = {}  # client id -> "pending" | "connected" (enforcer.py)
         self._kicks_lock = threading.Lock()
+        # Who went away with which will (set by the runtime when it reads the broker's log);
+        # the expected wills by topic, each the size of its payload (network thread only).
+        self.fired_will: Callable[[str], wills.Will | None] = lambda _client_id: None
+        self._expected_wills: dict[str, int] = {}
         self._stopping = threading.Event()
         self._started_ms = now_ms()
         self._link = MqttLink(
@@ -183,14 +188,35 @@ class CloudService:
     def _on_message(self, message: Publish) -> None:
         topic, payload = message.topic, message.payload
         shadow = _SHADOW_TOPIC.match(topic)
-        if shadow is not None:
+        if shadow is not None and self._is_expected_will(topic, payload):
+            log.info("ignored the Last Will on %s, as AWS IoT's shadow service does", topic)
+        elif shadow is not None:
             try:
                 self._take_shadow_request(shadow, topic, payload)
             except Exception:  # never let it reach the link: it would drop the connection
                 log.exception("taking the shadow request on %s failed", topic)
+        elif topic.startswith(LOG_TOPIC_PREFIX):
+            self._note_fired_will(payload)
         for route in self._routes:
             if route.pattern.fullmatch(topic):
                 self._work.put(_Work(route.handler, topic, payload))
+
+    # ---- Last Wills on shadow topics (network thread; rig/cloud/wills.py, S-27) ----------
+
+    def _note_fired_will(self, payload: bytes) -> None:
+        """A connection ended without DISCONNECT: the broker sends its will (if any) next."""
+        client_id = wills.lost_connection_client(payload.decode(errors="replace"))
+        if client_id is None or client_id in INTERNAL_CLIENTS:
+            return
+        will = self.fired_will(client_id)
+        if will is not None and _SHADOW_TOPIC.match(will.topic):
+            self._expected_wills[will.topic] = will.size
+
+    def _is_expected_will(self, topic: str, payload: bytes) -> bool:
+        """Whether this message is the will just fired on its topic. Only the first message on
+        the topic after the disconnect line can be: the broker sends the will right after it."""
+        size = self._expected_wills.pop(topic, None) if self._expected_wills else None
+        return size == len(payload)
 
     # ---- worker --------------------------------------------------------------------------
 

@@ -4,13 +4,12 @@ Connected" pattern (LWT on a plain topic, republished to the shadow), over the r
 from __future__ import annotations
 
 import json
-import socket
-import ssl
-import struct
 import time
 from pathlib import Path
 
-from rig.broker import BrokerEndpoint, ClientIdentity
+from raw_mqtt import raw_connect
+
+from rig.broker import ClientIdentity
 from rig.cloud import arn
 from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
@@ -39,25 +38,6 @@ def _watcher(cloud: CloudRuntime, directory: Path) -> DeviceClient:
     key.write_text(created["keyPair"]["PrivateKey"])
     assert cloud.endpoint is not None
     return DeviceClient(cloud.endpoint, cert, key, "event-watcher").connect()
-
-
-def _str(data: bytes) -> bytes:
-    return struct.pack("!H", len(data)) + data
-
-
-def raw_connect(
-    endpoint: BrokerEndpoint, identity: ClientIdentity, will: tuple[str, bytes]
-) -> ssl.SSLSocket:
-    """An MQTT connection with a QoS 1 will, which the caller can drop without DISCONNECT."""
-    context = ssl.create_default_context(cafile=str(endpoint.ca_file))
-    context.load_cert_chain(str(identity.cert_file), str(identity.key_file))
-    raw = socket.create_connection((endpoint.host, endpoint.port), timeout=20)
-    tls = context.wrap_socket(raw, server_hostname=endpoint.server_hostname)
-    body = b"\x00\x04MQTT\x04\x0e\x00\x3c" + _str(b"x") + _str(will[0].encode()) + _str(will[1])
-    tls.sendall(bytes([0x10, len(body)]) + body)
-    connack = tls.recv(4)
-    assert connack[:1] == b"\x20" and connack[3:4] == b"\x00", f"CONNACK {connack!r}"
-    return tls
 
 
 def test_presence_events_for_clean_and_abrupt_disconnects(cloud, device, tmp_path) -> None:

@@ -1,5 +1,5 @@
 """A SUBSCRIBE AWS IoT refuses disconnects the client (rig/cloud/enforcer.py, authsync
-`SubscribeRules`): the spec's TV-07, TV-11 (c) and (e), and thing isolation on shadow topics,
+`ClientRules`): the spec's TV-07, TV-11 (c) and (e), and thing isolation on shadow topics,
 with paho devices against the real broker and cloud."""
 
 from __future__ import annotations
