@@ -474,15 +474,26 @@ class AttachedBroker:
         self.log_file: Path | None = None
 
     def start(self, timeout: float = 20.0) -> BrokerEndpoint:
+        """Wait up to `timeout` for the broker to accept the probe identity. A broker still
+        starting is waited for; a certificate that does not verify, or a CONNACK that refuses
+        us, will not change by waiting and fails at once."""
         deadline = time.monotonic() + timeout
-        while (problem := connection_problem(self.endpoint, self._probe, timeout=2.0)) is not None:
-            if time.monotonic() > deadline:
+        while True:
+            try:
+                code = mqtt_handshake(self.endpoint, self._probe, timeout=2.0)
+                if code == 0:
+                    return self.endpoint
+                problem, lasting = f"the broker refused the connection (CONNACK code {code})", True
+            except ssl.SSLCertVerificationError as exc:
+                problem, lasting = f"{type(exc).__name__}: {exc}", True
+            except (OSError, BrokerError) as exc:
+                problem, lasting = f"{type(exc).__name__}: {exc}", False
+            if lasting or time.monotonic() > deadline:
                 raise BrokerError(
                     f"cannot connect to the broker at {self.endpoint.host}:{self.endpoint.port}"
                     f" (TLS server name {self.endpoint.server_hostname!r}): {problem}"
                 )
             time.sleep(0.1)
-        return self.endpoint
 
     def alive(self) -> bool:
         return True  # not ours to watch; the service notices a lost connection
