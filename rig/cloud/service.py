@@ -208,7 +208,11 @@ class CloudService:
         client_id = wills.lost_connection_client(payload.decode(errors="replace"))
         if client_id is None or client_id in INTERNAL_CLIENTS:
             return
-        will = self.fired_will(client_id)
+        try:
+            will = self.fired_will(client_id)
+        except Exception:  # never let it reach the link: it would drop the connection
+            log.exception("looking up the Last Will of %s failed", client_id)
+            return
         if will is not None and _SHADOW_TOPIC.match(will.topic):
             self._expected_wills[will.topic] = will.size
 
