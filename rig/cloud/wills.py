@@ -11,9 +11,9 @@ mosquitto delivers a will like any PUBLISH, but its debug log tells wills apart:
     Client dev closed its connection.          <- the will is published right after this line
 
 (with the broker's `Sending PUBLISH ... '$SYS/broker/log/N'` lines for its non-debug log lines
-in between). Every end of a connection but a DISCONNECT ("Client dev disconnected.") publishes the will,
-including a takeover ("Client dev already connected, closing old connection.", logged before the
-new connection's own lines). A will the ACL denies is dropped without a log line, so whoever
+in between). Every end of a connection but a DISCONNECT ("Client dev disconnected.") publishes
+the will, including a takeover ("Client dev already connected, closing old connection.", logged
+before the new connection's own lines). A will the ACL denies is dropped without a log line, so whoever
 acts on a fired will checks the client's right to publish it (rig/cloud/runtime.py).
 
 `WillReader` is fed the log line by line (the enforcer's tail, rig/cloud/enforcer.py) and keeps,
