@@ -43,7 +43,6 @@ import shutil
 import signal
 import socket
 import ssl
-import struct
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,8 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+from rig.cloud.mqttpackets import connect_packet
 
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 LOOPBACK = "127.0.0.1"
@@ -110,9 +111,7 @@ def mqtt_handshake(endpoint: BrokerEndpoint, identity: ClientIdentity, timeout: 
         socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw,
         context.wrap_socket(raw, server_hostname=endpoint.server_hostname) as tls,
     ):
-        client_id = b"probe"
-        body = b"\x00\x04MQTT\x04\x02\x00\x0a" + struct.pack("!H", len(client_id)) + client_id
-        tls.sendall(bytes([0x10, len(body)]) + body)
+        tls.sendall(connect_packet("probe", keepalive_s=10))
         connack = _read_exactly(tls, 4)
         if connack[0] != 0x20:
             raise BrokerError(f"expected CONNACK, got packet type 0x{connack[0]:02x}")

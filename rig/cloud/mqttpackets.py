@@ -78,11 +78,18 @@ def _packet(first_byte: int, body: bytes) -> bytes:
     return bytes((first_byte,)) + remaining_length(len(body)) + body
 
 
-def connect_packet(client_id: str, keepalive_s: int) -> bytes:
-    """CONNECT with protocol level 4 and clean session; no will, user name or password (the
-    broker takes the identity from the client certificate)."""
-    variable_header = _string("MQTT") + bytes((4, 0x02)) + struct.pack("!H", keepalive_s)
-    return _packet(CONNECT << 4, variable_header + _string(client_id))
+def connect_packet(
+    client_id: str, keepalive_s: int, will: tuple[str, bytes] | None = None
+) -> bytes:
+    """CONNECT with protocol level 4 and clean session, and a QoS 1 will (topic, message) when
+    given; no user name or password (the broker takes the identity from the client
+    certificate)."""
+    flags, payload = 0x02, _string(client_id)
+    if will is not None:
+        flags |= 0x04 | (1 << 3)  # will flag, will QoS 1
+        payload += _string(will[0]) + _string(will[1])
+    variable_header = _string("MQTT") + bytes((4, flags)) + struct.pack("!H", keepalive_s)
+    return _packet(CONNECT << 4, variable_header + payload)
 
 
 def subscribe_packet(packet_id: int, filters: list[tuple[str, int]]) -> bytes:

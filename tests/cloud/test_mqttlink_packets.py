@@ -82,6 +82,22 @@ def test_connect_for_client_x_keepalive_60_byte_by_byte() -> None:
     assert packets.connect_packet("x", 60) == expected
 
 
+def test_connect_packet_with_a_will() -> None:
+    expected = bytes(
+        [
+            0x10,
+            0x17,  # remaining length 23 = 10 + 3 (client id) + 5 (will topic) + 5 (will message)
+            0x00, 0x04, *b"MQTT", 0x04,
+            0x0E,  # connect flags: Clean Session, Will Flag (bit 2), Will QoS 1 (bits 3-4)
+            0x00, 0x3C,
+            0x00, 0x01, *b"x",
+            0x00, 0x03, *b"a/b",  # will topic (§3.1.3.2)
+            0x00, 0x03, *b"off",  # will message (§3.1.3.3)
+        ]
+    )  # fmt: skip
+    assert packets.connect_packet("x", 60, ("a/b", b"off")) == expected
+
+
 def test_puback_for_packet_id_10_byte_by_byte() -> None:
     # 0x40: PUBACK (type 4), no flags; 0x02: remaining length; 0x00 0x0A: packet id 10 (§3.4)
     assert packets.puback_packet(10) == b"\x40\x02\x00\x0a"

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import socket
 import ssl
-import struct
 
 from rig.broker import BrokerEndpoint, ClientIdentity
-
-
-def _str(data: bytes) -> bytes:
-    return struct.pack("!H", len(data)) + data
-
-
-def _remaining_length(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        n, digit = divmod(n, 128)
-        out.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
+from rig.cloud.mqttpackets import connect_packet
 
 
 def raw_connect(
@@ -31,9 +18,7 @@ def raw_connect(
     context.load_cert_chain(str(identity.cert_file), str(identity.key_file))
     raw = socket.create_connection((endpoint.host, endpoint.port), timeout=20)
     tls = context.wrap_socket(raw, server_hostname=endpoint.server_hostname)
-    # protocol level 4; flags 0x0e = clean session, will, will QoS 1; keepalive 60 s
-    body = b"\x00\x04MQTT\x04\x0e\x00\x3c" + _str(b"x") + _str(will[0].encode()) + _str(will[1])
-    tls.sendall(b"\x10" + _remaining_length(len(body)) + body)
+    tls.sendall(connect_packet("x", 60, will))
     connack = tls.recv(4)
     assert connack[:1] == b"\x20" and connack[3:4] == b"\x00", f"CONNACK {connack!r}"
     return tls
