@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import serial
 
 from host.serialport import open_serial
-from rig.boards.console import EVENT_PREFIX, Event, parse_event_line
+from rig.drivers.console import EVENT_PREFIX, Event, parse_event_line
 
 REDACTED = "[REDACTED]"
 

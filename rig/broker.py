@@ -51,7 +51,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rig.cloud.mqttpackets import connect_packet
+from rig.mqtt.packets import connect_packet
 
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 LOOPBACK = "127.0.0.1"

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from rig import gestures
-from rig.boards.base import ExpectTimeout
-from rig.boards.emulated import BoardError, EmulatedBoard
 from rig.broker import BrokerError
 from rig.cloud.errors import CloudError
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
+from rig.drivers.base import ExpectTimeout
+from rig.drivers.emulated import BoardError, EmulatedBoard
 from rig.provisioning import CustomerSetup, Provisioned, ProvisioningError, leaks
 
 SERIAL = "G030DEMO0000001"

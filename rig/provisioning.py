@@ -10,7 +10,7 @@ The rig plays every role a person plays with a real AWS IoT button:
    pasted as PEM files;
 5. then watch the board reboot, join the network and connect (`mqtt` `up`).
 
-What a board *is* lives in `rig.boards`; how it is driven is its driver; this module only brings a
+What a board *is* lives in `rig.drivers`; how it is driven is its driver; this module only brings a
 board to a state. `ConfigPage` is the phone's HTTP client for the board's page.
 """
 
@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.boards.emulated import EmulatedBoard
 from rig.broker import BrokerEndpoint
 from rig.cloud.api import Cloud
+from rig.drivers.emulated import EmulatedBoard
 
 CONFIG_HOLD_MS = 6500  # firmware: config mode on a hold of >= 6 s
 WAIT_S = 60.0  # generous: boots, joins and TLS handshakes on a loaded 2-core CI machine

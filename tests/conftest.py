@@ -1,3 +1,3 @@
 """Shared pytest configuration: the board fixtures and the cloud fixtures come from the rig."""
 
-pytest_plugins = ["rig.pytest_plugin", "rig.cloud.pytest_fixtures"]
+pytest_plugins = ["rig.pytest_plugin"]

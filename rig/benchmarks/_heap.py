@@ -43,7 +43,7 @@ from pathlib import Path
 
 from host.mpy import compile_module
 from rig import BOARDS_DIR, FIRMWARE_DIR
-from rig.boards.unix_port import default_binary
+from rig.drivers.unix_port import default_binary
 
 SHIMS_DIR = BOARDS_DIR / "emulated" / "shims"
 SHIMS = tuple(sorted(p.stem for p in SHIMS_DIR.glob("*.py")))  # `_rig` first: all use it

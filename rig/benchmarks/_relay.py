@@ -1,7 +1,7 @@
 """A minimal MQTT relay for the shadow benchmark's floor (`mqtt_relay_rtt_ms_p50`).
 
 Run as `python -m rig.benchmarks._relay ENDPOINT_JSON CERT KEY CLIENT_ID IN_TOPIC OUT_TOPIC
-READY_FILE`: it connects with the cloud service's own MQTT client (rig/cloud/mqttlink.py),
+READY_FILE`: it connects with the cloud service's own MQTT client (rig/mqtt/link.py),
 re-publishes every message on IN_TOPIC to OUT_TOPIC at QoS 0 (as the service publishes its shadow
 replies) straight from the link's network thread, writes READY_FILE once subscribed, and runs
 until killed. A trip through it is two broker traversals plus the least the service's client in
@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from rig.broker import BrokerEndpoint, ClientIdentity
-from rig.cloud.mqttlink import MqttLink
-from rig.cloud.mqttpackets import Publish
+from rig.mqtt.link import MqttLink
+from rig.mqtt.packets import Publish
 
 WAIT_S = 20.0
 

@@ -17,8 +17,8 @@ import threading
 from typing import Any
 
 from rig import gestures
-from rig.boards.base import ExpectTimeout
-from rig.boards.emulated import EmulatedBoard
+from rig.drivers.base import ExpectTimeout
+from rig.drivers.emulated import EmulatedBoard
 
 GESTURES = 500
 GESTURES_QUICK = 40

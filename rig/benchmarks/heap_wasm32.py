@@ -34,7 +34,7 @@ from typing import Any
 
 from host.mpy import compile_module
 from rig import BOARDS_DIR, FIRMWARE_DIR, REPO_ROOT
-from rig.boards.unix_port import default_binary
+from rig.drivers.unix_port import default_binary
 
 RUNNER = Path(__file__).with_name("wasm32") / "run.mjs"
 WASM32_DIR = REPO_ROOT / "build" / "wasm32"

@@ -33,7 +33,7 @@ import paho.mqtt.client as mqtt
 from rig.broker import BrokerEndpoint
 from rig.cloud import arn
 from rig.cloud.api import Cloud
-from rig.cloud.pytest_fixtures import DeviceClient
+from rig.mqtt.device_client import DeviceClient
 
 WAIT_S = 30.0
 

@@ -1,7 +1,7 @@
 """The cloud's privileged MQTT client: shadow service, presence events, registry-event publisher,
 and a hook where other parts add their own topic handlers.
 
-Threads: the MQTT link's network thread (rig/cloud/mqttlink.py) answers shadow requests itself
+Threads: the MQTT link's network thread (rig/mqtt/link.py) answers shadow requests itself
 and sorts every other message into a queue; one worker thread runs the hook handlers in arrival
 order; one publisher thread drains the database outbox (events written by any process, e.g. the
 CLI).
@@ -42,9 +42,9 @@ from rig.cloud import shadow as engine
 from rig.cloud.api import Cloud
 from rig.cloud.authsync import CLOUD_USER, PROBE_USER
 from rig.cloud.events import now_ms
-from rig.cloud.mqttclient import topic_filter_pattern
-from rig.cloud.mqttlink import MqttLink
-from rig.cloud.mqttpackets import Publish
+from rig.mqtt.link import MqttLink
+from rig.mqtt.packets import Publish
+from rig.mqtt.topic_filter import topic_filter_pattern
 
 log = logging.getLogger(__name__)
 

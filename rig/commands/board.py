@@ -241,8 +241,8 @@ def monitor_console(args: argparse.Namespace) -> int:
 
 
 def serve_emulated(args: argparse.Namespace) -> int:
-    from rig.boards.emulated import EmulatedBoard
-    from rig.boards.rfc2217_server import serve_emulated as serve
+    from rig.drivers.emulated import EmulatedBoard
+    from rig.drivers.rfc2217_server import serve_emulated as serve
 
     board = EmulatedBoard(Path(args.home) / "served" / args.name, args.name)
     stop = threading.Event()

@@ -11,9 +11,9 @@ import pytest
 
 from rig.awscli import write_outfile
 from rig.cli import CommandError
-from rig.cloud.pytest_fixtures import buttonrig as run
-from rig.cloud.pytest_fixtures import buttonrig_json as run_json
-from rig.cloud.pytest_fixtures import buttonrig_subprocess
+from rig.pytest_plugin.cli_runner import buttonrig as run
+from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
+from rig.pytest_plugin.cli_runner import buttonrig_subprocess
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,8 @@ from rig.broker import (
     can_connect,
 )
 from rig.cloud.api import Cloud
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import AttachTarget, CloudRuntime
+from rig.mqtt.device_client import DeviceClient
 
 OPERATOR_ACL = """user operator-cloud
 topic readwrite #

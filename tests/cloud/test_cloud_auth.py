@@ -10,8 +10,8 @@ import pytest
 from rig.broker import ClientIdentity, can_connect
 from rig.cloud import arn
 from rig.cloud.errors import CertificateStateException
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
+from rig.mqtt.device_client import DeviceClient
 
 
 def _certificate(

@@ -11,8 +11,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
+from rig.mqtt.device_client import DeviceClient
 
 WAIT_S = 20.0
 

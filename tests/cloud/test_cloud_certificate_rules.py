@@ -19,9 +19,9 @@ from rig.broker import ClientIdentity, can_connect
 from rig.cloud import arn, authsync
 from rig.cloud.certificates import CLOUD_USER, PROBE_USER
 from rig.cloud.errors import InvalidRequestException
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
 from rig.cloud.service import presence_of
+from rig.mqtt.device_client import DeviceClient
 
 WAIT_S = 20.0
 

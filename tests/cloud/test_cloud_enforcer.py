@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 
 from rig.cloud.enforcer import denied_clients, refused_clients
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
+from rig.mqtt.device_client import DeviceClient
 
 WAIT_S = 20.0
 

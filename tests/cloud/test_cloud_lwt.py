@@ -11,8 +11,9 @@ from raw_mqtt import raw_connect
 
 from rig.broker import ClientIdentity
 from rig.cloud import arn
-from rig.cloud.pytest_fixtures import DeviceClient, DeviceFactory
 from rig.cloud.runtime import CloudRuntime
+from rig.mqtt.device_client import DeviceClient
+from rig.pytest_plugin.cloud import DeviceFactory
 
 OFFLINE = json.dumps({"state": {"reported": {"connected": "false"}}}).encode()
 

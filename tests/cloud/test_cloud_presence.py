@@ -11,8 +11,8 @@ from raw_mqtt import raw_connect
 
 from rig.broker import ClientIdentity
 from rig.cloud import arn
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
+from rig.mqtt.device_client import DeviceClient
 
 EVENTS_POLICY = {
     "Version": "2012-10-17",

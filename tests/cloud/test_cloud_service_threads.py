@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rig.cloud.mqttclient import topic_filter_pattern
+from rig.mqtt.topic_filter import topic_filter_pattern
 
 LEVELS = st.sampled_from(["a", "b", "", "$SYS", "$aws", "x.y", "(", "+", "#"])
 

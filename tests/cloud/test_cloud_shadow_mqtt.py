@@ -8,7 +8,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from rig.cloud.pytest_fixtures import WAIT_S, DeviceClient
+from rig.mqtt.device_client import WAIT_S, DeviceClient
 
 
 def _shadow(client: DeviceClient, thing: str, *suffixes: str) -> str:

@@ -11,8 +11,8 @@ from broker_watch import dropped, kicked
 
 from rig.cloud import arn
 from rig.cloud.enforcer import SubscribeReader, refused_subscribers
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
+from rig.mqtt.device_client import DeviceClient
 
 WAIT_S = 20.0
 Device = Callable[..., DeviceClient]

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from rig.broker import BrokerEndpoint, ClientIdentity, can_connect
-from rig.cloud.pytest_fixtures import DeviceClient
-from rig.cloud.pytest_fixtures import buttonrig as run
-from rig.cloud.pytest_fixtures import buttonrig_json as run_json
 from rig.commands.cloud import LOCK_FILE
+from rig.mqtt.device_client import DeviceClient
+from rig.pytest_plugin.cli_runner import buttonrig as run
+from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 
 
 class CloudProcess:

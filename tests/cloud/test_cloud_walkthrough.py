@@ -8,9 +8,9 @@ import queue
 from pathlib import Path
 
 from rig.cloud import arn
-from rig.cloud.pytest_fixtures import DeviceClient
-from rig.cloud.pytest_fixtures import buttonrig as run
-from rig.cloud.pytest_fixtures import buttonrig_json as run_json
+from rig.mqtt.device_client import DeviceClient
+from rig.pytest_plugin.cli_runner import buttonrig as run
+from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 
 DSN = "G030JF055364XVRB"
 

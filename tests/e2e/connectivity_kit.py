@@ -7,14 +7,14 @@ import time
 import uuid
 from pathlib import Path
 
-from rig.boards.base import Board
-from rig.boards.emulated import EmulatedBoard
 from rig.broker import MosquittoBroker
 from rig.cloud.handlers.clicks import ClickLog
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
+from rig.drivers.base import Board
+from rig.drivers.emulated import EmulatedBoard
+from rig.mqtt.device_client import DeviceClient
 from rig.provisioning import CustomerSetup, Provisioned, leaks
-from rig.pytest_plugin import BoardFactory
+from rig.pytest_plugin.boards import BoardFactory
 
 WAIT_S = 60.0  # generous: a loaded 2-core CI machine
 

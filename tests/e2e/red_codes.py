@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from rig.boards.emulated import EmulatedBoard
+from rig.drivers.emulated import EmulatedBoard
 
 LONG_FLASH_MS = 400  # between short (200) and long (600)
 # a dark gap longer than the 200 ms between flashes ends a pass (the pause is 1000 ms; another

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from rig import gestures
-from rig.boards.base import Board
-from rig.boards.emulated import EmulatedBoard
-from rig.boards.supervisor import process_alive
-from rig.pytest_plugin import BoardFactory
+from rig.drivers.base import Board
+from rig.drivers.emulated import EmulatedBoard
+from rig.drivers.supervisor import process_alive
+from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = pytest.mark.e2e
 

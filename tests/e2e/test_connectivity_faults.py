@@ -16,12 +16,12 @@ from cert_kit import PEM, ThrowawayCa
 from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 
 from rig import gestures
-from rig.boards.emulated import EmulatedBoard
 from rig.cloud.api import button_policy_document
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
+from rig.drivers.emulated import EmulatedBoard
 from rig.provisioning import FilePart, Provisioned, endpoint_text, reconfigure, set_radio
-from rig.pytest_plugin import BoardFactory
+from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -23,7 +23,7 @@ from rig.cloud.ca import CertificateAuthority
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.provisioning import endpoint_text, reconfigure
-from rig.pytest_plugin import BoardFactory
+from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

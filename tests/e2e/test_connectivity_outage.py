@@ -20,9 +20,9 @@ from connectivity_kit import (
 
 from rig import gestures
 from rig.cloud.handlers.clicks import ClickLog
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
-from rig.pytest_plugin import BoardFactory
+from rig.mqtt.device_client import DeviceClient
+from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

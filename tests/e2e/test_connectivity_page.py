@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from rig import gestures
-from rig.boards.emulated import EmulatedBoard
 from rig.cloud.runtime import CloudRuntime
+from rig.drivers.emulated import EmulatedBoard
 from rig.provisioning import ConfigPage, FilePart, enter_config_mode, label_serial, multipart
-from rig.pytest_plugin import BoardFactory
+from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -18,9 +18,9 @@ import pytest
 from connectivity_kit import WAIT_S, emulated
 
 from rig import gestures
-from rig.boards.emulated import EmulatedBoard
+from rig.drivers.emulated import EmulatedBoard
 from rig.provisioning import enter_config_mode
-from rig.pytest_plugin import BoardFactory
+from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -15,11 +15,11 @@ import pytest
 from connectivity_kit import WAIT_S, assert_no_leaks, connected, emulated, run_logs
 
 from rig import gestures
-from rig.boards.emulated import EmulatedBoard
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
+from rig.drivers.emulated import EmulatedBoard
 from rig.provisioning import FilePart, Page, enter_config_mode
-from rig.pytest_plugin import BoardFactory
+from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -23,7 +23,7 @@ from rig import gestures
 from rig.cloud import arn
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
-from rig.pytest_plugin import BoardFactory
+from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rig.boards.base import Board
-from rig.boards.emulated import EmulatedBoard
+from rig.drivers.base import Board
+from rig.drivers.emulated import EmulatedBoard
 
 pytestmark = pytest.mark.e2e
 

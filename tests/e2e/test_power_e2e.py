@@ -7,8 +7,8 @@ import json
 import pytest
 
 from rig import gestures
-from rig.boards.base import Board
-from rig.boards.emulated import EmulatedBoard
+from rig.drivers.base import Board
+from rig.drivers.emulated import EmulatedBoard
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ LONG_MS = 1500
 
 def power_cut_cause(board: Board) -> str:
     """Reset cause after power_cut + start: a USB board without a power switch the rig controls
-    is held in reset instead (rig/boards/serial.py), and boots with cause `hard`."""
+    is held in reset instead (rig/drivers/serial.py), and boots with cause `hard`."""
     if isinstance(board, EmulatedBoard) or getattr(board, "power", None) is not None:
         return "power"
     return "hard"

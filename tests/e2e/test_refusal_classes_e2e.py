@@ -12,7 +12,7 @@ from red_codes import wait_for_code
 
 from rig.cloud.runtime import CloudRuntime
 from rig.provisioning import endpoint_text, reconfigure
-from rig.pytest_plugin import BoardFactory
+from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

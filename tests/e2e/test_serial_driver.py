@@ -17,10 +17,10 @@ from cert_kit import PEM, issue
 from host.deploy import deploy
 from host.provision import NetworkConfig, identity_from_bytes, provision
 from host.transport import open_transport
-from rig.boards.emulated import EmulatedBoard
-from rig.boards.factory import EMULATED_RFC2217, ServedEmulatedBoard, open_board
-from rig.boards.rfc2217_server import serve_emulated
-from rig.boards.serial import SerialBoard
+from rig.drivers.emulated import EmulatedBoard
+from rig.drivers.factory import EMULATED_RFC2217, ServedEmulatedBoard, open_board
+from rig.drivers.rfc2217_server import serve_emulated
+from rig.drivers.serial import SerialBoard
 
 pytestmark = pytest.mark.e2e
 

@@ -16,8 +16,8 @@ import serial
 from cert_kit import DER, PEM, issue
 
 from host.monitor import REDACTED, follow
-from rig.boards.emulated import EmulatedBoard
-from rig.boards.rfc2217_server import serve_emulated
+from rig.drivers.emulated import EmulatedBoard
+from rig.drivers.rfc2217_server import serve_emulated
 
 pytestmark = pytest.mark.e2e
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
-from rig.cloud.pytest_fixtures import DeviceClient
 from rig.cloud.runtime import CloudRuntime
+from rig.mqtt.device_client import DeviceClient
 
 WAIT_S = 20.0
 

@@ -6,7 +6,7 @@ import socket
 import ssl
 
 from rig.broker import BrokerEndpoint, ClientIdentity
-from rig.cloud.mqttpackets import connect_packet
+from rig.mqtt.packets import connect_packet
 
 
 def raw_connect(

@@ -2,8 +2,8 @@ import threading
 
 import pytest
 
-from rig.boards.base import ExpectTimeout
-from rig.boards.console import ConsoleLog, parse_event_line
+from rig.drivers.base import ExpectTimeout
+from rig.drivers.console import ConsoleLog, parse_event_line
 
 
 def test_event_lines_parse_and_other_lines_do_not() -> None:

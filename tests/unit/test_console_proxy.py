@@ -5,7 +5,7 @@ import threading
 import time
 from pathlib import Path
 
-from rig.boards.console_proxy import Child, ConsoleProxy
+from rig.drivers.console_proxy import Child, ConsoleProxy
 
 # Prints without pause: the pty buffer is always full when the process is killed.
 CHATTY = [sys.executable, "-c", "import sys\nwhile True: sys.stdout.write('x' * 512)"]

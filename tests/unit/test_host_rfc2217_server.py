@@ -1,4 +1,4 @@
-"""rig/boards/rfc2217_server.py with a real pyserial RFC 2217 client and a recording board:
+"""rig/drivers/rfc2217_server.py with a real pyserial RFC 2217 client and a recording board:
 console bytes both ways, DTR/RTS mapped like a DevKitC's auto-reset circuit."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import serial
 
-from rig.boards.rfc2217_server import Rfc2217Server
+from rig.drivers.rfc2217_server import Rfc2217Server
 
 WAIT_S = 10.0  # generous: CI machines are loaded
 

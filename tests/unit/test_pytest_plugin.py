@@ -1,4 +1,4 @@
-"""rig/pytest_plugin.py: `--board-profile` says what a physical board is (serial boards only)."""
+"""rig/pytest_plugin/boards.py: `--board-profile` says what a physical board is (serial boards only)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rig.boards.serial import SerialBoard
-from rig.pytest_plugin import check_profile, open_test_board
+from rig.drivers.serial import SerialBoard
+from rig.pytest_plugin.boards import check_profile, open_test_board
 
 INNER_TEST = """
 def test_profile(board_profile):

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from rig.boards.emulated import SHIMS_DIR
-from rig.boards.sidechannel import SideChannel, SideChannelError, decode, encode
-from rig.boards.unix_port import checked_binary, default_binary
+from rig.drivers.emulated import SHIMS_DIR
+from rig.drivers.sidechannel import SideChannel, SideChannelError, decode, encode
+from rig.drivers.unix_port import checked_binary, default_binary
 
 
 def test_encode_decode_round_trip_and_errors() -> None:

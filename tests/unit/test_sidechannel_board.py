@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.boards.emulated import (
+from rig.drivers.emulated import (
     DEEPSLEEP_RESET,
     HARD_RESET,
     PWRON_RESET,
@@ -16,7 +16,7 @@ from rig.boards.emulated import (
     WDT_RESET,
     EmulatedBoard,
 )
-from rig.boards.supervisor import process_alive
+from rig.drivers.supervisor import process_alive
 
 FIRMWARE = """
 import json, time, machine

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 from rig import BOARDS_DIR
-from rig.boards.base import Board
-from rig.boards.emulated import EmulatedBoard
-from rig.boards.factory import DEFAULT_PHYSICAL_PROFILE, EMULATED, BoardSpecError, open_board
+from rig.drivers.base import Board
+from rig.drivers.emulated import EmulatedBoard
+from rig.drivers.factory import DEFAULT_PHYSICAL_PROFILE, EMULATED, BoardSpecError, open_board
 
 BOOT_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI machine
 BoardFactory = Callable[..., list[Board]]
@@ -35,7 +35,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--board",
         default=EMULATED,
         help='board to run end-to-end tests on: "emulated" (default), "emulated-rfc2217", or '
-        "a serial port / rfc2217:// URL of a physical button (rig/boards/factory.py)",
+        "a serial port / rfc2217:// URL of a physical button (rig/drivers/factory.py)",
     )
     parser.addoption(
         "--board-profile",

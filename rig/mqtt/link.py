@@ -5,7 +5,7 @@ re-publishes what it receives already costs 2.0–2.3 × a raw echo round trip o
 shadow service on paho can reach issue #4's 2.5. paho reads a packet in three or four receive
 calls, wakes its own loop through a socket pair for every packet it queues and writes every packet
 with its own send. This link reads whatever has arrived in one call, cuts it into packets
-(rig/cloud/mqttpackets.py), lets the service answer on this thread and writes the answers in one
+(rig/mqtt/packets.py), lets the service answer on this thread and writes the answers in one
 send: a relay built this way costs 1.1–1.7 × the echo. Device-side clients in the rig keep paho.
 
 What it does, and nothing more:
@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable
 
 from rig.broker import BrokerEndpoint, ClientIdentity
-from rig.cloud import mqttpackets as packets
+from rig.mqtt import packets
 
 log = logging.getLogger(__name__)
 

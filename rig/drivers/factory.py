@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rig.boards.base import Board
-from rig.boards.emulated import EmulatedBoard
-from rig.boards.rfc2217_server import Rfc2217Server, serve_emulated
-from rig.boards.serial import SerialBoard
+from rig.drivers.base import Board
+from rig.drivers.emulated import EmulatedBoard
+from rig.drivers.rfc2217_server import Rfc2217Server, serve_emulated
+from rig.drivers.serial import SerialBoard
 
 EMULATED = "emulated"
 EMULATED_RFC2217 = "emulated-rfc2217"

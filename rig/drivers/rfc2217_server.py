@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from serial import rfc2217
 
 if TYPE_CHECKING:
-    from rig.boards.emulated import EmulatedBoard
+    from rig.drivers.emulated import EmulatedBoard
 
 log = logging.getLogger(__name__)
 

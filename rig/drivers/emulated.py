@@ -24,12 +24,12 @@ from typing import Any
 
 from host.mpy import compile_module
 from rig import BOARDS_DIR, FIRMWARE_DIR
-from rig.boards.base import Board, ExpectTimeout
-from rig.boards.console import ConsoleLog, Event
-from rig.boards.console_proxy import Child, ConsoleProxy
-from rig.boards.profile import BoardProfile
-from rig.boards.sidechannel import Message, SideChannel, SideChannelError
-from rig.boards.unix_port import checked_binary, default_binary
+from rig.drivers.base import Board, ExpectTimeout
+from rig.drivers.console import ConsoleLog, Event
+from rig.drivers.console_proxy import Child, ConsoleProxy
+from rig.drivers.profile import BoardProfile
+from rig.drivers.sidechannel import Message, SideChannel, SideChannelError
+from rig.drivers.unix_port import checked_binary, default_binary
 
 SHIMS_DIR = BOARDS_DIR / "emulated" / "shims"
 

@@ -1,4 +1,4 @@
-"""The cloud service's own MQTT link (rig/cloud/mqttlink.py) end to end, against a real mosquitto.
+"""The cloud service's own MQTT link (rig/mqtt/link.py) end to end, against a real mosquitto.
 
 One broker for the module (the rig's MosquittoBroker with a CA from rig.cloud.api.Cloud). The
 broker forces each client id to its certificate's common name, so every connection here gets a
@@ -25,11 +25,11 @@ import pytest
 from cert_kit import ThrowawayCa
 
 from rig.broker import BrokerEndpoint, BrokerFiles, ClientIdentity, MosquittoBroker
-from rig.cloud import mqttpackets as packets
 from rig.cloud.api import Cloud
-from rig.cloud.mqttlink import MqttLink
-from rig.cloud.mqttpackets import Publish
-from rig.cloud.pytest_fixtures import WAIT_S, DeviceClient
+from rig.mqtt import packets
+from rig.mqtt.device_client import WAIT_S, DeviceClient
+from rig.mqtt.link import MqttLink
+from rig.mqtt.packets import Publish
 
 # Everyone may use link/... and $aws/things/...; nothing else (denied/... is for a refused filter).
 ACL = """pattern readwrite link/#
@@ -429,7 +429,7 @@ def test_a_refused_certificate_never_connects_and_stop_still_ends_it(
     cert.write_bytes(stranger.cert_bytes())
     key.write_bytes(stranger.key_bytes())
     key.chmod(0o600)
-    caplog.set_level(logging.WARNING, logger="rig.cloud.mqttlink")
+    caplog.set_level(logging.WARNING, logger="rig.mqtt.link")
     link = rig.link(Inbox(), identity=ClientIdentity(cert, key), client_id=client_id)
 
     def attempts() -> int:

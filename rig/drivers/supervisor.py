@@ -1,17 +1,17 @@
 """A long-lived emulated button for people and scripts (`buttonrig emulate`).
 
-`python -m rig.boards.supervisor <statedir> <serial>` runs one `EmulatedBoard` in the background
+`python -m rig.drivers.supervisor <statedir> <serial>` runs one `EmulatedBoard` in the background
 with its state under `<home>/boards/<serial>/` (flash, console log, `tty` link) and answers on a
 loopback control socket: newline-delimited JSON requests `{"cmd": "press", "gesture": "single"}`,
 `{"cmd": "status"}`, `{"cmd": "stop"}`, one JSON reply each. `supervisor.json` in the state
 directory says where (pid, control port, tty, RFC 2217 URL, what it was provisioned as) while it
 runs.
 
-`python -m rig.boards.supervisor <statedir> <serial> [--home DIR] [--rfc2217 PORT]`: with a home
+`python -m rig.drivers.supervisor <statedir> <serial> [--home DIR] [--rfc2217 PORT]`: with a home
 whose cloud runs (`buttonrig cloud up`, found through `<home>/endpoint.json`), the board is set up
 as a customer would (rig.provisioning.CustomerSetup) before the supervisor reports it running: the
 supervisor owns the board, so provisioning runs here. With `--rfc2217` the running board is also
-served as an RFC 2217 port (rig.boards.rfc2217_server.serve_emulated).
+served as an RFC 2217 port (rig.drivers.rfc2217_server.serve_emulated).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from rig import gestures
-from rig.boards.base import ExpectTimeout
-from rig.boards.emulated import EmulatedBoard
-from rig.boards.rfc2217_server import Rfc2217Server, serve_emulated
+from rig.drivers.base import ExpectTimeout
+from rig.drivers.emulated import EmulatedBoard
+from rig.drivers.rfc2217_server import Rfc2217Server, serve_emulated
 
 STATE_FILE = "supervisor.json"
 SERIAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -240,7 +240,7 @@ def provision_if_cloud_runs(board: EmulatedBoard, home: Path) -> dict[str, str] 
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rig.boards.supervisor")
+    parser = argparse.ArgumentParser(prog="python -m rig.drivers.supervisor")
     parser.add_argument("directory", type=Path)
     parser.add_argument("serial")
     parser.add_argument("--home", type=Path, help="rig home: provision against its running cloud")

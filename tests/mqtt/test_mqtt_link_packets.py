@@ -1,4 +1,4 @@
-"""The cloud service's MQTT 3.1.1 packet codec (rig/cloud/mqttpackets.py), without a broker.
+"""The cloud service's MQTT 3.1.1 packet codec (rig/mqtt/packets.py), without a broker.
 
 Three independent references: the byte values the MQTT 3.1.1 specification prints (§2.2.3 table,
 packet layouts of §3), paho's own encoder (paho 2.2, made to write into a socket pair), and the
@@ -18,8 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from paho.mqtt.enums import CallbackAPIVersion
 
-from rig.cloud import mqttpackets as packets
-from rig.cloud.mqttpackets import MalformedPacket, Packet, PacketReader, Publish
+from rig.mqtt import packets
+from rig.mqtt.packets import MalformedPacket, Packet, PacketReader, Publish
 
 # ---- remaining length (§2.2.3) ---------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from rig.boards.base import ExpectTimeout
+from rig.drivers.base import ExpectTimeout
 
 EVENT_PREFIX = "EVT "
 Event = dict[str, Any]

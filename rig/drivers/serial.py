@@ -8,7 +8,7 @@ Three parts, one job each:
   (reset held); both released → running. pyserial's `dtr = True` means asserted (line low).
 * `SerialBoard` — the `Board` the tests use, built from those two and the board's profile.
 
-The same driver runs in CI against an emulated board served by `rig.boards.rfc2217_server`.
+The same driver runs in CI against an emulated board served by `rig.drivers.rfc2217_server`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import serial
 from host import deploy as host_deploy
 from host.serialport import open_serial
 from host.transport import BorrowedPortTransport, TransportExecError, raw_repl
-from rig.boards.base import Board
-from rig.boards.console import ConsoleLog, Event
-from rig.boards.profile import BoardProfile
+from rig.drivers.base import Board
+from rig.drivers.console import ConsoleLog, Event
+from rig.drivers.profile import BoardProfile
 
 RESET_PULSE_S = 0.1  # EN low this long: what esptool's hard reset uses
 READ_TIMEOUT_S = 0.05  # the reader's poll period: bounds how long pausing it waits
