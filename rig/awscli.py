@@ -28,7 +28,7 @@ from typing import Any
 
 from rig.cli import CommandError
 from rig.cloud.api import Cloud
-from rig.cloud.errors import CloudError
+from rig.cloud.core.errors import CloudError
 
 Call = Callable[[Cloud, dict[str, Any]], Any]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from rig import gestures
 from rig.broker import BrokerError
-from rig.cloud.errors import CloudError
+from rig.cloud.core.errors import CloudError
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import ExpectTimeout

@@ -31,8 +31,8 @@ from typing import Any, Protocol
 import paho.mqtt.client as mqtt
 
 from rig.broker import BrokerEndpoint
-from rig.cloud import arn
 from rig.cloud.api import Cloud
+from rig.cloud.core import arn
 from rig.mqtt.device_client import DeviceClient
 
 WAIT_S = 30.0

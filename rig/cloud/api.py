@@ -1,7 +1,7 @@
 """`Cloud`: the Python API of the reference cloud (tests, the rig and the CLI use it).
 
 Method names and return shapes follow the AWS IoT API (snake_case methods, camelCase JSON keys).
-Errors are `rig.cloud.errors.CloudError` subclasses named like the AWS exceptions.
+Errors are `rig.cloud.core.errors.CloudError` subclasses named like the AWS exceptions.
 
 Every process of a rig opens the same SQLite database, so a `Cloud` works whether or not
 `buttonrig cloud up` runs. When it runs, a change of certificates, policies or attachments must
@@ -17,13 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rig.cloud import arn, endpoint, events, shadows
+from rig.cloud import shadows
 from rig.cloud.ca import CertificateAuthority, IssuedCertificate
 from rig.cloud.certificates import Certificates
-from rig.cloud.errors import CloudError, InvalidRequestException, ResourceNotFoundException
+from rig.cloud.core import arn, endpoint, events
+from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
+from rig.cloud.core.store import Store
 from rig.cloud.policies import Policies, document_text
 from rig.cloud.registry import Registry
-from rig.cloud.store import Store
 
 if TYPE_CHECKING:
     from rig.cloud.handlers.clicks import Click

@@ -23,7 +23,6 @@ import logging
 import sqlite3
 from dataclasses import dataclass, field
 
-from rig.cloud import arn
 from rig.cloud.acl import AclResult, acl_for, intersect_results, render_acl_file
 from rig.cloud.ca import ISSUER_COMMON_NAME, CertificateAuthority
 from rig.cloud.certificates import (
@@ -33,6 +32,7 @@ from rig.cloud.certificates import (
     common_name_problem,
     subject_attributes,
 )
+from rig.cloud.core import arn
 from rig.cloud.policies import Policies
 from rig.cloud.policy import (
     Policy,

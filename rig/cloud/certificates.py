@@ -12,16 +12,16 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from rig.cloud import arn, events
 from rig.cloud.ca import CertificateAuthority, CsrError, IssuedCertificate, serial_of
-from rig.cloud.errors import (
+from rig.cloud.core import arn, events
+from rig.cloud.core.errors import (
     CertificateStateException,
     DeleteConflictException,
     InvalidRequestException,
     ResourceNotFoundException,
 )
+from rig.cloud.core.store import Store
 from rig.cloud.registry import THING_NAME
-from rig.cloud.store import Store
 
 STATUSES = (
     "ACTIVE",

@@ -7,8 +7,8 @@ import re
 import sqlite3
 from typing import Any
 
-from rig.cloud import arn, events
-from rig.cloud.errors import (
+from rig.cloud.core import arn, events
+from rig.cloud.core.errors import (
     DeleteConflictException,
     InvalidRequestException,
     LimitExceededException,
@@ -16,8 +16,8 @@ from rig.cloud.errors import (
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
 )
+from rig.cloud.core.store import Store
 from rig.cloud.policy import PolicyError, parse_policy
-from rig.cloud.store import Store
 
 POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 MAX_DOCUMENT_CHARS = 2048  # "excluding whitespace"

@@ -12,15 +12,15 @@ import sqlite3
 import uuid
 from typing import Any
 
-from rig.cloud import arn, events
-from rig.cloud.errors import (
+from rig.cloud.core import arn, events
+from rig.cloud.core.errors import (
     InvalidRequestException,
     LimitExceededException,
     ResourceAlreadyExistsException,
     ResourceNotFoundException,
     VersionConflictException,
 )
-from rig.cloud.store import Store
+from rig.cloud.core.store import Store
 
 THING_NAME = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 ATTRIBUTE_NAME = re.compile(r"[a-zA-Z0-9_.,@/:#-]{1,128}")

@@ -29,10 +29,10 @@ from rig.broker import (
     ClientIdentity,
     MosquittoBroker,
 )
-from rig.cloud import endpoint
 from rig.cloud.api import Cloud
 from rig.cloud.authsync import CLOUD_USER, PROBE_USER, AuthCompiler, AuthSnapshot
 from rig.cloud.ca import CertificateAuthority
+from rig.cloud.core import endpoint
 from rig.cloud.enforcer import DenialEnforcer, Kicker
 from rig.cloud.service import CloudService
 from rig.cloud.wills import Will, WillReader

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
-from rig.cloud import jsoncodec
+from rig.cloud.core import jsoncodec
 
 MAX_STATE_BYTES = 8 * 1024  # §1.11 "8 KB", desired + reported only (ours: 8192 bytes)
 MAX_DEPTH = 6  # §1.9 "maximum is 6", counted inside desired/reported (ours)

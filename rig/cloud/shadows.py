@@ -2,7 +2,7 @@
 
 One operation = one write transaction: read the stored shadow, run the engine, store the result,
 commit, and only then hand back the replies to publish. So an accepted reply is never sent for an
-update that a crash of the cloud could lose (rig/cloud/store.py: WAL, synchronous=NORMAL).
+update that a crash of the cloud could lose (rig/cloud/core/store.py: WAL, synchronous=NORMAL).
 
 Each connection keeps the shadows it last read or wrote, parsed (`_ParsedShadows`): a device
 that updates its shadow again skips the SELECT and the JSON parse of the stored document. The
@@ -19,9 +19,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.cloud import jsoncodec
 from rig.cloud import shadow as engine
-from rig.cloud.errors import (
+from rig.cloud.core import jsoncodec
+from rig.cloud.core.errors import (
     CloudError,
     ConflictException,
     ForbiddenException,
@@ -34,9 +34,9 @@ from rig.cloud.errors import (
     UnauthorizedException,
     UnsupportedDocumentEncodingException,
 )
-from rig.cloud.events import enqueue
+from rig.cloud.core.events import enqueue
+from rig.cloud.core.store import Store
 from rig.cloud.registry import THING_NAME
-from rig.cloud.store import Store
 
 OPERATIONS = ("update", "get", "delete")
 MAX_PARSED_SHADOWS = 1024  # per connection; beyond that the copies start afresh

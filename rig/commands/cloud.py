@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rig.cli import CommandError
-from rig.cloud import endpoint
+from rig.cloud.core import endpoint
 
 if TYPE_CHECKING:  # imported when used: every buttonrig call loads this module
     from rig.cloud.runtime import AttachTarget

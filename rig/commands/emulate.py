@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rig import REPO_ROOT
 from rig.cli import CommandError
-from rig.cloud import endpoint
+from rig.cloud.core import endpoint
 from rig.drivers import supervisor
 
 START_TIMEOUT_S = 150.0  # boot, then customer set-up (boots, Wi-Fi, TLS) on a loaded machine

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from rig.broker import ClientIdentity, can_connect
-from rig.cloud import arn
-from rig.cloud.errors import CertificateStateException
+from rig.cloud.core import arn
+from rig.cloud.core.errors import CertificateStateException
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 

@@ -16,9 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from rig.broker import ClientIdentity, can_connect
-from rig.cloud import arn, authsync
+from rig.cloud import authsync
 from rig.cloud.certificates import CLOUD_USER, PROBE_USER
-from rig.cloud.errors import InvalidRequestException
+from rig.cloud.core import arn
+from rig.cloud.core.errors import InvalidRequestException
 from rig.cloud.runtime import CloudRuntime
 from rig.cloud.service import presence_of
 from rig.mqtt.device_client import DeviceClient

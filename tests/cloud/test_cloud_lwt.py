@@ -10,7 +10,7 @@ from pathlib import Path
 from raw_mqtt import raw_connect
 
 from rig.broker import ClientIdentity
-from rig.cloud import arn
+from rig.cloud.core import arn
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 from rig.pytest_plugin.cloud import DeviceFactory

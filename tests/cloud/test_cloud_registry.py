@@ -14,10 +14,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from rig.cloud import arn, registry, shadows
+from rig.cloud import registry, shadows
 from rig.cloud import shadow as shadow_engine
 from rig.cloud.api import Cloud
-from rig.cloud.errors import (
+from rig.cloud.core import arn
+from rig.cloud.core.errors import (
     CertificateStateException,
     DeleteConflictException,
     InvalidRequestException,
@@ -198,7 +199,7 @@ def test_shadow_rest_errors(cloud: Cloud) -> None:
     assert accepted["version"] == 1
     with pytest.raises(InvalidRequestException, match="Invalid JSON"):
         cloud.update_thing_shadow("rest-1", b"{")
-    from rig.cloud.errors import ConflictException
+    from rig.cloud.core.errors import ConflictException
 
     with pytest.raises(ConflictException):
         cloud.update_thing_shadow("rest-1", b'{"state":{"reported":{"a":2}},"version":7}')
@@ -292,7 +293,7 @@ def test_every_code_of_the_guides_error_table_has_its_rest_exception(
 
 
 def test_a_corrupt_stored_shadow_gives_an_internal_error_not_a_crash(cloud: Cloud) -> None:
-    from rig.cloud.errors import InternalFailureException
+    from rig.cloud.core.errors import InternalFailureException
 
     cloud.update_thing_shadow("corrupt-1", b'{"state":{"reported":{"a":1}}}')
     with cloud.store.write() as db:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from rig.cloud import arn
+from rig.cloud.core import arn
 
 
 def _allow_ping(cloud, thing: str) -> None:

@@ -7,7 +7,7 @@ import json
 import queue
 from pathlib import Path
 
-from rig.cloud import arn
+from rig.cloud.core import arn
 from rig.mqtt.device_client import DeviceClient
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json

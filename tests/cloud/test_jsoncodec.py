@@ -1,4 +1,4 @@
-"""rig.cloud.jsoncodec gives the json module's answers, only faster: same values read, same text
+"""rig.cloud.core.jsoncodec gives the json module's answers, only faster: same values read, same text
 written, errors where the json module (or JSON itself) has them."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rig.cloud import jsoncodec
+from rig.cloud.core import jsoncodec
 
 SCALARS = (
     st.none()

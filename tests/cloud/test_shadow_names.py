@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from rig.cloud.core.store import Store
 from rig.cloud.shadows import ShadowStore
-from rig.cloud.store import Store
 
 REQUEST = json.dumps({"state": {"reported": {"a": 1}}, "clientToken": "tok"}).encode()
 

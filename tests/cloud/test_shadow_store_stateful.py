@@ -26,8 +26,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from shadow_model import SECTION_PATCH, FlatShadow, check_delta_message, check_document
 
 from rig.cloud import shadows
+from rig.cloud.core.store import Store
 from rig.cloud.shadow import Shadow
-from rig.cloud.store import Store
 
 THING = "stateful-1"
 TOPIC = f"$aws/things/{THING}/shadow"

@@ -20,7 +20,7 @@ from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 from red_codes import wait_for_code
 
 from rig import gestures
-from rig.cloud import arn
+from rig.cloud.core import arn
 from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.pytest_plugin.boards import BoardFactory

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rig.cloud.api import Cloud
+    from rig.cloud.core.store import Store
     from rig.cloud.service import CloudService
-    from rig.cloud.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from rig.cloud.arn import ACCOUNT
+from rig.cloud.core.arn import ACCOUNT
 
 
 def now_ms() -> int:
@@ -71,7 +71,7 @@ def enqueue(db: sqlite3.Connection, topic: str, payload: dict[str, Any]) -> None
     )
 
 
-def _base(event_type: str, operation: str) -> dict[str, Any]:
+def base_event(event_type: str, operation: str) -> dict[str, Any]:
     return {
         "eventType": event_type,
         "eventId": str(uuid.uuid4()),
@@ -87,7 +87,7 @@ def thing_event(
     """operation: CREATED | UPDATED | DELETED."""
     if not enabled(db, "THING"):
         return
-    payload = _base("thingEvent", operation) | {
+    payload = base_event("thingEvent", operation) | {
         "thingId": thing["thing_id"],
         "thingName": thing["name"],
         "versionNumber": thing["version"],
@@ -100,7 +100,7 @@ def thing_event(
 def thing_type_event(db: sqlite3.Connection, operation: str, row: sqlite3.Row) -> None:
     if not enabled(db, "THING_TYPE"):
         return
-    payload = _base("thingTypeEvent", operation) | {
+    payload = base_event("thingTypeEvent", operation) | {
         "thingTypeId": row["type_id"],
         "thingTypeName": row["name"],
         "isDeprecated": bool(row["deprecated"]),
@@ -120,7 +120,7 @@ def thing_group_event(
 ) -> None:
     if not enabled(db, "THING_GROUP"):
         return
-    payload = _base("thingGroupEvent", operation) | {
+    payload = base_event("thingGroupEvent", operation) | {
         "thingGroupId": row["group_id"],
         "thingGroupName": row["name"],
         "versionNumber": row["version"],
@@ -145,7 +145,7 @@ def membership_event(
     """operation: ADDED | REMOVED."""
     if not enabled(db, "THING_GROUP_MEMBERSHIP"):
         return
-    payload = _base("thingGroupMembershipEvent", operation) | {
+    payload = base_event("thingGroupMembershipEvent", operation) | {
         "groupArn": group_arn,
         "groupId": group["group_id"],
         "thingArn": thing_arn,
@@ -164,7 +164,7 @@ def hierarchy_event(
 ) -> None:
     if not enabled(db, "THING_GROUP_HIERARCHY"):
         return
-    payload = _base("thingGroupHierarchyEvent", operation) | {
+    payload = base_event("thingGroupHierarchyEvent", operation) | {
         "thingGroupId": parent["group_id"],
         "thingGroupName": parent["name"],
         "childGroupId": child["group_id"],
@@ -186,7 +186,7 @@ def type_association_event(
     other events (docs/contracts.md)."""
     if not enabled(db, "THING_TYPE_ASSOCIATION"):
         return
-    payload = _base("THING_TYPE_ASSOCIATION_EVENT", operation) | {
+    payload = base_event("THING_TYPE_ASSOCIATION_EVENT", operation) | {
         "thingId": thing["thing_id"],
         "thingName": thing["name"],
         "thingTypeName": type_name,
