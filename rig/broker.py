@@ -51,6 +51,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 from rig.mqtt.packets import connect_packet
 
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
@@ -61,24 +62,6 @@ _PR_SET_PDEATHSIG = 1
 
 class BrokerError(RuntimeError):
     """The broker could not be started, reached or reloaded."""
-
-
-@dataclass(frozen=True)
-class ClientIdentity:
-    """A client certificate and key (PEM files) used to reach the broker."""
-
-    cert_file: Path
-    key_file: Path
-
-
-@dataclass(frozen=True)
-class BrokerEndpoint:
-    """Where clients connect: host, port, and the CA that signed the server certificate."""
-
-    host: str
-    port: int
-    ca_file: Path
-    server_hostname: str = "localhost"
 
 
 def find_mosquitto() -> str:

@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.broker import BrokerEndpoint
 from rig.cloud.api import Cloud
 from rig.drivers.emulated import EmulatedBoard
+from rig.mqtt.endpoint import BrokerEndpoint
 
 CONFIG_HOLD_MS = 6500  # firmware: config mode on a hold of >= 6 s
 WAIT_S = 60.0  # generous: boots, joins and TLS handshakes on a loaded 2-core CI machine

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from rig.broker import BrokerEndpoint, ClientIdentity
+from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 from rig.mqtt.link import MqttLink
 from rig.mqtt.packets import Publish
 

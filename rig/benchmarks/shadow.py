@@ -30,10 +30,10 @@ from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
-from rig.broker import BrokerEndpoint
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
 from rig.mqtt.device_client import DeviceClient
+from rig.mqtt.endpoint import BrokerEndpoint
 
 WAIT_S = 30.0
 

@@ -21,14 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rig.broker import (
-    SERVER_HOSTNAMES,
-    AttachedBroker,
-    BrokerEndpoint,
-    BrokerFiles,
-    ClientIdentity,
-    MosquittoBroker,
-)
+from rig.broker import SERVER_HOSTNAMES, AttachedBroker, BrokerFiles, MosquittoBroker
 from rig.cloud.api import Cloud
 from rig.cloud.authsync import CLOUD_USER, PROBE_USER, AuthCompiler, AuthSnapshot
 from rig.cloud.ca import CertificateAuthority
@@ -36,6 +29,7 @@ from rig.cloud.core import endpoint
 from rig.cloud.enforcer import DenialEnforcer, Kicker
 from rig.cloud.service import CloudService
 from rig.cloud.wills import Will, WillReader
+from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05

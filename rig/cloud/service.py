@@ -36,13 +36,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from rig.broker import BrokerEndpoint, ClientIdentity
 from rig.cloud import shadow as engine
 from rig.cloud import shadows, wills
 from rig.cloud.api import Cloud
 from rig.cloud.authsync import CLOUD_USER, PROBE_USER
 from rig.cloud.core import arn
 from rig.cloud.core.events import now_ms
+from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 from rig.mqtt.link import MqttLink
 from rig.mqtt.packets import Publish
 from rig.mqtt.topic_filter import topic_filter_pattern

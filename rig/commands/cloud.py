@@ -24,8 +24,8 @@ LOCK_FILE = "cloud-up.lock"
 
 
 def _attach_target(args: argparse.Namespace) -> AttachTarget | None:
-    from rig.broker import BrokerEndpoint, ClientIdentity
     from rig.cloud.runtime import AttachTarget
+    from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
     options = (
         args.attach_host,

@@ -209,9 +209,9 @@ class Supervisor:
 def provision_if_cloud_runs(board: EmulatedBoard, home: Path) -> dict[str, str] | None:
     """Set the board up through its access point against the cloud running for `home`; what it
     became (thing, certificate, policy, endpoint — no secrets), or None when no cloud runs."""
-    from rig.broker import BrokerEndpoint
     from rig.cloud.api import Cloud
     from rig.cloud.core import endpoint
+    from rig.mqtt.endpoint import BrokerEndpoint
     from rig.provisioning import CustomerSetup
 
     running = endpoint.running_cloud(home)

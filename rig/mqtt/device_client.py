@@ -14,7 +14,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from rig.broker import BrokerEndpoint
+from rig.mqtt.endpoint import BrokerEndpoint
 
 WAIT_S = 20.0  # generous: CI machines are slow and loaded
 

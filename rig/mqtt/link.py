@@ -36,8 +36,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from rig.broker import BrokerEndpoint, ClientIdentity
 from rig.mqtt import packets
+from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
 log = logging.getLogger(__name__)
 

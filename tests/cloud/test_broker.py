@@ -18,16 +18,9 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from rig.broker import (
-    BrokerEndpoint,
-    BrokerError,
-    BrokerFiles,
-    ClientIdentity,
-    MosquittoBroker,
-    can_connect,
-    mqtt_handshake,
-)
+from rig.broker import BrokerError, BrokerFiles, MosquittoBroker, can_connect, mqtt_handshake
 from rig.cloud.ca import CertificateAuthority, serial_of
+from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
 ACL = "user cloud\ntopic readwrite #\n"
 
@@ -207,7 +200,8 @@ def test_a_killed_owner_leaves_no_broker(ca, tmp_path: Path, restarted: bool) ->
         f"""
         import sys, time
         from pathlib import Path
-        from rig.broker import BrokerFiles, ClientIdentity, MosquittoBroker
+        from rig.broker import BrokerFiles, MosquittoBroker
+        from rig.mqtt.endpoint import ClientIdentity
         d = Path({str(tmp_path)!r})
         files = BrokerFiles((d / "ca.pem").read_bytes(), (d / "server.crt").read_bytes(),
                             (d / "server.key").read_bytes(), (d / "crl.pem").read_bytes(), "")

@@ -17,16 +17,15 @@ import pytest
 from rig.broker import (
     LOOPBACK,
     AttachedBroker,
-    BrokerEndpoint,
     BrokerError,
     BrokerFiles,
-    ClientIdentity,
     MosquittoBroker,
     can_connect,
 )
 from rig.cloud.api import Cloud
 from rig.cloud.runtime import AttachTarget, CloudRuntime
 from rig.mqtt.device_client import DeviceClient
+from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
 OPERATOR_ACL = """user operator-cloud
 topic readwrite #

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from rig.broker import ClientIdentity, can_connect
+from rig.broker import can_connect
 from rig.cloud.core import arn
 from rig.cloud.core.errors import CertificateStateException
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
+from rig.mqtt.endpoint import ClientIdentity
 
 
 def _certificate(

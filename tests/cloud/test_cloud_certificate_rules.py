@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from rig.broker import ClientIdentity, can_connect
+from rig.broker import can_connect
 from rig.cloud import authsync
 from rig.cloud.certificates import CLOUD_USER, PROBE_USER
 from rig.cloud.core import arn
@@ -23,6 +23,7 @@ from rig.cloud.core.errors import InvalidRequestException
 from rig.cloud.runtime import CloudRuntime
 from rig.cloud.service import presence_of
 from rig.mqtt.device_client import DeviceClient
+from rig.mqtt.endpoint import ClientIdentity
 
 WAIT_S = 20.0
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from raw_mqtt import raw_connect
 
-from rig.broker import ClientIdentity
 from rig.cloud.core import arn
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
+from rig.mqtt.endpoint import ClientIdentity
 
 EVENTS_POLICY = {
     "Version": "2012-10-17",

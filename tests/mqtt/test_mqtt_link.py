@@ -24,10 +24,11 @@ from pathlib import Path
 import pytest
 from cert_kit import ThrowawayCa
 
-from rig.broker import BrokerEndpoint, BrokerFiles, ClientIdentity, MosquittoBroker
+from rig.broker import BrokerFiles, MosquittoBroker
 from rig.cloud.api import Cloud
 from rig.mqtt import packets
 from rig.mqtt.device_client import WAIT_S, DeviceClient
+from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 from rig.mqtt.link import MqttLink
 from rig.mqtt.packets import Publish
 

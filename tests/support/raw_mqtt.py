@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 
-from rig.broker import BrokerEndpoint, ClientIdentity
+from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 from rig.mqtt.packets import connect_packet
 
 
