@@ -25,8 +25,8 @@ from typing import Any
 
 from rig import gestures
 from rig.broker import BrokerError
+from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core.errors import CloudError
-from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import ExpectTimeout
 from rig.drivers.emulated import BoardError, EmulatedBoard

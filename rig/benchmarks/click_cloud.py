@@ -40,7 +40,7 @@ from typing import Any
 
 from rig import gestures
 from rig.benchmarks import _heap
-from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.drivers.emulated import EmulatedBoard
 from rig.provisioning import CustomerSetup

@@ -22,13 +22,19 @@ from pathlib import Path
 from typing import Any
 
 from rig.broker import SERVER_HOSTNAMES, AttachedBroker, BrokerFiles, MosquittoBroker
+from rig.cloud import ping
 from rig.cloud.api import Cloud
-from rig.cloud.authsync import CLOUD_USER, PROBE_USER, AuthCompiler, AuthSnapshot
-from rig.cloud.ca import CertificateAuthority
+from rig.cloud.auth.compiler import AuthCompiler, AuthSnapshot
+from rig.cloud.auth.enforcer import DenialEnforcer, Kicker
+from rig.cloud.certificates.ca import CertificateAuthority
+from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
+from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
-from rig.cloud.enforcer import DenialEnforcer, Kicker
-from rig.cloud.service import CloudService
-from rig.cloud.wills import Will, WillReader
+from rig.cloud.host.service import CloudService
+from rig.cloud.host.wills import Will, WillReader
+from rig.cloud.lifecycle.mqtt import Presence
+from rig.cloud.lifecycle.store import PresenceStore
+from rig.cloud.shadow.mqtt import ShadowResponder
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
 log = logging.getLogger(__name__)
@@ -89,11 +95,17 @@ class CloudRuntime:
         self.cloud = Cloud(home)
         self.identities = Identities(self.cloud.ca, self.cloud.directory / "identities")
         self.compiler = AuthCompiler(
-            self.cloud.registry, self.cloud.certificates, self.cloud.policies, self.cloud.ca
+            self.cloud.registry,
+            self.cloud.certificates,
+            self.cloud.policies,
+            self.cloud.ca,
+            PresenceStore(self.cloud.store).state,
         )
         self._attach = attach
         self.broker: MosquittoBroker | AttachedBroker | None = None
         self.service: CloudService | None = None
+        self.shadow_responder: ShadowResponder | None = None
+        self.presence: Presence | None = None
         self.endpoint: BrokerEndpoint | None = None
         self._auth_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -133,28 +145,42 @@ class CloudRuntime:
             self.broker = AttachedBroker(self._attach.endpoint, service_identity)
             self.endpoint = self.broker.start()
         self._applied(snapshot)
-        self.service = CloudService(self.cloud, self.endpoint, service_identity)
+        self.service = self._compose_services(service_identity)
         try:
             self.service.start()
         except Exception:
             self.broker.stop()
             raise
         self.cloud.auth_applier = self.sync_auth
+        assert self.presence is not None and self.shadow_responder is not None
         if isinstance(self.broker, MosquittoBroker):  # an attached broker's log is not ours
             self.enforcer = DenialEnforcer(
                 lambda: self.broker.log_file if isinstance(self.broker, MosquittoBroker) else None,
                 Kicker(self.endpoint, self.identities.client),
-                self.service.expect_kick,
-                self.service.cancel_kick,
+                self.presence.expect_kick,
+                self.presence.cancel_kick,
                 self._subscribe_refusal,
                 line_readers=[self._wills.feed],
             )
             self.enforcer.start()
-            self.service.fired_will = self._fired_will
+            self.shadow_responder.fired_will = self._fired_will
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
         self._watcher.start()
         endpoint.write(self.home, self.endpoint_document())
         return self.endpoint
+
+    def _compose_services(self, identity: ClientIdentity) -> CloudService:
+        """The MQTT host with every service plugged in, in this order (docs/contracts.md
+        "Cloud service handlers"): a new service is one more line here."""
+        assert self.endpoint is not None
+        service = CloudService(self.cloud.store, self.endpoint, identity)
+        self.shadow_responder = ShadowResponder(service, self.cloud.shadow_store)
+        self.shadow_responder.register()
+        self.presence = Presence(service, PresenceStore(self.cloud.store), self.cloud.certificates)
+        self.presence.register()
+        clicks_mqtt.register(service, self.cloud.click_log)
+        ping.register(service)
+        return service
 
     def endpoint_document(self) -> dict[str, Any]:
         assert self.endpoint is not None
@@ -264,6 +290,7 @@ class CloudRuntime:
         if self.service is not None:
             self.service.stop()
             self.service = None
+            self.shadow_responder = self.presence = None
         if self.broker is not None:
             self.broker.stop()
             self.broker = None

@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def list_clicks(args: argparse.Namespace) -> int:
     from rig.cloud.api import Cloud
-    from rig.cloud.handlers.clicks import ClickLog
+    from rig.cloud.clicks.store import ClickLog
 
     cloud = Cloud(args.home)
     try:

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from rig.cloud.acl import AclResult, acl_for, intersect_results, render_acl_file
-from rig.cloud.policy import Principal, authorize, parse_policy, reserved_topic_allowed
+from rig.cloud.auth.acl import AclResult, acl_for, intersect_results, render_acl_file
+from rig.cloud.policies.engine import Principal, authorize, parse_policy, reserved_topic_allowed
 
 P = "arn:aws:iot:us-east-1:123456789012"
 DEV = Principal(

@@ -19,7 +19,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from rig.broker import BrokerError, BrokerFiles, MosquittoBroker, can_connect, mqtt_handshake
-from rig.cloud.ca import CertificateAuthority, serial_of
+from rig.cloud.certificates.ca import CertificateAuthority, serial_of
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
 ACL = "user cloud\ntopic readwrite #\n"

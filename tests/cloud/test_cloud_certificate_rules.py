@@ -16,12 +16,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from rig.broker import can_connect
-from rig.cloud import authsync
-from rig.cloud.certificates import CLOUD_USER, PROBE_USER
+from rig.cloud.auth import compiler as authsync
+from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.core import arn
 from rig.cloud.core.errors import InvalidRequestException
+from rig.cloud.lifecycle.store import PresenceStore
 from rig.cloud.runtime import CloudRuntime
-from rig.cloud.service import presence_of
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import ClientIdentity
 
@@ -184,7 +184,7 @@ def _acl_block(cloud: CloudRuntime, username: str) -> list[str]:
 
 def _wait_presence(cloud: CloudRuntime, client_id: str, connected: bool) -> None:
     deadline = time.monotonic() + WAIT_S
-    while presence_of(cloud.cloud, client_id) is not connected:
+    while PresenceStore(cloud.cloud.store).connected(client_id) is not connected:
         assert time.monotonic() < deadline, f"{client_id} never seen connected={connected}"
         time.sleep(0.02)
 

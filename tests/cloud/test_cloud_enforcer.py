@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from rig.cloud.enforcer import denied_clients, refused_clients
+from rig.cloud.auth.enforcer import denied_clients, refused_clients
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 

@@ -14,8 +14,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
-from rig.cloud import registry, shadows
-from rig.cloud import shadow as shadow_engine
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
 from rig.cloud.core.errors import (
@@ -28,6 +26,9 @@ from rig.cloud.core.errors import (
     ResourceNotFoundException,
     VersionConflictException,
 )
+from rig.cloud.registry import thing_types
+from rig.cloud.shadow import engine as shadow_engine
+from rig.cloud.shadow import store as shadows
 
 
 @pytest.fixture
@@ -347,7 +348,7 @@ def test_delete_thing_type_needs_deprecation_five_minutes_and_no_things(
     cloud.deprecate_thing_type("StopLight")
     with pytest.raises(InvalidRequestException, match="5 minutes after deprecation"):
         cloud.delete_thing_type("StopLight")
-    monkeypatch.setattr(registry, "THING_TYPE_DELETE_WAIT_MS", 0)  # five minutes have passed
+    monkeypatch.setattr(thing_types, "THING_TYPE_DELETE_WAIT_MS", 0)  # five minutes have passed
     with pytest.raises(InvalidRequestException, match="1 thing"):
         cloud.delete_thing_type("StopLight")
     cloud.update_thing("light-1", remove_thing_type=True)

@@ -1,4 +1,4 @@
-"""The service's handler hook: modules in rig.cloud.handlers, and handlers added at run time."""
+"""The service's handler hook: the services the runtime registers, and handlers added at run time."""
 
 from __future__ import annotations
 

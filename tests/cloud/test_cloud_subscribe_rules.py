@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from broker_watch import dropped, kicked
 
+from rig.cloud.auth.enforcer import SubscribeReader, refused_subscribers
 from rig.cloud.core import arn
-from rig.cloud.enforcer import SubscribeReader, refused_subscribers
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 

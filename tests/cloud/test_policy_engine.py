@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rig.cloud.policy import (
+from rig.cloud.policies.engine import (
     PolicyError,
     Principal,
     authorize,

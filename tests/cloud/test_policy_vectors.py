@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rig.cloud.policy import (
+from rig.cloud.policies.engine import (
     Principal,
     authorize,
     parse_policy,

@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import load_der_private_key
 
 from rig.broker import can_connect
-from rig.cloud.ca import certificate_id_of
+from rig.cloud.certificates.ca import certificate_id_of
 from rig.mqtt.endpoint import ClientIdentity
 
 

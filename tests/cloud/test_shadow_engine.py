@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from shadow_model import SECTION_PATCH, FlatShadow, check_delta_message, check_document
 
-from rig.cloud import shadow as sh
+from rig.cloud.shadow import engine as sh
 
 
 def upd(current: sh.Shadow | None, doc: dict[str, Any], now: int) -> sh.UpdateResult:

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rig.cloud import shadow as sh
+from rig.cloud.shadow import engine as sh
 
 KEYS = st.sampled_from(["a", "b", "c"])
 LEAVES = st.none() | st.integers(-2, 2) | st.booleans() | st.lists(st.integers(0, 2), max_size=2)

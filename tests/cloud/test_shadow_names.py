@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rig.cloud.core.store import Store
-from rig.cloud.shadows import ShadowStore
+from rig.cloud.shadow.store import ShadowStore
 
 REQUEST = json.dumps({"state": {"reported": {"a": 1}}, "clientToken": "tok"}).encode()
 

@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from rig.cloud.core.store import Store
-from rig.cloud.shadows import ShadowStore
+from rig.cloud.shadow.store import ShadowStore
 
 
 def _update(shadows: ShadowStore, thing: str, reported: dict[str, object]) -> int:

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from shadow_model import SECTION_PATCH, FlatShadow, check_delta_message, check_document
 
-from rig.cloud import shadows
 from rig.cloud.core.store import Store
-from rig.cloud.shadow import Shadow
+from rig.cloud.shadow import store as shadows
+from rig.cloud.shadow.engine import Shadow
 
 THING = "stateful-1"
 TOPIC = f"$aws/things/{THING}/shadow"

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import pytest
 
-from rig.cloud import shadow as sh
+from rig.cloud.shadow import engine as sh
 
 
 @dataclass(frozen=True)

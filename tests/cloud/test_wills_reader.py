@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rig.cloud.wills import Will, WillReader, lost_connection_client
+from rig.cloud.host.wills import Will, WillReader, lost_connection_client
 
 T = "2026-12-01T21:58:29: "
 SYS = (

@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 from rig.broker import MosquittoBroker
-from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import Board
 from rig.drivers.emulated import EmulatedBoard

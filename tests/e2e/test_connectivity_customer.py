@@ -14,7 +14,7 @@ import pytest
 from connectivity_kit import WAIT_S, assert_no_leaks, colours, emulated, led_patterns
 
 from rig import gestures
-from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.provisioning import CustomerSetup
 from rig.pytest_plugin.boards import BoardFactory

@@ -17,7 +17,7 @@ from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 
 from rig import gestures
 from rig.cloud.api import button_policy_document
-from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.emulated import EmulatedBoard
 from rig.provisioning import FilePart, Provisioned, endpoint_text, reconfigure, set_radio

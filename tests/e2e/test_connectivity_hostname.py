@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 
-from rig.cloud.ca import CertificateAuthority
-from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.certificates.ca import CertificateAuthority
+from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.provisioning import endpoint_text, reconfigure
 from rig.pytest_plugin.boards import BoardFactory

@@ -19,7 +19,7 @@ from connectivity_kit import (
 )
 
 from rig import gestures
-from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 from rig.pytest_plugin.boards import BoardFactory

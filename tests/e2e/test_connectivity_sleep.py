@@ -11,7 +11,7 @@ import pytest
 from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 
 from rig import gestures
-from rig.cloud.handlers.clicks import ClickLog
+from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.emulated import EmulatedBoard
 from rig.provisioning import CONFIG_HOLD_MS, set_radio

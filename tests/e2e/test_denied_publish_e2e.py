@@ -20,8 +20,8 @@ from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 from red_codes import wait_for_code
 
 from rig import gestures
+from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn
-from rig.cloud.handlers.clicks import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.pytest_plugin.boards import BoardFactory
 

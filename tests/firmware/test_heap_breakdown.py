@@ -10,7 +10,7 @@ from pathlib import Path
 from host.mpy import compile_module
 from rig import BOARDS_DIR, FIRMWARE_DIR
 from rig.benchmarks import _heap
-from rig.cloud.ca import CertificateAuthority
+from rig.cloud.certificates.ca import CertificateAuthority
 
 PEAK = 200_000  # any peak: the runtime share is what is left of it
 

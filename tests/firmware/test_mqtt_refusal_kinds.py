@@ -26,7 +26,7 @@ import pytest
 from mp_runner import FIRMWARE, run_mp
 
 from rig.broker import find_mosquitto, free_port
-from rig.cloud.ca import CertificateAuthority, serial_of
+from rig.cloud.certificates.ca import CertificateAuthority, serial_of
 
 WAIT_S = 30.0
 

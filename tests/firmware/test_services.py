@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mp_runner import FIRMWARE, SHIMS, run_mp
 
-from rig.cloud.ca import CertificateAuthority
+from rig.cloud.certificates.ca import CertificateAuthority
 
 REGISTER = """
 import sys, json

@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from rig.cloud.ca import CertificateAuthority, IssuedCertificate, PrivateKey
+from rig.cloud.certificates.ca import CertificateAuthority, IssuedCertificate, PrivateKey
 
 PEM = serialization.Encoding.PEM
 DER = serialization.Encoding.DER

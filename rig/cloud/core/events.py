@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any
 
+from rig.cloud.core import jsoncodec
 from rig.cloud.core.arn import ACCOUNT
 
 
@@ -65,9 +66,11 @@ def update_configurations(db: sqlite3.Connection, configurations: dict[str, Any]
 
 
 def enqueue(db: sqlite3.Connection, topic: str, payload: dict[str, Any]) -> None:
+    """Queue a message for the cloud service to publish once `db`'s transaction commits. Encoded
+    like every message the cloud sends (jsoncodec.dumps): one byte form whatever the path."""
     db.execute(
         "INSERT INTO outbox (topic, payload, created_ms) VALUES (?, ?, ?)",
-        (topic, json.dumps(payload).encode(), now_ms()),
+        (topic, jsoncodec.dumps(payload), now_ms()),
     )
 
 

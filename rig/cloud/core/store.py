@@ -5,9 +5,10 @@ when the process dies, so an acknowledged shadow update survives a kill -9 of th
 `cloud_restart_lost`). Only a power loss of the host could roll back the last commits; for a local
 rig that trade is worth the fsync it saves on every shadow request (shadow_rtt_ratio 4.3 → 3.4).
 
-Schema versions are kept per *component*, each with its own ordered migration list; a later part
-(jobs, rules, 1-Click) calls `store.migrate("jobs", JOBS_MIGRATIONS)` with its own tables and never
-touches the core list below. Append to a list, never edit a released entry.
+Schema versions are kept per *component*, each with its own ordered migration list; each service
+(registry, certificates, policies, shadow, presence, clicks, and later jobs, rules, 1-Click) calls
+`store.migrate("<component>", MIGRATIONS)` from its own package's `store.py` with its own tables,
+and never touches the core list below. Append to a list, never edit a released entry.
 """
 
 from __future__ import annotations
@@ -19,48 +20,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 CORE_MIGRATIONS: tuple[str, ...] = (
+    # The tables every service shares: the event outbox the cloud service publishes from, and
+    # named counters (auth_generation, auth_applied). Until the split into services this list
+    # also created every service's tables; each service now creates them in its own first
+    # migration, `IF NOT EXISTS`, so a database from before the split keeps working.
     """
-    CREATE TABLE things (
-        name TEXT PRIMARY KEY, thing_id TEXT NOT NULL, type_name TEXT,
-        attributes TEXT NOT NULL DEFAULT '{}', version INTEGER NOT NULL DEFAULT 1,
-        created_ms INTEGER NOT NULL);
-    CREATE TABLE thing_types (
-        name TEXT PRIMARY KEY, type_id TEXT NOT NULL, description TEXT,
-        searchable_attributes TEXT NOT NULL DEFAULT '[]', deprecated INTEGER NOT NULL DEFAULT 0,
-        deprecation_ms INTEGER, created_ms INTEGER NOT NULL);
-    CREATE TABLE thing_groups (
-        name TEXT PRIMARY KEY, group_id TEXT NOT NULL, parent_name TEXT REFERENCES thing_groups,
-        description TEXT, attributes TEXT NOT NULL DEFAULT '{}',
-        version INTEGER NOT NULL DEFAULT 1, created_ms INTEGER NOT NULL);
-    CREATE TABLE thing_group_members (
-        group_name TEXT NOT NULL, thing_name TEXT NOT NULL, membership_id TEXT NOT NULL,
-        PRIMARY KEY (group_name, thing_name));
-    CREATE TABLE certificates (
-        certificate_id TEXT PRIMARY KEY, pem TEXT NOT NULL, status TEXT NOT NULL,
-        serial TEXT NOT NULL, common_name TEXT NOT NULL, created_ms INTEGER NOT NULL,
-        modified_ms INTEGER NOT NULL);
-    CREATE TABLE policies (
-        name TEXT PRIMARY KEY, default_version INTEGER NOT NULL, created_ms INTEGER NOT NULL);
-    CREATE TABLE policy_versions (
-        name TEXT NOT NULL REFERENCES policies ON DELETE CASCADE, version INTEGER NOT NULL,
-        document TEXT NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY (name, version));
-    CREATE TABLE policy_targets (
-        policy_name TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (policy_name, target));
-    CREATE TABLE thing_principals (
-        thing_name TEXT NOT NULL, principal TEXT NOT NULL, PRIMARY KEY (thing_name, principal));
-    CREATE TABLE shadows (
-        thing_name TEXT NOT NULL, shadow_name TEXT NOT NULL DEFAULT '', document TEXT NOT NULL,
-        PRIMARY KEY (thing_name, shadow_name));
-    CREATE TABLE outbox (
+    CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,
         created_ms INTEGER NOT NULL);
-    CREATE TABLE presence (
-        client_id TEXT PRIMARY KEY, connected INTEGER NOT NULL, session_id TEXT,
-        principal TEXT, changed_ms INTEGER NOT NULL);
-    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     """,
     """
-    CREATE TABLE event_configurations (event_type TEXT PRIMARY KEY, enabled INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS event_configurations (
+        event_type TEXT PRIMARY KEY, enabled INTEGER NOT NULL);
     """,
 )
 

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rig.cloud.policy import (
+from rig.cloud.policies.engine import (
     RESERVED_PATTERNS,
     Glob,
     GlobToken,

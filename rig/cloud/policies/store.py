@@ -17,7 +17,7 @@ from rig.cloud.core.errors import (
     ResourceNotFoundException,
 )
 from rig.cloud.core.store import Store
-from rig.cloud.policy import PolicyError, parse_policy
+from rig.cloud.policies.engine import PolicyError, parse_policy
 
 POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 MAX_DOCUMENT_CHARS = 2048  # "excluding whitespace"
@@ -37,11 +37,27 @@ def validate_document(name: str, document: str) -> None:
         raise MalformedPolicyException(f"The policy document is not valid: {exc}") from exc
 
 
+# Component `policies` of the cloud database (rig/cloud/core/store.py). `IF NOT EXISTS`: a
+# database from before the split into services has these tables under `core` already.
+POLICIES_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS policies (
+        name TEXT PRIMARY KEY, default_version INTEGER NOT NULL, created_ms INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS policy_versions (
+        name TEXT NOT NULL REFERENCES policies ON DELETE CASCADE, version INTEGER NOT NULL,
+        document TEXT NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY (name, version));
+    CREATE TABLE IF NOT EXISTS policy_targets (
+        policy_name TEXT NOT NULL, target TEXT NOT NULL, PRIMARY KEY (policy_name, target));
+    """,
+)
+
+
 class Policies:
     """CreatePolicy, GetPolicy, versions, AttachPolicy/DetachPolicy, ListAttachedPolicies."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        store.migrate("policies", POLICIES_MIGRATIONS)
 
     def _policy(self, db: sqlite3.Connection, name: str) -> sqlite3.Row:
         row = db.execute("SELECT * FROM policies WHERE name = ?", (name,)).fetchone()

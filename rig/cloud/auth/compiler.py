@@ -21,11 +21,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rig.cloud.acl import AclResult, acl_for, intersect_results, render_acl_file
-from rig.cloud.ca import ISSUER_COMMON_NAME, CertificateAuthority
-from rig.cloud.certificates import (
+from rig.cloud.auth.acl import AclResult, acl_for, intersect_results, render_acl_file
+from rig.cloud.certificates.ca import ISSUER_COMMON_NAME, CertificateAuthority
+from rig.cloud.certificates.store import (
     CLOUD_USER,
     PROBE_USER,
     Certificates,
@@ -33,14 +34,14 @@ from rig.cloud.certificates import (
     subject_attributes,
 )
 from rig.cloud.core import arn
-from rig.cloud.policies import Policies
-from rig.cloud.policy import (
+from rig.cloud.policies.engine import (
     Policy,
     Principal,
     authorize,
     parse_policy,
     reserved_topic_allowed,
 )
+from rig.cloud.policies.store import Policies
 from rig.cloud.registry import Registry
 
 __all__ = ["CLOUD_USER", "PROBE_USER", "AuthCompiler", "AuthSnapshot", "ClientRules"]
@@ -108,8 +109,12 @@ class AuthCompiler:
         certificates: Certificates,
         policies: Policies,
         ca: CertificateAuthority,
+        presence: Callable[[str], tuple[bool, int] | None],
     ) -> None:
+        """`presence(client_id)`: (connected, since when in ms) as the cloud last saw it, or
+        None (rig/cloud/lifecycle/store.py; passed in, the auth service does not own it)."""
         self.registry = registry
+        self.presence = presence
         self.certificates = certificates
         self.policies = policies
         self.ca = ca
@@ -176,17 +181,6 @@ class AuthCompiler:
             client_rules=ClientRules(subscribers),
             presence_watched=presence_watched,
         )
-
-    def presence(self, client_id: str) -> tuple[bool, int] | None:
-        """(connected, since when in ms) as the cloud service last saw `client_id`."""
-        row = (
-            self.registry.store.read()
-            .execute(
-                "SELECT connected, changed_ms FROM presence WHERE client_id = ?", (client_id,)
-            )
-            .fetchone()
-        )
-        return None if row is None else (bool(row["connected"]), int(row["changed_ms"]))
 
     def _principal(
         self, certificate_id: str, common_name: str, certificate_pem: str

@@ -42,7 +42,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from rig.cloud.authsync import CLOUD_USER, PROBE_USER
+from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
 log = logging.getLogger(__name__)

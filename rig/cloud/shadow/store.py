@@ -19,8 +19,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from rig.cloud import shadow as engine
-from rig.cloud.core import jsoncodec
 from rig.cloud.core.errors import (
     CloudError,
     ConflictException,
@@ -37,6 +35,7 @@ from rig.cloud.core.errors import (
 from rig.cloud.core.events import enqueue
 from rig.cloud.core.store import Store
 from rig.cloud.registry import THING_NAME
+from rig.cloud.shadow import engine as engine
 
 OPERATIONS = ("update", "get", "delete")
 MAX_PARSED_SHADOWS = 1024  # per connection; beyond that the copies start afresh
@@ -68,6 +67,17 @@ def shadow_topic(thing_name: str, shadow_name: str = "") -> str:
     return f"{base}/name/{shadow_name}" if shadow_name else base
 
 
+# Component `shadow` of the cloud database (rig/cloud/core/store.py). `IF NOT EXISTS`: a
+# database from before the split into services has these tables under `core` already.
+SHADOW_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS shadows (
+        thing_name TEXT NOT NULL, shadow_name TEXT NOT NULL DEFAULT '', document TEXT NOT NULL,
+        PRIMARY KEY (thing_name, shadow_name));
+    """,
+)
+
+
 @dataclass
 class ShadowOutcome:
     """Replies of one request: (topic, body) pairs in publish order; `error` when rejected."""
@@ -93,6 +103,7 @@ class ShadowStore:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        store.migrate("shadow", SHADOW_MIGRATIONS)
         self._local = threading.local()  # connections are per thread (Store), so are the copies
 
     def _parsed(self, db: sqlite3.Connection) -> _ParsedShadows:
@@ -216,9 +227,3 @@ _REST_ERRORS: dict[int, type[CloudError]] = {
 def rest_error(err: engine.ShadowError) -> CloudError:
     """The REST API's exception for an engine error (spec-shadow-jobs §1.9 tables)."""
     return _REST_ERRORS.get(err.code, InternalFailureException)(err.message)
-
-
-def encode(body: dict[str, Any]) -> bytes:
-    """A reply body as compact UTF-8 JSON (orjson, ~25x faster than the json module: every reply
-    of every request is encoded on the service's network thread, issue #4)."""
-    return jsoncodec.dumps(body)

@@ -1,12 +1,12 @@
 """Click messages at the cloud: every message on `iotbutton/+` is recorded once per `eventId`.
 
 The button sends a click until it sees the PUBACK, so after a power cut or a lost connection the
-same click can arrive twice (DESIGN.md decision 9); the cloud model keeps the first copy and
-counts the others (`copies`). Records persist in the cloud's database (component `clicks`),
-with the receive time on the host's wall clock and monotonic clock (for latency benchmarks: the
-emulated board's `ticks_ms` is the same monotonic clock).
+same click can arrive twice (docs/architecture.md, "at least once"); the cloud model keeps the first
+copy and counts the others (`copies`). Records persist in the cloud's database (component
+`clicks`), with the receive time on the host's wall clock and monotonic clock (for latency
+benchmarks: the emulated board's `ticks_ms` is the same monotonic clock).
 
-API for tests and later layers: `ClickLog(cloud).clicks(serial)`, `.wait_for(serial, n)`;
+API for tests and later layers: `ClickLog(store).clicks(serial)`, `.wait_for(serial, n)`;
 `Cloud.clicks(serial)` delegates here.
 """
 
@@ -14,20 +14,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from rig.cloud.api import Cloud
-    from rig.cloud.core.store import Store
-    from rig.cloud.service import CloudService
+from rig.cloud.clicks.engine import Click, ClickError, parse
+from rig.cloud.core.store import Store
 
 log = logging.getLogger(__name__)
 
-CLICK_FILTER = "iotbutton/+"
-CLICK_TYPES = ("SINGLE", "DOUBLE", "LONG")
 CLICKS_MIGRATIONS: tuple[str, ...] = (
     """
     CREATE TABLE clicks (
@@ -41,52 +34,6 @@ CLICKS_MIGRATIONS: tuple[str, ...] = (
         received_ms INTEGER NOT NULL);
     """,
 )
-_BATTERY = re.compile(r"^\d+mV$")
-_REPORTED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-_EVENT_ID = re.compile(r"^[0-9a-f]{16}$")
-
-
-class ClickError(ValueError):
-    """A message on iotbutton/+ that is not a click message (the reason says which field)."""
-
-
-@dataclass(frozen=True)
-class Click:
-    """One click as the cloud received it (first copy) and how many copies arrived."""
-
-    event_id: str
-    serial: str
-    topic: str
-    click_type: str
-    battery_voltage: str
-    reported_time: str
-    payload: dict[str, Any]
-    received_ms: int
-    received_mono_ms: float
-    copies: int
-
-
-def parse(topic: str, payload: bytes) -> dict[str, Any]:
-    """The click message's fields, checked against the wire contract; ClickError if not one."""
-    try:
-        message = json.loads(payload)
-    except ValueError as exc:
-        raise ClickError("payload is not JSON") from exc
-    if not isinstance(message, dict):
-        raise ClickError("payload is not a JSON object")
-    checks = (
-        ("serialNumber", lambda v: isinstance(v, str) and v == topic.split("/", 1)[1]),
-        ("clickType", lambda v: v in CLICK_TYPES),
-        ("batteryVoltage", lambda v: isinstance(v, str) and bool(_BATTERY.match(v))),
-        ("reportedTime", lambda v: isinstance(v, str) and bool(_REPORTED.match(v))),
-        ("eventId", lambda v: isinstance(v, str) and bool(_EVENT_ID.match(v))),
-    )
-    for field, ok in checks:
-        if field not in message:
-            raise ClickError(f"{field} missing")
-        if not ok(message[field]):
-            raise ClickError(f"{field} invalid: {message[field]!r}")
-    return message
 
 
 class ClickLog:
@@ -195,16 +142,3 @@ class ClickLog:
                     f" there: {[(c.click_type, c.event_id) for c in got]}"
                 )
             time.sleep(0.02)
-
-
-def click_log(cloud: Cloud) -> ClickLog:
-    return ClickLog(cloud.store)
-
-
-def register(service: CloudService) -> None:
-    clicks = ClickLog(service.cloud.store)
-
-    def on_click(topic: str, payload: bytes) -> None:
-        clicks.record(topic, payload)
-
-    service.subscribe(CLICK_FILTER, on_click)

@@ -12,7 +12,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from rig.cloud.ca import CertificateAuthority, CsrError, IssuedCertificate, serial_of
+from rig.cloud.certificates.ca import CertificateAuthority, CsrError, IssuedCertificate, serial_of
 from rig.cloud.core import arn, events
 from rig.cloud.core.errors import (
     CertificateStateException,
@@ -87,12 +87,25 @@ def placeholder_common_name() -> str:
     return f"iotcert-{secrets.token_hex(8)}"
 
 
+# Component `certificates` of the cloud database (rig/cloud/core/store.py). `IF NOT EXISTS`: a
+# database from before the split into services has these tables under `core` already.
+CERTIFICATES_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE IF NOT EXISTS certificates (
+        certificate_id TEXT PRIMARY KEY, pem TEXT NOT NULL, status TEXT NOT NULL,
+        serial TEXT NOT NULL, common_name TEXT NOT NULL, created_ms INTEGER NOT NULL,
+        modified_ms INTEGER NOT NULL);
+    """,
+)
+
+
 class Certificates:
     """The certificate registry (statuses) on top of the CA."""
 
     def __init__(self, store: Store, ca: CertificateAuthority) -> None:
         self.store = store
         self.ca = ca
+        store.migrate("certificates", CERTIFICATES_MIGRATIONS)
 
     def _record(self, issued: IssuedCertificate, common_name: str, active: bool) -> None:
         now = events.now_ms()
@@ -249,3 +262,17 @@ class Certificates:
 
     def all_rows(self) -> list[sqlite3.Row]:
         return self.store.read().execute("SELECT * FROM certificates").fetchall()
+
+    def newest_for_client(self, client_id: str) -> str | None:
+        """The id of the certificate a client id most likely connected with (CN = client id:
+        the active one first, then the newest), or None when it has none."""
+        row = (
+            self.store.read()
+            .execute(
+                "SELECT certificate_id FROM certificates WHERE common_name = ?"
+                " ORDER BY status = 'ACTIVE' DESC, created_ms DESC LIMIT 1",
+                (client_id,),
+            )
+            .fetchone()
+        )
+        return None if row is None else str(row["certificate_id"])

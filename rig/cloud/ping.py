@@ -3,10 +3,7 @@ how long does a trip through it take (benchmark `service_ping_rtt_ms_p50`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from rig.cloud.service import CloudService
+from rig.cloud.host.service import CloudService
 
 PING_FILTER = "buttonrig/ping/+"
 

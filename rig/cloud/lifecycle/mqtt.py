@@ -1,0 +1,133 @@
+"""Lifecycle events: `$aws/events/presence/connected|disconnected/<clientId>` and
+`$aws/events/subscriptions/subscribed|unsubscribed/<clientId>`, made from mosquitto's log lines on
+`$SYS/broker/log/#` (the broker tells its clients nothing else about the others).
+
+"Client IDs that contain # or + do not receive lifecycle events" (AWS IoT guide, lifecycle
+events). The cloud's own clients get none either. When the cloud takes over a client id to
+disconnect it (rig/cloud/auth/enforcer.py), that takeover connection's own connect and
+disconnect lines are not the device's presence: `expect_kick` tells the service to skip them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+
+from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER, Certificates
+from rig.cloud.core import arn
+from rig.cloud.core.events import now_ms
+from rig.cloud.host.service import CloudService
+from rig.cloud.lifecycle.store import PresenceStore
+
+BROKER_LOG_FILTER = "$SYS/broker/log/#"
+_CONNECTED = re.compile(r"New client connected from \S+ as (?P<id>\S+) \(p\d+, c(?P<clean>\d)")
+_DISCONNECTED = re.compile(
+    r"(?:Client (?P<a>\S+) (?:disconnected|closed its connection|has exceeded timeout"
+    r"|already connected, closing old connection))|(?:Socket error on client (?P<b>\S+),)"
+)
+_SUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<qos>\d) (?P<filter>.+)$")
+_UNSUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<filter>.+)$")
+INTERNAL_CLIENTS = (CLOUD_USER, PROBE_USER, "<unknown>")
+NO_SESSION = str(uuid.UUID(int=0))
+
+
+def gets_lifecycle_events(client_id: str) -> bool:
+    return client_id not in INTERNAL_CLIENTS and "+" not in client_id and "#" not in client_id
+
+
+class Presence:
+    """Turns the broker's log lines into lifecycle events and the presence table."""
+
+    def __init__(
+        self, service: CloudService, presence: PresenceStore, certificates: Certificates
+    ) -> None:
+        self.service = service
+        self.presence = presence
+        self.certificates = certificates
+        self._sessions: dict[str, str] = {}  # worker thread only
+        self._kicks: dict[str, str] = {}  # client id -> "pending" | "connected"
+        self._kicks_lock = threading.Lock()
+
+    def register(self) -> None:
+        self.service.subscribe(BROKER_LOG_FILTER, self._on_broker_log, qos=0)
+
+    def expect_kick(self, client_id: str) -> None:
+        """The cloud is about to take over `client_id` to disconnect it (rig/cloud/auth/
+        enforcer.py): its takeover connection's own connect and disconnect are not the
+        device's presence."""
+        with self._kicks_lock:
+            self._kicks[client_id] = "pending"
+
+    def cancel_kick(self, client_id: str) -> None:
+        with self._kicks_lock:
+            self._kicks.pop(client_id, None)
+
+    # ---- worker thread --------------------------------------------------------------------
+
+    def _on_broker_log(self, topic: str, payload: bytes) -> None:
+        line = payload.decode(errors="replace")
+        if topic.endswith(("/subscribe", "/unsubscribe")):
+            self._subscription(topic.endswith("/subscribe"), line)
+            return
+        connected = _CONNECTED.search(line)
+        if connected:
+            self._presence("connected", connected["id"])
+            return
+        disconnected = _DISCONNECTED.search(line)
+        if disconnected:
+            self._presence("disconnected", disconnected["a"] or disconnected["b"])
+
+    def _kicker_session(self, event_type: str, client_id: str) -> bool:
+        """Whether this presence line is the cloud's takeover connection, not the device."""
+        with self._kicks_lock:
+            state = self._kicks.get(client_id)
+            if state == "pending" and event_type == "connected":
+                self._kicks[client_id] = "connected"
+                return True
+            if state == "connected" and event_type == "disconnected":
+                del self._kicks[client_id]
+                return True
+            return False
+
+    def _presence(self, event_type: str, client_id: str) -> None:
+        if not gets_lifecycle_events(client_id) or self._kicker_session(event_type, client_id):
+            return
+        if event_type == "connected":
+            session = str(uuid.uuid4())
+            self._sessions[client_id] = session
+        else:
+            session = self._sessions.pop(client_id, None) or NO_SESSION
+        principal = self._principal_of(client_id)
+        event = {
+            "clientId": client_id,
+            "timestamp": now_ms(),
+            "eventType": event_type,
+            "sessionIdentifier": session,
+            "principalIdentifier": principal,
+        }
+        self.presence.record(
+            client_id, event_type == "connected", session, principal, event["timestamp"]
+        )
+        self.service.publish(f"$aws/events/presence/{event_type}/{client_id}", event)
+
+    def _subscription(self, subscribed: bool, line: str) -> None:
+        """$aws/events/subscriptions/subscribed|unsubscribed/<clientId>, one event per filter
+        (mosquitto logs each filter of a SUBSCRIBE on its own line; AWS may group them)."""
+        match = (_SUBSCRIBED if subscribed else _UNSUBSCRIBED).match(line)
+        if match is None or not gets_lifecycle_events(match["id"]):
+            return
+        client_id = match["id"]
+        event_type = "subscribed" if subscribed else "unsubscribed"
+        event = {
+            "clientId": client_id,
+            "timestamp": now_ms(),
+            "eventType": event_type,
+            "sessionIdentifier": self._sessions.get(client_id, NO_SESSION),
+            "principalIdentifier": self._principal_of(client_id),
+            "topics": [match["filter"]],
+        }
+        self.service.publish(f"$aws/events/subscriptions/{event_type}/{client_id}", event)
+
+    def _principal_of(self, client_id: str) -> str:
+        return self.certificates.newest_for_client(client_id) or arn.ACCOUNT
