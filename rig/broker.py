@@ -13,13 +13,13 @@ Mosquitto stands in for the AWS IoT message broker:
   new connections are refused, open ones stay, as UpdateCertificate says.
 * `max_qos 1`: a QoS 2 PUBLISH disconnects the client (the guide: no PUBACK). Caveat, verified on
   2.0.11: after the first SIGHUP reload mosquitto forgets `max_qos` ("not reloaded" resets it to
-  2), so from the first policy/certificate change on, rig/cloud/enforcer.py disconnects such a
+  2), so from the first policy/certificate change on, rig/cloud/auth/enforcer.py disconnects such a
   client instead (it may have had a PUBREC first). A QoS 2 SUBSCRIBE (the guide: no SUBACK) gets
   its SUBACK and is then disconnected by the enforcer, as is a SUBSCRIBE the client's policies or
   the reserved-topic rules refuse. The firmware uses QoS 0/1 only.
 * `retain_available false`: a retained PUBLISH disconnects the client, as the guide says.
 * persistent sessions (clean session off): mosquitto has no option to refuse them; it accepts
-  them and rig/cloud/enforcer.py then disconnects the client, as AWS does.
+  them and rig/cloud/auth/enforcer.py then disconnects the client, as AWS does.
 * a duplicate client id drops the connected client (mosquitto's behaviour equals the guide's).
 
 Mosquitto started as root drops to user `mosquitto` before it reads its files, and the rig home is
@@ -194,7 +194,7 @@ def render_config(port: int, runtime: Path, log_topic: bool = True) -> str:
         *(["log_dest topic"] if log_topic else []),
         "log_type error",
         # "Denied PUBLISH from <client>" is logged at debug level only (to the log file: debug lines
-        # never go to $SYS/broker/log); rig/cloud/enforcer.py reads it to disconnect that client
+        # never go to $SYS/broker/log); rig/cloud/auth/enforcer.py reads it to disconnect that client
         "log_type debug",
         "log_type warning",
         "log_type notice",

@@ -5,7 +5,7 @@ way (rig.provisioning) against a real broker and cloud model, then plays SINGLE 
 
 Common clock: the unix port's `ticks_ms()` is CLOCK_MONOTONIC in ms (modulo 2**30), the same
 clock as the host's `time.monotonic()`; the cloud model records each click's receive time on it
-(rig/cloud/handlers/clicks.py). So latency = cloud receive time - the `click` event's `t`, where
+(rig/cloud/clicks/). So latency = cloud receive time - the `click` event's `t`, where
 `t` is the decision point (release + double-click window for SINGLE, the LONG threshold while
 held). The mapping is checked against the rig's own gesture timing (the release is played by the
 shim; `press()` returns when it was played): both must agree within `CLOCK_CHECK_MS`, else the

@@ -1,6 +1,6 @@
 """`buttonrig clicks [--serial DSN]`: the click messages the reference cloud received.
 
-Reads the cloud's click log (rig/cloud/handlers/clicks.py: one entry per eventId, with how many
+Reads the cloud's click log (rig/cloud/clicks/: one entry per eventId, with how many
 copies arrived) from `<home>/cloud/state.db`; works whether or not `buttonrig cloud up` runs.
 Prints a JSON array, oldest first: each click message as received, plus `topic`, `receivedTime`
 and `copies`.

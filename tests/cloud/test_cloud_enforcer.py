@@ -1,5 +1,5 @@
 """A request the broker denies gets the device disconnected, as AWS IoT does
-(rig/cloud/enforcer.py; docs/cloud-decisions.md): paho devices against the real broker and cloud."""
+(rig/cloud/auth/enforcer.py; docs/cloud-decisions.md): paho devices against the real broker and cloud."""
 
 from __future__ import annotations
 

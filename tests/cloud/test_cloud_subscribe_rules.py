@@ -1,4 +1,4 @@
-"""A SUBSCRIBE AWS IoT refuses disconnects the client (rig/cloud/enforcer.py, authsync
+"""A SUBSCRIBE AWS IoT refuses disconnects the client (rig/cloud/auth/enforcer.py, authsync
 `ClientRules`): the spec's TV-07, TV-11 (c) and (e), and thing isolation on shadow topics,
 with paho devices against the real broker and cloud."""
 

@@ -36,7 +36,7 @@ TOKENS = st.none() | st.sampled_from(["t-1", "tok-2"])
 
 
 class _Clock:
-    """Stands in for the `time` module inside rig/cloud/shadows.py only: timestamps the model
+    """Stands in for the `time` module inside rig/cloud/shadow/store.py only: timestamps the model
     can predict, a new second for every request."""
 
     def __init__(self) -> None:

@@ -1,4 +1,4 @@
-"""rig/cloud/wills.py on mosquitto 2.0.11's own log lines (taken from a run with log_type all)."""
+"""rig/cloud/host/wills.py on mosquitto 2.0.11's own log lines (taken from a run with log_type all)."""
 
 from __future__ import annotations
 

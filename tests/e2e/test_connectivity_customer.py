@@ -2,7 +2,7 @@
 and every press reaches the reference cloud exactly once.
 
 Real firmware (firmware/services.py and the connectivity modules) on the unix port, the real
-mosquitto with mutual TLS, the real cloud model recording clicks (rig/cloud/handlers/clicks.py).
+mosquitto with mutual TLS, the real cloud model recording clicks (rig/cloud/clicks/).
 """
 
 from __future__ import annotations

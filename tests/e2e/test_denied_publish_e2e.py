@@ -1,5 +1,5 @@
 """A click the board's policy does not allow to publish: the real firmware against the real broker
-and the cloud's enforcement (rig/cloud/enforcer.py).
+and the cloud's enforcement (rig/cloud/auth/enforcer.py).
 
 mosquitto acknowledges the denied QoS 1 PUBLISH and drops it; the cloud reads the denial from the
 broker's log and closes the board's session a few ms later (AWS IoT closes it without a PUBACK).

@@ -1,4 +1,4 @@
-"""Watching what the broker and its enforcer do to a paho device (rig/cloud/enforcer.py)."""
+"""Watching what the broker and its enforcer do to a paho device (rig/cloud/auth/enforcer.py)."""
 
 from __future__ import annotations
 

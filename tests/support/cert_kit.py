@@ -1,4 +1,4 @@
-"""Throwaway certificates and keys for tests, issued by the cloud's own CA code (rig/cloud/ca.py).
+"""Throwaway certificates and keys for tests, issued by the cloud's own CA code (rig/cloud/certificates/ca.py).
 
 Tests that need a key pair, a CA or a TLS server certificate take them from here, so they all see
 the certificates the reference cloud issues (EC P-256 by default, RSA 2048 on request) and no test

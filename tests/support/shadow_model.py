@@ -1,4 +1,4 @@
-"""A small reference model of the shadow merge and delta rules, independent of rig/cloud/shadow.py,
+"""A small reference model of the shadow merge and delta rules, independent of rig/cloud/shadow/engine.py,
 for the Hypothesis state machines that run the engine (tests/cloud/test_shadow_engine.py) and the
 stored service (tests/cloud/test_shadow_store_stateful.py) against it.
 

@@ -6,7 +6,7 @@ certificate whose name is that client id gives `iot:Connection.Thing.*`), gather
 
 * put it on the CRL unless it is ACTIVE and its policies allow `iot:Connect` on `client/<CN>`
   (mosquitto cannot refuse a CONNECT by policy, but it refuses a revoked certificate);
-* render its ACL block from the policies (rig/cloud/acl.py);
+* render its ACL block from the policies (rig/cloud/auth/acl.py);
 * keep its policies and principal, so the enforcer can judge each SUBSCRIBE the broker logs
   (mosquitto grants every SUBSCRIBE; AWS IoT disconnects a client for an unauthorised one).
 

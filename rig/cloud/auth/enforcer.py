@@ -28,7 +28,7 @@ DISCONNECT, as after AWS IoT's disconnect for an unauthorised request. The kicke
 disconnect are hidden from presence events (`CloudService.expect_kick`).
 
 Which SUBSCRIBE is refused is decided by the auth snapshot in force
-(rig/cloud/authsync.py `ClientRules`), passed in as `subscribe_refusal`.
+(rig/cloud/auth/compiler.py `ClientRules`), passed in as `subscribe_refusal`.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ class DenialEnforcer:
     ) -> None:
         self._tail = LogTail(log_file)
         self._tail_lock = threading.Lock()
-        self._line_readers = list(line_readers)  # also fed every line (rig/cloud/wills.py)
+        self._line_readers = list(line_readers)  # also fed every line (rig/cloud/host/wills.py)
         self._unenforced: list[str] = []  # lines `read_now` read for the next round
         self._subscribes = SubscribeReader()
         self._subscribe_refusal = subscribe_refusal

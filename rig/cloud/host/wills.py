@@ -16,7 +16,7 @@ the will, including a takeover ("Client dev already connected, closing old conne
 before the new connection's own lines). A will the ACL denies is dropped without a log line, so whoever
 acts on a fired will checks the client's right to publish it (rig/cloud/runtime.py).
 
-`WillReader` is fed the log line by line (the enforcer's tail, rig/cloud/enforcer.py) and keeps,
+`WillReader` is fed the log line by line (the enforcer's tail, rig/cloud/auth/enforcer.py) and keeps,
 per client id, the wills fired and not yet taken, in log order. The shadow service takes one
 when it sees the same disconnect line on `$SYS/broker/log/#`, which the broker sends it before
 the will itself (docs/cloud-decisions.md S-27).

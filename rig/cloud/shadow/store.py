@@ -1,4 +1,4 @@
-"""Shadow persistence around the pure engine (rig/cloud/shadow.py).
+"""Shadow persistence around the pure engine (rig/cloud/shadow/engine.py).
 
 One operation = one write transaction: read the stored shadow, run the engine, store the result,
 commit, and only then hand back the replies to publish. So an accepted reply is never sent for an
