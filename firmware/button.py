@@ -15,10 +15,11 @@ import events
 from micropython import const
 
 _RING = const(64)  # edges buffered between two drains (a bouncy gesture makes about 10)
-LONG_HOLD_MS = 6000  # a hold this long is reported to on_long_hold (config access point)
 
 
 class Button:
+    LONG_HOLD_MS = 6000  # a hold this long is reported to on_long_hold (config access point)
+
     def __init__(self, pin, active_low, detector, on_click, on_long_hold=None):
         self.pin = pin
         self.active_low = active_low
@@ -89,7 +90,7 @@ class Button:
         since = self.detector.held_since()
         if since is None or since == self._hold_reported or self._on_long_hold is None:
             return None
-        return ticks_add(since, LONG_HOLD_MS)
+        return ticks_add(since, self.LONG_HOLD_MS)
 
     async def run(self):
         det = self.detector

@@ -1,7 +1,8 @@
 # MQTT 3.1.1 client over mutual TLS, shaped by what AWS IoT supports: clean sessions only,
 # QoS 0/1, no retained messages. QoS 1 publishes are resent with DUP after a reconnect until
-# PUBACK; subscriptions are renewed after a reconnect; keep-alive with a PINGRESP deadline.
-# Failures carry a class (dns / connect / tls / forbidden / timeout / closed) so the LED can
+# PUBACK; keep-alive with a PINGRESP deadline. Incoming messages go to routes (a handler per
+# topic filter, so several agents can listen), subscribed again on each new session. Failures
+# are fault.Fault (dns / connect / tls / forbidden / timeout / closed / protocol) so the LED can
 # show which step broke. Packet encoding is pure so it also runs under CPython.
 import asyncio
 import errno
@@ -9,6 +10,8 @@ import select
 import socket
 import struct
 import time
+
+from fault import Fault, from_connack, from_tls
 
 try:
     from micropython import const
@@ -26,20 +29,11 @@ _UNSUBSCRIBE = const(0xA2)
 _UNSUBACK = const(0xB0)
 PINGREQ = b"\xc0\x00"
 _PINGRESP = const(0xD0)
-DISCONNECT = b"\xe0\x00"
 
 _MAX_PACKET = const(16384)  # an incoming packet larger than this drops the connection (RAM bound)
 # A connection the broker closes this soon after an unacknowledged request was refused
 # (AWS IoT disconnects on an unauthorised publish/subscribe).
 _FORBIDDEN_WINDOW_MS = const(2000)
-
-
-class MQTTError(Exception):
-    # kind: dns, connect, tls, forbidden, timeout, closed, protocol
-    def __init__(self, kind, detail=""):
-        super().__init__(kind, detail)
-        self.kind = kind
-        self.detail = detail
 
 
 def _s16(b):
@@ -96,12 +90,12 @@ def puback_packet(pid):
 def parse_publish(flags, body):
     # -> (topic bytes, payload bytes, qos, pid, dup)
     if len(body) < 2:
-        raise MQTTError("protocol", "short publish")
+        raise Fault("protocol", "short publish")
     n = struct.unpack_from("!H", body, 0)[0]
     qos = (flags >> 1) & 3
     off = 2 + n
     if qos > 1 or len(body) < off + (2 if qos else 0):
-        raise MQTTError("protocol", "bad publish")
+        raise Fault("protocol", "bad publish")
     pid = 0
     if qos:
         pid = struct.unpack_from("!H", body, off)[0]
@@ -123,41 +117,7 @@ def decode_length(data, off):
             return n, off
         shift += 7
         if shift > 21:
-            raise MQTTError("protocol", "remaining length")
-
-
-# The TLS handshake aborted by the broker: EPIPE, ECONNRESET, ECONNABORTED, mbedTLS CONN_EOF and
-# FATAL_ALERT (an ESP32 reads the broker's alert). After the broker's certificate passed our
-# check we had sent ours: the broker refused this identity (inactive, revoked, unknown CA, no
-# iot:Connect) -> "forbidden". Before it (not a TLS server, cut off) or our own refusal of the
-# broker's certificate (a ValueError naming why: wrong CA, wrong host name) -> "tls".
-_ABORTED = (32, 104, 103, -0x7280, -0x7780)
-
-
-def tls_kind(err, broker_cert_checked):
-    if broker_cert_checked and isinstance(err, OSError) and err.errno in _ABORTED:
-        return "forbidden"
-    return "tls"
-
-
-def connack_kind(rc):
-    # 4 bad user name/password, 5 not authorised: the broker refused this identity
-    if rc in (4, 5):
-        return "forbidden"
-    return "connect"
-
-
-def backoff_ms(attempt, base_ms, max_ms, rand16):
-    # Jittered exponential back-off: a random point in the upper half of base * 2^attempt.
-    span = min(max_ms, base_ms << min(attempt, 16))
-    return span // 2 + (span // 2) * rand16 // 65536
-
-
-def rand16():
-    import os
-
-    r = os.urandom(2)
-    return r[0] << 8 | r[1]
+            raise Fault("protocol", "remaining length")
 
 
 async def open_tls(host, port, ctx, timeout_ms=10000):
@@ -165,7 +125,7 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
     try:
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
     except OSError as e:
-        raise MQTTError("dns", str(e))
+        raise Fault("dns", str(e))
     s = socket.socket(ai[0], ai[1], ai[2])
     try:
         s.setblocking(False)
@@ -173,7 +133,7 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
             s.connect(ai[-1])
         except OSError as e:
             if e.errno != errno.EINPROGRESS:
-                raise MQTTError("connect", str(e))
+                raise Fault("connect", str(e))
         p = select.poll()
         p.register(s, select.POLLOUT)
         t0 = time.ticks_ms()
@@ -181,15 +141,15 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
             ev = p.poll(0)
             if ev:
                 if ev[0][1] & (select.POLLERR | select.POLLHUP):
-                    raise MQTTError("connect", "refused")
+                    raise Fault("connect", "refused")
                 break
             if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
-                raise MQTTError("connect", "timeout")
+                raise Fault("connect", "timeout")
             await asyncio.sleep_ms(10)
         try:
             ss = ctx.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
         except (OSError, ValueError) as e:
-            raise MQTTError("tls", str(e))
+            raise Fault("tls", str(e))
         ss.setblocking(False)
     except BaseException:
         s.close()
@@ -212,26 +172,39 @@ def tls_context(cert, key, ca):
     return ctx
 
 
+def topic_matches(topic_filter, topic):
+    # MQTT 3.1.1 section 4.7: "+" is one level (may be empty), a trailing "#" the parent level and
+    # all below it; a filter starting with a wildcard never matches a "$" topic ($aws/...).
+    f = topic_filter.split("/")
+    t = topic.split("/")
+    if f[0] in ("+", "#") and t[0][:1] == "$":
+        return False
+    for i, level in enumerate(f):
+        if level == "#":
+            return True
+        if i == len(t) or (level != "+" and level != t[i]):
+            return False
+    return len(f) == len(t)
+
+
 class Client:
-    def __init__(self, client_id, host, port, ctx, keepalive=60, ping_timeout_ms=10000):
+    # Tunables (override on the class or an instance)
+    KEEPALIVE_S = 60
+    PING_TIMEOUT_MS = 10000  # no PINGRESP this long after a PINGREQ ends the session
+    CONNECT_TIMEOUT_MS = 15000  # TCP connect, and TLS handshake to CONNACK, each
+
+    def __init__(self, client_id, host, port, ctx):
         self.client_id = client_id
         self.host = host
         self.port = port
         self.ctx = ctx
-        self.keepalive = keepalive
-        self.ping_timeout_ms = ping_timeout_ms
-        self.connect_timeout_ms = 15000
-        self.backoff_base_ms = 1000
-        self.backoff_max_ms = 60000
-        self.on_message = None  # f(topic bytes, payload bytes)
-        self.on_state = None  # f("up", None) / f("down", MQTTError)
-        self.link = None  # type: asyncio.Event | None  # set while the network is up
+        self.on_up = None  # f(): a session is up
         self.connected = asyncio.Event()
-        self.failures = 0
+        self.failures = 0  # sessions failed in a row (services.Connection counts them)
         self._stream = None
         self._pid = 0
         self._pending = {}  # pid -> [publish packet, Event, kind-or-None]
-        self._subs = {}  # topic -> qos, renewed after a reconnect
+        self._routes = {}  # topic filter -> [handler, qos]; subscribed on each new session
         self._waits = {}  # pid -> [Event, result] for SUBACK / UNSUBACK
         self._last_tx = 0
         self._last_request = 0
@@ -247,7 +220,7 @@ class Client:
     async def _send(self, data):
         st = self._stream
         if st is None:
-            raise MQTTError("closed")
+            raise Fault("closed")
         st.write(data)
         await st.drain()
         self._last_tx = time.ticks_ms()
@@ -258,7 +231,7 @@ class Client:
         # QoS 1: returns once PUBACK arrived (resent with DUP after reconnects until then).
         if qos == 0:
             if not self.connected.is_set():
-                raise MQTTError("closed")
+                raise Fault("closed")
             await self._send(publish_packet(topic, payload))
             return
         pid = self._next_pid()
@@ -274,7 +247,7 @@ class Client:
                 entry[2] = True
                 try:
                     await self._send(entry[0])
-                except (OSError, MQTTError):
+                except (OSError, Fault):
                     pass  # resent after the reconnect
             await entry[1].wait()
         finally:
@@ -283,17 +256,20 @@ class Client:
     def pending(self):
         return len(self._pending)
 
-    async def subscribe(self, topic, qos=1):
-        self._subs[topic] = qos
+    async def route(self, topic_filter, handler, qos=1):
+        # handler(topic bytes, payload bytes) gets every message matching the filter (one handler
+        # per filter; several filters may match one message). Subscribed now when a session is up
+        # (returns after the SUBACK; a refusal raises Fault "forbidden"), else when one starts.
+        self._routes[topic_filter] = [handler, qos]
         if self.connected.is_set():
             pid = self._next_pid()
-            await self._request(pid, subscribe_packet(pid, topic, qos))
+            await self._request(pid, subscribe_packet(pid, topic_filter, qos))
 
-    async def unsubscribe(self, topic):
-        self._subs.pop(topic, None)
+    async def unroute(self, topic_filter):
+        self._routes.pop(topic_filter, None)
         if self.connected.is_set():
             pid = self._next_pid()
-            await self._request(pid, unsubscribe_packet(pid, topic))
+            await self._request(pid, unsubscribe_packet(pid, topic_filter))
 
     async def _request(self, pid, pkt):
         w = [asyncio.Event(), None]
@@ -314,12 +290,12 @@ class Client:
         self._checked = False
         # ssl.SSLContext wraps a tls.SSLContext, which takes the callback
         setattr(getattr(self.ctx, "_context", self.ctx), "verify_callback", self._on_broker_cert)
-        st = await open_tls(self.host, self.port, self.ctx, self.connect_timeout_ms)
+        st = await open_tls(self.host, self.port, self.ctx, self.CONNECT_TIMEOUT_MS)
         try:
-            await asyncio.wait_for_ms(self._handshake(st), self.connect_timeout_ms)
+            await asyncio.wait_for_ms(self._handshake(st), self.CONNECT_TIMEOUT_MS)
         except asyncio.TimeoutError:
             st.close()
-            raise MQTTError("timeout", "no CONNACK")
+            raise Fault("timeout", "no CONNACK")
         except BaseException:
             st.close()
             raise
@@ -337,27 +313,27 @@ class Client:
     async def _handshake(self, st):
         # The TLS handshake runs inside the first write/read: its errors are "tls" or "forbidden".
         try:
-            st.write(connect_packet(self.client_id, self.keepalive))
+            st.write(connect_packet(self.client_id, self.KEEPALIVE_S))
             await st.drain()
             hdr = await st.read(1)
         except (OSError, ValueError) as e:
-            raise MQTTError(tls_kind(e, self._checked), str(e))
+            raise from_tls(e, self._checked)
         if not hdr:
             # TLS completed but the broker hung up instead of answering: refused
-            raise MQTTError("forbidden", "closed before CONNACK")
+            raise Fault("forbidden", "closed before CONNACK")
         body = await st.readexactly(3)
         if hdr[0] != _CONNACK or body[0] != 2:
-            raise MQTTError("protocol", "expected CONNACK")
+            raise Fault("protocol", "expected CONNACK")
         if body[2]:
-            raise MQTTError(connack_kind(body[2]), "CONNACK rc=%d" % body[2])
+            raise from_connack(body[2])
 
     async def _read_packet(self):
         st = self._stream
         if st is None:
-            raise MQTTError("closed")
+            raise Fault("closed")
         hdr = await st.read(1)
         if not hdr:
-            raise MQTTError("closed", "eof")
+            raise Fault("closed", "eof")
         n = 0
         shift = 0
         while True:
@@ -367,9 +343,9 @@ class Client:
                 break
             shift += 7
             if shift > 21:
-                raise MQTTError("protocol", "remaining length")
+                raise Fault("protocol", "remaining length")
         if n > _MAX_PACKET:
-            raise MQTTError("protocol", "packet too large")
+            raise Fault("protocol", "packet too large")
         body = await st.readexactly(n) if n else b""
         return hdr[0], body
 
@@ -379,13 +355,15 @@ class Client:
             topic, payload, qos, pid, _ = parse_publish(hdr & 0x0F, body)
             if qos:
                 await self._send(puback_packet(pid))
-            if self.on_message:
-                try:
-                    self.on_message(topic, payload)
-                except Exception as e:  # a handler bug must not drop the connection
-                    import events
+            name = topic.decode()
+            for topic_filter, route in self._routes.items():
+                if topic_matches(topic_filter, name):
+                    try:
+                        route[0](topic, payload)
+                    except Exception as e:  # a handler bug must not drop the connection
+                        import events
 
-                    events.error("mqtt_handler", "%s: %s" % (type(e).__name__, e))
+                        events.error("mqtt_handler", "%s: %s" % (type(e).__name__, e))
         elif kind == _PUBACK:
             e = self._pending.get(struct.unpack_from("!H", body, 0)[0])
             if e:
@@ -394,7 +372,7 @@ class Client:
             w = self._waits.get(struct.unpack_from("!H", body, 0)[0])
             if w:
                 if kind == _SUBACK and body[2:3] == b"\x80":
-                    w[1] = MQTTError("forbidden", "SUBACK failure")
+                    w[1] = Fault("forbidden", "SUBACK failure")
                 w[0].set()
         elif hdr == _PINGRESP:
             self._ping_sent = 0
@@ -407,27 +385,28 @@ class Client:
     async def _pinger(self, reader):
         # PINGREQ when nothing was sent for 3/4 of the keep-alive; no PINGRESP in time ends
         # the session (the reader is cancelled; session() reports "timeout").
-        period = self.keepalive * 1000 * 3 // 4
+        period = self.KEEPALIVE_S * 1000 * 3 // 4
         while True:
             await asyncio.sleep_ms(100)
             now = time.ticks_ms()
             if self._ping_sent:
-                if time.ticks_diff(now, self._ping_sent) > self.ping_timeout_ms:
-                    self._fail = MQTTError("timeout", "no PINGRESP")
+                if time.ticks_diff(now, self._ping_sent) > self.PING_TIMEOUT_MS:
+                    self._fail = Fault("timeout", "no PINGRESP")
                     reader.cancel()
                     return
             elif time.ticks_diff(now, self._last_tx) >= period:
                 try:
                     await self._send(PINGREQ)
-                except (OSError, MQTTError):
+                except (OSError, Fault):
                     pass  # the reader sees the broken connection
                 self._ping_sent = time.ticks_ms() or 1
 
     async def _renew(self):
-        # after a reconnect: subscriptions first, then unacknowledged publishes (DUP if sent)
+        # on each new session: the routes' subscriptions first, then unacknowledged publishes
+        # (DUP if sent before)
         st = self._stream
-        for topic, qos in self._subs.items():
-            st.write(subscribe_packet(self._next_pid(), topic, qos))  # type: ignore
+        for topic_filter, route in self._routes.items():
+            st.write(subscribe_packet(self._next_pid(), topic_filter, route[1]))  # type: ignore
         for pid in sorted(self._pending):
             e = self._pending[pid]
             pkt = e[0]
@@ -450,7 +429,7 @@ class Client:
             w[0].set()
 
     async def session(self):
-        # One connection: connect, renew, serve until it breaks. Raises MQTTError.
+        # One connection: connect, renew, serve until it breaks. Raises Fault.
         await self.connect()
         self._fail = None
         pinger = None
@@ -458,24 +437,24 @@ class Client:
             await self._renew()
             self.connected.set()
             self.failures = 0
-            if self.on_state:
-                self.on_state("up", None)
+            if self.on_up:
+                self.on_up()
             reader = asyncio.create_task(self._reader())
             pinger = asyncio.create_task(self._pinger(reader))
             await reader
-            err = MQTTError("closed")
+            err = Fault("closed")
         except asyncio.CancelledError:
             if self._fail is None:
-                self._close(MQTTError("closed", "cancelled"))
+                self._close(Fault("closed", "cancelled"))
                 raise
             err = self._fail
         except Exception as e:
-            err = e if isinstance(e, MQTTError) else MQTTError("closed", str(e))
+            err = e if isinstance(e, Fault) else Fault("closed", str(e))
         finally:
             if pinger:
                 pinger.cancel()
         if err.detail == "eof" and self._unanswered_recently():
-            err = MQTTError("forbidden", "disconnected after a request")
+            err = Fault("forbidden", "disconnected after a request")
         self._close(err)
         raise err
 
@@ -484,26 +463,3 @@ class Client:
         return (
             waiting and time.ticks_diff(time.ticks_ms(), self._last_request) < _FORBIDDEN_WINDOW_MS
         )
-
-    async def run(self):
-        # Service loop: keep a session up, with jittered exponential back-off between attempts.
-        while True:
-            if self.link is not None:
-                await self.link.wait()
-            try:
-                await self.session()
-            except MQTTError as e:
-                if self.on_state:
-                    self.on_state("down", e)
-            self.failures += 1
-            await asyncio.sleep_ms(
-                backoff_ms(self.failures - 1, self.backoff_base_ms, self.backoff_max_ms, rand16())
-            )
-
-    async def disconnect(self):
-        if self._stream is not None:
-            try:
-                await self._send(DISCONNECT)
-            except (OSError, MQTTError):
-                pass
-        self._close(MQTTError("closed", "disconnect"))

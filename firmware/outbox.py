@@ -1,5 +1,5 @@
 # Click outbox: each click message goes to flash before it is sent and leaves only after PUBACK
-# and a grace period (GRACE_MS) in which the session stayed up.
+# and a grace period (ClickSender.GRACE_MS) in which the session stayed up.
 #
 # One small file per message in outbox.q/, named by a growing sequence number, written with
 # store.write_bytes (temp file, then rename). A power cut at any instant leaves a message either
@@ -11,9 +11,10 @@
 # Why the grace (docs/connectivity-integration.md, Decisions): a broker may acknowledge a publish
 # it then drops because the policy denies it (mosquitto's ACL); the cloud then closes the
 # connection (AWS IoT closes it without a PUBACK). So an acknowledged click stays on the flash
-# ("held", in RAM only) for GRACE_MS; if the session ends meanwhile it is sent again on the next
-# one (same eventId: the cloud keeps it once). The server closing the session right after a
-# click's PUBACK REFUSED_AFTER times in a row means it refuses the click: `forbidden`.
+# ("held", in RAM only) for ClickSender.GRACE_MS; if the session ends meanwhile it is sent again
+# on the next one (same eventId: the cloud keeps it once). The server closing the session right
+# after a click's PUBACK ClickSender.REFUSED_AFTER times in a row means it refuses the click:
+# `forbidden`.
 import json
 import os
 import time
@@ -22,9 +23,6 @@ import events
 import store
 
 DIR = "outbox.q"  # not "outbox": a directory named like a module shadows it on import
-MAX = 50
-GRACE_MS = 2000  # an acknowledged click stays on the flash this long with the session up
-REFUSED_AFTER = 2  # server closes in a row right after a click's PUBACK: it refuses clicks
 
 
 def message(serial, mv, click_type, reported, event_id):
@@ -42,9 +40,10 @@ def message(serial, mv, click_type, reported, event_id):
 
 
 class Outbox:
-    def __init__(self, directory=DIR, limit=MAX):
+    LIMIT = 50  # messages on the flash; adding one more drops the oldest
+
+    def __init__(self, directory=DIR):
         self.dir = directory
-        self.limit = limit
         try:
             os.mkdir(directory)
         except OSError:
@@ -78,7 +77,7 @@ class Outbox:
     def add(self, topic, payload):
         # persist (topic, payload); -> its sequence number
         dropped = 0
-        while len(self._seqs) >= self.limit:
+        while len(self._seqs) >= self.LIMIT:
             self.remove(self._seqs[0])
             dropped += 1
         if dropped:
@@ -127,6 +126,9 @@ class ClickSender:
     # Service: on_click -> outbox; run() -> publish oldest first (QoS 1) whenever MQTT is up;
     # an acknowledged click leaves the flash once the session stayed up GRACE_MS after its
     # PUBACK. session_ended() (services.Connection) sends the others again.
+    GRACE_MS = 2000  # an acknowledged click stays on the flash this long with the session up
+    REFUSED_AFTER = 2  # server closes in a row right after a click's PUBACK: it refuses clicks
+
     def __init__(self, outbox, client, serial, topic, battery_mv, reported_time, show):
         self.outbox = outbox
         self.client = client
@@ -165,7 +167,7 @@ class ClickSender:
         if not by_server:
             return False
         self.strikes += 1
-        return self.strikes >= REFUSED_AFTER
+        return self.strikes >= self.REFUSED_AFTER
 
     def _settle(self):
         # Held clicks whose PUBACK is GRACE_MS old, the session still up, leave the flash.
@@ -175,7 +177,7 @@ class ClickSender:
         now = time.ticks_ms()
         while self._acked:
             seq, t = self._acked[0]
-            left = GRACE_MS - time.ticks_diff(now, t)
+            left = self.GRACE_MS - time.ticks_diff(now, t)
             if left > 0:
                 return left
             self._acked.pop(0)

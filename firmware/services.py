@@ -4,30 +4,30 @@
 # configuration page (configap, httpd, form, pem) is imported only when config mode opens.
 #
 # Config mode (blinking blue, the access point and its page) opens
-#  - at boot when nothing is configured: solid orange for ORANGE_MS first, then blue. It does not
-#    hold off idle sleep (a button in a drawer must not drain its battery); a press wakes it and
-#    it offers config mode again;
-#  - on a hold of >= 6 s (the `hold` event): the customer asked, so the board stays awake
-#    (set_busy "config") until the page was submitted or config mode timed out (10 min).
+#  - at boot when nothing is configured: solid orange for ConfigMode.ORANGE_MS first, then
+#    blue. It does not hold off idle sleep (a button in a drawer must not drain its battery); a
+#    press wakes it and it offers config mode again;
+#  - on a hold of >= 6 s (Button.LONG_HOLD_MS, the `hold` event): the customer asked, so the
+#    board stays awake (set_busy "config") until the page was submitted or config mode timed out
+#    (10 min).
 # A submitted configuration resets the board, which boots with it. On a time-out the LED goes
 # back to orange (unconfigured) or off.
 #
 # MQTT runs only while the station has an address: when the link drops the session is closed,
 # as a lost radio link ends a chip's TCP connections. Clicks go to the flash outbox first and
 # keep the board awake (set_busy "outbox") until their PUBACK and its grace period
-# (outbox.GRACE_MS): a session the broker closes within it sends them again.
+# (outbox.ClickSender.GRACE_MS): a session the broker closes within it sends them again.
 import asyncio
 
 import certs
 import events
 import netcfg
-
-ORANGE_MS = 1000  # solid orange before config mode opens on an unconfigured board
-CONFIG_HOLD_MS = 6000
-LINK_POLL_MS = 200
+from button import Button
 
 
 class ConfigMode:
+    ORANGE_MS = 1000  # solid orange before config mode opens on an unconfigured board
+
     def __init__(self, app, configured, timeout_s=None):
         self.app = app
         self.configured = configured
@@ -38,7 +38,7 @@ class ConfigMode:
             self.request.set()
 
     def on_long_hold(self, ms):
-        if ms >= CONFIG_HOLD_MS:
+        if ms >= Button.LONG_HOLD_MS:
             self.busy = True
             self.request.set()
 
@@ -46,7 +46,7 @@ class ConfigMode:
         app = self.app
         if not self.configured:
             app.led.show("unconfigured")
-            await asyncio.sleep_ms(ORANGE_MS)
+            await asyncio.sleep_ms(self.ORANGE_MS)
         while True:
             await self.request.wait()
             if self.busy:
@@ -71,8 +71,12 @@ class Connection:
     # MQTT sessions while the station is up; jittered exponential back-off between attempts.
     # A session the broker closes right after a click's PUBACK, twice in a row, was refused
     # (outbox.ClickSender.session_ended): `forbidden`, like a refused CONNACK or TLS handshake
-    # (mqtt.py). A refused board backs off two steps further (2-4 s first, up to the maximum):
+    # (fault.py). A refused board backs off two steps further (2-4 s first, up to the maximum):
     # it will be refused again until its policy changes, and its LED code is seen whole.
+    BACKOFF_BASE_MS = 1000
+    BACKOFF_MAX_MS = 60000
+    LINK_POLL_MS = 200  # how often the station's link is checked while a session is up
+
     def __init__(self, app, client, station, host, sender=None):
         self.app = app
         self.client = client
@@ -81,21 +85,23 @@ class Connection:
         self.sender = sender  # outbox.ClickSender
         self.refusals = 0  # sessions refused in a row
 
+    def _up(self):
+        events.emit("mqtt", state="up", host=self.host)
+        self.app.led.show("off")
+
     def _down(self, err):
         events.emit("mqtt", state="down", kind=err.kind, msg=err.detail)
         if self.station.up.is_set():  # without a link the station shows what is wrong
-            import wifi
-
-            self.app.led.show(wifi.led_for(err.kind))
+            self.app.led.show(err.led())
 
     def _ended(self, err):
-        # -> the error to report for a session that ended with `err`
-        import mqtt
+        # -> the fault to report for a session that ended with `err`
+        from fault import Fault
 
         by_server = err.kind == "forbidden" or (err.kind == "closed" and err.detail != "link lost")
         if self.sender and self.sender.session_ended(by_server):
             n = self.sender.strikes
-            return mqtt.MQTTError("forbidden", "closed after a click's PUBACK, %d in a row" % n)
+            return Fault("forbidden", "closed after a click's PUBACK, %d in a row" % n)
         return err
 
     async def _clock(self):
@@ -109,13 +115,14 @@ class Connection:
     async def _watch(self, session):
         # a lost link ends the session, as it ends a chip's TCP connections
         while self.station.up.is_set():
-            await asyncio.sleep_ms(LINK_POLL_MS)
+            await asyncio.sleep_ms(self.LINK_POLL_MS)
         session.cancel()
 
     async def run(self):
-        import mqtt
+        from fault import Fault, backoff_ms
 
         c = self.client
+        c.on_up = self._up
         while True:
             await self.station.up.wait()
             await self._clock()
@@ -123,11 +130,11 @@ class Connection:
             watch = asyncio.create_task(self._watch(session))
             try:
                 await session
-                err = mqtt.MQTTError("closed")
-            except mqtt.MQTTError as e:
+                err = Fault("closed")
+            except Fault as e:
                 err = e
             except asyncio.CancelledError:
-                err = mqtt.MQTTError("closed", "link lost")
+                err = Fault("closed", "link lost")
             watch.cancel()
             err = self._ended(err)
             self._down(err)
@@ -138,9 +145,7 @@ class Connection:
                 attempt = max(attempt, self.refusals + 1)
             else:
                 self.refusals = 0
-            await asyncio.sleep_ms(
-                mqtt.backoff_ms(attempt, c.backoff_base_ms, c.backoff_max_ms, mqtt.rand16())
-            )
+            await asyncio.sleep_ms(backoff_ms(attempt, self.BACKOFF_BASE_MS, self.BACKOFF_MAX_MS))
 
 
 class Clicks:
@@ -155,15 +160,6 @@ class Clicks:
 
     async def run(self):
         await self.sender.run()
-
-
-def _up(app, host):
-    def on_state(state, err):
-        if err is None:
-            events.emit("mqtt", state=state, host=host)
-            app.led.show("off")
-
-    return on_state
 
 
 def register(app):
@@ -185,8 +181,6 @@ def register(app):
     ctx = mqtt.tls_context(certs.read(certs.CERT), certs.read(certs.KEY), ca)
     del ca
     client = mqtt.Client(app.serial, cfg["host"], cfg["port"], ctx)
-    client.link = station.up
-    client.on_state = _up(app, cfg["host"])  # type: ignore
     sender = outbox.ClickSender(
         outbox.Outbox(),
         client,

@@ -1,23 +1,11 @@
 # Wi-Fi station manager: joins the configured network with a timeout, names each failure
 # (wifi = cannot join, dhcp = joined but no address), retries with jittered exponential back-off,
-# watches the link and reports RSSI. Also maps every failure class of the connection chain
-# (wifi, dhcp, dns, connect, tls, forbidden) to its LED pattern.
+# watches the link and reports RSSI. Failures are fault.Fault, which gives their LED pattern.
 import asyncio
 
 import events
 import network
-
-LED_FOR = {
-    "wifi": "err_wifi",
-    "dhcp": "err_dhcp",
-    "dns": "err_dns",
-    "connect": "err_connect",
-    "timeout": "err_connect",
-    "closed": "err_connect",
-    "protocol": "err_connect",
-    "tls": "err_tls",
-    "forbidden": "err_forbidden",
-}
+from fault import Fault, backoff_ms
 
 _REASONS = {  # the join failures
     network.STAT_WRONG_PASSWORD: "wrong password",
@@ -28,26 +16,16 @@ _REASONS = {  # the join failures
 }
 
 
-def led_for(kind):
-    return LED_FOR.get(kind, "err_connect")
-
-
-class WifiError(Exception):
-    def __init__(self, kind, detail):
-        super().__init__(kind, detail)
-        self.kind = kind
-        self.detail = detail
-
-
 class Station:
-    def __init__(self, ssid, password, show, timeout_ms=20000):
+    JOIN_TIMEOUT_MS = 20000  # no address this long after connect(): the join failed
+    BACKOFF_BASE_MS = 2000
+    BACKOFF_MAX_MS = 120000
+    CHECK_MS = 1000  # how often the link is checked while up
+
+    def __init__(self, ssid, password, show):
         self.ssid = ssid
         self._password = password
         self.show = show  # f(led pattern name)
-        self.timeout_ms = timeout_ms
-        self.backoff_base_ms = 2000
-        self.backoff_max_ms = 120000
-        self.check_ms = 1000
         self.up = asyncio.Event()  # set while the station has an address
         self.wlan = network.WLAN(network.STA_IF)
 
@@ -58,7 +36,7 @@ class Station:
             return None
 
     async def connect(self):
-        # -> None once there is an IP address; WifiError("wifi" | "dhcp") otherwise
+        # -> None once there is an IP address; Fault("wifi" | "dhcp") otherwise
         import time
 
         w = self.wlan
@@ -73,31 +51,27 @@ class Station:
                 return
             if st in _REASONS:
                 w.disconnect()
-                raise WifiError("wifi", _REASONS[st])
-            if time.ticks_diff(time.ticks_ms(), t0) > self.timeout_ms:
+                raise Fault("wifi", _REASONS[st])
+            if time.ticks_diff(time.ticks_ms(), t0) > self.JOIN_TIMEOUT_MS:
                 associated = self.rssi() is not None
                 w.disconnect()
                 if associated:
-                    raise WifiError("dhcp", "no address from DHCP")
-                raise WifiError("wifi", "join timed out (status %d)" % st)
+                    raise Fault("dhcp", "no address from DHCP")
+                raise Fault("wifi", "join timed out (status %d)" % st)
             await asyncio.sleep_ms(100)
 
     async def run(self):
-        import mqtt
-
         failures = 0
         while True:
             self.show("connecting")
             try:
                 await self.connect()
-            except WifiError as e:
+            except Fault as e:
                 events.emit("wifi", state="down", kind=e.kind, msg=e.detail, ssid=self.ssid)
-                self.show(led_for(e.kind))
+                self.show(e.led())
                 failures += 1
                 await asyncio.sleep_ms(
-                    mqtt.backoff_ms(
-                        failures - 1, self.backoff_base_ms, self.backoff_max_ms, mqtt.rand16()
-                    )
+                    backoff_ms(failures - 1, self.BACKOFF_BASE_MS, self.BACKOFF_MAX_MS)
                 )
                 continue
             failures = 0
@@ -106,6 +80,6 @@ class Station:
             )
             self.up.set()
             while self.wlan.isconnected():
-                await asyncio.sleep_ms(self.check_ms)
+                await asyncio.sleep_ms(self.CHECK_MS)
             self.up.clear()
             events.emit("wifi", state="lost", ssid=self.ssid)

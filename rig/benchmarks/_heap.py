@@ -62,6 +62,7 @@ IMPORT_ORDER = (
     "netcfg",
     "app",
     "clock",
+    "fault",
     "mqtt",
     "outbox",
     "wifi",

@@ -3,7 +3,7 @@ and the cloud's enforcement (rig/cloud/auth/enforcer.py).
 
 mosquitto acknowledges the denied QoS 1 PUBLISH and drops it; the cloud reads the denial from the
 broker's log and closes the board's session a few ms later (AWS IoT closes it without a PUBACK).
-The firmware keeps an acknowledged click on its flash for a grace period (outbox.GRACE_MS), so
+The firmware keeps an acknowledged click on its flash for a grace period (outbox.ClickSender.GRACE_MS), so
 the close sends it again on the next session; the second such close in a row is a refusal: the
 LED shows err_forbidden (long, short, long) and the click stays on the flash. Once a policy allows
 the topic, the click reaches the cloud, once (docs/connectivity-integration.md, Decisions).

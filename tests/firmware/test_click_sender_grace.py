@@ -18,7 +18,7 @@ from mp_runner import FIRMWARE, run_mp
 PRELUDE = """
 import asyncio, json, os, sys, time
 import outbox
-outbox.GRACE_MS = 600  # shorter than the firmware's 2 s: the same logic, a quicker test
+outbox.ClickSender.GRACE_MS = 600  # shorter than the firmware's 2 s: the same logic, a quicker test
 
 class FakeClient:
     def __init__(self):
@@ -123,7 +123,7 @@ async def main():
     client.connected.clear()  # the broker closes the session (the cloud's disconnect)
     first = sender.session_ended(True)
     out("first close", refused=first)
-    await asyncio.sleep_ms(outbox.GRACE_MS + 200)  # no session: nothing settles meanwhile
+    await asyncio.sleep_ms(outbox.ClickSender.GRACE_MS + 200)  # no session: nothing settles meanwhile
     out("offline past the grace")
     client.connected.set()  # the next session: the click goes out again
     await sent(2)

@@ -22,7 +22,7 @@ SERVICE = """
 import _thread, asyncio, json, time, _rig, button, machine
 GESTURES = {gestures!r}  # [[delay_ms, level], ...] played on GPIO0 (0 = pressed)
 EXPECT = {expect}
-button.LONG_HOLD_MS = {hold_ms}
+button.Button.LONG_HOLD_MS = {hold_ms}
 
 def play():
     for delay, level in GESTURES:

@@ -1,4 +1,5 @@
-"""MQTT 3.1.1 packet encoding/decoding of firmware/mqtt.py, run under CPython."""
+"""MQTT 3.1.1 packet encoding/decoding of firmware/mqtt.py and the fault classification of
+firmware/fault.py, run under CPython."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
 mqtt = importlib.import_module("mqtt")  # the firmware module, run by CPython
+fault = importlib.import_module("fault")
 
 
 @pytest.mark.parametrize(
@@ -40,7 +42,7 @@ def test_remaining_length_round_trips(n: int) -> None:
 def test_remaining_length_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError):
         mqtt.encode_length(268435456)
-    with pytest.raises(mqtt.MQTTError):
+    with pytest.raises(fault.Fault):
         mqtt.decode_length(b"\xff\xff\xff\xff\x01", 0)
     assert mqtt.decode_length(b"\x80", 0) is None  # incomplete
 
@@ -83,7 +85,7 @@ def test_subscribe_unsubscribe_puback_layout() -> None:
 def test_parse_publish_never_crashes_on_hostile_bodies(body: bytes, flags: int) -> None:
     try:
         topic, payload, qos, pid, _ = mqtt.parse_publish(flags, body)
-    except mqtt.MQTTError as e:
+    except fault.Fault as e:
         assert e.kind == "protocol"
     else:
         assert qos in (0, 1)
@@ -96,11 +98,31 @@ def test_parse_publish_never_crashes_on_hostile_bodies(body: bytes, flags: int) 
     [(1, "connect"), (2, "connect"), (3, "connect"), (4, "forbidden"), (5, "forbidden")],
 )
 def test_refused_connack_codes_map_to_failure_classes(rc: int, kind: str) -> None:
-    assert mqtt.connack_kind(rc) == kind
+    refused = fault.from_connack(rc)
+    assert (refused.kind, refused.detail) == (kind, f"CONNACK rc={rc}")
 
 
 @given(st.integers(min_value=0, max_value=40), st.integers(min_value=0, max_value=65535))
 def test_backoff_is_jittered_exponential_and_capped(attempt: int, r: int) -> None:
     span = min(60000, 1000 << min(attempt, 16))
-    d = mqtt.backoff_ms(attempt, 1000, 60000, r)
+    d = fault.backoff_ms(attempt, 1000, 60000, r)
     assert span // 2 <= d <= span
+
+
+@pytest.mark.parametrize(
+    ("kind", "led"),
+    [
+        ("wifi", "err_wifi"),
+        ("dhcp", "err_dhcp"),
+        ("dns", "err_dns"),
+        ("connect", "err_connect"),
+        ("timeout", "err_connect"),
+        ("closed", "err_connect"),
+        ("protocol", "err_connect"),
+        ("tls", "err_tls"),
+        ("forbidden", "err_forbidden"),
+        ("anything else", "err_connect"),
+    ],
+)
+def test_each_fault_kind_shows_its_led_pattern(kind: str, led: str) -> None:
+    assert fault.Fault(kind).led() == led

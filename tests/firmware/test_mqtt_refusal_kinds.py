@@ -1,6 +1,6 @@
 """firmware/mqtt.py on the unix port: which failing TLS handshakes are `forbidden` and which `tls`.
 
-The signal (mqtt.tls_kind): mbedTLS's verify callback has seen the broker's own certificate and
+The signal (fault.from_tls): mbedTLS's verify callback has seen the broker's own certificate and
 the handshake then ends in an abort (EPIPE, ECONNRESET, EOF, the broker's alert): the broker
 refused our certificate -> forbidden. Our own refusal of the broker's certificate, or an abort
 before any broker certificate arrived (not a TLS server), stays tls.
@@ -134,11 +134,11 @@ async def main():
     for case in cfg["cases"]:
         ctx = mqtt.tls_context(rd(case["id"] + ".der"), rd(case["id"] + ".key.der"), rd(case["ca"]))
         c = mqtt.Client("thing-" + case["id"], case["host"], case["port"], ctx)
-        c.connect_timeout_ms = 5000
+        c.CONNECT_TIMEOUT_MS = 5000
         try:
             await c.connect()
             print("KIND", json.dumps([case["name"], "up", ""]))
-        except mqtt.MQTTError as e:
+        except mqtt.Fault as e:
             print("KIND", json.dumps([case["name"], e.kind, e.detail]))
 asyncio.run(main())
 """
@@ -184,14 +184,14 @@ def test_a_broker_that_refuses_our_certificate_is_forbidden_our_refusal_is_tls(
     assert "trusted CA" in got["broker_not_signed_by_our_ca"][1]
 
 
-def test_tls_kind_needs_both_the_broker_certificate_and_an_abort() -> None:
+def test_forbidden_needs_both_the_broker_certificate_and_an_abort() -> None:
     lines = run_mp(
         """
-import mqtt
+import fault
 for err, checked in ((OSError(32), True), (OSError(104), True), (OSError(-0x7780, "ALERT"), True),
                      (OSError(-0x7280, "EOF"), True), (OSError(104), False), (OSError(-12), True),
                      (OSError(-0x2700, "VERIFY"), True), (ValueError("CN mismatch"), True)):
-    print(mqtt.tls_kind(err, checked))
+    print(fault.from_tls(err, checked).kind)
 """,
         path=(FIRMWARE,),
     )

@@ -222,8 +222,19 @@ async def flag(name):
             await asyncio.sleep_ms(20)
 def state(s, e):
     print('STATE', s, e.kind if e else '-', e.detail if e else '')
+def up():
+    state('up', None)
 def msg(t, p):
     print('MSG', t.decode(), p.decode())
+async def keep(c):
+    # sessions back to back, as services.Connection runs them on the board (without its link
+    # watch, clock and back-off)
+    while True:
+        try:
+            await c.session()
+        except mqtt.Fault as e:
+            state('down', e)
+        await asyncio.sleep_ms(100)
 """
 
 
@@ -286,18 +297,17 @@ def test_publish_and_subscribe_over_mutual_tls(
         f"""
 async def main():
     c = mqtt.Client({THING!r}, 'localhost', {broker.port}, ctx())
-    c.on_message = msg
-    c.on_state = state
-    asyncio.create_task(c.run())
+    c.on_up = up
+    asyncio.create_task(keep(c))
     await c.connected.wait()
-    await c.subscribe('dev/in', 1)
+    await c.route('dev/in', msg, 1)
     print('SUBSCRIBED')
     await c.publish('dev/out', b'{{"n":1}}', 1)
     print('PUBACK')
     await c.publish('dev/out0', 'q0', 0)
     await flag('unsubscribe')
-    await c.subscribe('dev/in2', 1)
-    await c.unsubscribe('dev/in')
+    await c.route('dev/in2', msg, 1)
+    await c.unroute('dev/in')
     print('UNSUBSCRIBED')
     await asyncio.sleep(60)
 asyncio.run(main())
@@ -327,7 +337,7 @@ async def main():
     c = mqtt.Client({thing!r}, {host!r}, {port}, {ctx})
     try:
         await c.session()
-    except mqtt.MQTTError as e:
+    except mqtt.Fault as e:
         print('FAIL', e.kind)
 asyncio.run(main())
 """
@@ -376,9 +386,8 @@ def test_qos1_publish_is_resent_with_dup_after_a_dropped_connection(
         f"""
 async def main():
     c = mqtt.Client({THING!r}, 'localhost', {proxy.port}, ctx())
-    c.on_state = state
-    c.backoff_base_ms = 100
-    asyncio.create_task(c.run())
+    c.on_up = up
+    asyncio.create_task(keep(c))
     await c.connected.wait()
     await flag('go')
     await c.publish('dev/resend', b'click-1', 1)
@@ -422,11 +431,13 @@ def test_keepalive_pings_and_a_missing_pingresp_ends_the_session(
         pki,
         f"""
 async def main():
-    c = mqtt.Client({THING!r}, 'localhost', {proxy.port}, ctx(), keepalive=2, ping_timeout_ms=1500)
-    c.on_state = state
+    c = mqtt.Client({THING!r}, 'localhost', {proxy.port}, ctx())
+    c.KEEPALIVE_S = 2
+    c.PING_TIMEOUT_MS = 1500
+    c.on_up = up
     try:
         await c.session()
-    except mqtt.MQTTError as e:
+    except mqtt.Fault as e:
         print('FAIL', e.kind, e.detail)
 asyncio.run(main())
 """,
@@ -448,14 +459,13 @@ SENDER = """
 import outbox
 box = outbox.Outbox()
 c = mqtt.Client({thing!r}, 'localhost', {port}, ctx())
-c.on_state = state
-c.backoff_base_ms = 100
+c.on_up = up
 def show(p):
     print('LED', p)
 sender = outbox.ClickSender(box, c, 'G030JF055364XVRB', lambda: 'dev/clicks', lambda: 2950,
                             lambda: '2026-11-22T02:34:57.141Z', show)
 async def main():
-    asyncio.create_task(c.run())
+    asyncio.create_task(keep(c))
     asyncio.create_task(sender.run())
     await asyncio.sleep_ms(0)
     for i in range({clicks}):
@@ -537,7 +547,7 @@ class RefusingBroker:
 REFUSED = """
 async def main():
     c = mqtt.Client({thing!r}, 'localhost', {port}, ctx())
-    c.on_state = state
+    c.on_up = up
     task = asyncio.create_task(c.session())
     await asyncio.sleep_ms(0)
     try:
@@ -546,12 +556,12 @@ async def main():
         else:
             await c.connected.wait()
             if {op!r} == 'subscribe':
-                await c.subscribe('dev/secret', 1)
+                await c.route('dev/secret', msg, 1)
             else:
                 asyncio.create_task(c.publish('dev/secret', b'x', 1))
                 await task
         print('NO FAILURE')
-    except mqtt.MQTTError as e:
+    except mqtt.Fault as e:
         print('FAIL', e.kind, e.detail)
 asyncio.run(main())
 """

@@ -7,6 +7,7 @@ import importlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,13 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
 outbox = importlib.import_module("outbox")
+
+
+def bounded(limit: int) -> Any:
+    """An outbox that holds at most `limit` messages (the tunable Outbox.LIMIT, per instance)."""
+    box = outbox.Outbox()
+    box.LIMIT = limit
+    return box
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +78,7 @@ def test_a_write_cut_short_leaves_no_message(flash: Path) -> None:
 def test_full_outbox_drops_the_oldest_and_says_how_many(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    box = outbox.Outbox(limit=3)
+    box = bounded(3)
     for i in range(5):
         box.add("t", str(i))
     assert len(box) == 3
@@ -110,7 +118,7 @@ def test_model_order_bound_and_held(ops: list[str], limit: int) -> None:
     import shutil
 
     shutil.rmtree("outbox.q", ignore_errors=True)
-    box = outbox.Outbox(limit=limit)
+    box = bounded(limit)
     model: list[list[object]] = []  # [payload, held], oldest first
     n = 0
     for op in ops:
@@ -140,7 +148,7 @@ def test_model_order_bound_and_held(ops: list[str], limit: int) -> None:
             for m in model:
                 m[1] = False
         else:
-            box = outbox.Outbox(limit=limit)
+            box = bounded(limit)
             for m in model:
                 m[1] = False
         assert len(box) == len(model) <= limit

@@ -94,7 +94,7 @@ async def main():
     held = services.ConfigMode(app, True, timeout_s=1)
     asyncio.create_task(held.run())
     await asyncio.sleep_ms(100)
-    held.on_long_hold(5999)  # too short: nothing
+    held.on_long_hold(5999)  # too short (Button.LONG_HOLD_MS): nothing
     await asyncio.sleep_ms(300)
     held.on_long_hold(6000)
     await asyncio.sleep(2)
@@ -133,7 +133,7 @@ def test_config_mode_times_out_and_a_hold_keeps_the_board_awake_meanwhile() -> N
 
 SESSION_ENDS = """
 import asyncio, json
-import mqtt, services
+import fault, services
 
 class Sender:
     # outbox.ClickSender's side of it: refuses after two closes by the broker
@@ -147,7 +147,7 @@ class Sender:
 conn = services.Connection(None, None, None, "localhost", Sender())
 for kind, detail in (("closed", "link lost"), ("timeout", "no PINGRESP"), ("closed", "eof"),
                      ("closed", "[Errno 104] ECONNRESET"), ("forbidden", "disconnected after a request")):
-    err = conn._ended(mqtt.MQTTError(kind, detail))
+    err = conn._ended(fault.Fault(kind, detail))
     print("KIND", json.dumps([kind, err.kind, err.detail]))
 """
 

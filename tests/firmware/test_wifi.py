@@ -26,15 +26,16 @@ PASSWORD = "wifi-secret-42"
 HOME = {"ssid": "home", "password": PASSWORD, "rssi": -48}
 
 CLASSIFY = """
-import asyncio, json, wifi
+import asyncio, json, fault, wifi
+wifi.Station.JOIN_TIMEOUT_MS = 800
 async def main():
     for ssid, pw in json.load(open(__import__('sys').argv[1])):
-        st = wifi.Station(ssid, pw, lambda p: None, timeout_ms=800)
+        st = wifi.Station(ssid, pw, lambda p: None)
         try:
             await st.connect()
             print(json.dumps(["up", st.rssi(), st.wlan.ifconfig()[0]]))
-        except wifi.WifiError as e:
-            print(json.dumps([e.kind, wifi.led_for(e.kind), e.detail]))
+        except fault.Fault as e:
+            print(json.dumps([e.kind, e.led(), e.detail]))
 asyncio.run(main())
 """
 
@@ -102,11 +103,12 @@ STATION = """
 import asyncio, events, wifi
 def show(p):
     events.emit("led", pattern=p)
+wifi.Station.JOIN_TIMEOUT_MS = 1000
+wifi.Station.BACKOFF_BASE_MS = 100
+wifi.Station.BACKOFF_MAX_MS = 400
+wifi.Station.CHECK_MS = 50
 async def main():
-    st = wifi.Station("home", %r, show, timeout_ms=1000)
-    st.backoff_base_ms = 100
-    st.backoff_max_ms = 400
-    st.check_ms = 50
+    st = wifi.Station("home", %r, show)
     await st.run()
 asyncio.run(main())
 """
