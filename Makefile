@@ -32,6 +32,7 @@ setup: system-deps $(STAMP)
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/pyright -p pyrightconfig.json
