@@ -21,12 +21,10 @@ from pathlib import Path
 from mpremote.transport_serial import SerialTransport
 
 from host.mpy import MpyCompileError, compile_module
+from host.paths import BOARDS_DIR, BUILD_ROOT, FIRMWARE_DIR
 from host.transport import TransportExecError, raw_repl
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE_DIR = REPO_ROOT / "firmware"
-BOARDS_DIR = REPO_ROOT / "boards"
-BUILD_DIR = REPO_ROOT / "build" / "mpy"
+BUILD_DIR = BUILD_ROOT / "mpy"
 
 SOURCE_ONLY = frozenset({"main.py"})  # the board runs main.py as source, never main.mpy
 WRITE_CHUNK = 1024  # bytes per raw-REPL exec; raw-paste keeps this cheap

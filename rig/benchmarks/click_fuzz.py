@@ -21,9 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from rig import REPO_ROOT
+from host.paths import FIRMWARE_DIR, REPO_ROOT
 
-FIRMWARE = REPO_ROOT / "firmware"
 MP_RUNNER = REPO_ROOT / "tests" / "firmware" / "mp_runner.py"  # shared with the tests
 
 Pick = Callable[[int, int], int]  # pick(lo, hi) -> an int in [lo, hi]
@@ -208,7 +207,7 @@ def oracle(
 
 def load_clicks() -> ModuleType:
     """firmware/clicks.py imported on CPython (without putting firmware/ on sys.path)."""
-    spec = importlib.util.spec_from_file_location("fw_clicks", FIRMWARE / "clicks.py")
+    spec = importlib.util.spec_from_file_location("fw_clicks", FIRMWARE_DIR / "clicks.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

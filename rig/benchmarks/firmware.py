@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from host.mpy import compile_module
-from rig import BOARDS_DIR, FIRMWARE_DIR, REPO_ROOT
+from host.paths import BOARDS_DIR, FIRMWARE_DIR, REPO_ROOT, SHIMS_DIR
 
 MP_RUNNER = REPO_ROOT / "tests" / "firmware" / "mp_runner.py"  # shared with the tests
 
@@ -68,7 +68,7 @@ def core_heap_peak(flash: Path, taps: int) -> int:
     lines = mp_runner.run_mp(
         "import app\napp.main()\n",
         workdir=flash,
-        path=[BOARDS_DIR / "emulated" / "shims"],
+        path=[SHIMS_DIR],
         files=files,
         timeout=120,
     )

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from rig import REPO_ROOT
+from host.paths import REPO_ROOT
 from rig.cli import CommandError
 from rig.cloud.core import endpoint
 from rig.drivers import supervisor

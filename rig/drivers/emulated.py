@@ -23,15 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from host.mpy import compile_module
-from rig import BOARDS_DIR, FIRMWARE_DIR
+from host.paths import EMULATED_PROFILE_DIR, FIRMWARE_DIR, SHIMS_DIR
 from rig.drivers.base import Board, ExpectTimeout
 from rig.drivers.console import ConsoleLog, Event
 from rig.drivers.console_proxy import Child, ConsoleProxy
 from rig.drivers.profile import BoardProfile
 from rig.drivers.sidechannel import Message, SideChannel, SideChannelError
 from rig.drivers.unix_port import checked_binary, default_binary
-
-SHIMS_DIR = BOARDS_DIR / "emulated" / "shims"
 
 # machine.reset_cause() / wake_reason() values (ESP32 constants, mirrored by the shim).
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
@@ -86,7 +84,7 @@ class EmulatedBoard(Board):
         workdir: Path,
         name: str = "emulated",
         *,
-        profile_dir: Path = BOARDS_DIR / "emulated",
+        profile_dir: Path = EMULATED_PROFILE_DIR,
         firmware_dir: Path = FIRMWARE_DIR,
         micropython: str | None = None,
         env: Mapping[str, str] | None = None,

@@ -33,9 +33,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE = REPO_ROOT / "firmware"
-SHIMS = REPO_ROOT / "boards" / "emulated" / "shims"
+from host.paths import FIRMWARE_DIR, SHIMS_DIR
+
+FIRMWARE = FIRMWARE_DIR
+SHIMS = SHIMS_DIR
 
 
 class MicroPythonError(AssertionError):

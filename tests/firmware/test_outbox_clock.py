@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from host.paths import FIRMWARE_DIR
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+sys.path.insert(0, str(FIRMWARE_DIR))
 from mp_runner import FIRMWARE, run_mp
 
 clock = importlib.import_module("clock")
