@@ -1,6 +1,6 @@
-"""Where things are in the repository: defined once here, imported by the host tools, the rig,
-the benchmarks and the tests (host sits below the rig, so the rig may import this, not the
-other way round)."""
+"""Where things are in the repository, defined once: the host tools, every layer above them, the
+benchmarks and the tests import these (the host tools sit at the bottom, so this module lives
+here)."""
 
 from __future__ import annotations
 

@@ -200,7 +200,10 @@ def provision_board(args: argparse.Namespace) -> int:
     endpoint_text: str | None = args.endpoint
     try:
         if args.thing:
-            identity, running = host_provision.identity_from_cloud(args.home, args.thing)
+            # Imported here: only --thing needs the reference cloud, the other commands start fast.
+            from rig.provisioning import identity_from_cloud
+
+            identity, running = identity_from_cloud(args.home, args.thing)
             if endpoint_text is None and running:
                 endpoint_text = f"{running['host']}:{running['port']}"
         elif args.cert:

@@ -22,10 +22,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from host.console_events import Event
 from host.mpy import compile_module
 from host.paths import EMULATED_PROFILE_DIR, FIRMWARE_DIR, SHIMS_DIR
 from rig.drivers.base import Board, ExpectTimeout
-from rig.drivers.console import ConsoleLog, Event
+from rig.drivers.console import ConsoleLog
 from rig.drivers.console_proxy import Child, ConsoleProxy
 from rig.drivers.profile import BoardProfile
 from rig.drivers.sidechannel import Message, SideChannel, SideChannelError

@@ -23,11 +23,12 @@ from typing import Any, Protocol
 import serial
 
 from host import deploy as host_deploy
+from host.console_events import Event
 from host.paths import BOARDS_DIR
 from host.serialport import open_serial
 from host.transport import BorrowedPortTransport, TransportExecError, raw_repl
 from rig.drivers.base import Board
-from rig.drivers.console import ConsoleLog, Event
+from rig.drivers.console import ConsoleLog
 from rig.drivers.profile import BoardProfile
 
 RESET_PULSE_S = 0.1  # EN low this long: what esptool's hard reset uses
