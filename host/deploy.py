@@ -69,8 +69,13 @@ def build_firmware(
     firmware_dir: Path = FIRMWARE_DIR,
     boards_dir: Path = BOARDS_DIR,
     out_dir: Path = BUILD_DIR,
+    *,
+    bytecode: bool = True,
 ) -> list[BoardFile]:
-    """Compile the firmware and the board's profile into `out_dir`; return the files to deploy."""
+    """Compile the firmware and the board's profile into `out_dir`; return the files to deploy.
+
+    `bytecode=False` gives every module as source instead (`<name>.py`, the profile as
+    `board.py`): an emulated board run from source shows tracebacks with line text."""
     profile = boards_dir / board / "board.py"
     if not profile.is_file():
         known = sorted(p.parent.name for p in boards_dir.glob("*/board.py"))
@@ -80,6 +85,8 @@ def build_firmware(
     sources = sorted(firmware_dir.glob("*.py"))
     if not any(s.name == "main.py" for s in sources):
         raise DeployError(f"{firmware_dir} has no main.py (found: {[s.name for s in sources]})")
+    if not bytecode:
+        return [BoardFile(source.name, source.read_bytes()) for source in [*sources, profile]]
     files: list[BoardFile] = []
     try:
         for source in sources:

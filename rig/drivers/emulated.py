@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from host.console_events import Event
+from host.deploy import DeployError, build_firmware
 from host.mpy import compile_module
 from host.paths import EMULATED_PROFILE_DIR, FIRMWARE_DIR, SHIMS_DIR
 from rig.drivers.base import Board, ExpectTimeout
@@ -168,27 +168,27 @@ class EmulatedBoard(Board):
         os.replace(tmp, target)  # atomic, like the firmware's own writes
 
     def deploy(self, extra_files: Mapping[str, bytes] | None = None) -> None:
-        sources = sorted(self.firmware_dir.glob("*.py"))
-        if not sources:
-            raise BoardError(f"no firmware in {self.firmware_dir}")
-        profile = self.profile_dir / "board.py"
-        if not profile.exists():
-            raise BoardError(f"no board profile {profile}")
-        for src in [*sources, profile]:
-            self._install_module(src)
+        """The same build as a physical board's deploy (host.deploy.build_firmware), bytecode
+        with `mpy=True`, else source; written straight into the flash directory."""
+        try:
+            files = build_firmware(
+                self.profile_dir.name,
+                self.firmware_dir,
+                self.profile_dir.parent,
+                self.workdir / "build",
+                bytecode=self.mpy,
+            )
+        except DeployError as exc:
+            raise BoardError(str(exc)) from exc
+        for file in files:
+            self.write_file(file.name, file.data)
+            # The module's other form must go: a .py shadows a .mpy, a stale .mpy the new source.
+            stem, _, suffix = file.name.rpartition(".")
+            other = f"{stem}.mpy" if suffix == "py" else f"{stem}.py"
+            (self.flash / other).unlink(missing_ok=True)
         for path, data in (extra_files or {}).items():
             self.write_file(path, data)
         self._shims_dir = self._shims_path()
-
-    def _install_module(self, src: Path) -> None:
-        stem = src.stem
-        py, mpy = self.flash / f"{stem}.py", self.flash / f"{stem}.mpy"
-        if self.mpy and stem != "main":  # main.py is what `micropython -i main.py` runs
-            compile_module(src, mpy)
-            py.unlink(missing_ok=True)  # a .py would shadow the .mpy
-        else:
-            shutil.copyfile(src, py)
-            mpy.unlink(missing_ok=True)
 
     def _shims_path(self) -> Path:
         """Where the shims are imported from. As .mpy (with `mpy=True`) they are not compiled on
