@@ -43,7 +43,7 @@ from pathlib import Path
 
 from host.mpy import compile_module
 from host.paths import FIRMWARE_DIR, SHIMS_DIR
-from rig.drivers.unix_port import default_binary
+from rig.unix_port.binary import default_binary
 
 SHIMS = tuple(sorted(p.stem for p in SHIMS_DIR.glob("*.py")))  # `_rig` first: all use it
 # Leaves first, so that a module's figure is mostly its own; any other resident module follows.

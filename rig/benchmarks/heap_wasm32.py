@@ -34,7 +34,7 @@ from typing import Any
 
 from host.mpy import compile_module
 from host.paths import BOARDS_DIR, BUILD_ROOT, FIRMWARE_DIR
-from rig.drivers.unix_port import default_binary
+from rig.unix_port.binary import default_binary
 
 RUNNER = Path(__file__).with_name("wasm32") / "run.mjs"
 WASM32_DIR = BUILD_ROOT / "wasm32"

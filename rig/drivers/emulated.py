@@ -30,7 +30,7 @@ from rig.drivers.console import ConsoleLog
 from rig.drivers.console_proxy import Child, ConsoleProxy
 from rig.drivers.profile import BoardProfile
 from rig.drivers.sidechannel import Message, SideChannel, SideChannelError
-from rig.drivers.unix_port import checked_binary, default_binary
+from rig.unix_port.binary import checked_binary, default_binary
 
 # machine.reset_cause() / wake_reason() values (ESP32 constants, mirrored by the shim).
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
