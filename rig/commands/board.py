@@ -201,7 +201,7 @@ def provision_board(args: argparse.Namespace) -> int:
     try:
         if args.thing:
             # Imported here: only --thing needs the reference cloud, the other commands start fast.
-            from rig.provisioning import identity_from_cloud
+            from rig.strategies.provisioning import identity_from_cloud
 
             identity, running = identity_from_cloud(args.home, args.thing)
             if endpoint_text is None and running:

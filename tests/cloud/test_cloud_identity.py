@@ -1,5 +1,5 @@
-"""rig.provisioning.identity_from_cloud: the reference cloud's credentials for a thing, as the
-plain DER data host.provision writes to a board."""
+"""rig.strategies.provisioning.identity_from_cloud: the reference cloud's credentials for a
+thing, as the plain DER data host.provision writes to a board."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from rig.provisioning import identity_from_cloud
+from rig.strategies.provisioning import identity_from_cloud
 
 
 def test_an_identity_from_the_reference_cloud_is_der_and_matches(tmp_path: Path) -> None:
