@@ -21,12 +21,10 @@ from pathlib import Path
 from mpremote.transport_serial import SerialTransport
 
 from host.mpy import MpyCompileError, compile_module
+from host.paths import BOARDS_DIR, BUILD_ROOT, FIRMWARE_DIR
 from host.transport import TransportExecError, raw_repl
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE_DIR = REPO_ROOT / "firmware"
-BOARDS_DIR = REPO_ROOT / "boards"
-BUILD_DIR = REPO_ROOT / "build" / "mpy"
+BUILD_DIR = BUILD_ROOT / "mpy"
 
 SOURCE_ONLY = frozenset({"main.py"})  # the board runs main.py as source, never main.mpy
 WRITE_CHUNK = 1024  # bytes per raw-REPL exec; raw-paste keeps this cheap
@@ -71,8 +69,13 @@ def build_firmware(
     firmware_dir: Path = FIRMWARE_DIR,
     boards_dir: Path = BOARDS_DIR,
     out_dir: Path = BUILD_DIR,
+    *,
+    bytecode: bool = True,
 ) -> list[BoardFile]:
-    """Compile the firmware and the board's profile into `out_dir`; return the files to deploy."""
+    """Compile the firmware and the board's profile into `out_dir`; return the files to deploy.
+
+    `bytecode=False` gives every module as source instead (`<name>.py`, the profile as
+    `board.py`): an emulated board run from source shows tracebacks with line text."""
     profile = boards_dir / board / "board.py"
     if not profile.is_file():
         known = sorted(p.parent.name for p in boards_dir.glob("*/board.py"))
@@ -82,6 +85,8 @@ def build_firmware(
     sources = sorted(firmware_dir.glob("*.py"))
     if not any(s.name == "main.py" for s in sources):
         raise DeployError(f"{firmware_dir} has no main.py (found: {[s.name for s in sources]})")
+    if not bytecode:
+        return [BoardFile(source.name, source.read_bytes()) for source in [*sources, profile]]
     files: list[BoardFile] = []
     try:
         for source in sources:

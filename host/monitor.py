@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import serial
 
+from host.console_events import EVENT_PREFIX, Event, parse_event_line
 from host.serialport import open_serial
-from rig.drivers.console import EVENT_PREFIX, Event, parse_event_line
 
 REDACTED = "[REDACTED]"
 
@@ -54,8 +54,9 @@ def format_event(event: Event) -> str:
 
 
 def render_line(line: str, pretty: bool = True) -> str:
-    """One console line as the monitor prints it (always redacted). Events are parsed by the
-    rig's console parser, so the monitor and the tests read the console the same way."""
+    """One console line as the monitor prints it (always redacted). Events are parsed by
+    host.console_events, the parser the board drivers use too, so the monitor and the tests read
+    the console the same way."""
     line = redact(line.rstrip("\r\n"))
     event = parse_event_line(line) if pretty else None
     if event is None:

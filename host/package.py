@@ -11,7 +11,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from host.deploy import BOARDS_DIR, FIRMWARE_DIR, SOURCE_ONLY, BoardFile, DeployError
+from host.deploy import SOURCE_ONLY, BoardFile, DeployError
+from host.paths import BOARDS_DIR, FIRMWARE_DIR
 
 
 def firmware_version(firmware_dir: Path = FIRMWARE_DIR) -> str:

@@ -6,6 +6,9 @@ The on-flash format has one owner, the firmware: this tool calls `certs.commit()
 CA and network configuration are replaced together or not at all. Keys are converted to DER here
 (`cryptography`), because the boards have no PEM parser (DESIGN.md decision 6).
 
+It takes plain data (an `Identity`, a `NetworkConfig`, a label) and knows no cloud: where the
+credentials come from is the caller's business (files, or a cloud that issues them).
+
 Secrets (the private key, the Wi-Fi password) are sent to the board only as data, never printed,
 never put in an exception message, and hidden from the dataclasses' repr.
 """
@@ -103,20 +106,6 @@ def identity_from_files(cert: Path, key: Path, ca: Path) -> Identity:
     return identity_from_bytes(
         cert.read_bytes(), key.read_bytes(), ca.read_bytes(), (str(cert), str(key), str(ca))
     )
-
-
-def identity_from_cloud(home: Path, thing_name: str) -> tuple[Identity, dict[str, Any] | None]:
-    """A new certificate for `thing_name` from the reference cloud (thing, policy and certificate
-    are created and attached there); also the running cloud's endpoint, if any."""
-    from rig.cloud.api import Cloud
-
-    cloud = Cloud(home)
-    try:
-        issued = cloud.provision_button(thing_name)
-    finally:
-        cloud.close()
-    identity = Identity(issued["certificateDer"], issued["privateKeyDer"], issued["caDer"])
-    return identity, issued.get("endpoint")
 
 
 def _send(transport: SerialTransport, var: str, data: bytes) -> None:

@@ -2,10 +2,10 @@
 
 Brings up the broker and the reference cloud in a temporary rig home (or `--home DIR`, kept),
 starts an emulated button, sets it up through its access point as a customer would
-(rig.provisioning.CustomerSetup, narrated from the board's own console events), presses SINGLE,
-DOUBLE and LONG, and shows the board's console events, the click messages as the cloud recorded
-them, and a shadow round trip through the cloud API. Exits 0 on success, 1 with the reason on
-failure; every process it started is stopped either way. It never prints key material or the
+(rig.strategies.provisioning.CustomerSetup, narrated from the board's own console events), presses
+SINGLE, DOUBLE and LONG, and shows the board's console events, the click messages as the cloud
+recorded them, and a shadow round trip through the cloud API. Exits 0 on success, 1 with the reason
+on failure; every process it started is stopped either way. It never prints key material or the
 Wi-Fi password, and checks its own output for them before it reports success.
 """
 
@@ -30,7 +30,7 @@ from rig.cloud.core.errors import CloudError
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import ExpectTimeout
 from rig.drivers.emulated import BoardError, EmulatedBoard
-from rig.provisioning import CustomerSetup, Provisioned, ProvisioningError, leaks
+from rig.strategies.provisioning import CustomerSetup, Provisioned, ProvisioningError, leaks
 
 SERIAL = "G030DEMO0000001"
 WAIT_S = 30.0

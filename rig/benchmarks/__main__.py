@@ -17,7 +17,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from rig import REPO_ROOT, benchmarks
+from host.paths import BUILD_ROOT
+from rig import benchmarks
 
 
 @dataclass
@@ -30,7 +31,7 @@ class BenchContext:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rig.benchmarks")
-    parser.add_argument("--out", default=str(REPO_ROOT / "build" / "benchmark.json"))
+    parser.add_argument("--out", default=str(BUILD_ROOT / "benchmark.json"))
     parser.add_argument("--only", action="append", help="run only these modules")
     parser.add_argument("--quick", action="store_true", help="smaller sample sizes")
     args = parser.parse_args(argv)

@@ -42,10 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from host.mpy import compile_module
-from rig import BOARDS_DIR, FIRMWARE_DIR
-from rig.drivers.unix_port import default_binary
+from host.paths import FIRMWARE_DIR, SHIMS_DIR
+from rig.unix_port.binary import default_binary
 
-SHIMS_DIR = BOARDS_DIR / "emulated" / "shims"
 SHIMS = tuple(sorted(p.stem for p in SHIMS_DIR.glob("*.py")))  # `_rig` first: all use it
 # Leaves first, so that a module's figure is mostly its own; any other resident module follows.
 IMPORT_ORDER = (

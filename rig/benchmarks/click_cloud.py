@@ -1,7 +1,8 @@
 """Click to cloud: how long from a click's decision point to its message at the cloud model.
 
 One emulated button (firmware and shims as .mpy, GC heap `HEAPSIZE`) is set up the customer's
-way (rig.provisioning) against a real broker and cloud model, then plays SINGLE and LONG clicks.
+way (rig.strategies.provisioning) against a real broker and cloud model, then plays SINGLE and
+LONG clicks.
 
 Common clock: the unix port's `ticks_ms()` is CLOCK_MONOTONIC in ms (modulo 2**30), the same
 clock as the host's `time.monotonic()`; the cloud model records each click's receive time on it
@@ -43,7 +44,7 @@ from rig.benchmarks import _heap
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.drivers.emulated import EmulatedBoard
-from rig.provisioning import CustomerSetup
+from rig.strategies.provisioning import CustomerSetup
 
 HEAPSIZE = "128K"
 HEAP_TRIES = ("96K", "112K")  # smallest first; HEAPSIZE is known to work (full runs only)

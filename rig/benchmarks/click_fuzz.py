@@ -21,10 +21,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from rig import REPO_ROOT
-
-FIRMWARE = REPO_ROOT / "firmware"
-MP_RUNNER = REPO_ROOT / "tests" / "firmware" / "mp_runner.py"  # shared with the tests
+from host.paths import FIRMWARE_DIR
+from rig.unix_port.process import run_mp
 
 Pick = Callable[[int, int], int]  # pick(lo, hi) -> an int in [lo, hi]
 Vector = dict[str, Any]
@@ -208,7 +206,7 @@ def oracle(
 
 def load_clicks() -> ModuleType:
     """firmware/clicks.py imported on CPython (without putting firmware/ on sys.path)."""
-    spec = importlib.util.spec_from_file_location("fw_clicks", FIRMWARE / "clicks.py")
+    spec = importlib.util.spec_from_file_location("fw_clicks", FIRMWARE_DIR / "clicks.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -230,12 +228,8 @@ def replay_cpython(vectors: list[Vector], backs: list[int]) -> list[dict[str, An
 def replay_micropython(
     vectors: list[Vector], backs: list[int], workdir: Path
 ) -> list[dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location("mp_runner", MP_RUNNER)
-    assert spec is not None and spec.loader is not None
-    mp_runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mp_runner)
     jsonl = "".join(json.dumps(vec) + "\n" for vec in vectors).encode()
-    lines = mp_runner.run_mp(
+    lines = run_mp(
         REPLAY_SRC + MP_MAIN, {"backs": backs}, workdir=workdir, files={"vectors.jsonl": jsonl}
     )
     return [json.loads(line) for line in lines]

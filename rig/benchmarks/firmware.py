@@ -12,16 +12,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 from host.mpy import compile_module
-from rig import BOARDS_DIR, FIRMWARE_DIR, REPO_ROOT
-
-MP_RUNNER = REPO_ROOT / "tests" / "firmware" / "mp_runner.py"  # shared with the tests
+from host.paths import BOARDS_DIR, FIRMWARE_DIR, SHIMS_DIR
+from rig.unix_port.process import run_mp
 
 GESTURE_SERVICE = """
 import _thread, asyncio, json, time, _rig, events
@@ -55,20 +53,16 @@ def register(app):
 
 def core_heap_peak(flash: Path, taps: int) -> int:
     """Boot the deployed firmware in `flash`, play `taps` clicks, return the heap peak seen."""
-    spec = importlib.util.spec_from_file_location("mp_runner", MP_RUNNER)
-    assert spec is not None and spec.loader is not None
-    mp_runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mp_runner)
     shutil.copy(BOARDS_DIR / "emulated" / "board.py", flash / "board.py")
     (flash / "services.mpy").unlink(missing_ok=True)
     files = {
         "services.py": GESTURE_SERVICE.format(taps=taps).encode(),
         "settings.json": json.dumps({"schema": 1, "double_ms": 150}).encode(),
     }
-    lines = mp_runner.run_mp(
+    lines = run_mp(
         "import app\napp.main()\n",
         workdir=flash,
-        path=[BOARDS_DIR / "emulated" / "shims"],
+        path=[SHIMS_DIR],
         files=files,
         timeout=120,
     )

@@ -33,11 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from host.mpy import compile_module
-from rig import BOARDS_DIR, FIRMWARE_DIR, REPO_ROOT
-from rig.drivers.unix_port import default_binary
+from host.paths import BOARDS_DIR, BUILD_ROOT, FIRMWARE_DIR
+from rig.unix_port.binary import default_binary
 
 RUNNER = Path(__file__).with_name("wasm32") / "run.mjs"
-WASM32_DIR = REPO_ROOT / "build" / "wasm32"
+WASM32_DIR = BUILD_ROOT / "wasm32"
 WASM32_MODULE = (
     WASM32_DIR
     / "node_modules"

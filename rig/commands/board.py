@@ -19,6 +19,7 @@ from host import flash as host_flash
 from host import monitor as host_monitor
 from host import package as host_package
 from host import provision as host_provision
+from host.paths import BUILD_ROOT
 from host.ports import find_board_ports, list_serial_ports
 from host.transport import TransportError, open_transport
 from rig.cli import CommandError
@@ -166,7 +167,7 @@ def deploy_firmware(args: argparse.Namespace) -> int:
 
 
 def package_firmware(args: argparse.Namespace) -> int:
-    out = args.out or host_deploy.REPO_ROOT / "build" / "mip" / args.profile
+    out = args.out or BUILD_ROOT / "mip" / args.profile
     try:
         files = host_deploy.build_firmware(args.profile, out_dir=out / "mpy")
         package = host_package.write_mip_package(files, out, host_package.firmware_version())
@@ -199,7 +200,10 @@ def provision_board(args: argparse.Namespace) -> int:
     endpoint_text: str | None = args.endpoint
     try:
         if args.thing:
-            identity, running = host_provision.identity_from_cloud(args.home, args.thing)
+            # Imported here: only --thing needs the reference cloud, the other commands start fast.
+            from rig.strategies.provisioning import identity_from_cloud
+
+            identity, running = identity_from_cloud(args.home, args.thing)
             if endpoint_text is None and running:
                 endpoint_text = f"{running['host']}:{running['port']}"
         elif args.cert:

@@ -1,6 +1,6 @@
 """`buttonrig emulate start|press|stop|list`: emulated buttons running in the background.
 
-Each runs under a detached supervisor (rig/drivers/supervisor.py) with its state in
+Each runs under a detached supervisor (rig/strategies/supervisor.py) with its state in
 `<home>/boards/<serial>/`: flash (it persists: settings, the `serial` label), console.log, and
 `tty`, the USB-serial port mpremote can open.
 
@@ -21,10 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-from rig import REPO_ROOT
+from host.paths import REPO_ROOT
 from rig.cli import CommandError
 from rig.cloud.core import endpoint
-from rig.drivers import supervisor
+from rig.strategies import supervisor
 
 START_TIMEOUT_S = 150.0  # boot, then customer set-up (boots, Wi-Fi, TLS) on a loaded machine
 STOP_TIMEOUT_S = 20.0
@@ -87,7 +87,7 @@ def start_board(args: argparse.Namespace) -> int:
             f" {args.serial} runs unprovisioned",
             file=sys.stderr,
         )
-    command = [sys.executable, "-m", "rig.drivers.supervisor", str(directory), args.serial]
+    command = [sys.executable, "-m", "rig.strategies.supervisor", str(directory), args.serial]
     command += ["--home", str(home)]
     if args.rfc2217 is not None:
         command += ["--rfc2217", str(args.rfc2217)]

@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import signal
 import socket
 import threading
@@ -22,16 +21,16 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from host.console_events import Event
+from host.deploy import DeployError, build_firmware
 from host.mpy import compile_module
-from rig import BOARDS_DIR, FIRMWARE_DIR
+from host.paths import EMULATED_PROFILE_DIR, FIRMWARE_DIR, SHIMS_DIR
 from rig.drivers.base import Board, ExpectTimeout
-from rig.drivers.console import ConsoleLog, Event
+from rig.drivers.console import ConsoleLog
 from rig.drivers.console_proxy import Child, ConsoleProxy
 from rig.drivers.profile import BoardProfile
 from rig.drivers.sidechannel import Message, SideChannel, SideChannelError
-from rig.drivers.unix_port import checked_binary, default_binary
-
-SHIMS_DIR = BOARDS_DIR / "emulated" / "shims"
+from rig.unix_port.binary import checked_binary, default_binary
 
 # machine.reset_cause() / wake_reason() values (ESP32 constants, mirrored by the shim).
 PWRON_RESET, HARD_RESET, WDT_RESET, DEEPSLEEP_RESET, SOFT_RESET = 1, 2, 3, 4, 5
@@ -86,7 +85,7 @@ class EmulatedBoard(Board):
         workdir: Path,
         name: str = "emulated",
         *,
-        profile_dir: Path = BOARDS_DIR / "emulated",
+        profile_dir: Path = EMULATED_PROFILE_DIR,
         firmware_dir: Path = FIRMWARE_DIR,
         micropython: str | None = None,
         env: Mapping[str, str] | None = None,
@@ -169,27 +168,27 @@ class EmulatedBoard(Board):
         os.replace(tmp, target)  # atomic, like the firmware's own writes
 
     def deploy(self, extra_files: Mapping[str, bytes] | None = None) -> None:
-        sources = sorted(self.firmware_dir.glob("*.py"))
-        if not sources:
-            raise BoardError(f"no firmware in {self.firmware_dir}")
-        profile = self.profile_dir / "board.py"
-        if not profile.exists():
-            raise BoardError(f"no board profile {profile}")
-        for src in [*sources, profile]:
-            self._install_module(src)
+        """The same build as a physical board's deploy (host.deploy.build_firmware), bytecode
+        with `mpy=True`, else source; written straight into the flash directory."""
+        try:
+            files = build_firmware(
+                self.profile_dir.name,
+                self.firmware_dir,
+                self.profile_dir.parent,
+                self.workdir / "build",
+                bytecode=self.mpy,
+            )
+        except DeployError as exc:
+            raise BoardError(str(exc)) from exc
+        for file in files:
+            self.write_file(file.name, file.data)
+            # The module's other form must go: a .py shadows a .mpy, a stale .mpy the new source.
+            stem, _, suffix = file.name.rpartition(".")
+            other = f"{stem}.mpy" if suffix == "py" else f"{stem}.py"
+            (self.flash / other).unlink(missing_ok=True)
         for path, data in (extra_files or {}).items():
             self.write_file(path, data)
         self._shims_dir = self._shims_path()
-
-    def _install_module(self, src: Path) -> None:
-        stem = src.stem
-        py, mpy = self.flash / f"{stem}.py", self.flash / f"{stem}.mpy"
-        if self.mpy and stem != "main":  # main.py is what `micropython -i main.py` runs
-            compile_module(src, mpy)
-            py.unlink(missing_ok=True)  # a .py would shadow the .mpy
-        else:
-            shutil.copyfile(src, py)
-            mpy.unlink(missing_ok=True)
 
     def _shims_path(self) -> Path:
         """Where the shims are imported from. As .mpy (with `mpy=True`) they are not compiled on

@@ -23,10 +23,12 @@ from typing import Any, Protocol
 import serial
 
 from host import deploy as host_deploy
+from host.console_events import Event
+from host.paths import BOARDS_DIR
 from host.serialport import open_serial
 from host.transport import BorrowedPortTransport, TransportExecError, raw_repl
 from rig.drivers.base import Board
-from rig.drivers.console import ConsoleLog, Event
+from rig.drivers.console import ConsoleLog
 from rig.drivers.profile import BoardProfile
 
 RESET_PULSE_S = 0.1  # EN low this long: what esptool's hard reset uses
@@ -172,7 +174,7 @@ class SerialBoard(Board):
         rig can switch the board's supply, makes `start`/`power_cut` real power cycles. It must
         leave the serial port usable (a bridge powered from the switched supply would vanish and
         need reopening, which this driver does not do)."""
-        profile_dir = Path(profile) if Path(profile).is_dir() else host_deploy.BOARDS_DIR / profile
+        profile_dir = Path(profile) if Path(profile).is_dir() else BOARDS_DIR / profile
         self.profile = BoardProfile.load(profile_dir / "board.py")
         self.profile_name = profile_dir.name
         self._boards_dir = profile_dir.parent

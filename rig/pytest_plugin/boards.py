@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from rig import BOARDS_DIR
+from host.paths import BOARDS_DIR
 from rig.drivers.base import Board
 from rig.drivers.emulated import EmulatedBoard
 from rig.drivers.factory import DEFAULT_PHYSICAL_PROFILE, EMULATED, BoardSpecError, open_board

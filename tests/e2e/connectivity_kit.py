@@ -13,8 +13,8 @@ from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import Board
 from rig.drivers.emulated import EmulatedBoard
 from rig.mqtt.device_client import DeviceClient
-from rig.provisioning import CustomerSetup, Provisioned, leaks
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.provisioning import CustomerSetup, Provisioned, leaks
 
 WAIT_S = 60.0  # generous: a loaded 2-core CI machine
 

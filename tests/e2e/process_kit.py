@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rig.drivers.supervisor import process_alive
+from rig.strategies.supervisor import process_alive
 
 
 def processes_using(path: Path) -> list[str]:

@@ -19,8 +19,8 @@ import pytest
 from rig import gestures
 from rig.drivers.base import Board
 from rig.drivers.emulated import EmulatedBoard
-from rig.drivers.supervisor import process_alive
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.supervisor import process_alive
 
 pytestmark = pytest.mark.e2e
 

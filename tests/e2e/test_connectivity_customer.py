@@ -16,8 +16,8 @@ from connectivity_kit import WAIT_S, assert_no_leaks, colours, emulated, led_pat
 from rig import gestures
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
-from rig.provisioning import CustomerSetup
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.provisioning import CustomerSetup
 
 pytestmark = pytest.mark.e2e
 

@@ -20,8 +20,14 @@ from rig.cloud.api import button_policy_document
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.emulated import EmulatedBoard
-from rig.provisioning import FilePart, Provisioned, endpoint_text, reconfigure, set_radio
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.provisioning import (
+    FilePart,
+    Provisioned,
+    endpoint_text,
+    reconfigure,
+    set_radio,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -22,8 +22,8 @@ from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 from rig.cloud.certificates.ca import CertificateAuthority
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
-from rig.provisioning import endpoint_text, reconfigure
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.provisioning import endpoint_text, reconfigure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

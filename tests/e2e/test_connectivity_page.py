@@ -21,8 +21,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from rig import gestures
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.emulated import EmulatedBoard
-from rig.provisioning import ConfigPage, FilePart, enter_config_mode, label_serial, multipart
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.provisioning import (
+    ConfigPage,
+    FilePart,
+    enter_config_mode,
+    label_serial,
+    multipart,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -19,8 +19,8 @@ from connectivity_kit import WAIT_S, emulated
 
 from rig import gestures
 from rig.drivers.emulated import EmulatedBoard
-from rig.provisioning import enter_config_mode
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.provisioning import enter_config_mode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

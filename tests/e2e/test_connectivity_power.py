@@ -18,8 +18,8 @@ from rig import gestures
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.emulated import EmulatedBoard
-from rig.provisioning import FilePart, Page, enter_config_mode
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.provisioning import FilePart, Page, enter_config_mode
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -14,8 +14,8 @@ from rig import gestures
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.emulated import EmulatedBoard
-from rig.provisioning import CONFIG_HOLD_MS, set_radio
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.provisioning import CONFIG_HOLD_MS, set_radio
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

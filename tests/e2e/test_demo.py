@@ -14,7 +14,7 @@ import pytest
 from process_kit import processes_using
 
 from rig.demo import SERIAL
-from rig.provisioning import Network
+from rig.strategies.provisioning import Network
 
 pytestmark = pytest.mark.e2e
 

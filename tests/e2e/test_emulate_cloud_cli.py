@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from process_kit import processes_using
 
-from rig.drivers.supervisor import process_alive
+from rig.strategies.supervisor import process_alive
 
 pytestmark = pytest.mark.e2e
 

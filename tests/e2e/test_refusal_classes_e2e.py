@@ -11,8 +11,8 @@ from connectivity_kit import WAIT_S, assert_no_leaks, connected, run_logs
 from red_codes import wait_for_code
 
 from rig.cloud.runtime import CloudRuntime
-from rig.provisioning import endpoint_text, reconfigure
 from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.provisioning import endpoint_text, reconfigure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

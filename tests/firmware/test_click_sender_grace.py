@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mp_runner import FIRMWARE, run_mp
+from host.paths import FIRMWARE_DIR
+from rig.unix_port.process import run_mp
 
 PRELUDE = """
 import asyncio, json, os, sys, time
@@ -66,7 +67,7 @@ def out(step, **kw):
 
 def _run(body: str, tmp_path: Path) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """-> the script's STEP records by name, and its console events."""
-    lines = run_mp(PRELUDE + body, path=(FIRMWARE,), workdir=tmp_path)
+    lines = run_mp(PRELUDE + body, path=(FIRMWARE_DIR,), workdir=tmp_path)
     steps: dict[str, dict[str, Any]] = {}
     for line in lines:
         if line.startswith("STEP "):

@@ -11,9 +11,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from mp_runner import FIRMWARE, SHIMS, run_mp
+from host.paths import FIRMWARE_DIR, SHIMS_DIR
+from rig.unix_port.process import run_mp
 
-REPO = FIRMWARE.parent
+REPO = FIRMWARE_DIR.parent
 # Wide windows and 200 ms presses: on a loaded CI machine a thread's sleep may stretch by a few
 # hundred ms and a soft IRQ (which stamps the edge) may run late; margins are >= 150 ms.
 SLOW_SETTINGS = {"schema": 1, "double_ms": 1000, "long_ms": 3000, "heap_report_s": 0}
@@ -97,7 +98,9 @@ def run_board(
         "services.py": service.encode(),
         "settings.json": json.dumps(settings or SLOW_SETTINGS).encode(),
     }
-    lines = run_mp(BOOT, workdir=flash, path=[FIRMWARE, SHIMS], files=files, env=env, timeout=90)
+    lines = run_mp(
+        BOOT, workdir=flash, path=[FIRMWARE_DIR, SHIMS_DIR], files=files, env=env, timeout=90
+    )
     events = [json.loads(line[4:]) for line in lines if line.startswith("EVT ")]
     return events, lines
 
@@ -197,10 +200,10 @@ def test_deployed_bytecode_firmware_detects_clicks(tmp_path: Path) -> None:
     from host.mpy import compile_module
     from rig.benchmarks import firmware
 
-    for source in sorted(FIRMWARE.glob("*.py")):
+    for source in sorted(FIRMWARE_DIR.glob("*.py")):
         if source.name not in ("main.py", "services.py"):
             compile_module(source, tmp_path / f"{source.stem}.mpy")
-    shutil.copy(FIRMWARE / "main.py", tmp_path / "main.py")
+    shutil.copy(FIRMWARE_DIR / "main.py", tmp_path / "main.py")
     assert not list(tmp_path.glob("clicks.py"))
     peak = firmware.core_heap_peak(tmp_path, taps=2)  # raises unless both clicks were seen
     assert peak > 0

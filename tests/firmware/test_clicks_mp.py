@@ -26,6 +26,6 @@ def test_unix_port_uses_its_own_ticks_period(tmp_path: Path) -> None:
         "top = time.ticks_add(0, -1)\n"
         "print(json.dumps([clicks.add is time.ticks_add, clicks.diff(0, top), clicks.add(top, 1)]))\n"
     )
-    from mp_runner import run_mp_json
+    from rig.unix_port.process import run_mp_json
 
     assert run_mp_json(src, workdir=tmp_path) == [True, 1, 0]

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pytest
 from cert_kit import DER, PEM, issue, shared_ca
-from mp_runner import FIRMWARE, SHIMS, MicroPythonProcess
+
+from host.paths import FIRMWARE_DIR, SHIMS_DIR
+from rig.unix_port.process import MicroPythonProcess
 
 SERIAL = "G030JF055364XVRB"
 WIFI_PASSWORD = "correct-horse-battery"
@@ -73,11 +75,11 @@ class Button(MicroPythonProcess):
     def __init__(self, flash: Path) -> None:
         self.flash = flash
         self.port = free_port()
-        (flash / "board.py").write_bytes((SHIMS.parent / "board.py").read_bytes())
+        (flash / "board.py").write_bytes((SHIMS_DIR.parent / "board.py").read_bytes())
         super().__init__(
             PORTAL % SERIAL,
             workdir=flash,
-            path=(FIRMWARE, SHIMS),
+            path=(FIRMWARE_DIR, SHIMS_DIR),
             env={"BUTTONRIG_AP_PORT": str(self.port), "BUTTONRIG_CHANNEL": None},
         )
 

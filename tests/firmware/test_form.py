@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib
 import sys
 import urllib.parse
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+from host.paths import FIRMWARE_DIR
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 form = importlib.import_module("form")
 
 names = st.text(st.characters(codec="utf-8", exclude_characters='"\r\n'), min_size=1, max_size=12)

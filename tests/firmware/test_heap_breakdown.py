@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from host.mpy import compile_module
-from rig import BOARDS_DIR, FIRMWARE_DIR
+from host.paths import BOARDS_DIR, FIRMWARE_DIR
 from rig.benchmarks import _heap
 from rig.cloud.certificates.ca import CertificateAuthority
 

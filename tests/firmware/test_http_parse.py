@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+from host.paths import FIRMWARE_DIR
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 httpd = importlib.import_module("httpd")
 
 

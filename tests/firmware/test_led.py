@@ -10,9 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mp_runner import FIRMWARE, SHIMS, run_mp
 
-sys.path.insert(0, str(FIRMWARE))
+from host.paths import FIRMWARE_DIR, SHIMS_DIR
+from rig.unix_port.process import run_mp
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 led: Any = importlib.import_module("led")  # the firmware module, run by CPython
 
 S, L, GAP, PAUSE = 200, 600, 200, 1000
@@ -138,7 +140,7 @@ asyncio.run(main())
 
 
 def test_player_on_the_unix_port(tmp_path: Path) -> None:
-    lines = run_mp(PLAYER, workdir=tmp_path, path=[FIRMWARE, SHIMS])
+    lines = run_mp(PLAYER, workdir=tmp_path, path=[FIRMWARE_DIR, SHIMS_DIR])
     events = [json.loads(line[4:])["pattern"] for line in lines if line.startswith("EVT ")]
     assert events == ["t_short", "off", "connecting", "unconfigured"]
     log = json.loads(lines[-1])
@@ -164,7 +166,10 @@ def test_make_driver_for_each_led_kind(tmp_path: Path, kind: str) -> None:
     pins = {"mono": (2,), "rgb": (25, 26, 27), "pixel": (48,)}[kind]
     profile = f"LED_KIND = {kind!r}\nLED_PINS = {pins!r}\nLED_ACTIVE_LOW = False\n"
     lines = run_mp(
-        MAKE_DRIVER, workdir=tmp_path, path=[FIRMWARE, SHIMS], files={"board.py": profile.encode()}
+        MAKE_DRIVER,
+        workdir=tmp_path,
+        path=[FIRMWARE_DIR, SHIMS_DIR],
+        files={"board.py": profile.encode()},
     )
     assert (
         json.loads(lines[-1])

@@ -6,13 +6,14 @@ from __future__ import annotations
 import importlib
 import struct
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+from host.paths import FIRMWARE_DIR
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 mqtt = importlib.import_module("mqtt")  # the firmware module, run by CPython
 fault = importlib.import_module("fault")
 

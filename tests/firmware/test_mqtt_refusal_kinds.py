@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from mp_runner import FIRMWARE, run_mp
 
+from host.paths import FIRMWARE_DIR
 from rig.broker import find_mosquitto, free_port
 from rig.cloud.certificates.ca import CertificateAuthority, serial_of
+from rig.unix_port.process import run_mp
 
 WAIT_S = 30.0
 
@@ -166,7 +167,7 @@ def test_a_broker_that_refuses_our_certificate_is_forbidden_our_refusal_is_tls(
         case("hang_up_after_hello", hang_up_port),
         case("plain_mqtt_listener", scene.plain_port),
     ]
-    lines = run_mp(CONNECT, {"dir": str(scene.dir), "cases": cases}, path=(FIRMWARE,))
+    lines = run_mp(CONNECT, {"dir": str(scene.dir), "cases": cases}, path=(FIRMWARE_DIR,))
 
     got = {name: (kind, detail) for name, kind, detail in (json.loads(x[5:]) for x in lines)}
     kinds = {name: kind for name, (kind, _) in got.items()}
@@ -193,6 +194,6 @@ for err, checked in ((OSError(32), True), (OSError(104), True), (OSError(-0x7780
                      (OSError(-0x2700, "VERIFY"), True), (ValueError("CN mismatch"), True)):
     print(fault.from_tls(err, checked).kind)
 """,
-        path=(FIRMWARE,),
+        path=(FIRMWARE_DIR,),
     )
     assert lines == ["forbidden"] * 4 + ["tls"] * 4

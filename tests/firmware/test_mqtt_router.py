@@ -17,7 +17,9 @@ import threading
 from dataclasses import dataclass, field
 
 import paho.mqtt.client as paho
-from mp_runner import FIRMWARE, run_mp
+
+from host.paths import FIRMWARE_DIR
+from rig.unix_port.process import run_mp
 
 
 def _read_packet(conn: socket.socket) -> tuple[int, bytes]:
@@ -144,7 +146,7 @@ def test_each_route_gets_the_topics_it_matches_and_is_subscribed_again_after_a_r
         routes=3,
     )
     try:
-        lines = run_mp(ROUTER % broker.port, path=(FIRMWARE,), timeout=60)
+        lines = run_mp(ROUTER % broker.port, path=(FIRMWARE_DIR,), timeout=60)
     finally:
         broker.close()
     assert lines[-1] == "DONE", lines
@@ -179,7 +181,7 @@ cases = json.load(open(sys.argv[1]))
 print(json.dumps([mqtt.topic_matches(f, t) for f, t in cases]))
 """,
         [[f, t] for f in FILTERS for t in TOPICS],
-        path=(FIRMWARE,),
+        path=(FIRMWARE_DIR,),
     )
     got = dict(zip([(f, t) for f in FILTERS for t in TOPICS], json.loads(lines[0]), strict=True))
     expected = {(f, t): paho.topic_matches_sub(f, t) for f in FILTERS for t in TOPICS}

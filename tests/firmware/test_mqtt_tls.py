@@ -21,8 +21,9 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from cert_kit import DER, PEM, ThrowawayCa
-from mp_runner import MicroPythonProcess
 from paho.mqtt.enums import CallbackAPIVersion
+
+from rig.unix_port.process import MicroPythonProcess
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 THING = "button-mqtt-test"

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+from host.paths import FIRMWARE_DIR
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 netcfg = importlib.import_module("netcfg")
 certs = importlib.import_module("certs")
 

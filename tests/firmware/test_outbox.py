@@ -13,7 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+from host.paths import FIRMWARE_DIR
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 outbox = importlib.import_module("outbox")
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
-from mp_runner import FIRMWARE, run_mp
+from host.paths import FIRMWARE_DIR
+from rig.unix_port.process import run_mp
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 
 clock = importlib.import_module("clock")
 
@@ -54,7 +55,7 @@ async def main():
 asyncio.run(main())
 """
     before = time.time()
-    synced, valid, topic, msg = json.loads(run_mp(src, path=(FIRMWARE,), workdir=tmp_path)[-1])
+    synced, valid, topic, msg = json.loads(run_mp(src, path=(FIRMWARE_DIR,), workdir=tmp_path)[-1])
     assert (synced, valid, topic) == (False, True, "iotbutton/G030JF055364XVRB")
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", msg["reportedTime"])
     stamped = (

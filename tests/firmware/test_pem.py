@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 
 import pytest
 from cert_kit import DER, PEM, PKCS8, TRADITIONAL, KeyPair, issue
@@ -12,7 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+from host.paths import FIRMWARE_DIR
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 pem = importlib.import_module("pem")
 
 SERIAL = "G030JF055364XVRB"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mp_runner import FIRMWARE, SHIMS, run_mp
-
+from host.paths import FIRMWARE_DIR, SHIMS_DIR
 from rig.cloud.certificates.ca import CertificateAuthority
+from rig.unix_port.process import run_mp
 
 REGISTER = """
 import sys, json
@@ -41,7 +41,7 @@ print("MODULES", json.dumps(sorted(m for m in sys.modules if m in
 
 def _lines(files: dict[str, bytes]) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for line in run_mp(REGISTER, path=(FIRMWARE, SHIMS), files=files):
+    for line in run_mp(REGISTER, path=(FIRMWARE_DIR, SHIMS_DIR), files=files):
         key, _, rest = line.partition(" ")
         out.setdefault(key, []).append(rest)
     return out
@@ -108,8 +108,10 @@ def test_config_mode_times_out_and_a_hold_keeps_the_board_awake_meanwhile() -> N
 
     lines = run_mp(
         CONFIG_TIMEOUT,
-        path=(FIRMWARE, SHIMS),
-        files={"board.py": (FIRMWARE.parent / "boards" / "emulated" / "board.py").read_bytes()},
+        path=(FIRMWARE_DIR, SHIMS_DIR),
+        files={
+            "board.py": (FIRMWARE_DIR.parent / "boards" / "emulated" / "board.py").read_bytes()
+        },
         env={"BUTTONRIG_AP_PORT": str(free_port())},
     )
     seen = [
@@ -153,7 +155,7 @@ for kind, detail in (("closed", "link lost"), ("timeout", "no PINGRESP"), ("clos
 
 
 def test_a_session_the_broker_closes_after_a_puback_twice_is_forbidden() -> None:
-    lines = run_mp(SESSION_ENDS, path=(FIRMWARE, SHIMS))
+    lines = run_mp(SESSION_ENDS, path=(FIRMWARE_DIR, SHIMS_DIR))
     ended = [json.loads(line[6:]) for line in lines if line.startswith("ENDED ")]
     assert ended == [False, False, True, True, True]  # a lost link, a time-out: not the broker
     kinds = [json.loads(line[5:]) for line in lines if line.startswith("KIND ")]

@@ -16,9 +16,11 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
-from mp_runner import run_mp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+from host.paths import FIRMWARE_DIR
+from rig.unix_port.process import run_mp
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 settings_mod: Any = importlib.import_module("settings")  # the firmware module, run by CPython
 
 

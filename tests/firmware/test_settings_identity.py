@@ -7,7 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from mp_runner import FIRMWARE, SHIMS, run_mp
+from host.paths import FIRMWARE_DIR, SHIMS_DIR
+from rig.unix_port.process import run_mp
 
 SCRIPT = """
 import events, identity
@@ -21,13 +22,13 @@ print("BATTERY %s" % power.battery_mv(board))
 """
 
 
-EMULATED = FIRMWARE.parent / "boards" / "emulated"
+EMULATED = FIRMWARE_DIR.parent / "boards" / "emulated"
 
 
 def run(tmp_path: Path, files: dict[str, bytes]) -> list[str]:
     env = {"BUTTONRIG_UNIQUE_ID": "a1b2c3d4e5f6", "BUTTONRIG_BATTERY_MV": "2870"}
     files = {"board.py": (EMULATED / "board.py").read_bytes(), **files}
-    return run_mp(SCRIPT, workdir=tmp_path, path=[FIRMWARE, SHIMS], files=files, env=env)
+    return run_mp(SCRIPT, workdir=tmp_path, path=[FIRMWARE_DIR, SHIMS_DIR], files=files, env=env)
 
 
 def test_serial_from_unique_id_without_a_label(tmp_path: Path) -> None:

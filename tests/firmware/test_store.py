@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mp_runner import run_mp_json
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))
+from host.paths import FIRMWARE_DIR
+from rig.unix_port.process import run_mp_json
+
+sys.path.insert(0, str(FIRMWARE_DIR))
 store: Any = importlib.import_module("store")  # the firmware module, run by CPython
 
 

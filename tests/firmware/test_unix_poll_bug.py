@@ -14,7 +14,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from mp_runner import SHIMS, micropython_binary
+from host.paths import SHIMS_DIR
+from rig.unix_port.binary import default_binary
 
 # The firmware's situation: the button task waits on a ThreadSafeFlag, the page's connections
 # are sockets in the same (asyncio's) poller. `objects` allocated after each registration keep
@@ -38,10 +39,10 @@ print("alive", len(objects))
 def run(tmp_path: Path, prelude: str, sockets: int) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "poll_bug.py"
     script.write_text(SCRIPT % (prelude, sockets))
-    env = {**os.environ, "MICROPYPATH": f".frozen:{SHIMS}"}
+    env = {**os.environ, "MICROPYPATH": f".frozen:{SHIMS_DIR}"}
     env.pop("BUTTONRIG_CHANNEL", None)  # the shims without a rig: no side channel
     return subprocess.run(
-        [micropython_binary(), str(script)],
+        [default_binary(), str(script)],
         cwd=tmp_path,
         env=env,
         capture_output=True,

@@ -9,7 +9,6 @@ import os
 import queue
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +17,9 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from mp_runner import FIRMWARE, SHIMS, micropython_binary, run_mp
+from host.paths import FIRMWARE_DIR, SHIMS_DIR
+from rig.unix_port.binary import default_binary
+from rig.unix_port.process import run_mp
 
 WAIT = 30.0
 PASSWORD = "wifi-secret-42"
@@ -47,7 +47,7 @@ def test_each_failure_is_classified_and_mapped_to_its_led_pattern() -> None:
     }
     cases = [["home", PASSWORD], ["home", "wrong-password"], ["nowhere", "x" * 8], ["cafe", ""]]
     lines = run_mp(
-        CLASSIFY, cases, path=(FIRMWARE, SHIMS), env={"BUTTONRIG_RADIO": json.dumps(radio)}
+        CLASSIFY, cases, path=(FIRMWARE_DIR, SHIMS_DIR), env={"BUTTONRIG_RADIO": json.dumps(radio)}
     )
     results = [json.loads(line) for line in lines]
     assert results == [
@@ -124,12 +124,12 @@ def channel() -> Iterator[SideChannel]:
 def test_station_follows_the_radio_the_rig_sets(channel: SideChannel, tmp_path: Path) -> None:
     env = dict(
         os.environ,
-        MICROPYPATH=f":.frozen:{FIRMWARE}:{SHIMS}",
+        MICROPYPATH=f":.frozen:{FIRMWARE_DIR}:{SHIMS_DIR}",
         BUTTONRIG_CHANNEL=f"127.0.0.1:{channel.port}",
         BUTTONRIG_RADIO=json.dumps({"aps": [], "connect_ms": 50}),
     )
     proc = subprocess.Popen(
-        [micropython_binary(), "-c", STATION % PASSWORD],
+        [default_binary(), "-c", STATION % PASSWORD],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
@@ -196,19 +196,19 @@ def test_configuration_ap_takes_the_password_from_the_serial(
     channel: SideChannel, tmp_path: Path
 ) -> None:
     (tmp_path / "board.py").write_bytes(
-        (FIRMWARE.parent / "boards/emulated/board.py").read_bytes()
+        (FIRMWARE_DIR.parent / "boards/emulated/board.py").read_bytes()
     )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         ap_port = s.getsockname()[1]
     env = dict(
         os.environ,
-        MICROPYPATH=f":.frozen:{FIRMWARE}:{SHIMS}",
+        MICROPYPATH=f":.frozen:{FIRMWARE_DIR}:{SHIMS_DIR}",
         BUTTONRIG_CHANNEL=f"127.0.0.1:{channel.port}",
         BUTTONRIG_AP_PORT=str(ap_port),
     )
     proc = subprocess.Popen(
-        [micropython_binary(), "-c", PORTAL], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL
+        [default_binary(), "-c", PORTAL], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL
     )
     try:
         channel.expect("hello")

@@ -2,8 +2,9 @@ import threading
 
 import pytest
 
+from host.console_events import parse_event_line
 from rig.drivers.base import ExpectTimeout
-from rig.drivers.console import ConsoleLog, parse_event_line
+from rig.drivers.console import ConsoleLog
 
 
 def test_event_lines_parse_and_other_lines_do_not() -> None:

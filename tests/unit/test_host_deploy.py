@@ -46,6 +46,17 @@ def test_modules_become_bytecode_main_stays_source(
     assert (tmp_path / "out" / "app.mpy").read_bytes() == by_name["app.mpy"]
 
 
+def test_a_source_build_gives_every_module_and_the_profile_as_source(
+    tree: tuple[Path, Path], tmp_path: Path
+) -> None:
+    firmware, boards = tree
+    files = build_firmware("devkit", firmware, boards, tmp_path / "out", bytecode=False)
+    by_name = {f.name: f.data for f in files}
+    assert sorted(by_name) == ["app.py", "board.py", "clicks.py", "main.py"]
+    assert by_name["board.py"] == (boards / "devkit" / "board.py").read_bytes()
+    assert not (tmp_path / "out").exists()  # nothing compiled
+
+
 def test_builds_are_reproducible_so_hashes_mean_something(
     tree: tuple[Path, Path], tmp_path: Path
 ) -> None:

@@ -7,16 +7,12 @@ from pathlib import Path
 
 import pytest
 from cert_kit import DER, PEM, PKCS8, TRADITIONAL, issue, shared_ca
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 
 from host.provision import (
     Identity,
     NetworkConfig,
     ProvisionError,
     identity_from_bytes,
-    identity_from_cloud,
     identity_from_files,
 )
 
@@ -65,17 +61,3 @@ def test_reprs_hide_the_key_and_the_password() -> None:
     network = NetworkConfig("lab", "hunter2hunter2", "broker.local")
     assert "KEYBYTES" not in repr(identity)
     assert "hunter2" not in repr(network) and "lab" in repr(network)
-
-
-def test_an_identity_from_the_reference_cloud_is_der_and_matches(tmp_path: Path) -> None:
-    identity, endpoint = identity_from_cloud(tmp_path, "button-from-cloud")
-    cert = x509.load_der_x509_certificate(identity.certificate_der)
-    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "button-from-cloud"
-    key = serialization.load_der_private_key(identity.private_key_der, password=None)
-    public = serialization.PublicFormat.SubjectPublicKeyInfo
-    assert key.public_key().public_bytes(DER, public) == cert.public_key().public_bytes(
-        DER, public
-    )
-    ca = x509.load_der_x509_certificate(identity.ca_der)
-    assert cert.issuer == ca.subject
-    assert endpoint is None  # no cloud running for this home

@@ -44,7 +44,9 @@ def test_the_tree_keeps_every_layer_contract() -> None:
 def test_a_cloud_core_module_importing_a_service_breaks_the_build(tmp_path: Path) -> None:
     tree = _copy_tree(tmp_path)
     store = tree / "rig/cloud/core/store.py"
-    store.write_text(store.read_text() + "\nfrom rig.cloud.shadow import engine  # a layer break\n")
+    store.write_text(
+        store.read_text() + "\nfrom rig.cloud.shadow import engine  # a layer break\n"
+    )
     result = _lint_imports(tree)
     assert result.returncode != 0
     assert "rig.cloud.core.store -> rig.cloud.shadow.engine" in result.stdout
@@ -62,7 +64,9 @@ def test_a_host_tool_importing_the_rig_breaks_the_build(tmp_path: Path) -> None:
 def test_one_service_importing_another_breaks_the_build(tmp_path: Path) -> None:
     tree = _copy_tree(tmp_path)
     clicks = tree / "rig/cloud/clicks/store.py"
-    clicks.write_text(clicks.read_text() + "\nfrom rig.cloud.shadow import store  # a layer break\n")
+    clicks.write_text(
+        clicks.read_text() + "\nfrom rig.cloud.shadow import store  # a layer break\n"
+    )
     result = _lint_imports(tree)
     assert result.returncode != 0
     assert "rig.cloud.clicks.store -> rig.cloud.shadow.store" in result.stdout

@@ -10,7 +10,7 @@ import pytest
 
 from rig.drivers.emulated import SHIMS_DIR
 from rig.drivers.sidechannel import SideChannel, SideChannelError, decode, encode
-from rig.drivers.unix_port import checked_binary, default_binary
+from rig.unix_port.binary import checked_binary, default_binary
 
 
 def test_encode_decode_round_trip_and_errors() -> None:

@@ -16,7 +16,7 @@ from rig.drivers.emulated import (
     WDT_RESET,
     EmulatedBoard,
 )
-from rig.drivers.supervisor import process_alive
+from rig.strategies.supervisor import process_alive
 
 FIRMWARE = """
 import json, time, machine

@@ -1,17 +1,17 @@
 """A long-lived emulated button for people and scripts (`buttonrig emulate`).
 
-`python -m rig.drivers.supervisor <statedir> <serial>` runs one `EmulatedBoard` in the background
-with its state under `<home>/boards/<serial>/` (flash, console log, `tty` link) and answers on a
-loopback control socket: newline-delimited JSON requests `{"cmd": "press", "gesture": "single"}`,
-`{"cmd": "status"}`, `{"cmd": "stop"}`, one JSON reply each. `supervisor.json` in the state
-directory says where (pid, control port, tty, RFC 2217 URL, what it was provisioned as) while it
-runs.
+`python -m rig.strategies.supervisor <statedir> <serial>` runs one `EmulatedBoard` in the
+background with its state under `<home>/boards/<serial>/` (flash, console log, `tty` link) and
+answers on a loopback control socket: newline-delimited JSON requests `{"cmd": "press", "gesture":
+"single"}`, `{"cmd": "status"}`, `{"cmd": "stop"}`, one JSON reply each. `supervisor.json` in the
+state directory says where (pid, control port, tty, RFC 2217 URL, what it was provisioned as) while
+it runs.
 
-`python -m rig.drivers.supervisor <statedir> <serial> [--home DIR] [--rfc2217 PORT]`: with a home
-whose cloud runs (`buttonrig cloud up`, found through `<home>/endpoint.json`), the board is set up
-as a customer would (rig.provisioning.CustomerSetup) before the supervisor reports it running: the
-supervisor owns the board, so provisioning runs here. With `--rfc2217` the running board is also
-served as an RFC 2217 port (rig.drivers.rfc2217_server.serve_emulated).
+`python -m rig.strategies.supervisor <statedir> <serial> [--home DIR] [--rfc2217 PORT]`: with a
+home whose cloud runs (`buttonrig cloud up`, found through `<home>/endpoint.json`), the board is
+set up as a customer would (rig.strategies.provisioning.CustomerSetup) before the supervisor
+reports it running: the supervisor owns the board, so provisioning runs here. With `--rfc2217` the
+running board is also served as an RFC 2217 port (rig.drivers.rfc2217_server.serve_emulated).
 """
 
 from __future__ import annotations
@@ -212,7 +212,7 @@ def provision_if_cloud_runs(board: EmulatedBoard, home: Path) -> dict[str, str] 
     from rig.cloud.api import Cloud
     from rig.cloud.core import endpoint
     from rig.mqtt.endpoint import BrokerEndpoint
-    from rig.provisioning import CustomerSetup
+    from rig.strategies.provisioning import CustomerSetup
 
     running = endpoint.running_cloud(home)
     if running is None:
@@ -240,7 +240,7 @@ def provision_if_cloud_runs(board: EmulatedBoard, home: Path) -> dict[str, str] 
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rig.drivers.supervisor")
+    parser = argparse.ArgumentParser(prog="python -m rig.strategies.supervisor")
     parser.add_argument("directory", type=Path)
     parser.add_argument("serial")
     parser.add_argument("--home", type=Path, help="rig home: provision against its running cloud")

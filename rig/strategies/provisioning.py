@@ -23,8 +23,10 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from host.provision import Identity
 from rig.cloud.api import Cloud
 from rig.drivers.emulated import EmulatedBoard
 from rig.mqtt.endpoint import BrokerEndpoint
@@ -36,6 +38,19 @@ HTTP_TIMEOUT_S = 30.0
 
 class ProvisioningError(AssertionError):
     """A step of the customer's setup did not do what it should; the message says what was seen."""
+
+
+def identity_from_cloud(home: Path, thing_name: str) -> tuple[Identity, dict[str, Any] | None]:
+    """A new certificate for `thing_name` from the reference cloud in `home` (thing, policy and
+    certificate are created and attached there), as the plain data host.provision writes to a
+    board; also the running cloud's endpoint (`host`, `port`), if one runs."""
+    cloud = Cloud(home)
+    try:
+        issued = cloud.provision_button(thing_name)
+    finally:
+        cloud.close()
+    identity = Identity(issued["certificateDer"], issued["privateKeyDer"], issued["caDer"])
+    return identity, issued.get("endpoint")
 
 
 @dataclass(frozen=True)

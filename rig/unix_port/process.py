@@ -1,4 +1,4 @@
-"""Run MicroPython code on the unix port from CPython tests (and benchmarks).
+"""Run firmware code on the MicroPython unix port from CPython (tests and benchmarks).
 
 `run_mp(source, data)` writes `source` as a script and `data` as JSON into a work directory (the
 "flash": it is the process's cwd), runs the unix port with MICROPYPATH holding firmware/ (and
@@ -24,7 +24,6 @@ import os
 import queue
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,9 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-FIRMWARE = REPO_ROOT / "firmware"
-SHIMS = REPO_ROOT / "boards" / "emulated" / "shims"
+from host.paths import FIRMWARE_DIR
+from rig.unix_port.binary import default_binary
 
 
 class MicroPythonError(AssertionError):
@@ -46,19 +44,11 @@ class ExpectTimeout(MicroPythonError):
     """`MicroPythonProcess.expect` saw no matching line; the message shows the last lines."""
 
 
-def micropython_binary() -> str:
-    """The unix port: $BUTTONRIG_MICROPYTHON, else the venv's console script next to python."""
-    configured = os.environ.get("BUTTONRIG_MICROPYTHON")
-    if configured:
-        return configured
-    return str(Path(sys.executable).with_name("micropython"))
-
-
 def run_mp(
     source: str,
     data: Any = None,
     *,
-    path: Sequence[Path] = (FIRMWARE,),
+    path: Sequence[Path] = (FIRMWARE_DIR,),
     workdir: Path | None = None,
     files: dict[str, bytes] | None = None,
     env: dict[str, str] | None = None,
@@ -81,7 +71,7 @@ def run_mp(
         script.write_text(source)
         data_file = Path(scratch) / "mp_input.json"
         data_file.write_text(json.dumps(data))
-        argv = [micropython_binary()]
+        argv = [default_binary()]
         if heapsize:
             argv += ["-X", f"heapsize={heapsize}"]
         argv += [str(script), str(data_file)]
@@ -131,7 +121,7 @@ class MicroPythonProcess:
         source: str,
         *,
         workdir: Path,
-        path: Sequence[Path] = (FIRMWARE,),
+        path: Sequence[Path] = (FIRMWARE_DIR,),
         env: Mapping[str, str | None] | None = None,
         secrets: Sequence[str] = (),
     ) -> None:
@@ -147,7 +137,7 @@ class MicroPythonProcess:
         self._queue: queue.Queue[str | None] = queue.Queue()  # None: the output has ended
         self._ended = False
         self.process = subprocess.Popen(
-            [micropython_binary(), "-c", source],
+            [default_binary(), "-c", source],
             cwd=workdir,
             env=full_env,
             stdin=subprocess.DEVNULL,

@@ -1,4 +1,4 @@
-"""The streaming mode of tests/firmware/mp_runner.py: expect's failure message shows what was
+"""The streaming mode of rig/unix_port/process.py: expect's failure message shows what was
 seen, an ended process fails the wait at once, and the process is always reaped."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-from mp_runner import ExpectTimeout, MicroPythonError, MicroPythonProcess
+
+from rig.unix_port.process import ExpectTimeout, MicroPythonError, MicroPythonProcess
 
 CHATTY = """
 import time
