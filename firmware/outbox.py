@@ -26,7 +26,7 @@ DIR = "outbox.q"  # not "outbox": a directory named like a module shadows it on 
 
 
 def message(serial, mv, click_type, reported, event_id):
-    # the click message (DESIGN.md wire contract); key order as the classic button
+    # the click message (docs/contracts.md); key order as the classic button
     return (
         '{"serialNumber":%s,"batteryVoltage":"%dmV","clickType":%s,"reportedTime":%s,"eventId":%s}'
         % (

@@ -1,4 +1,4 @@
-"""The firmware as a `mip` package and as a freeze manifest (DESIGN.md decision 13).
+"""The firmware as a `mip` package and as a freeze manifest (docs/architecture.md decision 13).
 
 Both come from the same build as a deploy (`host.deploy.build_firmware`), so a board installed
 with mip runs the bytecode a deploy would have written.
@@ -27,7 +27,7 @@ def firmware_version(firmware_dir: Path = FIRMWARE_DIR) -> str:
 
 
 def write_mip_package(files: Sequence[BoardFile], out_dir: Path, version: str) -> Path:
-    """A `mip` package of the built files (DESIGN.md decision 13): `package.json` whose URLs
+    """A `mip` package of the built files (docs/architecture.md decision 13): `package.json` whose URLs
     are relative to it, so `mpremote mip install --target . <out_dir>/package.json` (or
     `mip.install(<url>/package.json, target=".")` on the board) installs this exact build
     into the current directory: "/" on an ESP32, the flash directory of an emulated board (whose

@@ -4,7 +4,7 @@ Wi-Fi and endpoint, and the label (`serial`).
 The on-flash format has one owner, the firmware: this tool calls `certs.commit()` and
 `netcfg.encode()` on the device (firmware/certs.py, firmware/netcfg.py), so certificates, key,
 CA and network configuration are replaced together or not at all. Keys are converted to DER here
-(`cryptography`), because the boards have no PEM parser (DESIGN.md decision 6).
+(`cryptography`), because the boards have no PEM parser (docs/architecture.md decision 6).
 
 It takes plain data (an `Identity`, a `NetworkConfig`, a label) and knows no cloud: where the
 credentials come from is the caller's business (files, or a cloud that issues them).

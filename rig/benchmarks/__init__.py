@@ -1,1 +1,1 @@
-"""Benchmarks: every module here has `run(ctx) -> dict[str, int | float]` (metric names: DESIGN.md)."""
+"""Benchmarks: every module here has `run(ctx) -> dict[str, int | float]` (metric names: README "Benchmarks")."""

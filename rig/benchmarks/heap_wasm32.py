@@ -1,7 +1,7 @@
 """The firmware's GC heap on a 32-bit MicroPython, next to the same measurement on the x64 unix port.
 
 An ESP32 is a 32-bit machine: 4-byte words and 16-byte GC blocks, where the unix port has 8-byte
-words and 32-byte blocks. No ESP32 emulator can be had (DESIGN.md decision 1), but MicroPython's
+words and 32-byte blocks. No ESP32 emulator can be had (docs/architecture.md decision 1), but MicroPython's
 WebAssembly port (npm `@micropython/micropython-webassembly-pyscript`, the same release as the
 unix port, run by node) is a 32-bit MicroPython that loads the same bytecode .mpy files.
 

@@ -1,4 +1,4 @@
-"""Shadow service benchmarks (metric names: DESIGN.md "Measured, not asserted").
+"""Shadow service benchmarks (metric names: README "Benchmarks").
 
 * `shadow_rtt_ratio`: median shadow update → /update/accepted round trip divided by the median
   raw MQTT echo (publish to a topic the same client subscribes to), same broker, same client,

@@ -1,6 +1,6 @@
 """An emulated button: the real firmware on the MicroPython unix port with the board shims.
 
-DESIGN.md decisions 1–4, docs/contracts.md "Emulated board process". The board's flash is a
+docs/architecture.md decisions 1–4, docs/contracts.md "Emulated board process". The board's flash is a
 directory that persists across resets; reset and deep sleep end the process and this driver
 starts it again with the right reset cause and wake reason; power loss is a SIGKILL.
 """

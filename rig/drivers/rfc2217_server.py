@@ -1,7 +1,7 @@
 """Serve an emulated board as an RFC 2217 serial port, so it looks like a USB board on a network.
 
 pyserial's `rfc2217.PortManager` speaks the protocol; this module gives it a port whose DTR and RTS
-drive the board the way a DevKitC's auto-reset circuit does (DESIGN.md decision 5):
+drive the board the way a DevKitC's auto-reset circuit does (docs/architecture.md decision 5):
 
 | DTR      | RTS      | board                              |
 |----------|----------|------------------------------------|

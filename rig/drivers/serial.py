@@ -3,7 +3,7 @@
 Three parts, one job each:
 * `ConsoleReader` — a thread that feeds everything the board prints to the shared `ConsoleLog`,
   and steps aside while mpremote's raw REPL borrows the port (deploy, read/write a file).
-* `AutoResetLines` — the DevKitC auto-reset circuit seen from the host (DESIGN.md decision 5):
+* `AutoResetLines` — the DevKitC auto-reset circuit seen from the host (docs/architecture.md decision 5):
   DTR asserted + RTS released → GPIO0 low (button held); RTS asserted + DTR released → EN low
   (reset held); both released → running. pyserial's `dtr = True` means asserted (line low).
 * `SerialBoard` — the `Board` the tests use, built from those two and the board's profile.

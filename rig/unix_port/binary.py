@@ -1,4 +1,4 @@
-"""Which MicroPython unix-port binary runs emulated boards, and whether it can (DESIGN.md decision 1)."""
+"""Which MicroPython unix-port binary runs emulated boards, and whether it can (docs/architecture.md decision 1)."""
 
 from __future__ import annotations
 
