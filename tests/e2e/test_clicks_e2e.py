@@ -24,7 +24,8 @@ from rig.strategies.supervisor import process_alive
 
 pytestmark = pytest.mark.e2e
 
-DEBOUNCE_MS, DOUBLE_MS, LONG_MS = 50, 400, 1500  # firmware defaults (docs/architecture.md decision 7)
+# firmware defaults (docs/architecture.md decision 7)
+DEBOUNCE_MS, DOUBLE_MS, LONG_MS = 50, 400, 1500
 # Distance from each window edge. Real time jitters, and in a bounce burst a soft IRQ that reads
 # the level late can hide the first edge of a transition (bursts last up to 20 ms).
 MARGIN_MS = 60
