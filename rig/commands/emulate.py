@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from rig import REPO_ROOT
-from rig.cli import CommandError
 from rig.cloud.core import endpoint
+from rig.commands.errors import CommandError
 from rig.drivers import supervisor
 
 START_TIMEOUT_S = 150.0  # boot, then customer set-up (boots, Wi-Fi, TLS) on a loaded machine

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.cli import CommandError
 from rig.cloud.api import Cloud
 from rig.cloud.core.errors import CloudError
+from rig.commands.errors import CommandError
 
 Call = Callable[[Cloud, dict[str, Any]], Any]
 
