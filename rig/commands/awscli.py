@@ -16,11 +16,8 @@ argparse sub-commands that:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +25,7 @@ from typing import Any
 
 from rig.cloud.api import Cloud
 from rig.cloud.core.errors import CloudError
+from rig.commands import outfiles
 from rig.commands.errors import CommandError
 
 Call = Callable[[Cloud, dict[str, Any]], Any]
@@ -185,20 +183,6 @@ def gather(operation: Operation, args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def outfile_problem(path: Path) -> str | None:
-    """Why `path` cannot be written as an outfile, or None when it can."""
-    if path.is_dir():
-        return "is a directory"
-    if path.exists() and not os.access(path, os.W_OK):
-        return "is not writable"
-    parent = path.parent
-    if not parent.is_dir():
-        return f"directory {parent} does not exist"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"directory {parent} is not writable"
-    return None
-
-
 def check_outfiles(operation: Operation, values: dict[str, Any]) -> None:
     """Refuse before calling the service when an outfile cannot be written: a private key
     issued and then not saved is lost for good, and a shadow update is applied for good."""
@@ -207,38 +191,18 @@ def check_outfiles(operation: Operation, values: dict[str, Any]) -> None:
         if not (keyword == "outfile" or keyword.endswith("_outfile")) or not value:
             continue
         flag = keyword if keyword == "outfile" else "--" + keyword.replace("_", "-")
-        path = Path(value).expanduser().resolve()
-        problem = outfile_problem(path)
-        if problem is None and path in seen:
-            problem = f"also given as {seen[path]}: one would overwrite the other"
-        if problem is not None:
-            raise InputError(f"{operation.command}: {flag} {value}: {problem}")
+        try:
+            mode, path = outfiles.plan(Path(value).expanduser())
+        except ValueError as exc:
+            raise InputError(f"{operation.command}: {flag} {value}: {exc}") from exc
+        if mode is not outfiles.WriteMode.ATOMIC:
+            continue  # a pipe or device takes one write after another (two outfiles to stdout)
+        if path in seen:
+            raise InputError(
+                f"{operation.command}: {flag} {value}: also given as {seen[path]}:"
+                " one would overwrite the other"
+            )
         seen[path] = flag
-
-
-def write_outfile(path: str, data: bytes, private: bool = False) -> None:
-    """Write atomically through a fresh temporary file next to the target (created 0600, so a
-    private key is never readable by others, even for a moment); the temporary file is
-    removed whatever fails, and a failure is an aws-cli style error, not a traceback."""
-    target = Path(path).expanduser()
-    try:
-        fd, temporary = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-        )
-    except OSError as exc:
-        raise CommandError(f"unable to write {target}: {exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as out:
-            if not private:
-                os.fchmod(out.fileno(), 0o644)
-            out.write(data)
-        os.replace(temporary, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise CommandError(f"unable to write {target}: {exc}") from exc
-        raise
 
 
 def print_response(response: Any) -> None:

@@ -12,7 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from rig.commands.awscli import Operation, Param, add_operations, write_outfile
+from rig.commands.awscli import Operation, Param, add_operations
+from rig.commands.outfiles import write_outfile
 
 THING = Param("--thing-name", required=True)
 CERT_ID = Param("--certificate-id", required=True)

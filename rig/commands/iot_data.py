@@ -13,7 +13,8 @@ import binascii
 import json
 from typing import Any
 
-from rig.commands.awscli import InputError, Operation, Param, add_operations, write_outfile
+from rig.commands.awscli import InputError, Operation, Param, add_operations
+from rig.commands.outfiles import write_outfile
 
 THING = Param("--thing-name", required=True)
 SHADOW = Param("--shadow-name")
