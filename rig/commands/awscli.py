@@ -27,6 +27,16 @@ from rig.cloud.api import Cloud
 from rig.cloud.core.errors import CloudError
 from rig.commands import outfiles
 from rig.commands.errors import CommandError
+from rig.commands.shapes import (
+    BLOB,
+    BOOLEAN,
+    INTEGER,
+    STRING,
+    ParamValidationError,
+    Shape,
+    problems,
+    structure,
+)
 
 Call = Callable[[Cloud, dict[str, Any]], Any]
 
@@ -40,6 +50,7 @@ class Param:
     required: bool = False
     help: str = ""
     choices: tuple[str, ...] | None = None
+    shape: Shape | None = None  # structures: their members (default: any JSON object)
 
     @property
     def member(self) -> str:
@@ -86,17 +97,24 @@ def read_file_value(value: str, binary: bool = False) -> str | bytes:
     return value.encode() if binary else value
 
 
-def parse_structure(flag: str, value: str) -> Any:
-    """JSON, or flat aws-cli shorthand `key=value,key2=a,b` (lists when a value has commas);
-    nested shorthand is refused with a pointer to JSON."""
+def load_json(text: str | bytes, what: str) -> Any:
+    """json.loads, its failures (a nesting too deep for the parser included) as InputError."""
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise InputError(f"{what}: Invalid JSON: nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, and bytes that are not UTF-8/16/32
+        raise InputError(f"{what}: Invalid JSON: {exc}") from exc
+
+
+def parse_structure(flag: str, value: str, shape: Shape | None = None) -> Any:
+    """JSON, or flat aws-cli shorthand `key=value,key2=a,b` (lists when a value has commas, or
+    when `shape` says the member is a list); nested shorthand is refused with a pointer to JSON."""
     text = read_file_value(value)
     assert isinstance(text, str)
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"Error parsing parameter '{flag}': Invalid JSON: {exc}") from exc
+        return load_json(stripped, f"Error parsing parameter '{flag}'")
     if re.search(r"=\s*[{\[]", stripped):  # aws-cli's key={…} / key=[…]: not parsed here
         raise InputError(
             f"Error parsing parameter '{flag}': nested shorthand (key={{...}} or key=[...]) is"
@@ -107,7 +125,11 @@ def parse_structure(flag: str, value: str) -> Any:
         if "=" not in pair:
             raise InputError(f"Error parsing parameter '{flag}': expected key=value, got {pair!r}")
         key, raw = (part.strip() for part in pair.split("=", 1))
-        if "," in raw:
+        member = shape.members.get(key) if shape is not None else None
+        member_type = member.type_name if member is not None else None
+        if member_type == "string":
+            result[key] = raw
+        elif member_type == "list" or "," in raw:
             result[key] = [item.strip() for item in raw.split(",") if item.strip()]
         elif raw.lower() in ("true", "false"):
             result[key] = raw.lower() == "true"
@@ -127,7 +149,7 @@ def _convert(param: Param, value: Any) -> Any:
     if param.kind == "boolean":
         return bool(value)
     if param.kind == "structure":
-        return parse_structure(param.flag, value) if isinstance(value, str) else value
+        return parse_structure(param.flag, value, param.shape) if isinstance(value, str) else value
     if param.kind == "text":
         return read_file_value(value) if isinstance(value, str) else json.dumps(value)
     if param.kind == "blob":
@@ -144,29 +166,66 @@ def _cli_input(value: str | None) -> dict[str, Any]:
         return {}
     text = read_file_value(value)
     assert isinstance(text, str)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--cli-input-json: invalid JSON: {exc}") from exc
+    data = load_json(text, "--cli-input-json")
     if not isinstance(data, dict):
         raise InputError("--cli-input-json: expected a JSON object")
     return data
 
 
+def param_shape(param: Param) -> Shape:
+    """The member's botocore shape: text (file:// allowed) is a string, as in the API."""
+    if param.shape is not None:
+        return param.shape
+    if param.kind == "structure":
+        return Shape("map")  # any JSON object; the cloud checks its members
+    return {"integer": INTEGER, "boolean": BOOLEAN, "blob": BLOB}.get(param.kind, STRING)
+
+
+def request_shape(operation: Operation) -> Shape:
+    members = {param.member: param_shape(param) for param in operation.params}
+    members.update({name: STRING for name in operation.positional})
+    return structure(**members)
+
+
+def _from_command_line(param: Param, raw: Any) -> Any:
+    """An option as typed: integers and structures parsed (structures may be file://…);
+    text and blobs stay as given until the request has been validated."""
+    if param.kind in ("integer", "structure"):
+        return _convert(param, raw)
+    return raw
+
+
 def gather(operation: Operation, args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for the call: --cli-input-json, overridden by explicit options."""
+    """Keyword arguments for the call: --cli-input-json, overridden by explicit options.
+
+    As aws-cli: the two are merged into one request, which is validated against the
+    operation's shape (botocore's ParamValidator wording, exit 255) before any file:// value is
+    read or any value converted: `{"setAsActive": "false"}` is refused, not read as True."""
     from_json = _cli_input(getattr(args, "cli_input_json", None))
-    known = {param.member for param in operation.params} | set(operation.positional)
-    unknown = sorted(set(from_json) - known)
-    if unknown:
-        raise InputError(
-            f"--cli-input-json: unknown parameter(s) {', '.join(unknown)} for {operation.command}"
-        )
+    shape = request_shape(operation)
+    by_member = {param.member: param for param in operation.params}
+    typed = {
+        param.member: getattr(args, param.keyword)
+        for param in operation.params
+        if getattr(args, param.keyword, None) is not None
+    }
+    typed.update(
+        {name: getattr(args, name) for name in operation.positional if getattr(args, name, None)}
+    )
+    # the --cli-input-json part first: nothing of it is read or converted if it is wrong
+    found = problems({k: v for k, v in from_json.items() if k not in typed}, shape)
+    if found:
+        raise ParamValidationError(found)
+    request = dict(from_json)
+    for member, raw in typed.items():
+        param = by_member.get(member)
+        request[member] = raw if param is None else _from_command_line(param, raw)
+    found = problems(request, shape)  # shorthand and JSON given on the command line
+    if found:
+        raise ParamValidationError(found)
     values: dict[str, Any] = {}
     for param in operation.params:
-        given = getattr(args, param.keyword, None)
-        value = given if given is not None else from_json.get(param.member)
-        value = _convert(param, value)
+        value = _convert(param, request.get(param.member))
         if value is None:
             if param.required:
                 raise InputError(
@@ -176,8 +235,8 @@ def gather(operation: Operation, args: argparse.Namespace) -> dict[str, Any]:
             continue
         values[param.keyword] = value
     for name in operation.positional:
-        value = getattr(args, name, None) or from_json.get(name)
-        if value is None:
+        value = request.get(name)
+        if not value:
             raise InputError(f"the following arguments are required: {name}")
         values[name] = value
     return values
@@ -249,6 +308,12 @@ def _handler(
     finish: Callable[[Operation, argparse.Namespace, dict[str, Any], Any], Any] | None,
 ) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
+        try:
+            return _handle(args)
+        except RecursionError as exc:  # a value nested deeper than Python recurses
+            raise InputError(f"{operation.command}: a value is nested too deeply") from exc
+
+    def _handle(args: argparse.Namespace) -> int:
         values = gather(operation, args)
         check_outfiles(operation, values)
         cloud = Cloud(args.home)

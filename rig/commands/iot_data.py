@@ -25,6 +25,8 @@ def _payload(raw: bytes, binary_format: str | None) -> bytes:
     try:
         json.loads(raw)
         return raw
+    except RecursionError as exc:
+        raise InputError("--payload: Invalid JSON: nested too deeply") from exc
     except ValueError:
         pass
     if binary_format == "raw-in-base64-out":
