@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from rig.cloud import shadows
 from rig.cloud.ca import CertificateAuthority, IssuedCertificate
-from rig.cloud.certificates import Certificates
+from rig.cloud.certificates import Certificates, common_name_problem
 from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
 from rig.cloud.core.store import Store
@@ -296,6 +296,8 @@ class Cloud:
         Returns the certificate and key in PEM and DER, the CA, and the endpoint when a cloud
         is running (else None). The key is returned, never stored.
         """
+        if problem := common_name_problem(thing_name):  # before anything is created
+            raise InvalidRequestException(problem)
         try:
             self.registry.create_thing(thing_name)
         except CloudError as exc:
