@@ -97,6 +97,17 @@ def read_file_value(value: str, binary: bool = False) -> str | bytes:
     return value.encode() if binary else value
 
 
+def read_text_value(value: str, what: str) -> str:
+    """read_file_value for a value that must be text: `fileb://` too, if it is UTF-8."""
+    data = read_file_value(value)
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
 def load_json(text: str | bytes, what: str) -> Any:
     """json.loads, its failures (a nesting too deep for the parser included) as InputError."""
     try:
@@ -110,8 +121,7 @@ def load_json(text: str | bytes, what: str) -> Any:
 def parse_structure(flag: str, value: str, shape: Shape | None = None) -> Any:
     """JSON, or flat aws-cli shorthand `key=value,key2=a,b` (lists when a value has commas, or
     when `shape` says the member is a list); nested shorthand is refused with a pointer to JSON."""
-    text = read_file_value(value)
-    assert isinstance(text, str)
+    text = read_text_value(value, f"Error parsing parameter '{flag}'")
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         return load_json(stripped, f"Error parsing parameter '{flag}'")
@@ -164,8 +174,7 @@ def _convert(param: Param, value: Any) -> Any:
 def _cli_input(value: str | None) -> dict[str, Any]:
     if not value:
         return {}
-    text = read_file_value(value)
-    assert isinstance(text, str)
+    text = read_text_value(value, "--cli-input-json")
     data = load_json(text, "--cli-input-json")
     if not isinstance(data, dict):
         raise InputError("--cli-input-json: expected a JSON object")
