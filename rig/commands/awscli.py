@@ -160,12 +160,8 @@ def _convert(param: Param, value: Any) -> Any:
         return bool(value)
     if param.kind == "structure":
         return parse_structure(param.flag, value, param.shape) if isinstance(value, str) else value
-    if param.kind == "text":
-        return read_file_value(value) if isinstance(value, str) else json.dumps(value)
-    if param.kind == "blob":
-        if isinstance(value, str):
-            return read_file_value(value, binary=True)
-        return json.dumps(value).encode()
+    if param.kind in ("text", "blob"):  # strings: the request's shape was checked
+        return read_file_value(value, binary=param.kind == "blob")
     if param.choices and value not in param.choices:
         raise InputError(f"{param.flag}: must be one of {', '.join(param.choices)}, got {value!r}")
     return value
