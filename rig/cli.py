@@ -14,13 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rig import commands
+from rig.commands.errors import CommandError
 from rig.home import rig_home
-
-
-class CommandError(Exception):
-    """A user-facing failure: printed as `buttonrig: <message>` with exit status 255 (as aws-cli)."""
-
-    exit_code = 255
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
+        if info.name.startswith("_") or info.name in commands.HELPER_MODULES:
             continue  # shared helpers of the command modules, not command groups
         module = importlib.import_module(f"{commands.__name__}.{info.name}")
         module.register(subparsers)
@@ -64,8 +59,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # `python -m rig.cli` runs this file as __main__; the commands raise rig.cli.CommandError,
-    # which a CommandError of __main__ would not catch (a traceback instead of the message)
-    from rig.cli import main as rig_cli_main
-
-    sys.exit(rig_cli_main())
+    sys.exit(main())

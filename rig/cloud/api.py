@@ -16,7 +16,7 @@ from typing import Any
 
 from rig.cloud.certificates.api import CertificatesApi
 from rig.cloud.certificates.ca import CertificateAuthority
-from rig.cloud.certificates.store import Certificates
+from rig.cloud.certificates.store import Certificates, common_name_problem
 from rig.cloud.clicks.api import ClicksApi
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn, endpoint, events
@@ -97,6 +97,8 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi):
         Returns the certificate and key in PEM and DER, the CA, and the endpoint when a cloud
         is running (else None). The key is returned, never stored.
         """
+        if problem := common_name_problem(thing_name):  # before anything is created
+            raise InvalidRequestException(problem)
         try:
             self.registry.create_thing(thing_name)
         except CloudError as exc:

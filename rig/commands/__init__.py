@@ -1,1 +1,5 @@
-"""Command groups of `buttonrig`; every module here has `register(subparsers)`."""
+"""Command groups of `buttonrig`; every module here has `register(subparsers)`, except the
+shared helpers named in HELPER_MODULES (listed, so a group that forgot `register` still fails
+loudly instead of silently vanishing from the CLI)."""
+
+HELPER_MODULES = frozenset({"awscli", "errors", "outfiles", "shapes"})

@@ -22,7 +22,7 @@ from host import provision as host_provision
 from host.paths import BUILD_ROOT
 from host.ports import find_board_ports, list_serial_ports
 from host.transport import TransportError, open_transport
-from rig.cli import CommandError
+from rig.commands.errors import CommandError
 
 DEFAULT_PROFILE = "esp32-devkitc"
 PASSWORD_ENV = "BUTTONRIG_WIFI_PASSWORD"

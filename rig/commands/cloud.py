@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rig.cli import CommandError
 from rig.cloud.core import endpoint
+from rig.commands.errors import CommandError
 
 if TYPE_CHECKING:  # imported when used: every buttonrig call loads this module
     from rig.cloud.runtime import AttachTarget

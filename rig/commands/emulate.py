@@ -22,8 +22,9 @@ import time
 from pathlib import Path
 
 from host.paths import REPO_ROOT
-from rig.cli import CommandError
+from rig.cloud.certificates.store import RESERVED_COMMON_NAMES
 from rig.cloud.core import endpoint
+from rig.commands.errors import CommandError
 from rig.strategies import supervisor
 
 START_TIMEOUT_S = 150.0  # boot, then customer set-up (boots, Wi-Fi, TLS) on a loaded machine
@@ -76,6 +77,11 @@ def _running(args: argparse.Namespace) -> dict[str, object]:
 
 
 def start_board(args: argparse.Namespace) -> int:
+    if args.serial in RESERVED_COMMON_NAMES:  # its certificate's CN would be the cloud's client id
+        raise CommandError(
+            f"serial {args.serial!r} is reserved: it is the client id of the cloud's own broker"
+            " clients"
+        )
     directory = _dir(args)
     if supervisor.read_state(directory) is not None:
         raise CommandError(f"emulated button {args.serial} is already running")

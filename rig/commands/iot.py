@@ -12,7 +12,19 @@ import argparse
 import sys
 from typing import Any
 
-from rig.awscli import Operation, Param, add_operations, write_outfile
+from rig.commands.awscli import Operation, Param, add_operations
+from rig.commands.outfiles import write_outfile
+from rig.commands.shapes import BOOLEAN, STRING, list_of, map_of, structure
+
+# the API's structure members (botocore's shapes, reduced): checked before the call, as aws-cli
+ATTRIBUTE_PAYLOAD = structure(attributes=map_of(STRING), merge=BOOLEAN)
+THING_TYPE_PROPERTIES = structure(
+    thingTypeDescription=STRING, searchableAttributes=list_of(STRING)
+)
+THING_GROUP_PROPERTIES = structure(
+    thingGroupDescription=STRING, attributePayload=ATTRIBUTE_PAYLOAD
+)
+EVENT_CONFIGURATIONS = map_of(structure(Enabled=BOOLEAN))  # event type -> {"Enabled": bool}
 
 THING = Param("--thing-name", required=True)
 CERT_ID = Param("--certificate-id", required=True)
@@ -22,7 +34,11 @@ OPERATIONS = [
     Operation(
         "create-thing",
         "CreateThing",
-        (THING, Param("--thing-type-name"), Param("--attribute-payload", "structure")),
+        (
+            THING,
+            Param("--thing-type-name"),
+            Param("--attribute-payload", "structure", shape=ATTRIBUTE_PAYLOAD),
+        ),
         lambda c, kw: c.create_thing(**kw),
     ),
     Operation("describe-thing", "DescribeThing", (THING,), lambda c, kw: c.describe_thing(**kw)),
@@ -44,7 +60,7 @@ OPERATIONS = [
         (
             THING,
             Param("--thing-type-name"),
-            Param("--attribute-payload", "structure"),
+            Param("--attribute-payload", "structure", shape=ATTRIBUTE_PAYLOAD),
             Param("--expected-version", "integer"),
             Param("--remove-thing-type", "boolean"),
         ),
@@ -59,7 +75,10 @@ OPERATIONS = [
     Operation(
         "create-thing-type",
         "CreateThingType",
-        (Param("--thing-type-name", required=True), Param("--thing-type-properties", "structure")),
+        (
+            Param("--thing-type-name", required=True),
+            Param("--thing-type-properties", "structure", shape=THING_TYPE_PROPERTIES),
+        ),
         lambda c, kw: c.create_thing_type(**kw),
     ),
     Operation(
@@ -99,7 +118,12 @@ OPERATIONS = [
         "UpdateThingGroup",
         (
             Param("--thing-group-name", required=True),
-            Param("--thing-group-properties", "structure", required=True),
+            Param(
+                "--thing-group-properties",
+                "structure",
+                required=True,
+                shape=THING_GROUP_PROPERTIES,
+            ),
             Param("--expected-version", "integer"),
         ),
         lambda c, kw: c.update_thing_group(**kw),
@@ -127,7 +151,7 @@ OPERATIONS = [
     Operation(
         "update-event-configurations",
         "UpdateEventConfigurations",
-        (Param("--event-configurations", "structure", required=True),),
+        (Param("--event-configurations", "structure", required=True, shape=EVENT_CONFIGURATIONS),),
         lambda c, kw: c.update_event_configurations(**kw),
     ),
     Operation(
@@ -149,7 +173,7 @@ OPERATIONS = [
         (
             Param("--thing-group-name", required=True),
             Param("--parent-group-name"),
-            Param("--thing-group-properties", "structure"),
+            Param("--thing-group-properties", "structure", shape=THING_GROUP_PROPERTIES),
         ),
         lambda c, kw: c.create_thing_group(**kw),
     ),

@@ -13,7 +13,8 @@ import binascii
 import json
 from typing import Any
 
-from rig.awscli import InputError, Operation, Param, add_operations, write_outfile
+from rig.commands.awscli import InputError, Operation, Param, add_operations
+from rig.commands.outfiles import write_outfile
 
 THING = Param("--thing-name", required=True)
 SHADOW = Param("--shadow-name")
@@ -24,6 +25,8 @@ def _payload(raw: bytes, binary_format: str | None) -> bytes:
     try:
         json.loads(raw)
         return raw
+    except RecursionError as exc:
+        raise InputError("--payload: Invalid JSON: nested too deeply") from exc
     except ValueError:
         pass
     if binary_format == "raw-in-base64-out":

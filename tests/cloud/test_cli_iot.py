@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from rig.awscli import write_outfile
-from rig.cli import CommandError
+from rig.commands.errors import CommandError
+from rig.commands.outfiles import write_outfile
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 from rig.pytest_plugin.cli_runner import buttonrig_subprocess

@@ -16,19 +16,27 @@ argparse sub-commands that:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rig.cli import CommandError
 from rig.cloud.api import Cloud
 from rig.cloud.core.errors import CloudError
+from rig.commands import outfiles
+from rig.commands.errors import CommandError
+from rig.commands.shapes import (
+    BLOB,
+    BOOLEAN,
+    INTEGER,
+    STRING,
+    ParamValidationError,
+    Shape,
+    problems,
+    structure,
+)
 
 Call = Callable[[Cloud, dict[str, Any]], Any]
 
@@ -42,6 +50,7 @@ class Param:
     required: bool = False
     help: str = ""
     choices: tuple[str, ...] | None = None
+    shape: Shape | None = None  # structures: their members (default: any JSON object)
 
     @property
     def member(self) -> str:
@@ -88,17 +97,34 @@ def read_file_value(value: str, binary: bool = False) -> str | bytes:
     return value.encode() if binary else value
 
 
-def parse_structure(flag: str, value: str) -> Any:
-    """JSON, or flat aws-cli shorthand `key=value,key2=a,b` (lists when a value has commas);
-    nested shorthand is refused with a pointer to JSON."""
-    text = read_file_value(value)
-    assert isinstance(text, str)
+def read_text_value(value: str, what: str) -> str:
+    """read_file_value for a value that must be text: `fileb://` too, if it is UTF-8."""
+    data = read_file_value(value)
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def load_json(text: str | bytes, what: str) -> Any:
+    """json.loads, its failures (a nesting too deep for the parser included) as InputError."""
+    try:
+        return json.loads(text)
+    except RecursionError as exc:
+        raise InputError(f"{what}: Invalid JSON: nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, and bytes that are not UTF-8/16/32
+        raise InputError(f"{what}: Invalid JSON: {exc}") from exc
+
+
+def parse_structure(flag: str, value: str, shape: Shape | None = None) -> Any:
+    """JSON, or flat aws-cli shorthand `key=value,key2=a,b` (lists when a value has commas, or
+    when `shape` says the member is a list); nested shorthand is refused with a pointer to JSON."""
+    text = read_text_value(value, f"Error parsing parameter '{flag}'")
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
-        try:
-            return json.loads(stripped)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"Error parsing parameter '{flag}': Invalid JSON: {exc}") from exc
+        return load_json(stripped, f"Error parsing parameter '{flag}'")
     if re.search(r"=\s*[{\[]", stripped):  # aws-cli's key={…} / key=[…]: not parsed here
         raise InputError(
             f"Error parsing parameter '{flag}': nested shorthand (key={{...}} or key=[...]) is"
@@ -109,7 +135,11 @@ def parse_structure(flag: str, value: str) -> Any:
         if "=" not in pair:
             raise InputError(f"Error parsing parameter '{flag}': expected key=value, got {pair!r}")
         key, raw = (part.strip() for part in pair.split("=", 1))
-        if "," in raw:
+        member = shape.members.get(key) if shape is not None else None
+        member_type = member.type_name if member is not None else None
+        if member_type == "string":
+            result[key] = raw
+        elif member_type == "list" or "," in raw:
             result[key] = [item.strip() for item in raw.split(",") if item.strip()]
         elif raw.lower() in ("true", "false"):
             result[key] = raw.lower() == "true"
@@ -129,13 +159,9 @@ def _convert(param: Param, value: Any) -> Any:
     if param.kind == "boolean":
         return bool(value)
     if param.kind == "structure":
-        return parse_structure(param.flag, value) if isinstance(value, str) else value
-    if param.kind == "text":
-        return read_file_value(value) if isinstance(value, str) else json.dumps(value)
-    if param.kind == "blob":
-        if isinstance(value, str):
-            return read_file_value(value, binary=True)
-        return json.dumps(value).encode()
+        return parse_structure(param.flag, value, param.shape) if isinstance(value, str) else value
+    if param.kind in ("text", "blob"):  # strings: the request's shape was checked
+        return read_file_value(value, binary=param.kind == "blob")
     if param.choices and value not in param.choices:
         raise InputError(f"{param.flag}: must be one of {', '.join(param.choices)}, got {value!r}")
     return value
@@ -144,31 +170,67 @@ def _convert(param: Param, value: Any) -> Any:
 def _cli_input(value: str | None) -> dict[str, Any]:
     if not value:
         return {}
-    text = read_file_value(value)
-    assert isinstance(text, str)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"--cli-input-json: invalid JSON: {exc}") from exc
+    text = read_text_value(value, "--cli-input-json")
+    data = load_json(text, "--cli-input-json")
     if not isinstance(data, dict):
         raise InputError("--cli-input-json: expected a JSON object")
     return data
 
 
+def param_shape(param: Param) -> Shape:
+    """The member's botocore shape: text (file:// allowed) is a string, as in the API."""
+    if param.shape is not None:
+        return param.shape
+    if param.kind == "structure":
+        return Shape("map")  # any JSON object; the cloud checks its members
+    return {"integer": INTEGER, "boolean": BOOLEAN, "blob": BLOB}.get(param.kind, STRING)
+
+
+def request_shape(operation: Operation) -> Shape:
+    members = {param.member: param_shape(param) for param in operation.params}
+    members.update({name: STRING for name in operation.positional})
+    return structure(**members)
+
+
+def _from_command_line(param: Param, raw: Any) -> Any:
+    """An option as typed: integers and structures parsed (structures may be file://…);
+    text and blobs stay as given until the request has been validated."""
+    if param.kind in ("integer", "structure"):
+        return _convert(param, raw)
+    return raw
+
+
 def gather(operation: Operation, args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for the call: --cli-input-json, overridden by explicit options."""
+    """Keyword arguments for the call: --cli-input-json, overridden by explicit options.
+
+    As aws-cli: the two are merged into one request, which is validated against the
+    operation's shape (botocore's ParamValidator wording, exit 255) before any file:// value is
+    read or any value converted: `{"setAsActive": "false"}` is refused, not read as True."""
     from_json = _cli_input(getattr(args, "cli_input_json", None))
-    known = {param.member for param in operation.params} | set(operation.positional)
-    unknown = sorted(set(from_json) - known)
-    if unknown:
-        raise InputError(
-            f"--cli-input-json: unknown parameter(s) {', '.join(unknown)} for {operation.command}"
-        )
+    shape = request_shape(operation)
+    by_member = {param.member: param for param in operation.params}
+    typed = {
+        param.member: getattr(args, param.keyword)
+        for param in operation.params
+        if getattr(args, param.keyword, None) is not None
+    }
+    typed.update(
+        {name: getattr(args, name) for name in operation.positional if getattr(args, name, None)}
+    )
+    # the --cli-input-json part first: nothing of it is read or converted if it is wrong
+    found = problems({k: v for k, v in from_json.items() if k not in typed}, shape)
+    if found:
+        raise ParamValidationError(found)
+    request = dict(from_json)
+    for member, raw in typed.items():
+        param = by_member.get(member)
+        request[member] = raw if param is None else _from_command_line(param, raw)
+    found = problems(request, shape)  # shorthand and JSON given on the command line
+    if found:
+        raise ParamValidationError(found)
     values: dict[str, Any] = {}
     for param in operation.params:
-        given = getattr(args, param.keyword, None)
-        value = given if given is not None else from_json.get(param.member)
-        value = _convert(param, value)
+        value = _convert(param, request.get(param.member))
         if value is None:
             if param.required:
                 raise InputError(
@@ -178,25 +240,11 @@ def gather(operation: Operation, args: argparse.Namespace) -> dict[str, Any]:
             continue
         values[param.keyword] = value
     for name in operation.positional:
-        value = getattr(args, name, None) or from_json.get(name)
-        if value is None:
+        value = request.get(name)
+        if not value:
             raise InputError(f"the following arguments are required: {name}")
         values[name] = value
     return values
-
-
-def outfile_problem(path: Path) -> str | None:
-    """Why `path` cannot be written as an outfile, or None when it can."""
-    if path.is_dir():
-        return "is a directory"
-    if path.exists() and not os.access(path, os.W_OK):
-        return "is not writable"
-    parent = path.parent
-    if not parent.is_dir():
-        return f"directory {parent} does not exist"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"directory {parent} is not writable"
-    return None
 
 
 def check_outfiles(operation: Operation, values: dict[str, Any]) -> None:
@@ -207,38 +255,18 @@ def check_outfiles(operation: Operation, values: dict[str, Any]) -> None:
         if not (keyword == "outfile" or keyword.endswith("_outfile")) or not value:
             continue
         flag = keyword if keyword == "outfile" else "--" + keyword.replace("_", "-")
-        path = Path(value).expanduser().resolve()
-        problem = outfile_problem(path)
-        if problem is None and path in seen:
-            problem = f"also given as {seen[path]}: one would overwrite the other"
-        if problem is not None:
-            raise InputError(f"{operation.command}: {flag} {value}: {problem}")
+        try:
+            mode, path = outfiles.plan(Path(value).expanduser())
+        except ValueError as exc:
+            raise InputError(f"{operation.command}: {flag} {value}: {exc}") from exc
+        if mode is not outfiles.WriteMode.ATOMIC:
+            continue  # a pipe or device takes one write after another (two outfiles to stdout)
+        if path in seen:
+            raise InputError(
+                f"{operation.command}: {flag} {value}: also given as {seen[path]}:"
+                " one would overwrite the other"
+            )
         seen[path] = flag
-
-
-def write_outfile(path: str, data: bytes, private: bool = False) -> None:
-    """Write atomically through a fresh temporary file next to the target (created 0600, so a
-    private key is never readable by others, even for a moment); the temporary file is
-    removed whatever fails, and a failure is an aws-cli style error, not a traceback."""
-    target = Path(path).expanduser()
-    try:
-        fd, temporary = tempfile.mkstemp(
-            prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-        )
-    except OSError as exc:
-        raise CommandError(f"unable to write {target}: {exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as out:
-            if not private:
-                os.fchmod(out.fileno(), 0o644)
-            out.write(data)
-        os.replace(temporary, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise CommandError(f"unable to write {target}: {exc}") from exc
-        raise
 
 
 def print_response(response: Any) -> None:
@@ -285,6 +313,12 @@ def _handler(
     finish: Callable[[Operation, argparse.Namespace, dict[str, Any], Any], Any] | None,
 ) -> Callable[[argparse.Namespace], int]:
     def handle(args: argparse.Namespace) -> int:
+        try:
+            return _handle(args)
+        except RecursionError as exc:  # a value nested deeper than Python recurses
+            raise InputError(f"{operation.command}: a value is nested too deeply") from exc
+
+    def _handle(args: argparse.Namespace) -> int:
         values = gather(operation, args)
         check_outfiles(operation, values)
         cloud = Cloud(args.home)
