@@ -29,12 +29,26 @@ def _write(path, data):
         f.write(data)
 
 
-def commit(files):
-    # files: {path: bytes}; all replaced, or none
+def stage(path):
+    # an open file for the new content of `path` (an upload streamed into it); commit(...,
+    # staged=[path]) puts it in place, unstage(path) drops it
     _mkdir(DIR)
-    names = sorted(files)
-    for name in names:
+    return open(path + STAGED, "wb")
+
+
+def unstage(path):
+    try:
+        os.remove(path + STAGED)
+    except OSError:
+        pass
+
+
+def commit(files, staged=()):
+    # files: {path: bytes}, and paths already staged; all replaced, or none
+    _mkdir(DIR)
+    for name in files:
         _write(name + STAGED, files[name])
+    names = sorted(list(files) + list(staged))
     store.write_bytes(COMMIT, "\n".join(names).encode())
     _finish(names)
 

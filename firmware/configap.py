@@ -4,8 +4,10 @@
 # root CA; an empty field keeps the stored value ("Enter the value for any field that you wish to
 # change"). Everything is validated first, then written in one commit (certs.commit), then the
 # portal ends. Nothing secret is ever echoed back: the page re-fills SSID and endpoint only.
-# Memory: the page is streamed out piece by piece from constants (never built whole); the form's
-# parsers (form, pem, certs) are imported on the first POST only.
+# Memory: the page is streamed out piece by piece from constants (never built whole); the form is
+# streamed in from the socket in small blocks, certificates decoded straight into staged files
+# (form, upload, pem), so no allocation grows with the upload. Those modules are imported on the
+# first POST only.
 import asyncio
 
 import board
@@ -45,7 +47,7 @@ FORM_2 = (
     b"<h3>AWS IoT Configuration:</h3>"
     b'<label>Certificate <input type="file" name="cert"></label><br>'
     b'<label>Private Key <input type="file" name="key"></label><br>'
-    b'<label>Root CA (optional) <input type="file" name="ca"></label><br>'
+    b'<label>Root CA <input type="file" name="ca"></label><br>'
     b'<label>Endpoint <input name="endpoint" value="'
 )
 FORM_3 = (
@@ -105,12 +107,15 @@ class Portal:
     def confirmation(self):
         return (HEAD_1, b" Setup", HEAD_2, THANKS)
 
-    def build(self, fields):
-        # -> (files to commit, errors); files is None when anything is wrong
+    def build(self, up):
+        # -> (files to commit besides the staged ones, errors); files is None when anything is
+        # wrong. `up` is the streamed form (upload.Upload): certificate fields already staged.
         import certs
         import pem
+        import upload
 
-        errors = {}
+        fields = up.text
+        errors = dict(up.errors)
         old = netcfg.load() or {}
         cfg = {}
         try:
@@ -130,45 +135,39 @@ class Portal:
             cfg["password"] = old["password"]
         else:
             cfg["password"] = None
-            errors["password"] = "enter the Wi-Fi password or tick Open Network"
+            errors.setdefault("password", "enter the Wi-Fi password or tick Open Network")
         if endpoint:
             try:
                 cfg["host"], cfg["port"] = netcfg.parse_endpoint(endpoint)
             except ValueError as e:
-                errors["endpoint"] = str(e)
+                errors.setdefault("endpoint", str(e))
         else:
             cfg["host"], cfg["port"] = old.get("host"), old.get("port")
         for k, v in netcfg.validate(cfg).items():
             errors.setdefault(k, v)
-        files = {}
-        ders = {}
-        for name, path, parse, label in (
-            ("cert", certs.CERT, pem.certificate, "certificate"),
-            ("key", certs.KEY, pem.private_key, "private key"),
-            ("ca", certs.CA, pem.certificate, "root CA"),
-        ):
-            data = fields.get(name, b"")
-            if data.strip():
-                try:
-                    ders[name] = files[path] = parse(data)
+        public = dict(up.public)
+        for name, (path, _, label) in upload.FILES.items():
+            if name in errors or path in up.staged:
+                continue
+            der = certs.read(path)  # not uploaded: the stored one stays
+            if der is None:
+                errors[name] = "%s required" % label
+            elif name != "ca":
+                try:  # (a key stored before keys had to carry their public part)
+                    public[name] = (pem.private_key if name == "key" else pem.certificate)(der)
                 except pem.PemError as e:
                     errors[name] = "%s: %s" % (label, e)
-                fields[name] = data = None  # the PEM text is not needed any more
-            else:
-                ders[name] = certs.read(path)
-                if ders[name] is None:
-                    errors.setdefault(name, "%s required" % label)
-        if ders.get("cert") and ders.get("key") and "cert" not in errors and "key" not in errors:
+            der = None
+        if "cert" in public and "key" in public and "cert" not in errors and "key" not in errors:
             try:
-                pem.check_pair(ders["cert"], ders["key"])
+                pem.check_pair(public["cert"], public["key"])
             except pem.PemError as e:
                 errors["key"] = str(e)
         if errors:
             return None, errors
-        files[netcfg.PATH] = netcfg.encode(cfg)
-        return files, None
+        return {netcfg.PATH: netcfg.encode(cfg)}, None
 
-    def handle(self, req):
+    async def handle(self, req):
         if req.path not in ("/", "/index.html", "/configure"):
             return 404, "text/plain", b"not found\n"
         if req.method == "GET":
@@ -179,24 +178,30 @@ class Portal:
             return 200, "text/html; charset=utf-8", self.page(None, cfg.get("ssid", ""), ep)
         if req.method != "POST":
             return 405, "text/plain", b"GET or POST only\n"
-        import form
-
-        try:
-            fields = form.parse(req.headers.get("content-type"), req.body)
-        except form.FormError as e:
-            return 400, "text/html; charset=utf-8", self.page({"form": str(e)})
-        req.body = None  # the fields hold what is needed; the raw body can go
-        files, errors = self.build(fields)
-        if errors:
-            events.emit("config", state="refused", fields=sorted(errors or ()))
-            ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
-            ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
-            return 400, "text/html; charset=utf-8", self.page(errors, ssid, ep)
         import certs
+        import form
+        import upload
 
-        certs.commit(files)
+        up = upload.Upload()
+        try:  # the form streams from the socket into staged files: nothing held whole
+            try:
+                await form.parse(req.headers.get("content-type"), req.body, up)
+            except form.FormError as e:
+                return 400, "text/html; charset=utf-8", self.page({"form": str(e)})
+            files, errors = self.build(up)
+            if errors:
+                events.emit("config", state="refused", fields=sorted(errors or ()))
+                fields = up.text
+                ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
+                ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
+                return 400, "text/html; charset=utf-8", self.page(errors, ssid, ep)
+            certs.commit(files, up.staged)
+            changed = sorted(list(files) + up.staged)
+            up.staged = []
+        finally:
+            up.discard()  # a refused, broken or cut-off upload leaves nothing staged
         self.applied = True
-        events.emit("config", state="applied", changed=sorted(files or ()))
+        events.emit("config", state="applied", changed=changed)
         return 200, "text/html; charset=utf-8", self.confirmation(), self.done.set
 
     async def run(self):

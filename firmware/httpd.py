@@ -2,21 +2,24 @@
 # ("Connection: close"). What a phone and a hostile client can do is bounded:
 # - connections: at most `max_conns` at once. A new one pushes out the oldest connection that has
 #   not sent a byte yet (browsers open spare ones); when every slot is mid-request it is answered
-#   503 and closed at once, so a flood cannot pile up sockets (the chip has 10-16);
+#   503 and closed within LINGER_MS, so a flood cannot pile up sockets (the chip has 10-16);
 # - time: each connection has one deadline for its whole request (slow or silent clients get 408,
 #   a silent one is just closed); one reaper task enforces it, no task per connection;
-# - memory: the head is read in 512-byte pieces up to MAX_HEAD, a body is read into one buffer of
-#   its Content-Length (<= max_body), and only one connection holds a body at a time; responses
-#   may be streamed piece by piece (the page is not built in memory).
+# - memory: the head is read in 512-byte pieces up to MAX_HEAD; a body is never held whole: the
+#   handler reads it from the socket in small pieces (Body.read), one connection at a time;
+#   responses may be streamed piece by piece (the page is not built in memory);
+# - turned away (503) or answered early, a connection is closed only once what the client sent
+#   was read (bounded): closing with unread input makes the TCP stack send a reset (Linux, and
+#   lwIP's tcp_close_shutdown in src/core/tcp.c on the ESP32), and the client may lose the answer.
 import asyncio
 import time
 
 MAX_HEAD = 2048
 LINGER_BYTES = 8192
 LINGER_MS = 300
+PEEK_MS = 50  # how long a pushed-out connection is given to show it has a request
 REAP_MS = 100
 CHUNK = 1024  # a streamed body goes out in writes of about this size
-MAX_PIECES = 16  # a request body's pieces held before they are merged
 REASONS = {
     200: "OK",
     400: "Bad Request",
@@ -50,7 +53,29 @@ class Request:
         self.method = method
         self.path = path
         self.headers = headers  # lower-case names -> str
-        self.body = body
+        self.body = body  # a Body, read by the handler
+
+
+class Body:
+    # the request body, read from the socket as the handler asks for it
+    def __init__(self, reader, start, n):
+        self.reader = reader
+        self.start = start  # what came with the head
+        self.left = n
+
+    async def read(self, size):
+        # up to `size` bytes; b"" at the body's end; HttpError when the client hangs up early
+        if self.left <= 0:
+            return b""
+        if self.start:
+            piece = self.start[:size]
+            self.start = self.start[size:]
+        else:
+            piece = await self.reader.read(min(size, self.left))
+            if not piece:
+                raise HttpError(400, "connection closed mid-request")
+        self.left -= len(piece)
+        return piece
 
 
 def parse_head(head):
@@ -93,16 +118,17 @@ def response(status, ctype, body):
 
 
 class Server:
-    # handler(Request) -> (status, content type, body[, after]); body is bytes, or a tuple/list/
-    # generator of bytes and str pieces written one by one. after() runs once the response is
-    # written (e.g. leave config mode after the confirmation page went out)
+    # async handler(Request) -> (status, content type, body[, after]); body is bytes, or a tuple/
+    # list/generator of bytes and str pieces written one by one. after() runs once the response
+    # is written (e.g. leave config mode after the confirmation page went out). A request body is
+    # read by the handler (req.body.read) while it holds the body lock: one upload at a time.
     def __init__(self, handler, max_body=16384, timeout_ms=10000, max_conns=4):
         self.handler = handler
         self.max_body = max_body
         self.timeout_ms = timeout_ms
         self.max_conns = max_conns
         self.conns = []  # [task, deadline (ticks_ms), phase, why cancelled] per connection
-        self._body = asyncio.Lock()  # one request body in memory at a time
+        self._body = asyncio.Lock()  # one request body being read (and stored) at a time
         self._srv = None
         self._reaper = None
 
@@ -145,7 +171,7 @@ class Server:
         return False
 
     async def _read_head(self, reader, conn):
-        # -> (Request without its body, the body's first bytes, the body's length)
+        # -> the Request, its body (if any) still to be read
         buf = b""
         while True:
             i = buf.find(b"\r\n\r\n")
@@ -175,45 +201,25 @@ class Server:
             raise HttpError(413, "request body larger than %d bytes" % self.max_body)
         if len(buf) - i - 4 > n:
             raise HttpError(400, "more data than Content-Length")
-        return Request(method, path, headers, b""), buf[i + 4 :], n
-
-    async def _read_body(self, reader, start, n):
-        # exactly n bytes. Usually they come in one or two pieces (with the head, one read):
-        # one piece is the body as it is, more are joined once. A client slicing its body (a byte
-        # per packet, say) gets its pieces merged every MAX_PIECES, so their count stays bounded.
-        # The caller holds the body lock.
-        pieces = [start] if start else []
-        got = len(start)
-        start = None
-        while got < n:
-            piece = await reader.read(n - got)
-            if not piece:
-                raise HttpError(400, "connection closed mid-request")
-            got += len(piece)
-            pieces.append(piece)
-            if len(pieces) > MAX_PIECES:
-                pieces = [b"".join(pieces)]
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return Request(method, path, headers, Body(reader, buf[i + 4 :], n))
 
     async def _serve(self, reader, writer):
         if not self._make_room():
-            await _turn_away(writer)
+            await _turn_away(reader, writer)
+            await _close(writer)
             return
         conn = [asyncio.current_task(), time.ticks_add(time.ticks_ms(), self.timeout_ms), IDLE, 0]
         self.conns.append(conn)
         after = None
         try:
             try:
-                req, start, n = await self._read_head(reader, conn)
-                if n:
-                    async with self._body:  # one body in memory at a time: others wait here
-                        req.body = await self._read_body(reader, start, n)
-                        start = None
-                        conn[2] = ANSWERING
-                        result = self.handler(req)
+                req = await self._read_head(reader, conn)
+                if req.body.left:
+                    async with self._body:  # one body at a time: others wait here
+                        result = await self.handler(req)
                 else:
                     conn[2] = ANSWERING
-                    result = self.handler(req)
+                    result = await self.handler(req)
                 req = None
                 status, ctype, body = result[0], result[1], result[2]
                 if len(result) > 3:
@@ -222,8 +228,15 @@ class Server:
             except HttpError as e:
                 status, ctype, body = e.status, "text/plain", e.msg.encode() + b"\n"
             except asyncio.CancelledError:
+                if conn[3] == PUSHED_OUT and conn[2] == IDLE:
+                    # pushed out before its task read anything: a spare connection is closed
+                    # unanswered, one whose request is already here is turned away (503)
+                    self.conns.remove(conn)  # its slot is the newcomer's already
+                    if await _peek(reader):
+                        await _turn_away(reader, writer)
+                    return
                 if conn[3] == PUSHED_OUT or conn[2] == IDLE:
-                    return  # pushed out, or silent until its deadline: nothing to answer
+                    return  # server closing, or silent until its deadline: nothing to answer
                 status, ctype, body = 408, "text/plain", b"request took too long\n"
             except Exception as e:  # a handler bug: answer, keep serving; no details out
                 status, ctype, body = 500, "text/plain", b"internal error\n"
@@ -235,32 +248,32 @@ class Server:
             await _write(writer, status, ctype, body)
             body = None
             if status >= 300:
-                await self._linger(reader)
+                await _linger(reader)
         except BaseException:  # noqa: BLE001  (gone or cancelled: nothing to tell the client)
             pass
         finally:
-            self.conns.remove(conn)
-            try:
-                writer.close()
-                await writer.wait_closed()
-            except BaseException:  # noqa: BLE001
-                pass
+            if conn in self.conns:
+                self.conns.remove(conn)
+            await _close(writer)
         if after:
             after()
 
-    async def _linger(self, reader):
-        # After an error the client may still be sending; closing with unread input would reset
-        # the connection and lose the response. Read a little more (bounded) before closing.
-        left = LINGER_BYTES
-        until = time.ticks_add(time.ticks_ms(), LINGER_MS)
-        while left > 0 and time.ticks_diff(until, time.ticks_ms()) > 0:
-            try:
-                chunk = await asyncio.wait_for_ms(reader.read(512), LINGER_MS)
-            except Exception:
-                return
-            if not chunk:
-                return
-            left -= len(chunk)
+
+async def _linger(reader):
+    # After an answer the client may still be sending; closing with unread input would reset
+    # the connection and lose the response. Read a little more (bounded) before closing: until
+    # the client closes (it does once it has the answer: "Connection: close") or briefly stays
+    # silent.
+    left = LINGER_BYTES
+    until = time.ticks_add(time.ticks_ms(), LINGER_MS)
+    while left > 0 and time.ticks_diff(until, time.ticks_ms()) > 0:
+        try:
+            chunk = await asyncio.wait_for_ms(reader.read(512), LINGER_MS)
+        except Exception:
+            return
+        if not chunk:
+            return
+        left -= len(chunk)
 
 
 async def _write(writer, status, ctype, body):
@@ -285,14 +298,31 @@ async def _write(writer, status, ctype, body):
         await writer.drain()
 
 
-async def _turn_away(writer):
-    # every slot is mid-request: a short 503 written at once (no waiting on this client), then
-    # closed, so a flood of connections holds no socket and no task for long
+async def _turn_away(reader, writer):
+    # every slot is mid-request: a short 503 at once, then what the client sent is read (bounded
+    # by LINGER_BYTES and LINGER_MS, the same as after an error) so that closing sends a FIN, not
+    # a reset that could destroy the 503 before the client read it
     try:
         writer.write(response(503, "text/plain", b"busy, try again\n"))
+        await writer.drain()
+        await _linger(reader)
+    except Exception:
+        pass
+
+
+async def _peek(reader):
+    # -> whether the client sent something within PEEK_MS (what came is dropped)
+    try:
+        return bool(await asyncio.wait_for_ms(reader.read(512), PEEK_MS))
+    except Exception:
+        return False
+
+
+async def _close(writer):
+    try:
         writer.close()
         await writer.wait_closed()  # (MicroPython's close() is a no-op: this closes the socket)
-    except Exception:
+    except BaseException:  # noqa: BLE001
         pass
 
 

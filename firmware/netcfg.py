@@ -24,6 +24,10 @@ def _hostname_ok(h):
 def parse_endpoint(text):
     # "host" or "host:port" -> (host, port); ValueError with a message otherwise
     text = text.strip()
+    if "/" in text:  # "https://host/..." would otherwise read as host "https", port "//host/..."
+        raise ValueError(
+            "endpoint must be a host name, not a URL: leave out https:// and any /path"
+        )
     host, sep, port = text.partition(":")
     if sep:
         if not port.isdigit() or not 0 < int(port) < 65536:

@@ -1,6 +1,7 @@
-# PEM -> DER on the device (mbedTLS builds without a PEM parser take DER only), with cheap
-# structural checks: a certificate looks like one, a key is a supported unencrypted key, and the
-# key's public part matches the certificate's. Errors name the field, never its contents.
+# PEM -> DER on the device (mbedTLS builds without a PEM parser take DER only), decoded as the
+# upload streams in, with cheap structural checks: a certificate looks like one, a key is a
+# supported unencrypted key carrying its public part, and that matches the certificate's.
+# Errors name the field, never its contents.
 from binascii import a2b_base64
 
 CERT_LABELS = ("CERTIFICATE",)
@@ -51,56 +52,133 @@ def _outer(der):
     return _children(der, s, e)
 
 
-def decode(data, labels):
-    # PEM (one block with one of `labels`) or DER bytes -> (label or None, der bytes)
-    data = bytes(data)
-    i = data.find(b"-----BEGIN ")
-    if i < 0:
-        if data[:1] == b"\x30":
-            return None, data
-        raise PemError("neither PEM nor DER")
-    j = data.find(b"-----", i + 11)
-    if j < 0:
-        raise PemError("bad PEM header")
-    try:
-        label = data[i + 11 : j].decode()
-    except UnicodeError:
-        raise PemError("bad PEM header")
-    if label == "ENCRYPTED PRIVATE KEY":
-        raise PemError("encrypted keys are not supported")
-    if label not in labels:
-        raise PemError("expected " + " or ".join(labels))
-    end = data.find(b"-----END " + label.encode() + b"-----", j)
-    if end < 0:
-        raise PemError("PEM END line missing")
-    if data.find(b":", j + 5, end) >= 0:  # RFC 1421 headers (Proc-Type: 4,ENCRYPTED ...)
-        raise PemError("encrypted keys are not supported")
-    try:
-        # a2b_base64 skips the line breaks itself: no list of the lines, no joined copy
-        der = a2b_base64(data[j + 5 : end])
-    except ValueError:  # (binascii.Error is one) not MemoryError: that is no bad input
-        raise PemError("bad base64 in PEM")
-    return label, der
+class Decoder:
+    # PEM text (one block with one of `labels`) or DER bytes, fed in pieces of any size -> DER
+    # written to `out` as it is decoded, so no buffer grows with the upload. PemError at the first
+    # sign of trouble (write) or at the end (close); `size` counts the DER bytes written.
+    def __init__(self, labels, out):
+        self.labels = labels
+        self.out = out
+        self.state = _START
+        self.buf = b""  # bytes not decided yet: at most a PEM line's worth
+        self.b64 = b""  # base64 characters waiting for a full group of four
+        self.end = b""  # the END line this block must close with
+        self.bad = False  # a non-base64 byte: said at close(), after a missing END line
+        self.size = 0
+
+    def _emit(self, der):
+        self.size += len(der)
+        if self.size > MAX_DER:
+            raise PemError("too large")
+        self.out.write(der)
+
+    def write(self, data):
+        buf = self.buf + data
+        self.buf = b""
+        if self.state == _START:
+            if not buf:
+                return
+            # DER starts with a SEQUENCE ('0' in ASCII: no PEM file starts so)
+            self.state = _DER if buf[0] == 0x30 else _BEFORE
+        if self.state == _DER:
+            self._emit(buf)
+        elif self.state == _BEFORE:
+            i = buf.find(b"-----BEGIN ")
+            if i < 0:
+                self.buf = buf[-10:]  # the marker may be cut by this piece's end
+                return
+            self.state = _LABEL
+            self.write(buf[i + 11 :])
+        elif self.state == _LABEL:
+            j = buf.find(b"-----")
+            if j < 0:
+                if len(buf) > 64:
+                    raise PemError("bad PEM header")
+                self.buf = buf
+                return
+            try:
+                label = buf[:j].decode()
+            except UnicodeError:
+                raise PemError("bad PEM header")
+            if label == "ENCRYPTED PRIVATE KEY":
+                raise PemError("encrypted keys are not supported")
+            if label not in self.labels:
+                raise PemError("expected " + " or ".join(self.labels))
+            self.end = b"-----END " + buf[:j] + b"-----"
+            self.state = _BODY
+            self.write(buf[j + 5 :])
+        elif self.state == _BODY:
+            i = buf.find(b"-----")
+            cut = len(buf) - 4 if i < 0 else i  # (the END line's dashes may be cut)
+            if cut > 0:
+                text = buf[:cut]
+                if b":" in text:  # RFC 1421 headers (Proc-Type: 4,ENCRYPTED ...)
+                    raise PemError("encrypted keys are not supported")
+                self._base64(text)
+            if i < 0:
+                self.buf = buf[max(cut, 0) :]
+            else:
+                self.state = _END
+                self.write(buf[i:])
+        elif self.state == _END:
+            if len(buf) < len(self.end):
+                self.buf = buf
+            elif buf[: len(self.end)] != self.end:
+                raise PemError("PEM END line missing")
+            else:
+                self.state = _DONE  # what follows the block is ignored
+
+    def _base64(self, text):
+        if self.bad:
+            return
+        for c in b" \r\n\t":
+            text = text.replace(bytes((c,)), b"")
+        text = self.b64 + text
+        n = len(text) & ~3
+        self.b64 = text[n:]
+        if n:
+            group = text[:n]
+            try:
+                der = a2b_base64(group)
+            except ValueError:  # (binascii.Error is one) not MemoryError: that is no bad input
+                der = b""
+            # a2b_base64 skips bytes outside the alphabet: a short result means there were some
+            if len(der) != n // 4 * 3 - group[-2:].count(b"="):
+                self.bad = True
+            else:
+                self._emit(der)
+
+    def close(self):
+        # PemError unless a whole PEM block (or DER) came
+        if self.state in (_START, _BEFORE):
+            raise PemError("neither PEM nor DER")
+        if self.state == _LABEL:
+            raise PemError("bad PEM header")
+        if self.state != _DER and self.state != _DONE:
+            raise PemError("PEM END line missing")
+        if self.bad or self.b64:
+            raise PemError("bad base64 in PEM")
 
 
-def certificate(data):
-    # -> DER of a certificate (SEQUENCE of tbs SEQUENCE, algorithm SEQUENCE, BIT STRING)
-    _, der = decode(data, CERT_LABELS)
+_START, _DER, _BEFORE, _LABEL, _BODY, _END, _DONE = range(7)
+
+
+def certificate(der):
+    # -> the certificate's public key (see cert_public_key) once the DER looks like a certificate
+    # (SEQUENCE of tbs SEQUENCE, algorithm SEQUENCE, BIT STRING)
     parts = _outer(der)
     if len(parts) != 3 or parts[0][0] != 0x30 or parts[1][0] != 0x30 or parts[2][0] != 0x03:
         raise PemError("not an X.509 certificate")
-    cert_public_key(der)  # its public key must be readable too
-    return der
+    return cert_public_key(der)
 
 
-def private_key(data):
-    # -> DER of an unencrypted PKCS#8, SEC1 (EC) or PKCS#1 (RSA) private key
-    _, der = decode(data, KEY_LABELS)
+def private_key(der):
+    # -> the key's public part (see key_public_part) once the DER looks like an unencrypted
+    # PKCS#8, SEC1 (EC) or PKCS#1 (RSA) private key
     parts = _outer(der)
     if len(parts) < 3 or parts[0][0] != 0x02:
         raise PemError("not a private key")
-    key_public_part(der)  # its structure must be readable too
-    return der
+    return key_public_part(der)
 
 
 def _bitstring(der, t):
@@ -136,26 +214,28 @@ def _int(buf, t):
 
 
 def key_public_part(der):
-    # (kind, comparable bytes) or None when the key does not carry its public part
+    # (kind, comparable bytes). A key must carry its public part: checking that a bare EC scalar
+    # belongs to the certificate would take a curve multiplication the page does not do.
     parts = _outer(der)
     if len(parts) < 2:
         raise PemError("not a private key")
     if len(parts) >= 3 and parts[1][0] == 0x30 and parts[2][0] == 0x04:  # PKCS#8
-        inner = bytes(der[parts[2][1] : parts[2][2]])
-        return key_public_part(inner)
-    if parts[1][0] == 0x04:  # SEC1 ECPrivateKey: version, key, [0] params, [1] public key
+        # the key proper is in the OCTET STRING: SEC1 or PKCS#1, never PKCS#8 again (so a key
+        # nested a thousand times is refused here, not by a recursion limit)
+        der = bytes(der[parts[2][1] : parts[2][2]])
+        parts = _outer(der)
+    if len(parts) >= 2 and parts[1][0] == 0x04:  # SEC1: version, key, [0] params, [1] public
         for t in parts[2:]:
             if t[0] == 0xA1:
                 inner = _tlv(der, t[1], t[2])
                 return "ec", _bitstring(der, inner)
-        return None
-    if parts[1][0] == 0x02:  # PKCS#1 RSAPrivateKey: version, modulus, ...
+        raise PemError("the key has no public part: export it with it (not openssl ec -no_public)")
+    if len(parts) >= 2 and parts[1][0] == 0x02:  # PKCS#1 RSAPrivateKey: version, modulus, ...
         return "rsa", _int(der, parts[1])
     raise PemError("not a private key")
 
 
-def check_pair(cert_der, key_der):
-    # PemError when the key does not belong to the certificate (if the key says so cheaply)
-    pub = key_public_part(key_der)
-    if pub is not None and pub != cert_public_key(cert_der):
+def check_pair(cert_pub, key_pub):
+    # PemError when the key (its public part) does not belong to the certificate
+    if key_pub != cert_pub:
         raise PemError("private key does not match the certificate")

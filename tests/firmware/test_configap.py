@@ -11,9 +11,11 @@ import binascii
 import http.client
 import json
 import socket
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -205,6 +207,7 @@ def test_page_and_access_point_look_like_the_aws_button(button: Button) -> None:
             'name="endpoint"',
         ):
             assert field in page
+        assert "optional" not in page  # every field is required on a blank board
     assert button.request("GET", "/nope")[0] == 404
     assert button.request("DELETE", "/")[0] == 405
 
@@ -240,6 +243,9 @@ def test_bad_fields_get_clear_messages_and_nothing_is_stored(
         ({"key": identity.other_key_pem}, "private key does not match the certificate"),
         ({"password": b"short"}, "WPA2 password must be 8-63"),
         ({"cert": b""}, "certificate required"),
+        ({"ca": b""}, "root CA required"),  # a blank board has none to keep
+        ({"endpoint": b"http://evil.example/../"}, "a host name, not a URL"),
+        ({"endpoint": b"https://abc.iot.us-east-1.amazonaws.com"}, "a host name, not a URL"),
         ({"ssid": b"\xff\xfeGuest"}, "text fields must be UTF-8"),
     ]
     for change, message in cases:
@@ -323,3 +329,105 @@ def test_empty_fields_keep_the_stored_values(button: Button, identity: Identity)
         assert (again.flash / "pki" / "key.der").read_bytes() == identity.key_der
     finally:
         assert_no_secrets(again.close(), identity)
+
+
+def openssl(*args: str, data: bytes) -> bytes:
+    return subprocess.run(["openssl", *args], input=data, capture_output=True, check=True).stdout
+
+
+def nested_pkcs8(key_der: bytes, max_size: int = 8192) -> bytes:
+    """`key_der` wrapped in PKCS#8 PrivateKeyInfo after PrivateKeyInfo, as deep as fits."""
+
+    def tlv(tag: int, content: bytes) -> bytes:
+        n = len(content)
+        size = (
+            bytes([n])
+            if n < 128
+            else bytes([0x81, n])
+            if n < 256
+            else bytes([0x82, n >> 8, n & 0xFF])
+        )
+        return bytes([tag]) + size + content
+
+    key = key_der
+    while True:
+        wrapped = tlv(0x30, bytes.fromhex("020100") + tlv(0x30, b"") + tlv(0x04, key))
+        if len(wrapped) > max_size:
+            return key
+        key = wrapped
+
+
+def test_keys_without_their_public_part_and_nested_keys_are_refused(
+    button: Button, identity: Identity
+) -> None:
+    # openssl ec -no_public: the page cannot tell whether such a key belongs to the certificate
+    own = openssl("ec", "-no_public", data=identity.key_pem)
+    other = openssl("ec", "-no_public", data=identity.other_key_pem)
+    deep = nested_pkcs8(identity.key_der)
+    assert deep.count(bytes.fromhex("020100300004")) > 500
+    for key, message in (
+        (other, "no public part"),
+        (own, "no public part"),
+        (deep, "private key: not a private key"),
+    ):
+        body, headers = multipart({**good_fields(identity), "key": key})
+        status, page = button.request("POST", "/configure", body, headers)
+        assert status == 400, page[-300:]
+        assert 'data-field="key"' in page and message in page, page[-400:]
+        assert button.stored() == []
+    assert button.events("error") == []  # no handler crash (the nested key gave a 500 once)
+
+
+def test_a_cut_off_upload_changes_nothing_stored(button: Button, identity: Identity) -> None:
+    body, headers = multipart(good_fields(identity))
+    assert button.request("POST", "/configure", body, headers)[0] == 200
+    assert button.expect("RESULT") == "RESULT True"
+    before = {p: (button.flash / p).read_bytes() for p in button.stored()}
+    button.close()
+    again = Button(button.flash)
+    try:
+        again.expect_event("config", state="open")
+        other = issue("another", "RSA")
+        fields = {
+            **good_fields(identity),
+            "cert": other.cert_bytes(PEM),
+            "key": other.key_bytes(PEM),
+        }
+        body, headers = multipart(fields)
+        head = (
+            f"POST /configure HTTP/1.1\r\nContent-Type: {headers['Content-Type']}\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        cut = body.index(b"-----END CERTIFICATE-----") + 30  # the certificate is in, the key not
+        for sent in (body[:cut], body[: body.index(b"-----END PRIVATE KEY-----")]):
+            with socket.create_connection(("127.0.0.1", again.port), timeout=WAIT) as s:
+                s.sendall(head + sent)
+                s.shutdown(socket.SHUT_WR)  # the phone left the access point
+                reply = s.recv(65536).decode(errors="replace")
+            assert reply.startswith("HTTP/1.1 400 "), reply[:200]
+            assert again.stored() == sorted(before), again.stored()  # no staged file left
+            assert {p: (again.flash / p).read_bytes() for p in again.stored()} == before
+        assert again.request("GET", "/")[0] == 200  # still in config mode, still serving
+        assert [e["state"] for e in again.events("config")] == ["open"]
+    finally:
+        assert_no_secrets(again.close(), identity)
+
+
+def test_fifty_parallel_clients_each_get_an_http_answer(button: Button) -> None:
+    # more clients than slots: the ones turned away get a 503 and an orderly close, never a reset
+    def one(_: int) -> str:
+        with socket.create_connection(("127.0.0.1", button.port), timeout=WAIT) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: 192.168.4.1\r\n\r\n")
+            chunks = []
+            try:
+                while chunk := s.recv(65536):
+                    chunks.append(chunk)
+            except ConnectionResetError:
+                return f"reset after {sum(map(len, chunks))} bytes"
+        return b"".join(chunks)[:12].decode(errors="replace")
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(one, range(50)))
+    assert all(a in ("HTTP/1.1 200", "HTTP/1.1 503") for a in answers), sorted(set(answers))
+    assert "HTTP/1.1 200" in answers
+    assert button.request("GET", "/")[0] == 200
