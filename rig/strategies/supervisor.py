@@ -149,6 +149,9 @@ class Supervisor:
             "tty": str(self.board.tty),
             "rfc2217": self.rfc2217.url if self.rfc2217 is not None else None,
             "provisioned": self.provisioned,
+            # where the board's access-point page is served while it is in config mode (on a
+            # chip: 192.168.4.1 on its own Wi-Fi; here a loopback port the rig chose)
+            "setup_page": f"http://127.0.0.1:{self.board.ap_port}/index.html",
         }
 
     def close(self) -> None:

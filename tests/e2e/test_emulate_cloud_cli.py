@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,19 @@ def buttonrig(home: Path, *args: str, timeout: float = 200) -> subprocess.Comple
         text=True,
         timeout=timeout,
     )
+
+
+def poll_page(url: str) -> str:
+    """The page at `url`, once the board's config mode serves it (it opens after boot)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=WAIT_S) as reply:
+                return reply.read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)  # config mode not open yet
 
 
 @pytest.fixture
@@ -109,7 +123,13 @@ def test_start_without_a_cloud_runs_the_button_unprovisioned(tmp_path: Path) -> 
     try:
         assert started.returncode == 0, started.stderr
         assert "no cloud runs" in started.stderr and "unprovisioned" in started.stderr
-        assert json.loads(started.stdout)["provisioned"] is None
+        info = json.loads(started.stdout)
+        assert info["provisioned"] is None
+        # unprovisioned, it is in config mode: the page is where start (and list) say
+        listed = json.loads(buttonrig(tmp_path, "emulate", "list").stdout)
+        assert [row["setup_page"] for row in listed] == [info["setup_page"]]
+        page = poll_page(info["setup_page"])
+        assert "Button ConfigureMe" in page and "G030CLI0000002" in page
     finally:
         buttonrig(tmp_path, "emulate", "stop", "--serial", "G030CLI0000002")
     assert processes_using(tmp_path / "boards") == []
