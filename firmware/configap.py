@@ -110,7 +110,6 @@ class Portal:
     def build(self, up):
         # -> (files to commit besides the staged ones, errors); files is None when anything is
         # wrong. `up` is the streamed form (upload.Upload): certificate fields already staged.
-        import certs
         import pem
         import upload
 
@@ -149,15 +148,18 @@ class Portal:
         for name, (path, _, label) in upload.FILES.items():
             if name in errors or path in up.staged:
                 continue
-            der = certs.read(path)  # not uploaded: the stored one stays
-            if der is None:
+            try:  # not uploaded: the stored one stays
+                f = open(path, "rb")
+            except OSError:
                 errors[name] = "%s required" % label
-            elif name != "ca":
-                try:  # (a key stored before keys had to carry their public part)
-                    public[name] = (pem.private_key if name == "key" else pem.certificate)(der)
-                except pem.PemError as e:
-                    errors[name] = "%s: %s" % (label, e)
-            der = None
+                continue
+            try:  # (a key stored before keys had to carry their public part is refused here)
+                if name != "ca":
+                    public[name] = (pem.private_key if name == "key" else pem.certificate)(f)
+            except pem.PemError as e:
+                errors[name] = "%s: %s" % (label, e)
+            finally:
+                f.close()
         if "cert" in public and "key" in public and "cert" not in errors and "key" not in errors:
             try:
                 pem.check_pair(public["cert"], public["key"])

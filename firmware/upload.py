@@ -65,8 +65,8 @@ class Upload:
             dec.close()
             f.close()
             self._file = self._dec = None
-            der = certs.read(path + certs.STAGED)  # <= pem.MAX_DER, usually about 1 KB
-            public = (pem.private_key if name == "key" else pem.certificate)(der)
+            with open(path + certs.STAGED, "rb") as f:  # read a few bytes at a time
+                public = (pem.private_key if name == "key" else pem.certificate)(f)
             if name != "ca":
                 self.public[name] = public
         except pem.PemError as e:

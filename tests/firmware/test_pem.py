@@ -7,6 +7,7 @@ import importlib
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from cert_kit import DER, PEM, PKCS8, TRADITIONAL, KeyPair, issue
@@ -203,3 +204,22 @@ def test_a_pkcs8_key_inside_a_pkcs8_key_is_refused(ec_pair: KeyPair) -> None:
             key = pkcs8_around(key)
         with pytest.raises(pem.PemError, match=r"not a private key|too large"):
             private_key(key)
+
+
+def test_a_staged_file_is_checked_without_reading_it_whole(
+    tmp_path: Path, ec_pair: KeyPair, rsa_pair: KeyPair
+) -> None:
+    # the setup page checks the upload where it was staged: the same answers as from bytes
+    for pair in (ec_pair, rsa_pair):
+        for der, check in (
+            (pair.cert_bytes(DER), pem.certificate),
+            (pair.key_bytes(DER), pem.private_key),
+        ):
+            path = tmp_path / "staged.der"
+            path.write_bytes(der)
+            with path.open("rb") as f:
+                assert check(f) == check(der)
+        with pytest.raises(pem.PemError):
+            path.write_bytes(pair.cert_bytes(DER)[:-1])
+            with path.open("rb") as f:
+                pem.certificate(f)
