@@ -77,6 +77,12 @@ class Body:
         self.left -= len(piece)
         return piece
 
+    async def drain(self):
+        # read what the handler left (a multipart epilogue, the rest of a refused form): closing
+        # with it unread would reset the connection
+        while self.left > 0:
+            await self.read(512)
+
 
 def parse_head(head):
     # b"GET / HTTP/1.1\r\nHost: x\r\n..." -> (method, path, headers)
@@ -217,6 +223,7 @@ class Server:
                 if req.body.left:
                     async with self._body:  # one body at a time: others wait here
                         result = await self.handler(req)
+                        await req.body.drain()
                 else:
                     conn[2] = ANSWERING
                     result = await self.handler(req)
