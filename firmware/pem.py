@@ -3,6 +3,7 @@
 # supported unencrypted key carrying its public part, and that matches the certificate's.
 # Errors name the field, never its contents.
 from binascii import a2b_base64
+from hashlib import sha256
 
 CERT_LABELS = ("CERTIFICATE",)
 KEY_LABELS = ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY")
@@ -205,13 +206,20 @@ def private_key(src):
     return key_public_part(d)
 
 
-def _bitstring(d, t):
-    # content of a BIT STRING without its unused-bits byte
-    return d.get(t[1] + 1, t[2])
+def _digest(d, start, end):
+    # SHA-256 of bytes start..end of d (an integer's leading zeros skipped), read in small pieces:
+    # the public part compared is 32 bytes whatever the key's size
+    while start < end - 1 and d.get(start, start + 1) == b"\x00":
+        start += 1
+    h = sha256()
+    while start < end:
+        h.update(d.get(start, min(start + 64, end)))
+        start += 64
+    return h.digest()
 
 
 def cert_public_key(src):
-    # the subjectPublicKey of a certificate: (kind, comparable bytes)
+    # the subjectPublicKey of a certificate: (kind, digest of the EC point or RSA modulus)
     d = _der(src)
     tbs = _outer(d)[0]
     fields = _children(d, tbs[1], tbs[2])
@@ -222,25 +230,17 @@ def cert_public_key(src):
     spki = _children(d, fields[5][1], fields[5][2])
     if len(spki) != 2 or spki[1][0] != 0x03:
         raise PemError("not an X.509 certificate")
-    bits = _bitstring(d, spki[1])
-    if bits[:1] == b"\x30":  # RSAPublicKey SEQUENCE { modulus, exponent }
-        d = _Der(bits)
-        rsa = _outer(d)
+    start, end = spki[1][1] + 1, spki[1][2]  # the BIT STRING without its unused-bits byte
+    if d.get(start, start + 1) == b"\x30":  # RSAPublicKey SEQUENCE { modulus, exponent }
+        rsa = _outer(d, start, end)
         if len(rsa) != 2 or rsa[0][0] != 0x02:
             raise PemError("not an X.509 certificate")
-        return "rsa", _int(d, rsa[0])
-    return "ec", bits
-
-
-def _int(d, t):
-    v = d.get(t[1], t[2])
-    while v[:1] == b"\x00" and len(v) > 1:
-        v = v[1:]
-    return v
+        return "rsa", _digest(d, rsa[0][1], rsa[0][2])
+    return "ec", _digest(d, start, end)
 
 
 def key_public_part(src):
-    # (kind, comparable bytes). A key must carry its public part: checking that a bare EC scalar
+    # (kind, digest of the EC point or RSA modulus). A key must carry its public part: checking that a bare EC scalar
     # belongs to the certificate would take a curve multiplication the page does not do.
     d = _der(src)
     parts = _outer(d)
@@ -253,10 +253,11 @@ def key_public_part(src):
     if len(parts) >= 2 and parts[1][0] == 0x04:  # SEC1: version, key, [0] params, [1] public
         for t in parts[2:]:
             if t[0] == 0xA1:
-                return "ec", _bitstring(d, _tlv(d, t[1], t[2]))
+                t = _tlv(d, t[1], t[2])  # the BIT STRING; its unused-bits byte skipped
+                return "ec", _digest(d, t[1] + 1, t[2])
         raise PemError("the key has no public part: export it with it (not openssl ec -no_public)")
     if len(parts) >= 2 and parts[1][0] == 0x02:  # PKCS#1 RSAPrivateKey: version, modulus, ...
-        return "rsa", _int(d, parts[1])
+        return "rsa", _digest(d, parts[1][1], parts[1][2])
     raise PemError("not a private key")
 
 
