@@ -5,7 +5,7 @@
 MAX_FIELDS = 16
 MAX_NAME = 256  # a field name as sent (%-escaped); a part's headers get MAX_PART_HEAD
 MAX_PART_HEAD = 1024
-BLOCK = 256
+BLOCK = 128
 
 
 class FormError(ValueError):
