@@ -223,3 +223,15 @@ def test_a_staged_file_is_checked_without_reading_it_whole(
             path.write_bytes(pair.cert_bytes(DER)[:-1])
             with path.open("rb") as f:
                 pem.certificate(f)
+
+
+@given(st.integers(1, 400))
+def test_pem_decodes_the_same_whatever_the_pieces(piece: int) -> None:
+    # the upload arrives in pieces of any size: markers, base64 groups and CRLFs cut anywhere
+    text = b"Bag Attributes\r\n" + _CERT_PEM.replace(b"\n", b"\r\n") + b"trailing text: ignored"
+    assert decode(text, pem.CERT_LABELS, piece) == _PAIR.cert_bytes(DER)
+    assert decode(_PAIR.cert_bytes(DER), pem.CERT_LABELS, piece) == _PAIR.cert_bytes(DER)
+
+
+_PAIR = issue(SERIAL)
+_CERT_PEM = _PAIR.cert_bytes(PEM)
