@@ -4,7 +4,8 @@ Build: every `firmware/*.py` except `main.py` is compiled with mpy-cross, byteco
 `-march`), so the same `.mpy` runs on the ESP32 and on the unix port; `main.py` stays source (the
 board only runs `main.py`); the board's profile `boards/<name>/board.py` becomes `board.mpy`.
 
-Deploy: the board hashes the files it has (one raw-REPL round trip), only the files whose SHA-256
+Deploy: the board's MicroPython must be 1.24 or newer (`MIN_MICROPYTHON`; asked first, nothing
+is written to an older one). The board hashes the files it has (one raw-REPL round trip), only the files whose SHA-256
 differs are written (to `<name>.tmp`, then renamed, so an interrupted deploy never leaves half a
 module), and a `.py` that would shadow a deployed `.mpy` is removed (MicroPython imports `.py`
 first).
@@ -27,6 +28,13 @@ from host.transport import TransportExecError, raw_repl
 BUILD_DIR = BUILD_ROOT / "mpy"
 
 SOURCE_ONLY = frozenset({"main.py"})  # the board runs main.py as source, never main.mpy
+# The firmware needs the `tls` module with `SSLContext.verify_callback` (MicroPython 1.23, PR
+# #12259) and DER PKCS#8 keys parsed with their exact length (1.24, PR #14385: before it mbedTLS 3
+# rejects them as "invalid key"). docs/esp32-differences.md "TLS and the MicroPython version".
+MIN_MICROPYTHON = (1, 24)
+VERSION_QUERY = (
+    "import sys\nprint(repr((sys.implementation.name, tuple(sys.implementation.version[:3]))))"
+)
 WRITE_CHUNK = 1024  # bytes per raw-REPL exec; raw-paste keeps this cheap
 
 
@@ -159,8 +167,41 @@ def write_atomically(transport: SerialTransport, file: BoardFile) -> None:
         raise DeployError(f"writing {file.name} failed on the board: {exc.error_output}") from exc
 
 
+def parse_board_version(answer: str) -> tuple[str, tuple[int, ...]]:
+    """(implementation name, version) from the board's answer to `VERSION_QUERY`."""
+    try:
+        name, version = ast.literal_eval(answer.strip().splitlines()[-1])
+        return str(name), tuple(int(v) for v in version)
+    except (ValueError, SyntaxError, IndexError, TypeError) as exc:
+        raise DeployError(f"the board did not say which MicroPython it runs: {answer!r}") from exc
+
+
+def check_board_version(name: str, version: tuple[int, ...]) -> None:
+    """DeployError, saying what to do, unless the board runs MicroPython `MIN_MICROPYTHON` or newer."""
+    need = ".".join(map(str, MIN_MICROPYTHON))
+    shown = ".".join(map(str, version))
+    if name != "micropython":
+        raise DeployError(
+            f"the board runs {name} {shown}, not MicroPython; the firmware needs "
+            f"MicroPython {need} or newer"
+        )
+    if version[: len(MIN_MICROPYTHON)] < MIN_MICROPYTHON:
+        raise DeployError(
+            f"the board runs MicroPython {shown}; the firmware needs {need} or newer (the tls "
+            "module with verify_callback, and DER keys as mbedTLS 3 reads them). Flash a newer "
+            "image first: buttonrig board flash --image <ESP32_GENERIC-….bin>"
+        )
+
+
+def board_version(transport: SerialTransport) -> tuple[str, tuple[int, ...]]:
+    """(implementation name, version) of the board's interpreter (one raw-REPL exec)."""
+    return parse_board_version(transport.exec(VERSION_QUERY).decode(errors="replace"))
+
+
 def deploy_files(transport: SerialTransport, files: Sequence[BoardFile]) -> DeployReport:
-    """Copy the changed files to the board (the transport must be in the raw REPL)."""
+    """Copy the changed files to the board (the transport must be in the raw REPL), after
+    checking that its MicroPython can run them."""
+    check_board_version(*board_version(transport))
     report = DeployReport()
     on_board = board_hashes(transport, [f.name for f in files])
     changed = {f.name for f in changed_files(files, on_board)}
