@@ -38,6 +38,11 @@ class ConfigMode:
         if not configured:
             self.request.set()
 
+    def unusable(self):
+        # the stored configuration cannot connect: open at boot, as on a blank board
+        self.configured = False
+        self.request.set()
+
     def on_long_hold(self, ms):
         if ms >= Button.LONG_HOLD_MS:
             self.busy = True
@@ -172,23 +177,23 @@ def register(app):
     if cfg is None or ca is None or not certs.have_identity():
         app.add(ConfigMode(app, False))
         return
+    config_mode = ConfigMode(app, True)
+    app.add(config_mode)
+    import clock
     import mqtt
+    import outbox
+    import wifi
 
-    try:
+    station = wifi.Station(cfg["ssid"], cfg["password"], app.led.show)
+    try:  # after the imports: the context's buffers must not split the heap they load into
         ctx = mqtt.tls_context(certs.read(certs.CERT), certs.read(certs.KEY), ca)
     except Exception as e:
         # A key or certificate mbedTLS rejects, or an image too old for this TLS set-up
         # (MicroPython < 1.24): no session can ever start, so ask for a new identity.
         events.error("tls_setup", "%s: %s" % (type(e).__name__, e))
-        app.add(ConfigMode(app, False))
+        config_mode.unusable()
         return
     del ca
-    app.add(ConfigMode(app, True))
-    import clock
-    import outbox
-    import wifi
-
-    station = wifi.Station(cfg["ssid"], cfg["password"], app.led.show)
     client = mqtt.Client(app.serial, cfg["host"], cfg["port"], ctx)
     sender = outbox.ClickSender(
         outbox.Outbox(),

@@ -28,6 +28,8 @@ from host.transport import TransportExecError, raw_repl
 BUILD_DIR = BUILD_ROOT / "mpy"
 
 SOURCE_ONLY = frozenset({"main.py"})  # the board runs main.py as source, never main.mpy
+# Read by MicroPython's build to freeze the firmware into an image; never on a board.
+NOT_ON_BOARD = frozenset({"manifest.py"})
 # The firmware needs the `tls` module with `SSLContext.verify_callback` (MicroPython 1.23, PR
 # #12259) and DER PKCS#8 keys parsed with their exact length (1.24, PR #14385: before it mbedTLS 3
 # rejects them as "invalid key"). docs/esp32-differences.md "TLS and the MicroPython version".
@@ -72,6 +74,11 @@ class DeployReport:
         return "\n".join(lines)
 
 
+def firmware_sources(firmware_dir: Path = FIRMWARE_DIR) -> list[Path]:
+    """The firmware's modules as they go to a board (main.py included, the freeze manifest not)."""
+    return sorted(p for p in firmware_dir.glob("*.py") if p.name not in NOT_ON_BOARD)
+
+
 def build_firmware(
     board: str,
     firmware_dir: Path = FIRMWARE_DIR,
@@ -90,7 +97,7 @@ def build_firmware(
         raise DeployError(
             f"no board profile {profile} (known boards: {', '.join(known) or 'none'})"
         )
-    sources = sorted(firmware_dir.glob("*.py"))
+    sources = firmware_sources(firmware_dir)
     if not any(s.name == "main.py" for s in sources):
         raise DeployError(f"{firmware_dir} has no main.py (found: {[s.name for s in sources]})")
     if not bytecode:
