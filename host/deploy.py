@@ -118,8 +118,12 @@ def build_firmware(
 
 
 def shadowing_sources(files: Iterable[BoardFile]) -> list[str]:
-    """`.py` names that would be imported instead of a deployed `.mpy` of the same module."""
-    return [f.name[: -len(".mpy")] + ".py" for f in files if f.name.endswith(".mpy")]
+    """`.py` names that would be imported instead of a deployed `.mpy` of the same module, unless
+    that `.py` is deployed too (a test's stand-in `services.py` over the firmware's)."""
+    files = list(files)
+    deployed = {f.name for f in files}
+    shadows = [f.name[: -len(".mpy")] + ".py" for f in files if f.name.endswith(".mpy")]
+    return [name for name in shadows if name not in deployed]
 
 
 def changed_files(
@@ -167,7 +171,12 @@ def existing_files(transport: SerialTransport, names: Sequence[str]) -> list[str
 def write_atomically(transport: SerialTransport, file: BoardFile) -> None:
     """Write `<name>.tmp`, then rename it over `<name>` (a cut mid-write leaves the old file)."""
     tmp = file.name + ".tmp"
+    parents = [file.name.rsplit("/", depth)[0] for depth in range(file.name.count("/"), 0, -1)]
     try:
+        if parents:  # e.g. pki/key.der on a blank flash: the directories come first
+            transport.exec(
+                f"import os\nfor d in {parents!r}:\n try: os.mkdir(d)\n except OSError: pass"
+            )
         transport.fs_writefile(tmp, file.data, chunk_size=WRITE_CHUNK)
         transport.exec(f"import os\nos.rename({tmp!r}, {file.name!r})")
     except TransportExecError as exc:

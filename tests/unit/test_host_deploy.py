@@ -193,3 +193,19 @@ def test_the_version_query_runs_on_micropython(tmp_path: Path) -> None:
     lines = run_mp(VERSION_QUERY, workdir=tmp_path)
     name, version = parse_board_version("\n".join(lines))
     assert name == "micropython" and version >= MIN_MICROPYTHON, (name, version)
+
+
+def test_a_file_in_a_directory_gets_its_directories_first() -> None:
+    board = _OldBoard((1, 28, 0))
+    deploy_files(board, [BoardFile("pki/sub/key.der", b"K")])  # type: ignore[arg-type]
+    mkdir = next(c for c in board.executed if "os.mkdir" in c)
+    assert "['pki', 'pki/sub']" in mkdir, mkdir  # parents before children
+    assert board.executed.index(mkdir) < len(board.executed) - 1  # before the rename
+    assert board.written == ["pki/sub/key.der.tmp"]
+    exec(mkdir.replace("os.mkdir(d)", "made.append(d)"), {"made": (made := [])})
+    assert made == ["pki", "pki/sub"]
+
+
+def test_a_source_deployed_on_purpose_is_not_removed_as_a_shadow() -> None:
+    files = [BoardFile("services.mpy", b"M"), BoardFile("services.py", b"def register(app): pass")]
+    assert shadowing_sources(files) == []
