@@ -34,6 +34,7 @@ from typing import Any
 from rig import gestures
 from rig.broker import MosquittoBroker
 from rig.cloud.runtime import CloudRuntime, temporary_cloud
+from rig.drivers.base import ExpectTimeout
 from rig.drivers.emulated import EmulatedBoard
 from rig.strategies.provisioning import CustomerSetup
 
@@ -46,7 +47,7 @@ CLICKS = 50
 CLICKS_QUICK = 10
 REPEATS = 2  # sessions in a row that must pass for a size to pass
 REPEATS_QUICK = 1
-WAIT_S = 60.0  # generous: a loaded 2-core machine
+WAIT_S = 30.0  # each step takes a few seconds; generous for a loaded 2-core machine
 # Console text that marks a failure of the firmware itself, not of the machine running it.
 FIRMWARE_FAILURES = ("MemoryError", "Traceback (most recent call last)")
 
@@ -107,8 +108,8 @@ class Session:
                 self.setup.provision(board, timeout=WAIT_S)
                 self._click(board, self.clicks)
                 self.broker.restart()
-                board.expect("mqtt", WAIT_S, state="down")
-                board.expect("mqtt", WAIT_S, state="up")
+                _expect(board, "mqtt", state="down")
+                _expect(board, "mqtt", state="up")
                 self._click(board, 1)
             except Exception as exc:  # a board out of memory shows as a time-out here
                 why = self._why(board, f"{type(exc).__name__}: {exc}")
@@ -123,11 +124,11 @@ class Session:
         acknowledged = len(_published(board))
         for _ in range(n):
             board.press(gestures.single(100))
-            click = board.expect("click", WAIT_S)
+            click = _expect(board, "click")
             if click["type"] != "SINGLE":
                 raise SessionFailed(f"played SINGLE, the board saw {click}")
         deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not _firmware_failed(board):
             published = _published(board)
             if len(published) >= acknowledged + n and published[-1]["left"] == 0:
                 return
@@ -138,6 +139,18 @@ class Session:
     def _why(board: EmulatedBoard, what: str) -> str:
         tail = board.console_text()[-1200:]
         return f"{what}\n--- console tail ---\n{tail}"
+
+
+def _expect(board: EmulatedBoard, ev: str, **fields: Any) -> dict[str, Any]:
+    """`board.expect` that gives up as soon as the firmware reports a failure (a board out of
+    memory would otherwise be waited for until the time-out)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            return board.expect(ev, 1.0, **fields)
+        except ExpectTimeout:
+            if _firmware_failed(board) or time.monotonic() > deadline:
+                raise
 
 
 def _firmware_failed(board: EmulatedBoard) -> bool:
