@@ -144,7 +144,7 @@ class HeapBreakdown:
             *(f"  {name:<22}{size:>8}{q:>8}" for name, (size, q) in self.modules.items()),
             f"{'boot objects':<24}{self.boot:>8}   qstr pools {self.boot_qstr}",
             f"{'runtime, network up':<24}{self.runtime:>8}",
-            f"{'peak':<24}{self.peak:>8}",
+            f"{'live heap, sample max':<24}{self.peak:>8}",
             f"{'firmware own share':<24}{self.firmware_own:>8}",
             f"{'all qstr pools':<24}{self.qstr_total:>8}",
         ]
