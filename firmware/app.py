@@ -95,7 +95,11 @@ class App:
             else:  # nothing to connect with: clicks are only printed
                 self.led.show("unconfigured")
             return
-        services.register(self)
+        try:
+            services.register(self)
+        except Exception as e:  # a broken configuration must not stop the board detecting clicks
+            events.error("services_register", "%s: %s" % (type(e).__name__, e))
+            self.led.show("unconfigured")
 
     def _click(self, kind, t):
         self.clicks += 1

@@ -4,7 +4,8 @@
 # configuration page (configap, httpd, form, pem) is imported only when config mode opens.
 #
 # Config mode (blinking blue, the access point and its page) opens
-#  - at boot when nothing is configured: solid orange for ConfigMode.ORANGE_MS first, then
+#  - at boot when nothing is configured, or when the stored identity cannot be set up for TLS
+#    (an `error` event `tls_setup` first): solid orange for ConfigMode.ORANGE_MS first, then
 #    blue. It does not hold off idle sleep (a button in a drawer must not drain its battery); a
 #    press wakes it and it offers config mode again;
 #  - on a hold of >= 6 s (Button.LONG_HOLD_MS, the `hold` event): the customer asked, so the
@@ -36,6 +37,11 @@ class ConfigMode:
         self.busy = False  # keep the board awake while open (asked for by a hold)
         if not configured:
             self.request.set()
+
+    def unusable(self):
+        # the stored configuration cannot connect: open at boot, as on a blank board
+        self.configured = False
+        self.request.set()
 
     def on_long_hold(self, ms):
         if ms >= Button.LONG_HOLD_MS:
@@ -171,14 +177,22 @@ def register(app):
     if cfg is None or ca is None or not certs.have_identity():
         app.add(ConfigMode(app, False))
         return
-    app.add(ConfigMode(app, True))
+    config_mode = ConfigMode(app, True)
+    app.add(config_mode)
     import clock
     import mqtt
     import outbox
     import wifi
 
     station = wifi.Station(cfg["ssid"], cfg["password"], app.led.show)
-    ctx = mqtt.tls_context(certs.read(certs.CERT), certs.read(certs.KEY), ca)
+    try:  # after the imports: the context's buffers must not split the heap they load into
+        ctx = mqtt.tls_context(certs.read(certs.CERT), certs.read(certs.KEY), ca)
+    except Exception as e:
+        # A key or certificate mbedTLS rejects, or an image too old for this TLS set-up
+        # (MicroPython < 1.24): no session can ever start, so ask for a new identity.
+        events.error("tls_setup", "%s: %s" % (type(e).__name__, e))
+        config_mode.unusable()
+        return
     del ca
     client = mqtt.Client(app.serial, cfg["host"], cfg["port"], ctx)
     sender = outbox.ClickSender(

@@ -4,7 +4,8 @@ Build: every `firmware/*.py` except `main.py` is compiled with mpy-cross, byteco
 `-march`), so the same `.mpy` runs on the ESP32 and on the unix port; `main.py` stays source (the
 board only runs `main.py`); the board's profile `boards/<name>/board.py` becomes `board.mpy`.
 
-Deploy: the board hashes the files it has (one raw-REPL round trip), only the files whose SHA-256
+Deploy: the board's MicroPython must be 1.24 or newer (`MIN_MICROPYTHON`; asked first, nothing
+is written to an older one). The board hashes the files it has (one raw-REPL round trip), only the files whose SHA-256
 differs are written (to `<name>.tmp`, then renamed, so an interrupted deploy never leaves half a
 module), and a `.py` that would shadow a deployed `.mpy` is removed (MicroPython imports `.py`
 first).
@@ -27,6 +28,15 @@ from host.transport import TransportExecError, raw_repl
 BUILD_DIR = BUILD_ROOT / "mpy"
 
 SOURCE_ONLY = frozenset({"main.py"})  # the board runs main.py as source, never main.mpy
+# Read by MicroPython's build to freeze the firmware into an image; never on a board.
+NOT_ON_BOARD = frozenset({"manifest.py"})
+# The firmware needs the `tls` module with `SSLContext.verify_callback` (MicroPython 1.23, PR
+# #12259) and DER PKCS#8 keys parsed with their exact length (1.24, PR #14385: before it mbedTLS 3
+# rejects them as "invalid key"). docs/esp32-differences.md "TLS and the MicroPython version".
+MIN_MICROPYTHON = (1, 24)
+VERSION_QUERY = (
+    "import sys\nprint(repr((sys.implementation.name, tuple(sys.implementation.version[:3]))))"
+)
 WRITE_CHUNK = 1024  # bytes per raw-REPL exec; raw-paste keeps this cheap
 
 
@@ -64,6 +74,11 @@ class DeployReport:
         return "\n".join(lines)
 
 
+def firmware_sources(firmware_dir: Path = FIRMWARE_DIR) -> list[Path]:
+    """The firmware's modules as they go to a board (main.py included, the freeze manifest not)."""
+    return sorted(p for p in firmware_dir.glob("*.py") if p.name not in NOT_ON_BOARD)
+
+
 def build_firmware(
     board: str,
     firmware_dir: Path = FIRMWARE_DIR,
@@ -82,7 +97,7 @@ def build_firmware(
         raise DeployError(
             f"no board profile {profile} (known boards: {', '.join(known) or 'none'})"
         )
-    sources = sorted(firmware_dir.glob("*.py"))
+    sources = firmware_sources(firmware_dir)
     if not any(s.name == "main.py" for s in sources):
         raise DeployError(f"{firmware_dir} has no main.py (found: {[s.name for s in sources]})")
     if not bytecode:
@@ -103,8 +118,12 @@ def build_firmware(
 
 
 def shadowing_sources(files: Iterable[BoardFile]) -> list[str]:
-    """`.py` names that would be imported instead of a deployed `.mpy` of the same module."""
-    return [f.name[: -len(".mpy")] + ".py" for f in files if f.name.endswith(".mpy")]
+    """`.py` names that would be imported instead of a deployed `.mpy` of the same module, unless
+    that `.py` is deployed too (a test's stand-in `services.py` over the firmware's)."""
+    files = list(files)
+    deployed = {f.name for f in files}
+    shadows = [f.name[: -len(".mpy")] + ".py" for f in files if f.name.endswith(".mpy")]
+    return [name for name in shadows if name not in deployed]
 
 
 def changed_files(
@@ -152,15 +171,53 @@ def existing_files(transport: SerialTransport, names: Sequence[str]) -> list[str
 def write_atomically(transport: SerialTransport, file: BoardFile) -> None:
     """Write `<name>.tmp`, then rename it over `<name>` (a cut mid-write leaves the old file)."""
     tmp = file.name + ".tmp"
+    parents = [file.name.rsplit("/", depth)[0] for depth in range(file.name.count("/"), 0, -1)]
     try:
+        if parents:  # e.g. pki/key.der on a blank flash: the directories come first
+            transport.exec(
+                f"import os\nfor d in {parents!r}:\n try: os.mkdir(d)\n except OSError: pass"
+            )
         transport.fs_writefile(tmp, file.data, chunk_size=WRITE_CHUNK)
         transport.exec(f"import os\nos.rename({tmp!r}, {file.name!r})")
     except TransportExecError as exc:
         raise DeployError(f"writing {file.name} failed on the board: {exc.error_output}") from exc
 
 
+def parse_board_version(answer: str) -> tuple[str, tuple[int, ...]]:
+    """(implementation name, version) from the board's answer to `VERSION_QUERY`."""
+    try:
+        name, version = ast.literal_eval(answer.strip().splitlines()[-1])
+        return str(name), tuple(int(v) for v in version)
+    except (ValueError, SyntaxError, IndexError, TypeError) as exc:
+        raise DeployError(f"the board did not say which MicroPython it runs: {answer!r}") from exc
+
+
+def check_board_version(name: str, version: tuple[int, ...]) -> None:
+    """DeployError, saying what to do, unless the board runs MicroPython `MIN_MICROPYTHON` or newer."""
+    need = ".".join(map(str, MIN_MICROPYTHON))
+    shown = ".".join(map(str, version))
+    if name != "micropython":
+        raise DeployError(
+            f"the board runs {name} {shown}, not MicroPython; the firmware needs "
+            f"MicroPython {need} or newer"
+        )
+    if version[: len(MIN_MICROPYTHON)] < MIN_MICROPYTHON:
+        raise DeployError(
+            f"the board runs MicroPython {shown}; the firmware needs {need} or newer (the tls "
+            "module with verify_callback, and DER keys as mbedTLS 3 reads them). Flash a newer "
+            "image first: buttonrig board flash --image <ESP32_GENERIC-….bin>"
+        )
+
+
+def board_version(transport: SerialTransport) -> tuple[str, tuple[int, ...]]:
+    """(implementation name, version) of the board's interpreter (one raw-REPL exec)."""
+    return parse_board_version(transport.exec(VERSION_QUERY).decode(errors="replace"))
+
+
 def deploy_files(transport: SerialTransport, files: Sequence[BoardFile]) -> DeployReport:
-    """Copy the changed files to the board (the transport must be in the raw REPL)."""
+    """Copy the changed files to the board (the transport must be in the raw REPL), after
+    checking that its MicroPython can run them."""
+    check_board_version(*board_version(transport))
     report = DeployReport()
     on_board = board_hashes(transport, [f.name for f in files])
     changed = {f.name for f in changed_files(files, on_board)}

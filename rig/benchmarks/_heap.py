@@ -41,8 +41,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from host.deploy import firmware_sources
 from host.mpy import compile_module
-from host.paths import FIRMWARE_DIR, SHIMS_DIR
+from host.paths import SHIMS_DIR
 from rig.unix_port.binary import default_binary
 
 SHIMS = tuple(sorted(p.stem for p in SHIMS_DIR.glob("*.py")))  # `_rig` first: all use it
@@ -143,7 +144,7 @@ class HeapBreakdown:
             *(f"  {name:<22}{size:>8}{q:>8}" for name, (size, q) in self.modules.items()),
             f"{'boot objects':<24}{self.boot:>8}   qstr pools {self.boot_qstr}",
             f"{'runtime, network up':<24}{self.runtime:>8}",
-            f"{'peak':<24}{self.peak:>8}",
+            f"{'live heap, sample max':<24}{self.peak:>8}",
             f"{'firmware own share':<24}{self.firmware_own:>8}",
             f"{'all qstr pools':<24}{self.qstr_total:>8}",
         ]
@@ -242,7 +243,7 @@ def breakdown(flash: Path, peak: int, binary: str | None = None) -> HeapBreakdow
     """Attribute `peak` (a board's reported network-up peak) for the board whose flash is `flash`
     (left unchanged: the probes run on a copy)."""
     binary = binary or default_binary()
-    firmware_names = {p.stem for p in FIRMWARE_DIR.glob("*.py")} | {"board"}
+    firmware_names = {p.stem for p in firmware_sources()} | {"board"}
     with tempfile.TemporaryDirectory(prefix="heap-breakdown-") as tmp:
         shims = Path(tmp) / "shims"
         for src in SHIMS_DIR.glob("*.py"):
@@ -282,6 +283,17 @@ def breakdown(flash: Path, peak: int, binary: str | None = None) -> HeapBreakdow
         boot_qstr=(boot_marks["boot"][1] - boot_marks["start"][1]) - (marks[-1][3] - marks[0][3]),
         qstr_total=boot_marks["boot"][1],
     )
+
+
+METRICS = (
+    "firmware_heap_network_own_bytes",
+    "heap_network_interpreter_bytes",
+    "heap_network_stdlib_bytes",
+    "heap_network_shims_bytes",
+    "heap_network_code_bytes",
+    "heap_network_boot_bytes",
+    "heap_network_runtime_bytes",
+)
 
 
 def metrics(b: HeapBreakdown) -> dict[str, int]:

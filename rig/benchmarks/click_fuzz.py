@@ -24,6 +24,8 @@ from typing import Any
 from host.paths import FIRMWARE_DIR
 from rig.unix_port.process import run_mp
 
+METRICS = ("click_fuzz_gestures", "click_fuzz_misclassified")
+
 Pick = Callable[[int, int], int]  # pick(lo, hi) -> an int in [lo, hi]
 Vector = dict[str, Any]
 

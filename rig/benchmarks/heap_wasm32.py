@@ -32,9 +32,16 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from host.deploy import firmware_sources
 from host.mpy import compile_module
-from host.paths import BOARDS_DIR, BUILD_ROOT, FIRMWARE_DIR
+from host.paths import BOARDS_DIR, BUILD_ROOT
 from rig.unix_port.binary import default_binary
+
+METRICS = (
+    "firmware_heap_boot_bytes_wasm32",
+    "firmware_heap_boot_bytes_x64",
+    "firmware_heap_ratio_32_64",
+)
 
 RUNNER = Path(__file__).with_name("wasm32") / "run.mjs"
 WASM32_DIR = BUILD_ROOT / "wasm32"
@@ -120,7 +127,7 @@ _MARK = re.compile(r"^HEAP32 (\w+) (\d+)$")
 def _flash(root: Path) -> Path:
     """A configured board's flash: firmware .mpy, board profile, stand-ins, configuration."""
     flash = root / "flash"
-    for src in FIRMWARE_DIR.glob("*.py"):
+    for src in firmware_sources():
         if src.stem != "main":
             compile_module(src, flash / f"{src.stem}.mpy")
     compile_module(BOARD_PROFILE, flash / "board.mpy")

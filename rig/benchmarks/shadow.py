@@ -35,6 +35,19 @@ from rig.cloud.core import arn
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import BrokerEndpoint
 
+_ROUND_TRIPS = (
+    "shadow_update_rtt_ms",
+    "mqtt_echo_rtt_ms",
+    "service_ping_rtt_ms",
+    "mqtt_relay_rtt_ms",
+)
+METRICS = (
+    "shadow_rtt_ratio",
+    "mqtt_relay_ratio",
+    *(f"{trip}_{q}" for trip in _ROUND_TRIPS for q in ("p50", "p90")),
+    "cloud_restart_lost",
+    "cloud_restart_acknowledged",
+)
 WAIT_S = 30.0
 
 

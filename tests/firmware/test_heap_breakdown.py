@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from host.deploy import firmware_sources
 from host.mpy import compile_module
-from host.paths import BOARDS_DIR, FIRMWARE_DIR
+from host.paths import BOARDS_DIR
 from rig.benchmarks import _heap
 from rig.cloud.certificates.ca import CertificateAuthority
 
@@ -17,7 +18,7 @@ PEAK = 200_000  # any peak: the runtime share is what is left of it
 
 def _configured_flash(root: Path) -> Path:
     flash = root / "flash"
-    for src in FIRMWARE_DIR.glob("*.py"):
+    for src in firmware_sources():
         if src.stem != "main":
             compile_module(src, flash / f"{src.stem}.mpy")
     compile_module(BOARDS_DIR / "emulated" / "board.py", flash / "board.mpy")

@@ -8,14 +8,19 @@ from pathlib import Path
 import pytest
 
 from host.deploy import (
+    MIN_MICROPYTHON,
+    VERSION_QUERY,
     BoardFile,
     DeployError,
     DeployReport,
     build_firmware,
     changed_files,
+    deploy_files,
+    parse_board_version,
     shadowing_sources,
 )
 from host.package import write_freeze_manifest, write_mip_package
+from rig.unix_port.process import run_mp
 
 
 @pytest.fixture
@@ -129,3 +134,78 @@ def test_the_freeze_manifest_names_modules_not_main(
     assert f"module('board.py', base_path={str(boards / 'devkit')!r})" in text
     assert "main.py" not in text
     compile(text, "manifest.py", "exec")  # the manifest is Python
+
+
+class _OldBoard:
+    """A stand-in for mpremote's transport on a board whose image reports `version`: it answers
+    the version query like MicroPython's raw REPL would and records what would be written."""
+
+    def __init__(self, version: tuple[int, ...], name: str = "micropython") -> None:
+        self.answer = repr((name, version)).encode() + b"\r\n"
+        self.executed: list[str] = []
+        self.written: list[str] = []
+
+    def exec(self, command: str) -> bytes:
+        self.executed.append(command)
+        if "sys.implementation" in command:
+            return self.answer
+        return repr({}).encode()  # board_hashes: nothing on the flash yet
+
+    def fs_writefile(self, name: str, data: bytes, chunk_size: int = 0) -> None:
+        assert isinstance(data, bytes) and chunk_size > 0
+        self.written.append(name)
+
+
+@pytest.mark.parametrize(
+    ("version", "shown"),
+    [((1, 23, 0), "1.23.0"), ((1, 22, 2), "1.22.2"), ((1, 19, 1), "1.19.1")],
+)
+def test_deploy_refuses_a_board_older_than_micropython_1_24(
+    version: tuple[int, ...], shown: str
+) -> None:
+    board = _OldBoard(version)
+    files = [BoardFile("app.mpy", b"M"), BoardFile("main.py", b"import app\n")]
+    with pytest.raises(DeployError) as refused:
+        deploy_files(board, files)  # type: ignore[arg-type]  # the fake has what deploy uses
+    message = str(refused.value)
+    assert f"MicroPython {shown}" in message and "1.24 or newer" in message, message
+    assert "buttonrig board flash" in message, message  # says what to do about it
+    assert board.written == [], "nothing may be written to a board the firmware cannot run on"
+
+
+@pytest.mark.parametrize("version", [(1, 24, 0), (1, 24, 1), (1, 28, 0), (2, 0, 0)])
+def test_deploy_accepts_micropython_1_24_and_newer(version: tuple[int, ...]) -> None:
+    board = _OldBoard(version)
+    deploy_files(board, [BoardFile("app.mpy", b"M")])  # type: ignore[arg-type]
+    assert board.written == ["app.mpy.tmp"]  # written, then renamed into place
+
+
+def test_deploy_refuses_a_board_that_is_not_micropython() -> None:
+    board = _OldBoard((3, 8, 0), name="circuitpython")
+    with pytest.raises(DeployError, match="circuitpython"):
+        deploy_files(board, [BoardFile("app.mpy", b"M")])  # type: ignore[arg-type]
+    assert board.written == []
+
+
+def test_the_version_query_runs_on_micropython(tmp_path: Path) -> None:
+    """The query deploy sends is answered by a real MicroPython (the unix port) in the form
+    deploy parses."""
+    lines = run_mp(VERSION_QUERY, workdir=tmp_path)
+    name, version = parse_board_version("\n".join(lines))
+    assert name == "micropython" and version >= MIN_MICROPYTHON, (name, version)
+
+
+def test_a_file_in_a_directory_gets_its_directories_first() -> None:
+    board = _OldBoard((1, 28, 0))
+    deploy_files(board, [BoardFile("pki/sub/key.der", b"K")])  # type: ignore[arg-type]
+    mkdir = next(c for c in board.executed if "os.mkdir" in c)
+    assert "['pki', 'pki/sub']" in mkdir, mkdir  # parents before children
+    assert board.executed.index(mkdir) < len(board.executed) - 1  # before the rename
+    assert board.written == ["pki/sub/key.der.tmp"]
+    exec(mkdir.replace("os.mkdir(d)", "made.append(d)"), {"made": (made := [])})
+    assert made == ["pki", "pki/sub"]
+
+
+def test_a_source_deployed_on_purpose_is_not_removed_as_a_shadow() -> None:
+    files = [BoardFile("services.mpy", b"M"), BoardFile("services.py", b"def register(app): pass")]
+    assert shadowing_sources(files) == []

@@ -1,0 +1,211 @@
+"""`firmware_min_heap_kb`: the smallest GC heap on which the full firmware runs a customer's session.
+
+The capacity figure a user needs (issue #11 "Memory, measured honestly"): not a sample of the
+live heap, but whether the firmware, everything included, gets through its work on a heap of that
+size. The session, on a fresh emulated board (firmware and shims as .mpy) per size tried, against
+a real broker (mosquitto) and the cloud model:
+
+1. boot blank, open the config page and submit the form with the certificate, key and CA as a
+   customer uploads them (`rig.strategies.provisioning.CustomerSetup`), boot again and connect;
+2. `CLICKS` SINGLE clicks, each detected and acknowledged by the broker (PUBACK: the board's
+   `mqtt` `published` events);
+3. the broker restarted (mosquitto ended for real, started again on its port): the board
+   reconnects, and one more click is acknowledged.
+
+A size passes when all that happens with no `error` event, traceback or MemoryError on the
+console. Sizes are `micropython -X heapsize=<N>K` on the stock x64 unix port (8-byte words,
+32-byte GC blocks; a 32-bit build holds the same objects in about 0.66 of that, see
+`heap_wasm32`), bisected in `STEP_KB` steps: `CEILING_KB` is checked to pass first, `FLOOR_KB`
+is taken to fail (the interpreter alone needs more). Near the limit a session may pass once and
+fail the next time, so a size passes only when `REPEATS` sessions in a row pass (`--quick`: one
+session of `CLICKS_QUICK` clicks); a session that fails with neither a MemoryError, a traceback
+nor an `error` event (a time-out on a loaded machine) is run once more before it counts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rig import gestures
+from rig.broker import MosquittoBroker
+from rig.cloud.runtime import CloudRuntime, temporary_cloud
+from rig.drivers.base import ExpectTimeout
+from rig.drivers.emulated import EmulatedBoard
+from rig.strategies.provisioning import CustomerSetup
+
+METRICS = ("firmware_min_heap_kb",)
+
+STEP_KB = 4
+FLOOR_KB = 32
+CEILING_KB = 160
+CLICKS = 50
+CLICKS_QUICK = 10
+REPEATS = 2  # sessions in a row that must pass for a size to pass
+REPEATS_QUICK = 1
+WAIT_S = 30.0  # each step takes a few seconds; generous for a loaded 2-core machine
+# Console text that marks a failure of the firmware itself, not of the machine running it.
+FIRMWARE_FAILURES = ("MemoryError", "Traceback (most recent call last)")
+
+
+class SessionFailed(Exception):
+    """The scripted session did not complete on this heap size; the message says where.
+    `by_firmware`: the console shows the firmware failed (MemoryError, traceback, `error` event),
+    rather than the session timing out."""
+
+    def __init__(self, message: str, by_firmware: bool = False) -> None:
+        super().__init__(message)
+        self.by_firmware = by_firmware
+
+
+def smallest_passing(floor: int, ceiling: int, step: int, passes: Callable[[int], bool]) -> int:
+    """The smallest size in (floor, ceiling], a multiple of `step` above `floor`, for which
+    `passes(size)` holds, given that it holds at `ceiling` (checked first; ValueError if not)
+    and at every size above one where it holds. `floor` is taken to fail and never tried."""
+    if (ceiling - floor) % step:
+        raise ValueError(f"{ceiling} - {floor} is not a multiple of {step}")
+    if not passes(ceiling):
+        raise ValueError(f"does not pass at the ceiling {ceiling}")
+    failing, passing = floor, ceiling
+    while passing - failing > step:
+        middle = failing + (passing - failing) // (2 * step) * step
+        if passes(middle):
+            passing = middle
+        else:
+            failing = middle
+    return passing
+
+
+class Session:
+    """The scripted session on one heap size (see the module's docstring)."""
+
+    def __init__(self, runtime: CloudRuntime, workdir: Path, clicks: int) -> None:
+        assert runtime.endpoint is not None and isinstance(runtime.broker, MosquittoBroker)
+        self.runtime = runtime
+        self.broker = runtime.broker
+        self.setup = CustomerSetup(runtime.cloud, runtime.endpoint)
+        self.workdir = workdir
+        self.clicks = clicks
+
+    def run(self, kb: int) -> None:
+        """Raise SessionFailed unless the session completes cleanly on a `kb` KB heap."""
+        board = EmulatedBoard(
+            self.workdir / f"heap{kb}k-{uuid.uuid4().hex[:6]}",
+            f"heap{kb}k",
+            heapsize=f"{kb}K",
+            mpy=True,
+            unique_id=uuid.uuid4().hex[:12],
+        )
+        try:
+            try:
+                board.deploy()
+                board.start()
+                board.expect("boot", WAIT_S)
+                self.setup.provision(board, timeout=WAIT_S)
+                self._click(board, self.clicks)
+                self.broker.restart()
+                _expect(board, "mqtt", state="down")
+                _expect(board, "mqtt", state="up")
+                self._click(board, 1)
+            except Exception as exc:  # a board out of memory shows as a time-out here
+                why = self._why(board, f"{type(exc).__name__}: {exc}")
+                raise SessionFailed(why, _firmware_failed(board)) from exc
+            if _firmware_failed(board):
+                raise SessionFailed(self._why(board, "the firmware reported a failure"), True)
+        finally:
+            board.close()
+
+    def _click(self, board: EmulatedBoard, n: int) -> None:
+        """`n` SINGLE clicks, each detected; returns once the broker acknowledged them all."""
+        acknowledged = len(_published(board))
+        for _ in range(n):
+            board.press(gestures.single(100))
+            click = _expect(board, "click")
+            if click["type"] != "SINGLE":
+                raise SessionFailed(f"played SINGLE, the board saw {click}")
+        deadline = time.monotonic() + WAIT_S
+        while time.monotonic() < deadline and not _firmware_failed(board):
+            published = _published(board)
+            if len(published) >= acknowledged + n and published[-1]["left"] == 0:
+                return
+            time.sleep(0.1)
+        raise SessionFailed(f"{n} clicks not acknowledged within {WAIT_S:.0f} s")
+
+    @staticmethod
+    def _why(board: EmulatedBoard, what: str) -> str:
+        tail = board.console_text()[-1200:]
+        return f"{what}\n--- console tail ---\n{tail}"
+
+
+def _expect(board: EmulatedBoard, ev: str, **fields: Any) -> dict[str, Any]:
+    """`board.expect` that gives up as soon as the firmware reports a failure (a board out of
+    memory would otherwise be waited for until the time-out)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        try:
+            return board.expect(ev, 1.0, **fields)
+        except ExpectTimeout:
+            if _firmware_failed(board) or time.monotonic() > deadline:
+                raise
+
+
+def _firmware_failed(board: EmulatedBoard) -> bool:
+    text = board.console_text()
+    return bool(board.events("error")) or any(mark in text for mark in FIRMWARE_FAILURES)
+
+
+def _published(board: EmulatedBoard) -> list[dict[str, Any]]:
+    return [e for e in board.events("mqtt") if "published" in e]
+
+
+class HeapProbe:
+    """`passes(kb)` for the bisection. Near the limit a session passes or fails from run to run
+    (where the GC finds room depends on timing), so a size passes only when `repeats` sessions in
+    a row pass. A session that failed in a way that does not point at the firmware (no
+    MemoryError, traceback or `error` event: a time-out on a loaded machine) is run once more."""
+
+    def __init__(self, session: Session, repeats: int) -> None:
+        self.session = session
+        self.repeats = repeats
+        self.tried: dict[int, str] = {}  # size → "ok" or why it failed (printed)
+
+    def passes(self, kb: int) -> bool:
+        for run in range(1, self.repeats + 1):
+            if not self._one(kb, run):
+                return False
+        self.tried[kb] = "ok"
+        return True
+
+    def _one(self, kb: int, run: int) -> bool:
+        for attempt in (1, 2):
+            started = time.monotonic()
+            try:
+                self.session.run(kb)
+            except SessionFailed as exc:
+                first_line = str(exc).splitlines()[0][:160]
+                print(f"[min_heap] {kb}K run {run}.{attempt}: failed ({first_line})", flush=True)
+                self.tried[kb] = str(exc)
+                if exc.by_firmware:
+                    return False
+                continue
+            print(
+                f"[min_heap] {kb}K run {run}: passed in {time.monotonic() - started:.0f} s",
+                flush=True,
+            )
+            return True
+        return False
+
+
+def run(ctx: Any) -> dict[str, int]:
+    with temporary_cloud("min-heap-") as runtime:
+        session = Session(runtime, Path(ctx.workdir), CLICKS_QUICK if ctx.quick else CLICKS)
+        probe = HeapProbe(session, REPEATS_QUICK if ctx.quick else REPEATS)
+        smallest = smallest_passing(FLOOR_KB, CEILING_KB, STEP_KB, probe.passes)
+    failed_below = probe.tried.get(smallest - STEP_KB, "not tried (the floor)")
+    print(f"[min_heap] {smallest - STEP_KB}K failed with: {failed_below[:2000]}", flush=True)
+    print(f"[min_heap] sizes tried: {json.dumps(sorted(probe.tried))}", flush=True)
+    return {"firmware_min_heap_kb": smallest}
