@@ -34,6 +34,7 @@ for name in (
     "services",
     "settings",
     "store",
+    "upload",
     "wifi",
 ):
     module(name + ".py")
