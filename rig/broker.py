@@ -64,6 +64,14 @@ class BrokerError(RuntimeError):
     """The broker could not be started, reached or reloaded."""
 
 
+class PortTaken(BrokerError):
+    """The port asked for is held by another program."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} on {LOOPBACK} is in use by another program")
+        self.port = port
+
+
 def find_mosquitto() -> str:
     found = shutil.which("mosquitto")
     if found:
@@ -81,6 +89,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((LOOPBACK, 0))
         return sock.getsockname()[1]
+
+
+def port_taken(port: int) -> bool:
+    """Whether another program listens on (or holds) the loopback `port`. SO_REUSEADDR, as
+    mosquitto sets it: connections of an earlier run left in TIME_WAIT do not count."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError:
+            return True
+    return False
 
 
 def mqtt_handshake(endpoint: BrokerEndpoint, identity: ClientIdentity, timeout: float) -> int:
@@ -284,10 +304,13 @@ class MosquittoBroker:
     def start(
         self, timeout: float = 20.0, attempts: int = 3, *, port: int | None = None
     ) -> BrokerEndpoint:
-        """Start mosquitto on `port`, by default a free one; returns once it serves mTLS."""
+        """Start mosquitto on `port`, by default a free one; returns once it serves mTLS.
+        A `port` another program holds raises PortTaken (no other port is tried)."""
         with self._lock:
             if self._process is not None:
                 raise BrokerError("broker is already running")
+            if port is not None and port_taken(port):
+                raise PortTaken(port)
             last_error = ""
             for _ in range(attempts):
                 try:
