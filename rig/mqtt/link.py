@@ -9,8 +9,11 @@ with its own send. This link reads whatever has arrived in one call, cuts it int
 send: a relay built this way costs 1.1–1.7 × the echo. Device-side clients in the rig keep paho.
 
 What it does, and nothing more:
-* connect with the client certificate, clean session, keepalive pings; reconnect with back-off
-  (0.1 s doubling to 5 s) after any failure, renewing every subscription;
+* connect with the client certificate, keepalive pings; reconnect with back-off (0.1 s doubling
+  to 5 s) after any failure, renewing every subscription. A clean session by default; with
+  `clean_session=False` the broker keeps the session (its subscriptions and the QoS 1 messages
+  that arrive for it) while the link is away, and delivers those once it is back (§3.1.2.4);
+  they are handled during the renewal like any other PUBLISH;
 * `subscribe()` from any thread, returning once the broker's SUBACK is in (mosquitto handles a
   client's packets in order, so the subscription is then in force);
 * `publish()` from any thread at QoS 0 or 1. QoS 1 publishes stay until their PUBACK and are sent
@@ -72,8 +75,10 @@ class MqttLink:
         on_publish: Callable[[packets.Publish], None],
         after_read: Callable[[], None] | None = None,
         keepalive_s: int = 30,
+        clean_session: bool = True,
     ) -> None:
         self.client_id = client_id
+        self._clean_session = clean_session
         self.connected = threading.Event()  # set once every subscription is renewed
         self._endpoint = endpoint
         self._keepalive_s = keepalive_s
@@ -288,7 +293,11 @@ class MqttLink:
             raw.close()
             raise
         self._sock = sock
-        sock.sendall(packets.connect_packet(self.client_id, self._keepalive_s))
+        sock.sendall(
+            packets.connect_packet(
+                self.client_id, self._keepalive_s, clean_session=self._clean_session
+            )
+        )
         self._last_write = self._last_read = time.monotonic()
         connack = self._await(sock, packets.CONNACK)
         code = packets.connack_return_code(connack)

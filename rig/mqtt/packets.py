@@ -79,12 +79,15 @@ def _packet(first_byte: int, body: bytes) -> bytes:
 
 
 def connect_packet(
-    client_id: str, keepalive_s: int, will: tuple[str, bytes] | None = None
+    client_id: str,
+    keepalive_s: int,
+    will: tuple[str, bytes] | None = None,
+    clean_session: bool = True,
 ) -> bytes:
-    """CONNECT with protocol level 4 and clean session, and a QoS 1 will (topic, message) when
-    given; no user name or password (the broker takes the identity from the client
-    certificate)."""
-    flags, payload = 0x02, _string(client_id)
+    """CONNECT with protocol level 4, clean session unless told otherwise, and a QoS 1 will
+    (topic, message) when given; no user name or password (the broker takes the identity from
+    the client certificate)."""
+    flags, payload = (0x02 if clean_session else 0x00), _string(client_id)
     if will is not None:
         flags |= 0x04 | (1 << 3)  # will flag, will QoS 1
         payload += _string(will[0]) + _string(will[1])

@@ -10,6 +10,13 @@ It holds one MQTT link (rig/mqtt/link.py) as the cloud user and offers services 
   shadow service uses it (rig/cloud/shadow/mqtt.py): answering on the network thread saves two
   thread wake-ups and a GIL hand-over per request (docs/cloud-decisions.md "Shadow round trip").
 
+The host's session is persistent (clean session off, a stable client id, the services' QoS 1
+subscriptions): while it is away (a restart, a lost connection) and the broker stays up, the
+broker keeps every QoS 1 message for it and hands them over on its return, so a click the broker
+acknowledged to a device reaches the click log (docs/cloud-decisions.md "The cloud's session").
+`stop()` stops the link before the worker, and the worker finishes every message the link took
+in (and acknowledged) first.
+
 A third thread publishes the database outbox: messages any process wrote in its own transaction
 (registry events, REST shadow changes), in order, then deleted.
 
@@ -78,6 +85,7 @@ class CloudService:
             CLOUD_USER,
             on_publish=self._on_message,
             after_read=self._after_read,
+            clean_session=False,
         )
         self._threads: list[threading.Thread] = []
 
@@ -133,8 +141,8 @@ class CloudService:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._link.stop()  # first: nothing it acknowledges may land behind the worker's end
         self._work.put(None)
-        self._link.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
