@@ -18,6 +18,11 @@ Mosquitto stands in for the AWS IoT message broker:
   its SUBACK and is then disconnected by the enforcer, as is a SUBSCRIBE the client's policies or
   the reserved-topic rules refuse. The firmware uses QoS 0/1 only.
 * `retain_available false`: a retained PUBLISH disconnects the client, as the guide says.
+* `max_packet_size`: a packet longer than 128 KB after its fixed header closes the connection
+  before mosquitto reads it, with no PUBACK (mosquitto 2.0 lib/packet_mosq.c, packet__read:
+  `remaining_length+1 > max_packet_size` is MOSQ_ERR_OVERSIZE_PACKET). AWS IoT refuses a payload
+  over 128 KB; counting topic and packet id too makes ours a few bytes stricter. Not
+  `message_size_limit`: mosquitto drops such a message and still acknowledges it.
 * persistent sessions (clean session off): mosquitto has no option to refuse them; it accepts
   them and rig/cloud/auth/enforcer.py then disconnects the client, as AWS does.
 * a duplicate client id drops the connected client (mosquitto's behaviour equals the guide's).
@@ -55,6 +60,8 @@ from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 from rig.mqtt.packets import connect_packet
 
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
+# AWS IoT's largest message payload (quotas: "Message broker and protocol limits and quotas")
+MESSAGE_LIMIT_BYTES = 128 * 1024
 LOOPBACK = "127.0.0.1"
 SERVER_HOSTNAMES = ("localhost", "127.0.0.1")
 _PR_SET_PDEATHSIG = 1
@@ -207,6 +214,8 @@ def render_config(port: int, runtime: Path, log_topic: bool = True) -> str:
         "persistence false",
         "allow_anonymous false",
         "retain_available false",
+        # closes the connection of a client whose packet (after the fixed header) is longer
+        f"max_packet_size {MESSAGE_LIMIT_BYTES + 1}",
         "connection_messages true",
         # Nagle + delayed ACK would add ~40 ms to a PUBACK-then-PUBLISH reply
         "set_tcp_nodelay true",
