@@ -187,3 +187,65 @@ def test_a_running_button_reconnects_by_itself_when_the_cloud_comes_back(
     finally:
         stopped = buttonrig(home, "emulate", "stop", "--serial", serial)
     assert stopped.returncode == 0, stopped.stderr
+
+
+def _certificates_of(home: Path, thing: str) -> dict[str, str]:
+    """certificateId -> status of every certificate attached to `thing` (through the CLI)."""
+    listed = buttonrig(home, "iot", "list-thing-principals", "--thing-name", thing)
+    assert listed.returncode == 0, listed.stderr
+    statuses = {}
+    for principal in json.loads(listed.stdout)["principals"]:
+        certificate_id = principal.rsplit("/", 1)[-1]
+        described = buttonrig(
+            home, "iot", "describe-certificate", "--certificate-id", certificate_id
+        )
+        statuses[certificate_id] = json.loads(described.stdout)["certificateDescription"]["status"]
+    return statuses
+
+
+def _start(home: Path, serial: str) -> dict:
+    started = buttonrig(home, "emulate", "start", "--serial", serial)
+    assert started.returncode == 0, started.stderr
+    return json.loads(started.stdout)["provisioned"]
+
+
+def _stop(home: Path, serial: str) -> None:
+    stopped = buttonrig(home, "emulate", "stop", "--serial", serial)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+def test_starting_a_button_again_records_no_click_and_leaves_one_active_certificate(
+    cloud_up: CloudUp,
+) -> None:
+    """`emulate stop` + `start` of one serial: a button whose configuration still works is not
+    set up again; one that must be (its endpoint moved) is set up with no press recorded, and
+    the certificate it replaced is made INACTIVE."""
+    home = cloud_up.home
+    serial = "G030CLI0000004"
+    first = _start(home, serial)
+    try:
+        _stop(home, serial)
+        again = _start(home, serial)
+        assert again["certificateId"] == first["certificateId"], "set up again for nothing"
+        assert _certificates_of(home, serial) == {first["certificateId"]: "ACTIVE"}
+
+        # the endpoint moves: a new port for this home (the remembered one given up)
+        _stop(home, serial)
+        cloud_up.stop()
+        (home / "cloud" / "broker-port").unlink()
+        cloud_up.start()
+        moved = _start(home, serial)
+        assert moved["endpoint"] != first["endpoint"], (moved, first)
+        assert _certificates_of(home, serial) == {
+            first["certificateId"]: "INACTIVE",
+            moved["certificateId"]: "ACTIVE",
+        }
+        assert json.loads(buttonrig(home, "clicks").stdout) == [], "a press nobody made"
+
+        pressed = json.loads(
+            buttonrig(home, "emulate", "press", "--serial", serial, "single").stdout
+        )
+        at_cloud = wait_for_clicks(home, 1)
+        assert [c["message"]["eventId"] for c in at_cloud] == [pressed["id"]]
+    finally:
+        buttonrig(home, "emulate", "stop", "--serial", serial)  # may be stopped already
