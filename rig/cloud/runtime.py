@@ -143,7 +143,12 @@ class CloudRuntime:
                 crl_pem=snapshot.crl_pem,
                 acl_text=snapshot.acl_text,
             )
-            self.broker = MosquittoBroker(files, self.cloud.directory / "logs", probe)
+            self.broker = MosquittoBroker(
+                files,
+                self.cloud.directory / "logs",
+                probe,
+                state_file=self.cloud.directory / "broker-sessions.db",
+            )
             broker_endpoint = self._start_on_the_home_port(self.broker)
             # clients get the CA from the home, not the broker's private runtime copy
             self.endpoint = BrokerEndpoint(

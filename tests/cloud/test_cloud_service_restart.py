@@ -12,9 +12,11 @@ import json
 import uuid
 from collections.abc import Callable
 
+from rig.broker import MosquittoBroker
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
+from rig.pytest_plugin.cloud import DeviceFactory
 
 WAIT_S = 30.0
 
@@ -54,3 +56,34 @@ def test_clicks_acknowledged_while_the_cloud_service_restarts_reach_the_click_lo
     after = click_message(serial)
     board.publish(f"iotbutton/{serial}", json.dumps(after))
     clicks.wait_for_ids(serial, [after["eventId"]], WAIT_S)
+
+
+def test_clicks_the_restarted_broker_acknowledged_before_the_cloud_service_was_back_reach_the_log(
+    cloud_runtime: CloudRuntime, device: DeviceFactory
+) -> None:
+    """The broker stops and starts (as in an outage) while the cloud service is away too: the
+    service's session, and the clicks waiting in it, survive the broker's restart."""
+    serial = "G030RESTART0002"
+    board = device(serial)
+    cert, key = device.directory / f"{serial}.crt.pem", device.directory / f"{serial}.key.pem"
+    broker = cloud_runtime.broker
+    endpoint = cloud_runtime.endpoint
+    assert isinstance(broker, MosquittoBroker) and endpoint is not None
+    clicks = ClickLog(cloud_runtime.cloud.store)
+    meanwhile: list[str] = []
+
+    def broker_outage_meanwhile() -> None:
+        board.close()
+        broker.stop()
+        broker.start(port=endpoint.port)
+        again = DeviceClient(endpoint, cert, key, serial).connect()
+        try:
+            for _ in range(3):
+                message = click_message(serial)
+                again.publish(f"iotbutton/{serial}", json.dumps(message))  # on the PUBACK
+                meanwhile.append(message["eventId"])
+        finally:
+            again.close()
+
+    cloud_runtime.restart_service(while_down=broker_outage_meanwhile)
+    clicks.wait_for_ids(serial, meanwhile, WAIT_S)
