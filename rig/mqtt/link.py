@@ -18,7 +18,11 @@ What it does, and nothing more:
   client's packets in order, so the subscription is then in force);
 * `publish()` from any thread at QoS 0 or 1. QoS 1 publishes stay until their PUBACK and are sent
   again (DUP) after a reconnect; publishes made while disconnected wait for the connection;
-* incoming QoS 1 PUBLISHes are acknowledged on receipt (the PUBACK leaves with the next write);
+* incoming QoS 1 PUBLISHes are acknowledged on receipt (the PUBACK leaves with the next write),
+  or, with `acknowledge_on_receipt=False`, once the receiver calls `acknowledge(packet_id)` (from
+  any thread): with a persistent session a message whose receiver died before it was done comes
+  again on the next connection. PUBACKs still leave in the order their PUBLISHes came (§4.6):
+  one acknowledged early waits for those before it;
 * on the network thread: `on_publish(message)` for each PUBLISH, then `after_read()` once per
   read; there `data_waiting()` tells whether more bytes are already in, and `send_now()` writes.
 
@@ -76,9 +80,13 @@ class MqttLink:
         after_read: Callable[[], None] | None = None,
         keepalive_s: int = 30,
         clean_session: bool = True,
+        acknowledge_on_receipt: bool = True,
     ) -> None:
         self.client_id = client_id
         self._clean_session = clean_session
+        self._acknowledge_on_receipt = acknowledge_on_receipt
+        # QoS 1 packet ids received on this connection, in arrival order -> acknowledged yet
+        self._to_acknowledge: dict[int, bool] = {}
         self.connected = threading.Event()  # set once every subscription is renewed
         self._endpoint = endpoint
         self._keepalive_s = keepalive_s
@@ -167,6 +175,16 @@ class MqttLink:
         else:
             self._send(packets.publish_packet(topic, payload))
 
+    def acknowledge(self, packet_id: int) -> None:
+        """The receiver is done with the QoS 1 message `packet_id` (`acknowledge_on_receipt=False`
+        only): its PUBACK leaves after those of every message received before it."""
+        with self._lock:
+            if packet_id not in self._to_acknowledge:
+                return  # from a connection that is gone: the broker sends the message again
+            self._to_acknowledge[packet_id] = True
+        if not self._on_network_thread():
+            self._wake()
+
     # ---- network thread --------------------------------------------------------------------
 
     def data_waiting(self) -> bool:
@@ -184,6 +202,8 @@ class MqttLink:
 
     def send_now(self) -> None:
         """Write every queued packet in one send (network thread only)."""
+        if self._to_acknowledge:
+            self._take_acknowledged()
         while self._queued:
             item = self._queued.popleft()
             if isinstance(item, bytes):
@@ -202,6 +222,15 @@ class MqttLink:
             self._last_write = time.monotonic()
 
     # ---- internals -------------------------------------------------------------------------
+
+    def _take_acknowledged(self) -> None:
+        """PUBACKs for the acknowledged messages at the head of the arrival order."""
+        with self._lock:
+            for packet_id, done in list(self._to_acknowledge.items()):
+                if not done:
+                    break
+                del self._to_acknowledge[packet_id]
+                self._outgoing += packets.puback_packet(packet_id)
 
     def _on_network_thread(self) -> bool:
         return threading.get_ident() == self._thread_ident
@@ -252,6 +281,8 @@ class MqttLink:
         sock, self._sock = self._sock, None
         self._reader = packets.PacketReader()
         self._outgoing.clear()
+        with self._lock:  # the broker sends what was not acknowledged again, with these ids
+            self._to_acknowledge.clear()
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
@@ -382,8 +413,11 @@ class MqttLink:
     def _handle(self, packet: packets.Packet) -> None:
         if packet.kind == packets.PUBLISH:
             message = packets.parse_publish(packet)
-            if message.qos:
+            if message.qos and self._acknowledge_on_receipt:
                 self._outgoing += packets.puback_packet(message.packet_id)
+            elif message.qos:
+                with self._lock:
+                    self._to_acknowledge.setdefault(message.packet_id, False)
             try:
                 self._on_publish(message)
             except Exception:  # a handler's bug must not take the connection down
