@@ -30,7 +30,8 @@ Mosquitto stands in for the AWS IoT message broker:
   `mosquitto.db` (written by mosquitto when it stops) the owner keeps and gives to the next run
   (and to `state_file`, for the next process). So the cloud's own persistent session, and the
   QoS 1 messages acknowledged to devices while its client was away, outlive a broker restart;
-  devices use clean sessions, which are never kept. A broker killed (SIGKILL) saves nothing.
+  devices use clean sessions, which are never kept. When the owner dies, its watchdog stops the
+  broker (SIGTERM: it saves) and copies the file to `state_file`. SIGKILL saves nothing.
 
 Mosquitto started as root drops to user `mosquitto` before it reads its files, and the rig home is
 0700: the broker's files (server key, CA certificate, CRL, ACL, config) live in a separate
@@ -276,7 +277,7 @@ def render_config(
 
 _WATCHDOG = """
 import os, shutil, signal, sys, time
-pid, runtime = int(sys.argv[1]), sys.argv[2]
+pid, runtime, state_file = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 sys.stdin.buffer.read()  # returns at EOF: the owner closed the pipe or died
 def alive():
     try:
@@ -291,6 +292,11 @@ if alive():
         time.sleep(0.05)
     if alive():
         os.kill(pid, signal.SIGKILL)
+    saved = os.path.join(runtime, "state", "mosquitto.db")  # written as mosquitto stopped
+    if state_file and os.path.exists(saved):  # the owner died: keep it for the next run
+        shutil.copyfile(saved, state_file + ".tmp")
+        os.chmod(state_file + ".tmp", 0o600)
+        os.replace(state_file + ".tmp", state_file)
 shutil.rmtree(runtime, ignore_errors=True)  # the owner may have died before cleaning up
 """
 
@@ -422,7 +428,14 @@ class MosquittoBroker:
     def _start_watchdog(self, broker_pid: int, runtime: Path) -> None:
         read_end, write_end = os.pipe()  # both non-inheritable: only the watchdog gets read_end
         self._watchdog = subprocess.Popen(
-            [sys.executable, "-c", _WATCHDOG, str(broker_pid), str(runtime)],
+            [
+                sys.executable,
+                "-c",
+                _WATCHDOG,
+                str(broker_pid),
+                str(runtime),
+                str(self._state_file or ""),
+            ],
             stdin=read_end,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -1,7 +1,7 @@
 """The MQTT 3.1.1 packets the cloud service's link sends and reads, spelled out (OASIS MQTT 3.1.1,
 §2 fixed header and remaining length, §3 the packets).
 
-Only what a clean-session client with QoS 0 and 1 needs: CONNECT / CONNACK, SUBSCRIBE / SUBACK,
+Only what a client with QoS 0 and 1 needs: CONNECT / CONNACK, SUBSCRIBE / SUBACK,
 PUBLISH / PUBACK, PINGREQ / PINGRESP, DISCONNECT. `PacketReader` cuts a byte stream into packets
 however it was split into reads; the parse functions raise `MalformedPacket` for anything the
 specification does not allow, which the link answers by dropping the connection (§4.8).
