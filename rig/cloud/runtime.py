@@ -15,13 +15,21 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rig.broker import SERVER_HOSTNAMES, AttachedBroker, BrokerFiles, MosquittoBroker
+from rig.broker import (
+    LOOPBACK,
+    SERVER_HOSTNAMES,
+    AttachedBroker,
+    BrokerError,
+    BrokerFiles,
+    MosquittoBroker,
+    PortTaken,
+)
 from rig.cloud import ping
 from rig.cloud.api import Cloud
 from rig.cloud.auth.compiler import AuthCompiler, AuthSnapshot
@@ -113,6 +121,7 @@ class CloudRuntime:
         self.enforcer: DenialEnforcer | None = None
         self._snapshot: AuthSnapshot | None = None  # the one in force at the broker
         self._wills = WillReader()
+        self._service_identity: ClientIdentity | None = None
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -134,8 +143,13 @@ class CloudRuntime:
                 crl_pem=snapshot.crl_pem,
                 acl_text=snapshot.acl_text,
             )
-            self.broker = MosquittoBroker(files, self.cloud.directory / "logs", probe)
-            broker_endpoint = self.broker.start()
+            self.broker = MosquittoBroker(
+                files,
+                self.cloud.directory / "logs",
+                probe,
+                state_file=self.cloud.directory / "broker-sessions.db",
+            )
+            broker_endpoint = self._start_on_the_home_port(self.broker)
             # clients get the CA from the home, not the broker's private runtime copy
             self.endpoint = BrokerEndpoint(
                 broker_endpoint.host, broker_endpoint.port, self.cloud.ca.certificate_file
@@ -145,6 +159,7 @@ class CloudRuntime:
             self.broker = AttachedBroker(self._attach.endpoint, service_identity)
             self.endpoint = self.broker.start()
         self._applied(snapshot)
+        self._service_identity = service_identity
         self.service = self._compose_services(service_identity)
         try:
             self.service.start()
@@ -157,8 +172,8 @@ class CloudRuntime:
             self.enforcer = DenialEnforcer(
                 lambda: self.broker.log_file if isinstance(self.broker, MosquittoBroker) else None,
                 Kicker(self.endpoint, self.identities.client),
-                self.presence.expect_kick,
-                self.presence.cancel_kick,
+                self._expect_kick,
+                self._cancel_kick,
                 self._subscribe_refusal,
                 line_readers=[self._wills.feed],
             )
@@ -168,6 +183,43 @@ class CloudRuntime:
         self._watcher.start()
         endpoint.write(self.home, self.endpoint_document())
         return self.endpoint
+
+    def restart_service(self, while_down: Callable[[], None] | None = None) -> None:
+        """Stop the cloud's MQTT host and its services and start them again while the broker
+        stays up (as a cloud process restarted against a broker that keeps running, or one
+        whose client lost its connection); `while_down` runs in between."""
+        assert self.service is not None and self._service_identity is not None, "not running"
+        self.service.stop()
+        if while_down is not None:
+            while_down()
+        self.service = self._compose_services(self._service_identity)
+        self.service.start()
+        if self.enforcer is not None and self.shadow_responder is not None:
+            self.shadow_responder.fired_will = self._fired_will
+
+    def _expect_kick(self, client_id: str) -> None:
+        if self.presence is not None:  # the one running now: a service restart replaces it
+            self.presence.expect_kick(client_id)
+
+    def _cancel_kick(self, client_id: str) -> None:
+        if self.presence is not None:
+            self.presence.cancel_kick(client_id)
+
+    def _start_on_the_home_port(self, broker: MosquittoBroker) -> BrokerEndpoint:
+        """The broker on the port this home's broker had (boards configured with it reconnect by
+        themselves), or on a free one the first time; the port is remembered for next time."""
+        port = endpoint.remembered_port(self.home)
+        try:
+            started = broker.start(port=port)
+        except PortTaken as exc:
+            raise BrokerError(
+                f"port {exc.port} on {LOOPBACK}, this home's broker port (boards set up here"
+                f" connect to it), is in use by another program: stop that program, or delete"
+                f" {endpoint.port_file(self.home)} to take a new port (boards set up here must"
+                " then be set up again)"
+            ) from None
+        endpoint.remember_port(self.home, started.port)
+        return started
 
     def _compose_services(self, identity: ClientIdentity) -> CloudService:
         """The MQTT host with every service plugged in, in this order (docs/contracts.md

@@ -9,13 +9,20 @@ with its own send. This link reads whatever has arrived in one call, cuts it int
 send: a relay built this way costs 1.1–1.7 × the echo. Device-side clients in the rig keep paho.
 
 What it does, and nothing more:
-* connect with the client certificate, clean session, keepalive pings; reconnect with back-off
-  (0.1 s doubling to 5 s) after any failure, renewing every subscription;
+* connect with the client certificate, keepalive pings; reconnect with back-off (0.1 s doubling
+  to 5 s) after any failure, renewing every subscription. A clean session by default; with
+  `clean_session=False` the broker keeps the session (its subscriptions and the QoS 1 messages
+  that arrive for it) while the link is away, and delivers those once it is back (§3.1.2.4);
+  they are handled during the renewal like any other PUBLISH;
 * `subscribe()` from any thread, returning once the broker's SUBACK is in (mosquitto handles a
   client's packets in order, so the subscription is then in force);
 * `publish()` from any thread at QoS 0 or 1. QoS 1 publishes stay until their PUBACK and are sent
   again (DUP) after a reconnect; publishes made while disconnected wait for the connection;
-* incoming QoS 1 PUBLISHes are acknowledged on receipt (the PUBACK leaves with the next write);
+* incoming QoS 1 PUBLISHes are acknowledged on receipt (the PUBACK leaves with the next write),
+  or, with `acknowledge_on_receipt=False`, once the receiver calls `acknowledge(packet_id)` (from
+  any thread): with a persistent session a message whose receiver died before it was done comes
+  again on the next connection. PUBACKs still leave in the order their PUBLISHes came (§4.6):
+  one acknowledged early waits for those before it;
 * on the network thread: `on_publish(message)` for each PUBLISH, then `after_read()` once per
   read; there `data_waiting()` tells whether more bytes are already in, and `send_now()` writes.
 
@@ -72,8 +79,14 @@ class MqttLink:
         on_publish: Callable[[packets.Publish], None],
         after_read: Callable[[], None] | None = None,
         keepalive_s: int = 30,
+        clean_session: bool = True,
+        acknowledge_on_receipt: bool = True,
     ) -> None:
         self.client_id = client_id
+        self._clean_session = clean_session
+        self._acknowledge_on_receipt = acknowledge_on_receipt
+        # QoS 1 packet ids received on this connection, in arrival order -> acknowledged yet
+        self._to_acknowledge: dict[int, bool] = {}
         self.connected = threading.Event()  # set once every subscription is renewed
         self._endpoint = endpoint
         self._keepalive_s = keepalive_s
@@ -162,6 +175,16 @@ class MqttLink:
         else:
             self._send(packets.publish_packet(topic, payload))
 
+    def acknowledge(self, packet_id: int) -> None:
+        """The receiver is done with the QoS 1 message `packet_id` (`acknowledge_on_receipt=False`
+        only): its PUBACK leaves after those of every message received before it."""
+        with self._lock:
+            if packet_id not in self._to_acknowledge:
+                return  # from a connection that is gone: the broker sends the message again
+            self._to_acknowledge[packet_id] = True
+        if not self._on_network_thread():
+            self._wake()
+
     # ---- network thread --------------------------------------------------------------------
 
     def data_waiting(self) -> bool:
@@ -179,6 +202,8 @@ class MqttLink:
 
     def send_now(self) -> None:
         """Write every queued packet in one send (network thread only)."""
+        if self._to_acknowledge:
+            self._take_acknowledged()
         while self._queued:
             item = self._queued.popleft()
             if isinstance(item, bytes):
@@ -197,6 +222,15 @@ class MqttLink:
             self._last_write = time.monotonic()
 
     # ---- internals -------------------------------------------------------------------------
+
+    def _take_acknowledged(self) -> None:
+        """PUBACKs for the acknowledged messages at the head of the arrival order."""
+        with self._lock:
+            for packet_id, done in list(self._to_acknowledge.items()):
+                if not done:
+                    break
+                del self._to_acknowledge[packet_id]
+                self._outgoing += packets.puback_packet(packet_id)
 
     def _on_network_thread(self) -> bool:
         return threading.get_ident() == self._thread_ident
@@ -247,6 +281,8 @@ class MqttLink:
         sock, self._sock = self._sock, None
         self._reader = packets.PacketReader()
         self._outgoing.clear()
+        with self._lock:  # the broker sends what was not acknowledged again, with these ids
+            self._to_acknowledge.clear()
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.close()
@@ -288,7 +324,11 @@ class MqttLink:
             raw.close()
             raise
         self._sock = sock
-        sock.sendall(packets.connect_packet(self.client_id, self._keepalive_s))
+        sock.sendall(
+            packets.connect_packet(
+                self.client_id, self._keepalive_s, clean_session=self._clean_session
+            )
+        )
         self._last_write = self._last_read = time.monotonic()
         connack = self._await(sock, packets.CONNACK)
         code = packets.connack_return_code(connack)
@@ -373,8 +413,11 @@ class MqttLink:
     def _handle(self, packet: packets.Packet) -> None:
         if packet.kind == packets.PUBLISH:
             message = packets.parse_publish(packet)
-            if message.qos:
+            if message.qos and self._acknowledge_on_receipt:
                 self._outgoing += packets.puback_packet(message.packet_id)
+            elif message.qos:
+                with self._lock:
+                    self._to_acknowledge.setdefault(message.packet_id, False)
             try:
                 self._on_publish(message)
             except Exception:  # a handler's bug must not take the connection down

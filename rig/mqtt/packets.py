@@ -1,7 +1,7 @@
 """The MQTT 3.1.1 packets the cloud service's link sends and reads, spelled out (OASIS MQTT 3.1.1,
 §2 fixed header and remaining length, §3 the packets).
 
-Only what a clean-session client with QoS 0 and 1 needs: CONNECT / CONNACK, SUBSCRIBE / SUBACK,
+Only what a client with QoS 0 and 1 needs: CONNECT / CONNACK, SUBSCRIBE / SUBACK,
 PUBLISH / PUBACK, PINGREQ / PINGRESP, DISCONNECT. `PacketReader` cuts a byte stream into packets
 however it was split into reads; the parse functions raise `MalformedPacket` for anything the
 specification does not allow, which the link answers by dropping the connection (§4.8).
@@ -79,12 +79,15 @@ def _packet(first_byte: int, body: bytes) -> bytes:
 
 
 def connect_packet(
-    client_id: str, keepalive_s: int, will: tuple[str, bytes] | None = None
+    client_id: str,
+    keepalive_s: int,
+    will: tuple[str, bytes] | None = None,
+    clean_session: bool = True,
 ) -> bytes:
-    """CONNECT with protocol level 4 and clean session, and a QoS 1 will (topic, message) when
-    given; no user name or password (the broker takes the identity from the client
-    certificate)."""
-    flags, payload = 0x02, _string(client_id)
+    """CONNECT with protocol level 4, clean session unless told otherwise, and a QoS 1 will
+    (topic, message) when given; no user name or password (the broker takes the identity from
+    the client certificate)."""
+    flags, payload = (0x02 if clean_session else 0x00), _string(client_id)
     if will is not None:
         flags |= 0x04 | (1 << 3)  # will flag, will QoS 1
         payload += _string(will[0]) + _string(will[1])

@@ -10,6 +10,15 @@ The rig plays every role a person plays with a real AWS IoT button:
    pasted as PEM files;
 5. then watch the board reboot, join the network and connect (`mqtt` `up`).
 
+A board started again (`buttonrig emulate stop` + `start`) is set up only when what it keeps on
+flash no longer works with this cloud (another endpoint or network, a certificate that is not
+ACTIVE or not its thing's). Then the firmware's own factory reset (`certs.factory_reset()`: key,
+certificates and network configuration erased; settings, serial and unsent clicks kept) runs on
+its flash before it starts, so it opens config mode by itself as a new button does: the 6 s hold
+that would reopen it also makes a LONG click (docs/architecture.md decision 7), a press nobody
+made. The certificate it had is made INACTIVE once the new one is connected, as AWS's guide
+rotates a device certificate (UpdateCertificate), so replaced certificates do not pile up ACTIVE.
+
 What a board *is* lives in `rig.drivers`; how it is driven is its driver; this module only brings a
 board to a state. `ConfigPage` is the phone's HTTP client for the board's page.
 """
@@ -28,8 +37,12 @@ from typing import Any
 
 from host.provision import Identity
 from rig.cloud.api import Cloud
+from rig.cloud.certificates.ca import certificate_id_of
+from rig.cloud.core.arn import cert_arn
+from rig.cloud.core.errors import CloudError
 from rig.drivers.emulated import EmulatedBoard
 from rig.mqtt.endpoint import BrokerEndpoint
+from rig.unix_port.process import run_mp
 
 CONFIG_HOLD_MS = 6500  # firmware: config mode on a hold of >= 6 s
 WAIT_S = 60.0  # generous: boots, joins and TLS handshakes on a loaded 2-core CI machine
@@ -196,6 +209,41 @@ def endpoint_text(endpoint: BrokerEndpoint) -> str:
     return f"{endpoint.server_hostname}:{endpoint.port}"
 
 
+@dataclass(frozen=True)
+class StoredSetup:
+    """What a set-up board keeps on flash about where it connects and as whom (never its key or
+    the Wi-Fi password): the endpoint as the form took it, the SSID, its certificate's id."""
+
+    endpoint: str
+    ssid: str
+    certificate_id: str
+
+
+def stored_setup(board: EmulatedBoard) -> StoredSetup | None:
+    """The board's stored set-up (firmware netcfg.json and pki/cert.der), or None when it has
+    none or only part of one."""
+    try:
+        network = json.loads(board.read_file("netcfg.json"))
+        certificate = board.read_file("pki/cert.der")
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(network, dict):
+        return None
+    return StoredSetup(
+        f"{network.get('host')}:{network.get('port')}",
+        str(network.get("ssid")),
+        certificate_id_of(certificate),
+    )
+
+
+def factory_reset(board: EmulatedBoard) -> None:
+    """The firmware's own factory reset on a stopped board's flash, run by the unix port as
+    `mpremote exec` would run it on a physical board."""
+    if board.state == "running":
+        raise ProvisioningError(f"{board.name}: a factory reset needs the board stopped")
+    run_mp("import certs\ncerts.factory_reset()\n", path=(), workdir=board.flash)
+
+
 class CustomerSetup:
     """The strategy: `CustomerSetup(cloud, endpoint).provision(board)` → a connected board."""
 
@@ -206,7 +254,47 @@ class CustomerSetup:
         self.endpoint = endpoint
         self.network = network or Network()
 
-    def provision(self, board: EmulatedBoard, timeout: float = WAIT_S) -> Provisioned:
+    def still_set_up(self, board: EmulatedBoard) -> StoredSetup | None:
+        """The board's stored set-up when it still works here: this endpoint and network, and a
+        certificate that is ACTIVE and attached to the board's thing; else None."""
+        stored = stored_setup(board)
+        if (
+            stored is None
+            or stored.endpoint != endpoint_text(self.endpoint)
+            or stored.ssid != self.network.ssid
+        ):
+            return None
+        try:
+            status = self.cloud.describe_certificate(stored.certificate_id)
+            principals = self.cloud.list_thing_principals(label_serial(board))["principals"]
+        except CloudError:
+            return None
+        active = status["certificateDescription"]["status"] == "ACTIVE"
+        return stored if active and cert_arn(stored.certificate_id) in principals else None
+
+    def resume(
+        self, board: EmulatedBoard, stored: StoredSetup, timeout: float = WAIT_S
+    ) -> Provisioned:
+        """A board that is still set up (`still_set_up`), started with its network around it
+        (`set_radio` before the start): connected. Nothing is created in the cloud and nothing
+        is pressed."""
+        board.expect("mqtt", timeout, state="up")
+        arn = cert_arn(stored.certificate_id)
+        policies = self.cloud.list_attached_policies(arn)["policies"]
+        return Provisioned(
+            serial=label_serial(board),
+            certificate_id=stored.certificate_id,
+            certificate_arn=arn,
+            policy_name=policies[0]["policyName"] if policies else "",
+            network=self.network,
+            endpoint=stored.endpoint,
+        )
+
+    def provision(
+        self, board: EmulatedBoard, timeout: float = WAIT_S, replaces: str | None = None
+    ) -> Provisioned:
+        """Set the board up as a new button; `replaces`, the id of the certificate it had, is
+        made INACTIVE once the board is connected with its new one."""
         serial = label_serial(board)
         identity = self.cloud.provision_button(serial)
         set_radio(board, [self.network.ap()])
@@ -236,6 +324,8 @@ class CustomerSetup:
         board.expect("config", timeout, state="applied")
         board.expect("boot", timeout)
         board.expect("mqtt", timeout, state="up")
+        if replaces is not None and replaces != identity["certificateId"]:
+            self._deactivate(replaces)
         return Provisioned(
             serial=serial,
             certificate_id=identity["certificateId"],
@@ -245,6 +335,14 @@ class CustomerSetup:
             endpoint=endpoint_text(self.endpoint),
             secrets=secrets_of(identity, self.network),
         )
+
+    def _deactivate(self, certificate_id: str) -> None:
+        try:
+            status = self.cloud.describe_certificate(certificate_id)
+        except CloudError:
+            return  # deleted meanwhile: nothing left to deactivate
+        if status["certificateDescription"]["status"] == "ACTIVE":
+            self.cloud.update_certificate(certificate_id, "INACTIVE")
 
 
 def reconfigure(
@@ -329,10 +427,13 @@ __all__ = [
     "Network",
     "Provisioned",
     "ProvisioningError",
+    "StoredSetup",
     "enter_config_mode",
+    "factory_reset",
     "leaks",
     "multipart",
     "reconfigure",
     "secrets_of",
     "set_radio",
+    "stored_setup",
 ]

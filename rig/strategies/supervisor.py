@@ -136,10 +136,10 @@ class Supervisor:
 
     def boot(self) -> None:
         self.board.deploy({"serial": self.serial.encode()})
-        self.board.start()
-        self.board.expect("boot", BOOT_TIMEOUT_S)
         if self.home is not None:
-            self.provisioned = provision_if_cloud_runs(self.board, self.home)
+            self.provisioned = start_set_up(self.board, self.home)
+        else:
+            start(self.board)
         if self.rfc2217_port is not None:
             self.rfc2217 = serve_emulated(self.board, port=self.rfc2217_port)
 
@@ -209,17 +209,25 @@ class Supervisor:
                     (self.directory / STATE_FILE).unlink()
 
 
-def provision_if_cloud_runs(board: EmulatedBoard, home: Path) -> dict[str, str] | None:
-    """Set the board up through its access point against the cloud running for `home`; what it
-    became (thing, certificate, policy, endpoint — no secrets), or None when no cloud runs."""
+def start(board: EmulatedBoard) -> None:
+    board.start()
+    board.expect("boot", BOOT_TIMEOUT_S)
+
+
+def start_set_up(board: EmulatedBoard, home: Path) -> dict[str, str] | None:
+    """Start the board set up for the cloud running for `home`: as it is when what it keeps on
+    flash still works there, else set up through its access point as a new button (after the
+    firmware's factory reset, so no hold and no click; rig/strategies/provisioning.py). What it
+    is (thing, certificate, policy, endpoint — no secrets), or None when no cloud runs."""
     from rig.cloud.api import Cloud
     from rig.cloud.core import endpoint
     from rig.mqtt.endpoint import BrokerEndpoint
-    from rig.strategies.provisioning import CustomerSetup
+    from rig.strategies.provisioning import CustomerSetup, factory_reset, set_radio, stored_setup
 
     running = endpoint.running_cloud(home)
     if running is None:
         print(f"no cloud runs for {home}: the button stays unprovisioned", flush=True)
+        start(board)
         return None
     broker = BrokerEndpoint(
         str(running["host"]),
@@ -229,10 +237,23 @@ def provision_if_cloud_runs(board: EmulatedBoard, home: Path) -> dict[str, str] 
     )
     cloud = Cloud(home)
     try:
-        done = CustomerSetup(cloud, broker).provision(board)
+        setup = CustomerSetup(cloud, broker)
+        kept = setup.still_set_up(board)
+        if kept is not None:
+            set_radio(board, [setup.network.ap()])  # the home network is there from the start
+            start(board)
+            done = setup.resume(board, kept)
+            print(f"still set up as thing {done.serial} for {done.endpoint}", flush=True)
+        else:
+            replaced = stored_setup(board)
+            factory_reset(board)  # also what a half-configured board keeps
+            start(board)
+            done = setup.provision(
+                board, replaces=replaced.certificate_id if replaced is not None else None
+            )
+            print(f"provisioned as thing {done.serial} against {done.endpoint}", flush=True)
     finally:
         cloud.close()
-    print(f"provisioned as thing {done.serial} against {done.endpoint}", flush=True)
     return {
         "thingName": done.serial,
         "certificateId": done.certificate_id,

@@ -12,6 +12,7 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -237,3 +238,96 @@ def test_a_killed_owner_leaves_no_broker(ca, tmp_path: Path, restarted: bool) ->
 def test_endpoint_is_plain_data() -> None:
     endpoint = BrokerEndpoint("127.0.0.1", 8883, Path("/ca.pem"))
     assert endpoint.server_hostname == "localhost"
+
+
+def _keeper(endpoint: BrokerEndpoint, identity: ClientIdentity, inbox: list[bytes]) -> paho.Client:
+    """A persistent-session client (as the cloud's own is), connected and looping."""
+    up = threading.Event()
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="keeper", clean_session=False)
+    client.tls_set(str(endpoint.ca_file), str(identity.cert_file), str(identity.key_file))
+    client.on_connect = lambda *_a: up.set()
+    client.on_message = lambda _c, _u, message: inbox.append(bytes(message.payload))
+    client.connect(endpoint.host, endpoint.port, keepalive=30)
+    client.loop_start()
+    assert up.wait(10), "the keeper did not connect"
+    return client
+
+
+def test_sessions_outlive_a_broker_whose_owner_was_killed(ca, tmp_path: Path) -> None:
+    """The owner dies (SIGKILL) while a QoS 1 message waits in an offline persistent session:
+    the watchdog stops the broker, keeps what it saved in the state file, and the next broker
+    started with that file delivers the message."""
+    probe = _identity(ca, tmp_path, "probe-user")
+    keeper_identity = _identity(ca, tmp_path, "keeper")
+    sender = _identity(ca, tmp_path, "sender")
+    files = replace(_files(ca), acl_text="pattern readwrite kept/#\n")
+    for name, data in (
+        ("ca.pem", files.ca_pem),
+        ("server.crt", files.server_cert_pem),
+        ("server.key", files.server_key_pem),
+        ("crl.pem", files.crl_pem),
+    ):
+        (tmp_path / name).write_bytes(data)
+    state_file = tmp_path / "sessions.db"
+    owner_code = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from rig.broker import BrokerFiles, MosquittoBroker
+        from rig.mqtt.endpoint import ClientIdentity
+        d = Path({str(tmp_path)!r})
+        files = BrokerFiles((d / "ca.pem").read_bytes(), (d / "server.crt").read_bytes(),
+                            (d / "server.key").read_bytes(), (d / "crl.pem").read_bytes(),
+                            {files.acl_text!r})
+        broker = MosquittoBroker(files, d / "logs", ClientIdentity(
+            Path({str(probe.cert_file)!r}), Path({str(probe.key_file)!r})),
+            state_file=Path({str(state_file)!r}))
+        broker.start()
+        print(broker.pid, broker.endpoint.port, flush=True)
+        time.sleep(600)
+        """
+    )
+    owner = subprocess.Popen([sys.executable, "-c", owner_code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        pid_text, port_text = owner.stdout.readline().split()
+        endpoint = BrokerEndpoint("127.0.0.1", int(port_text), tmp_path / "ca.pem")
+        first: list[bytes] = []
+        keeper = _keeper(endpoint, keeper_identity, first)
+        keeper.subscribe("kept/#", qos=1)
+        time.sleep(0.5)  # the SUBACK
+        keeper.disconnect()
+        keeper.loop_stop()
+        publisher = paho.Client(CallbackAPIVersion.VERSION2, client_id="sender")
+        publisher.tls_set(str(endpoint.ca_file), str(sender.cert_file), str(sender.key_file))
+        publisher.connect(endpoint.host, endpoint.port, keepalive=30)
+        publisher.loop_start()
+        publisher.publish(
+            "kept/1", b"acknowledged while the keeper was away", qos=1
+        ).wait_for_publish(10)
+        publisher.disconnect()
+        publisher.loop_stop()
+        os.kill(owner.pid, signal.SIGKILL)
+        owner.wait(10)
+        assert _gone(int(pid_text))
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+    deadline = time.monotonic() + 20
+    while not state_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the watchdog copies it once the broker has saved and ended
+    assert state_file.exists(), "the watchdog kept no sessions"
+
+    again = MosquittoBroker(files, tmp_path / "logs-again", probe, state_file=state_file)
+    restarted = again.start(port=endpoint.port)
+    try:
+        inbox: list[bytes] = []
+        keeper = _keeper(restarted, keeper_identity, inbox)
+        deadline = time.monotonic() + 10
+        while not inbox and time.monotonic() < deadline:
+            time.sleep(0.05)
+        keeper.disconnect()
+        keeper.loop_stop()
+        assert inbox == [b"acknowledged while the keeper was away"]
+    finally:
+        again.stop()

@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -221,3 +222,43 @@ def test_no_acknowledged_shadow_update_is_lost_when_the_cloud_is_killed(tmp_path
     result = restart_lost(tmp_path, before_kill=20)
     assert result["cloud_restart_acknowledged"] >= 20
     assert result["cloud_restart_lost"] == 0, result
+
+
+def test_cloud_up_again_comes_back_on_the_same_endpoint(home) -> None:
+    """Boards keep the endpoint they were given (host, port, CA): a cloud stopped and started
+    again for the same home must be where they look for it."""
+    first = CloudProcess(home)
+    before = first.endpoint
+    ca_before = Path(before["ca_file"]).read_bytes()
+    assert first.stop() == 0
+    again = CloudProcess(home)
+    try:
+        after = again.endpoint
+        assert (after["host"], after["port"]) == (before["host"], before["port"])
+        assert after["ca_file"] == before["ca_file"]
+        assert Path(after["ca_file"]).read_bytes() == ca_before
+        assert after["server_hostname"] == before["server_hostname"]
+    finally:
+        assert again.stop() == 0
+
+
+def test_cloud_up_names_its_port_when_another_program_holds_it(home) -> None:
+    first = CloudProcess(home)
+    port = first.endpoint["port"]
+    assert first.stop() == 0
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        try:  # a subprocess: today's cloud up would start on another port and run on
+            refused = subprocess.run(
+                [sys.executable, "-m", "rig.cli", "--home", str(home), "cloud", "up"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"cloud up ran on instead of naming port {port}") from exc
+    assert refused.returncode == 255, refused.stderr
+    assert f"port {port}" in refused.stderr and "in use" in refused.stderr, refused.stderr
+    assert not (home / "endpoint.json").exists()

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import time
 import uuid
 from pathlib import Path
 
 from rig.broker import MosquittoBroker
-from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import Board
 from rig.drivers.emulated import EmulatedBoard
-from rig.mqtt.device_client import DeviceClient
 from rig.pytest_plugin.boards import BoardFactory
 from rig.strategies.provisioning import CustomerSetup, Provisioned, leaks
 
@@ -82,13 +78,11 @@ def assert_no_leaks(secrets: list[str], *sources: str | Path) -> None:
 
 class BrokerOutage:
     """Stop the rig's mosquitto for real, then start it again on the same port
-    (`MosquittoBroker.stop()` / `start(port=...)`), with the auth in force now.
+    (`MosquittoBroker.stop()` / `start(port=...)`), with the auth last given to it.
 
-    Model limitation, handled here: the cloud model hears a message only while its own MQTT client
-    is subscribed, and after a restart the board may reconnect before the cloud service does
-    (AWS's rules engine never misses a message). So `start(hold_off=[certificate ids])` keeps
-    those certificates refused until `release()`, which the test calls once the cloud service is
-    back (`wait_cloud_listening`)."""
+    The cloud's own client keeps a persistent session that the broker saves when it stops and
+    restores when it starts (rig/broker.py), so what a board publishes before the cloud's client
+    is back waits for it in that session, as AWS's rules engine never misses a message."""
 
     def __init__(self, runtime: CloudRuntime) -> None:
         assert runtime.endpoint is not None
@@ -103,49 +97,7 @@ class BrokerOutage:
             self.logs.append(self.broker.log_file)
         self.broker.stop()
 
-    def start(self, hold_off: list[str]) -> None:
-        runtime = self.runtime
-        snapshot = runtime.compiler.compile()
-        refused = set(snapshot.refused) | set(hold_off)
-        serials = [
-            int(row["serial"])
-            for row in runtime.cloud.certificates.all_rows()
-            if row["certificate_id"] in refused
-        ]
-        # a stopped broker keeps what reload() gives it for its next start
-        self.broker.reload(
-            snapshot.acl_text, runtime.cloud.ca.certificate_revocation_list(serials)
-        )
+    def start(self) -> None:
         self.broker.start(port=self.port)
         if self.broker.log_file is not None:
             self.logs.append(self.broker.log_file)
-
-    def release(self) -> None:
-        """The auth in force now, without the hold-off."""
-        self.runtime.sync_auth()
-
-
-def wait_cloud_listening(probe: DeviceClient, clicks: ClickLog, timeout: float = WAIT_S) -> None:
-    """Publish click messages from another thing until the cloud records one: its service is
-    connected and subscribed to iotbutton/+ again."""
-    serial = probe.client_id
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if probe.client.is_connected():
-            event_id = uuid.uuid4().hex[:16]
-            message = {
-                "serialNumber": serial,
-                "batteryVoltage": "3000mV",
-                "clickType": "SINGLE",
-                "reportedTime": "2026-01-01T00:00:00.000Z",
-                "eventId": event_id,
-            }
-            probe.client.publish(f"iotbutton/{serial}", json.dumps(message), qos=1)
-            try:
-                clicks.wait_for_ids(serial, [event_id], 1.0)
-                return
-            except TimeoutError:
-                pass
-        else:
-            time.sleep(0.2)
-    raise AssertionError(f"the cloud service did not hear {serial} within {timeout} s")

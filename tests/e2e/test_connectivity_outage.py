@@ -7,7 +7,6 @@ Own module: the test stops the module's broker, which other tests must not share
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
 import pytest
 from connectivity_kit import (
@@ -15,13 +14,11 @@ from connectivity_kit import (
     BrokerOutage,
     assert_no_leaks,
     connected,
-    wait_cloud_listening,
 )
 
 from rig import gestures
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
-from rig.mqtt.device_client import DeviceClient
 from rig.pytest_plugin.boards import BoardFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -32,11 +29,9 @@ PRESSES_DURING = 4
 def test_presses_while_the_broker_is_down_are_delivered_once_after_it_returns(
     boards: BoardFactory,
     cloud_runtime: CloudRuntime,
-    device: Callable[..., DeviceClient],
 ) -> None:
     board, setup = connected(boards, cloud_runtime)
     clicks = ClickLog(cloud_runtime.cloud.store)
-    probe = device("outage-probe")  # another thing: tells when the cloud listens again
     outage = BrokerOutage(cloud_runtime)
 
     board.press(gestures.single(100))
@@ -65,9 +60,7 @@ def test_presses_while_the_broker_is_down_are_delivered_once_after_it_returns(
     board.expect("click", WAIT_S, type="LONG")
     board.expect("led", WAIT_S, pattern="err_connect")  # nobody listens on the port
 
-    outage.start(hold_off=[setup.certificate_id])
-    wait_cloud_listening(probe, clicks)
-    outage.release()
+    outage.start()  # the board may reconnect before the cloud's client: nothing is lost
     board.expect("mqtt", WAIT_S, state="up")
 
     printed = [c["id"] for c in board.events("click")]

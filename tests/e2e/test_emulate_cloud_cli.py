@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from process_kit import processes_using
 
+from host.console_events import parse_event_line
 from rig.strategies.supervisor import process_alive
 
 pytestmark = pytest.mark.e2e
@@ -50,32 +51,73 @@ def poll_page(url: str) -> str:
             time.sleep(0.2)  # config mode not open yet
 
 
-@pytest.fixture
-def cloud_home(tmp_path: Path) -> Iterator[Path]:
-    """A home with `buttonrig cloud up` running in it (stopped by SIGTERM afterwards)."""
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    log = (tmp_path / "cloud-up.log").open("wb")
-    cloud = subprocess.Popen(
-        [sys.executable, "-m", "rig.cli", "--home", str(home), "cloud", "up"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
+class CloudUp:
+    """`buttonrig cloud up` for a home, in its own process; `stop()` ends it with SIGTERM (as a
+    Ctrl-C would) and `start()` runs it again."""
+
+    def __init__(self, home: Path, log_path: Path) -> None:
+        self.home = home
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = cloud = subprocess.Popen(
+                [sys.executable, "-m", "rig.cli", "--home", str(self.home), "cloud", "up"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + WAIT_S
-        while not (home / "endpoint.json").exists():
-            assert cloud.poll() is None, (tmp_path / "cloud-up.log").read_text()
+        while not self._endpoint_written_by(cloud.pid):
+            assert cloud.poll() is None, self.log_path.read_text()
             assert time.monotonic() < deadline, "no endpoint.json from cloud up"
             time.sleep(0.05)  # polling for the file cloud up writes once clients can connect
-        yield home
-    finally:
+
+    def _endpoint_written_by(self, pid: int) -> bool:
+        try:
+            return json.loads((self.home / "endpoint.json").read_text()).get("pid") == pid
+        except (OSError, ValueError):
+            return False
+
+    def stop(self) -> None:
+        cloud, self.process = self.process, None
+        if cloud is None:
+            return
         cloud.send_signal(signal.SIGTERM)
         try:
             cloud.wait(30)
         finally:
             if cloud.poll() is None:
                 cloud.kill()
-            log.close()
+                cloud.wait()
+
+
+@pytest.fixture
+def cloud_up(tmp_path: Path) -> Iterator[CloudUp]:
+    """`buttonrig cloud up` running for a fresh home (stopped by SIGTERM afterwards)."""
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    cloud = CloudUp(home, tmp_path / "cloud-up.log")
+    cloud.start()
+    try:
+        yield cloud
+    finally:
+        cloud.stop()
+
+
+@pytest.fixture
+def cloud_home(cloud_up: CloudUp) -> Path:
+    """A home with `buttonrig cloud up` running in it."""
+    return cloud_up.home
+
+
+def wait_for_clicks(home: Path, count: int, timeout: float = WAIT_S) -> list[dict]:
+    """The cloud's click log (`buttonrig clicks`) once it holds `count` clicks."""
+    deadline = time.monotonic() + timeout
+    while len(at_cloud := json.loads(buttonrig(home, "clicks").stdout)) < count:
+        assert time.monotonic() < deadline, f"{len(at_cloud)} of {count} clicks at the cloud"
+        time.sleep(0.2)  # polling the cloud's click log through the CLI
+    return at_cloud
 
 
 def test_started_button_is_provisioned_and_its_press_reaches_the_cloud_once(
@@ -133,3 +175,97 @@ def test_start_without_a_cloud_runs_the_button_unprovisioned(tmp_path: Path) -> 
     finally:
         buttonrig(tmp_path, "emulate", "stop", "--serial", "G030CLI0000002")
     assert processes_using(tmp_path / "boards") == []
+
+
+def test_a_running_button_reconnects_by_itself_when_the_cloud_comes_back(
+    cloud_up: CloudUp,
+) -> None:
+    """`cloud up` stopped and started again: the button keeps its endpoint and finds the cloud
+    there again; a press after the restart reaches the click log without touching the button."""
+    home = cloud_up.home
+    serial = "G030CLI0000003"
+    started = buttonrig(home, "emulate", "start", "--serial", serial)
+    assert started.returncode == 0, started.stderr
+    try:
+        before = json.loads(
+            buttonrig(home, "emulate", "press", "--serial", serial, "single").stdout
+        )
+        wait_for_clicks(home, 1)
+        cloud_up.stop()
+        cloud_up.start()
+        after = json.loads(
+            buttonrig(home, "emulate", "press", "--serial", serial, "double").stdout
+        )
+        # the board backs off up to a minute between attempts (services.Connection)
+        at_cloud = wait_for_clicks(home, 2, timeout=3 * WAIT_S)
+        ids = [c["message"]["eventId"] for c in at_cloud]
+        assert ids == [before["id"], after["id"]], (at_cloud, before, after)
+        console = (home / "boards" / serial / "console.log").read_text(errors="replace")
+        events = [parse_event_line(line) for line in console.splitlines()]
+        ups = [e for e in events if e and e["ev"] == "mqtt" and e.get("state") == "up"]
+        assert len(ups) >= 2, "the button did not report a second connection"
+    finally:
+        stopped = buttonrig(home, "emulate", "stop", "--serial", serial)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+def _certificates_of(home: Path, thing: str) -> dict[str, str]:
+    """certificateId -> status of every certificate attached to `thing` (through the CLI)."""
+    listed = buttonrig(home, "iot", "list-thing-principals", "--thing-name", thing)
+    assert listed.returncode == 0, listed.stderr
+    statuses = {}
+    for principal in json.loads(listed.stdout)["principals"]:
+        certificate_id = principal.rsplit("/", 1)[-1]
+        described = buttonrig(
+            home, "iot", "describe-certificate", "--certificate-id", certificate_id
+        )
+        statuses[certificate_id] = json.loads(described.stdout)["certificateDescription"]["status"]
+    return statuses
+
+
+def _start(home: Path, serial: str) -> dict:
+    started = buttonrig(home, "emulate", "start", "--serial", serial)
+    assert started.returncode == 0, started.stderr
+    return json.loads(started.stdout)["provisioned"]
+
+
+def _stop(home: Path, serial: str) -> None:
+    stopped = buttonrig(home, "emulate", "stop", "--serial", serial)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+def test_starting_a_button_again_records_no_click_and_leaves_one_active_certificate(
+    cloud_up: CloudUp,
+) -> None:
+    """`emulate stop` + `start` of one serial: a button whose configuration still works is not
+    set up again; one that must be (its endpoint moved) is set up with no press recorded, and
+    the certificate it replaced is made INACTIVE."""
+    home = cloud_up.home
+    serial = "G030CLI0000004"
+    first = _start(home, serial)
+    try:
+        _stop(home, serial)
+        again = _start(home, serial)
+        assert again["certificateId"] == first["certificateId"], "set up again for nothing"
+        assert _certificates_of(home, serial) == {first["certificateId"]: "ACTIVE"}
+
+        # the endpoint moves: a new port for this home (the remembered one given up)
+        _stop(home, serial)
+        cloud_up.stop()
+        (home / "cloud" / "broker-port").unlink()
+        cloud_up.start()
+        moved = _start(home, serial)
+        assert moved["endpoint"] != first["endpoint"], (moved, first)
+        assert _certificates_of(home, serial) == {
+            first["certificateId"]: "INACTIVE",
+            moved["certificateId"]: "ACTIVE",
+        }
+        assert json.loads(buttonrig(home, "clicks").stdout) == [], "a press nobody made"
+
+        pressed = json.loads(
+            buttonrig(home, "emulate", "press", "--serial", serial, "single").stdout
+        )
+        at_cloud = wait_for_clicks(home, 1)
+        assert [c["message"]["eventId"] for c in at_cloud] == [pressed["id"]]
+    finally:
+        buttonrig(home, "emulate", "stop", "--serial", serial)  # may be stopped already

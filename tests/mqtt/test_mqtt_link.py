@@ -114,6 +114,8 @@ class LinkRig:
         identity: ClientIdentity | None = None,
         client_id: str | None = None,
         start: bool = True,
+        clean_session: bool = True,
+        acknowledge_on_receipt: bool = True,
     ) -> MqttLink:
         client_id = client_id or self.name("link")
         link = MqttLink(
@@ -122,6 +124,8 @@ class LinkRig:
             client_id,
             on_publish,
             keepalive_s=keepalive_s,
+            clean_session=clean_session,
+            acknowledge_on_receipt=acknowledge_on_receipt,
         )
         self._links.append(link)
         if start:
@@ -499,3 +503,58 @@ def test_subscribe_is_false_when_the_broker_answers_failure(rig: LinkRig) -> Non
         assert any(b"denied/topic" in sent for sent in fake.subscribed)
     finally:
         link.stop()
+
+
+# ---- persistent session, acknowledged once handled ------------------------------------------
+
+
+@pytest.mark.parametrize("handled", [False, True])
+def test_a_message_acknowledged_only_once_handled_comes_again_to_the_next_session(
+    rig: LinkRig, handled: bool
+) -> None:
+    """With `acknowledge_on_receipt=False` the PUBACK leaves when the receiver calls
+    `acknowledge()`: a link that ended before that (its process killed mid-way) gets the message
+    again in its persistent session; one that acknowledged it does not."""
+    client_id = rig.name("durable")
+    identity = rig.identity(client_id)
+    inbox = Inbox()
+    first = connected(
+        rig.link(
+            inbox,
+            identity=identity,
+            client_id=client_id,
+            clean_session=False,
+            acknowledge_on_receipt=False,
+        )
+    )
+    topic = f"link/{client_id}/in"
+    assert first.subscribe(topic, qos=1)
+    rig.device().publish(topic, b"click", qos=1)
+    (message,) = inbox.take(1)
+    if handled:
+        first.acknowledge(message.packet_id)
+        wait_for(
+            lambda: f"Received PUBACK from {client_id} (Mid: {message.packet_id}" in rig.log(),
+            "the PUBACK reached the broker",
+        )
+    first.stop()
+
+    again = Inbox()
+
+    def handle(received: Publish) -> None:
+        again(received)
+        second.acknowledge(received.packet_id)
+
+    second = rig.link(
+        handle,
+        identity=identity,
+        client_id=client_id,
+        clean_session=False,
+        acknowledge_on_receipt=False,
+    )
+    connected(second)
+    if handled:
+        assert again.nothing_more(1.0)
+    else:
+        (redelivered,) = again.take(1)
+        assert (redelivered.topic, redelivered.payload) == (topic, b"click")

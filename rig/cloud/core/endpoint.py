@@ -2,6 +2,10 @@
 
 Written (atomically) once clients can connect, removed on a clean stop. A stale file left by a
 killed cloud is recognised by its dead `pid`.
+
+`<home>/cloud/broker-port`: the port the home's broker listened on, kept after the cloud stops so
+that the next `cloud up` listens there again and boards configured with the endpoint reconnect
+by themselves (the CA and the server certificate stay in the home too).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 FILE_NAME = "endpoint.json"
+PORT_FILE = "cloud/broker-port"
 
 
 def path_of(home: Path) -> Path:
@@ -64,3 +69,23 @@ def _alive(pid: int) -> bool:
             return stat.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return True
+
+
+def port_file(home: Path) -> Path:
+    return home / PORT_FILE
+
+
+def remembered_port(home: Path) -> int | None:
+    """The port the home's broker listened on last, or None (never started, or unreadable)."""
+    try:
+        port = int(port_file(home).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return port if 0 < port < 65536 else None
+
+
+def remember_port(home: Path, port: int) -> None:
+    target = port_file(home)
+    temporary = target.with_suffix(".tmp")
+    temporary.write_text(f"{port}\n")
+    os.replace(temporary, target)

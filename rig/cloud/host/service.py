@@ -10,6 +10,15 @@ It holds one MQTT link (rig/mqtt/link.py) as the cloud user and offers services 
   shadow service uses it (rig/cloud/shadow/mqtt.py): answering on the network thread saves two
   thread wake-ups and a GIL hand-over per request (docs/cloud-decisions.md "Shadow round trip").
 
+The host's session is persistent (clean session off, a stable client id, the services' QoS 1
+subscriptions): while it is away (a restart, a lost connection) and the broker stays up, the
+broker keeps every QoS 1 message for it and hands them over on its return, so a click the broker
+acknowledged to a device reaches the click log (docs/cloud-decisions.md "The cloud's session").
+A QoS 1 message is acknowledged to the broker only once every handler it was routed to has run
+(a message only taps take, once they have): if the process dies before that, the broker sends
+it again on the next connection. `stop()` stops the link before the worker, and the worker
+finishes every message the link took in.
+
 A third thread publishes the database outbox: messages any process wrote in its own transaction
 (registry events, REST shadow changes), in order, then deleted.
 
@@ -51,6 +60,7 @@ class _Work:
     handler: Handler
     topic: str
     payload: bytes
+    acknowledge: int = 0  # the QoS 1 packet id to acknowledge once handled (its last handler)
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,8 @@ class CloudService:
             CLOUD_USER,
             on_publish=self._on_message,
             after_read=self._after_read,
+            clean_session=False,
+            acknowledge_on_receipt=False,
         )
         self._threads: list[threading.Thread] = []
 
@@ -133,8 +145,8 @@ class CloudService:
 
     def stop(self) -> None:
         self._stopping.set()
+        self._link.stop()  # first: nothing it acknowledges may land behind the worker's end
         self._work.put(None)
-        self._link.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
@@ -147,9 +159,17 @@ class CloudService:
                 tap(message)
             except Exception:  # never let it reach the link: it would drop the connection
                 log.exception("the network-thread handler failed on %s", message.topic)
-        for route in self._routes:
-            if route.pattern.fullmatch(message.topic):
-                self._work.put(_Work(route.handler, message.topic, message.payload))
+        work = [
+            _Work(route.handler, message.topic, message.payload)
+            for route in self._routes
+            if route.pattern.fullmatch(message.topic)
+        ]
+        if message.qos and work:
+            work[-1].acknowledge = message.packet_id  # once its last handler has run
+        elif message.qos:
+            self._link.acknowledge(message.packet_id)  # the taps are done with it
+        for item in work:
+            self._work.put(item)
 
     def _after_read(self) -> None:
         for after_read in self._after_reads:
@@ -169,6 +189,8 @@ class CloudService:
                 work.handler(work.topic, work.payload)
             except Exception:
                 log.exception("handler for %s failed", work.topic)
+            if work.acknowledge:  # a handler that failed would fail again: not redelivered
+                self._link.acknowledge(work.acknowledge)
 
     # ---- outbox --------------------------------------------------------------------------
 
