@@ -105,18 +105,36 @@ class Connection:
         return err
 
     async def _clock(self):
+        # -> whether the clock can be trusted (set now, or kept through deep sleep)
         import clock
 
         try:
             await clock.sync()
-        except Exception as e:  # no NTP: reportedTime may be off, clicks still go out
+        except Exception as e:
             events.error("clock", "%s: %s" % (type(e).__name__, e))
+        return clock.valid()
 
     async def _watch(self, session):
         # a lost link ends the session, as it ends a chip's TCP connections
         while self.station.up.is_set():
             await asyncio.sleep_ms(self.LINK_POLL_MS)
         session.cancel()
+
+    async def _session(self):
+        # -> the fault that ended a session
+        from fault import Fault
+
+        session = asyncio.create_task(self.client.session())
+        watch = asyncio.create_task(self._watch(session))
+        try:
+            await session
+            err = Fault("closed")
+        except Fault as e:
+            err = e
+        except asyncio.CancelledError:
+            err = Fault("closed", "link lost")
+        watch.cancel()
+        return err
 
     async def run(self):
         from fault import Fault, backoff_ms
@@ -125,17 +143,12 @@ class Connection:
         c.on_up = self._up
         while True:
             await self.station.up.wait()
-            await self._clock()
-            session = asyncio.create_task(c.session())
-            watch = asyncio.create_task(self._watch(session))
-            try:
-                await session
-                err = Fault("closed")
-            except Fault as e:
-                err = e
-            except asyncio.CancelledError:
-                err = Fault("closed", "link lost")
-            watch.cancel()
+            if await self._clock():
+                err = await self._session()
+            else:
+                # A cold boot without SNTP: the RTC reads 2000 and mbedTLS would refuse every
+                # certificate as not yet valid. No doomed handshake; SNTP is retried first.
+                err = Fault("tls", "clock not set")
             err = self._ended(err)
             self._down(err)
             c.failures += 1
