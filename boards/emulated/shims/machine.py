@@ -113,22 +113,24 @@ class Pin:
     _irqs = {}  # pin id -> Pin with a handler
     _pulls = {}  # pin id -> (pull, hold): the pad's state, whichever Pin object set it
 
-    def __init__(self, id, mode=-1, pull=-1, value=None, **_kw):
+    def __init__(self, id, mode=-1, pull=-1, value=None, hold=None, **_kw):
         self._id = id
         self._mode = self.IN
         self._pull = None
         self._out = None
         self._handler = None
         self._trigger = 0
-        self.init(mode, pull, value)
+        self.init(mode, pull, value, hold)
 
     def init(self, mode=-1, pull=-1, value=None, hold=None, **_kw):
+        # hold: gpio_hold_en/dis (ports/esp32 machine_pin.c); kept per pad for deep sleep
         if mode != -1:
             self._mode = mode
         if pull != -1:
             self._pull = pull
         if pull != -1 or hold is not None:
-            Pin._pulls[self._id] = (self._pull, bool(hold))
+            held = Pin._pulls.get(self._id, (None, False))[1] if hold is None else bool(hold)
+            Pin._pulls[self._id] = (self._pull, held)
         if value is not None:
             self.value(value)
         elif self._mode in (self.OUT, self.OPEN_DRAIN) and self._out is None:
@@ -169,7 +171,7 @@ class Pin:
         if p is None:
             return self._pull
         self._pull = p
-        Pin._pulls[self._id] = (p, False)
+        Pin._pulls[self._id] = (p, Pin._pulls.get(self._id, (None, False))[1])
 
     def irq(self, handler=None, trigger=3, wake=None, hard=False):
         self._handler = handler
