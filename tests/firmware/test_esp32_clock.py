@@ -283,3 +283,61 @@ print("TRIES", len(tries))
     tries = int(next(line for line in lines if line.startswith("TRIES ")).split()[1])
     assert len(downs) >= 2 and tries - len(downs) in (0, 1), lines  # the last may be cut short
     assert "LED err_tls" in lines
+
+
+PRESS_DURING_CONNECT = """
+import _thread, asyncio, json, time, _rig, mqtt
+from fault import Fault
+def play():
+    time.sleep_ms(300)
+    _rig.set_level(0, 0)  # pressed for 200 ms while the handshake's crypto runs
+    time.sleep_ms(200)
+    _rig.set_level(0, 1)
+class Connect:
+    def __init__(self, app):
+        self.seen = []
+    def on_click(self, event):
+        self.seen.append(event["type"])
+    async def run(self):
+        await asyncio.sleep_ms(300)
+        ctx = mqtt.tls_context(open("{pki}/cert.der", "rb").read(),
+                               open("{pki}/key.der", "rb").read(), open("{pki}/ca.der", "rb").read())
+        c = mqtt.Client("button-clock-test", "127.0.0.1", {port}, ctx)
+        _thread.start_new_thread(play, ())
+        t0 = time.ticks_ms()
+        try:
+            await c.connect()
+            how = "up"
+        except Fault as e:
+            how = e.kind
+        took = time.ticks_diff(time.ticks_ms(), t0)
+        await asyncio.sleep_ms(2000)  # a SINGLE is decided double_ms after the release
+        print("RESULT " + json.dumps([how, took, self.seen]))
+        raise SystemExit
+def register(app):
+    app.add(Connect(app))
+"""
+
+
+def test_a_press_during_a_tls_handshake_is_a_click(tmp_path: Path) -> None:
+    """The handshake's crypto is one blocking C call on the chip (modelled: 1500 ms in the
+    verify callback); a press and its release during it reach the firmware together, late."""
+    with tls_server(tmp_path) as (port, pki):
+        flash = tmp_path / "flash"
+        flash.mkdir()
+        shutil.copy(REPO / "boards" / "emulated" / "board.py", flash / "board.py")
+        files = {
+            "services.py": PRESS_DURING_CONNECT.format(pki=pki, port=port).encode(),
+            "settings.json": json.dumps({"schema": 1, "heap_report_s": 0}).encode(),
+        }
+        lines = run_mp(
+            "import app\napp.main()\n",
+            workdir=flash,
+            path=(FIRMWARE_DIR, SHIMS_DIR),
+            files=files,
+            env={"BUTTONRIG_TLS_BLOCK_MS": "1500"},
+            timeout=60,
+        )
+    how, took, seen = json.loads(next(line for line in lines if line.startswith("RESULT "))[7:])
+    assert how == "up" and took >= 1500, lines
+    assert seen == ["SINGLE"], lines
