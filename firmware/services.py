@@ -120,22 +120,6 @@ class Connection:
             await asyncio.sleep_ms(self.LINK_POLL_MS)
         session.cancel()
 
-    async def _session(self):
-        # -> the fault that ended a session
-        from fault import Fault
-
-        session = asyncio.create_task(self.client.session())
-        watch = asyncio.create_task(self._watch(session))
-        try:
-            await session
-            err = Fault("closed")
-        except Fault as e:
-            err = e
-        except asyncio.CancelledError:
-            err = Fault("closed", "link lost")
-        watch.cancel()
-        return err
-
     async def run(self):
         from fault import Fault, backoff_ms
 
@@ -143,12 +127,21 @@ class Connection:
         c.on_up = self._up
         while True:
             await self.station.up.wait()
-            if await self._clock():
-                err = await self._session()
-            else:
+            if not await self._clock():
                 # A cold boot without SNTP: the RTC reads 2000 and mbedTLS would refuse every
                 # certificate as not yet valid. No doomed handshake; SNTP is retried first.
                 err = Fault("tls", "clock not set")
+            else:
+                session = asyncio.create_task(c.session())
+                watch = asyncio.create_task(self._watch(session))
+                try:
+                    await session
+                    err = Fault("closed")
+                except Fault as e:
+                    err = e
+                except asyncio.CancelledError:
+                    err = Fault("closed", "link lost")
+                watch.cancel()
             err = self._ended(err)
             self._down(err)
             c.failures += 1
