@@ -30,7 +30,7 @@ from rig.drivers.console import ConsoleLog
 from rig.drivers.console_proxy import Child, ConsoleProxy
 from rig.drivers.profile import BoardProfile
 from rig.drivers.sidechannel import Message, SideChannel, SideChannelError
-from rig.unix_port.app_clock import app_clock_prefix
+from rig.unix_port.app_clock import wake_clock_prefix
 from rig.unix_port.binary import checked_binary, default_binary
 
 # machine.reset_cause() / wake_reason() values (ESP32 constants, mirrored by the shim).
@@ -256,7 +256,7 @@ class EmulatedBoard(Board):
             }
         )
         env.update(self.env)
-        argv = [*app_clock_prefix(), self.binary]  # ticks from the app's start, as on the chip
+        argv = [*wake_clock_prefix(), self.binary]  # ticks from the app's start, as on the chip
         if self.heapsize:
             argv += ["-X", f"heapsize={self.heapsize}"]
         if run_main:

@@ -218,7 +218,7 @@ def _first_tick(lines: list[str]) -> int:
 
 def test_a_hold_that_woke_the_board_is_measured_from_the_apps_start(tmp_path: Path) -> None:
     """On the chip ticks_ms() counts from the app's start and the firmware's first line runs
-    later (the rig's time namespace puts it a second or more after tick 0). A hold that woke the
+    later (the time namespace of rig/unix_port/app_clock.py puts it a second after tick 0). A hold that woke the
     board and ends just past long_ms (3000) from tick 0 is a LONG."""
     env = {**WOKE_BY_BUTTON, "BUTTONRIG_PINS": json.dumps({"0": 0})}  # still held at boot
     # Released at tick 3300, or 500 ms after the service's first look if that comes later (a

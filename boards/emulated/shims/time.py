@@ -7,11 +7,11 @@
 # it across deep sleep). A board whose RTC was never set (BUTTONRIG_COLD_RTC=1: a cold power-on
 # on the chip) reads 2000-01-01 plus its uptime, as the chip does.
 #
-# Ticks are the unix port's own: ticks_ms() is CLOCK_MONOTONIC, and the rig starts the process
-# in a time namespace where that clock reads about a second, so that, as on the chip
-# (esp_timer_get_time, ports/esp32 mphalport.c), ticks count from the app's start and MicroPython's
-# own start has used some of them before the firmware's first line (rig/unix_port/app_clock.py).
-# They cannot be offset here: asyncio's C task queue reads the port's ticks itself.
+# Ticks are the unix port's own: ticks_ms() is CLOCK_MONOTONIC, and the rig starts the process in
+# a time namespace where that clock starts near 0 (a board the rig wakes) or at 1000 (tests), so
+# that, as on the chip (esp_timer_get_time, ports/esp32 mphalport.c), ticks count from the app's
+# start (rig/unix_port/app_clock.py). They cannot be offset here: asyncio's C task queue reads the
+# port's ticks itself.
 import sys
 
 _p = sys.path
