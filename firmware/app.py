@@ -6,25 +6,21 @@ from the optional module `services` (`services.register(app)` calls `app.add(...
 the board still detects clicks and prints them. `app.set_busy(name, True)` keeps the board awake.
 """
 
-from time import ticks_ms
+import asyncio
+import os
+from binascii import hexlify
 
-T_BOOT = ticks_ms()  # as early as possible: a press that woke the board began about now
-
-import asyncio  # noqa: E402
-import os  # noqa: E402
-from binascii import hexlify  # noqa: E402
-
-import board  # noqa: E402
-import events  # noqa: E402
-import identity  # noqa: E402
-import power  # noqa: E402
-import store  # noqa: E402
-from button import Button  # noqa: E402
-from clicks import ClickDetector  # noqa: E402
-from led import Led, make_driver  # noqa: E402
-from machine import Pin  # noqa: E402
-from micropython import const  # noqa: E402
-from settings import Settings  # noqa: E402
+import board
+import events
+import identity
+import power
+import store
+from button import Button
+from clicks import ClickDetector
+from led import Led, make_driver
+from machine import Pin
+from micropython import const
+from settings import Settings
 
 _TIMINGS = ("debounce_ms", "double_ms", "long_ms")
 _RESTART_PAUSE_S = const(5)  # a failed service is restarted after this pause
@@ -76,12 +72,16 @@ class App:
         detector = ClickDetector(s["debounce_ms"], s["double_ms"], s["long_ms"])
         self.led = Led(make_driver(board))
         if board.BUTTON_PULL_UP:
-            pin = Pin(board.BUTTON_PIN, Pin.IN, Pin.PULL_UP)
+            # hold=False releases the hold power.Sleeper set (the stub lacks it; ports/esp32
+            # machine_pin.c passes the constructor's keywords to init)
+            pin = Pin(board.BUTTON_PIN, Pin.IN, Pin.PULL_UP, hold=False)  # type: ignore[call-arg]
         else:  # e.g. GPIO39 has no pull resistor: the board has its own
             pin = Pin(board.BUTTON_PIN, Pin.IN)
         self.button = Button(pin, board.BUTTON_ACTIVE_LOW, detector, self._click, self._long_hold)
         if power.woke_by_button():
-            self.button.seed_press(T_BOOT)
+            # ticks_ms() counts from the app's start (esp_timer, ports/esp32 mphalport.c) and the
+            # press that woke the chip began before it: tick 0 is the earliest time it can name.
+            self.button.seed_press(0)
         self.button.start()
         self.add(power.Sleeper(self))
         self._load_services()

@@ -36,11 +36,14 @@ class Button:
         self._flag = asyncio.ThreadSafeFlag()  # type: ignore[attr-defined]
         self._hold_reported = None  # press time whose long hold was reported
         self._irq_cb = self._irq  # bound method made once: no allocation per edge
+        self._last_lv = 1  # level and time of the last ring entry
+        self._last_t = 0
 
     def start(self):
         """Enable the IRQ (both edges)."""
         pin = self.pin
         pin.irq(handler=self._irq_cb, trigger=pin.IRQ_FALLING | pin.IRQ_RISING)
+        self._put(pin.value(), ticks_ms())  # the level now (a repeat is ignored): no edge lost
 
     def idle(self):
         """No edge waiting in the ring and no gesture in progress."""
@@ -50,27 +53,38 @@ class Button:
         return (self.pin.value() == 0) == self.active_low
 
     def seed_press(self, t_press):
-        """The board woke on this button: the press began at `t_press` (boot); then feed the
-        level seen now, so a hold that woke the board is measured from boot."""
+        """The board woke on this button: the press began at `t_press` (tick 0, the app's start,
+        or before). Still held: it is measured from there. Released before the firmware could
+        look: a tap (its end is unknown; a press of one debounce)."""
         det = self.detector
-        debounce = det.timings()[0]
         det.feed(True, t_press)
-        confirmed = ticks_add(t_press, debounce)
-        now = ticks_ms()
-        if ticks_diff(confirmed, now) > 0:
-            now = confirmed  # a tap already over still counts as a press
-        det.feed(self.pressed(), now)
+        if not self.pressed():
+            det.feed(False, ticks_add(t_press, det.timings()[0] + 1))
 
     def _irq(self, pin):
+        # A soft IRQ (the only kind on the ESP32): it reads the time and level when it runs, which
+        # after a blocking C call (DNS, TLS handshake, flash write) is long after its edge.
+        now = ticks_ms()
+        lv = pin.value()
+        pulse = self.detector.timings()[0] + 1
+        if lv == self._last_lv and ticks_diff(now, self._last_t) > pulse:
+            # It reads the level the previous callback read: it stands for two edges or more (a
+            # press and its release, held back together). Keep that press, one debounce long.
+            self._put(1 - lv, ticks_add(now, -pulse))
+        self._put(lv, now)
+        self._flag.set()
+
+    def _put(self, lv, t):
         w = self._w
         n = (w + 1) % _RING
         if n == self._r:
             self.lost += 1
-        else:
-            self._t[w] = ticks_ms()  # type: ignore  # stub: ticks are a NewType of int
-            self._lv[w] = pin.value()
-            self._w = n
-        self._flag.set()
+            return
+        self._t[w] = t
+        self._lv[w] = lv
+        self._w = n
+        self._last_lv = lv
+        self._last_t = t
 
     def _drain(self):
         det = self.detector

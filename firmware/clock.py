@@ -1,11 +1,15 @@
-# Wall clock for reportedTime. A clock that already reads a plausible date (the RTC kept it
-# through deep sleep, or the unix port's host clock) is trusted; otherwise one small SNTP query
-# sets the RTC. The board profile may name the NTP server (NTP_HOST).
+# Wall clock for reportedTime and for mbedTLS, which checks certificate dates against it. A clock
+# that already reads a plausible date (the RTC kept it through deep sleep, or the unix port's host
+# clock) is trusted; otherwise one small SNTP query sets the RTC.
+# The port's epoch, found as micropython-lib's ntptime does: 2000 on the ESP32 (no
+# MICROPY_EPOCH_IS_1970), 1970 on the unix port and CPython.
 import struct
 import time
 
-VALID_AFTER = 1735689600  # 2025-01-01T00:00:00Z: earlier means the RTC was never set
-NTP_DELTA = 2208988800  # 1900 -> 1970
+_Y2K = 946684800  # 1970 -> 2000
+_EPOCH = 0 if time.gmtime(0)[0] == 1970 else _Y2K  # the epoch in Unix seconds
+VALID_AFTER = 1735689600 - _EPOCH  # 2025-01-01T00:00:00Z: earlier means the RTC was never set
+NTP_DELTA = 2208988800 + _EPOCH  # 1900 -> the port's epoch
 RESYNC_S = 6 * 3600
 
 _synced_at = None
@@ -34,7 +38,8 @@ def ntp_request():
 
 
 def ntp_seconds(reply):
-    # Unix seconds from a server reply (transmit timestamp), ValueError if it is not one
+    # Seconds since the port's epoch from a server reply (transmit timestamp), ValueError if it
+    # is not one
     if len(reply) < 48 or reply[0] & 0x07 not in (4, 5):
         raise ValueError("not an NTP server reply")
     secs = struct.unpack_from("!I", reply, 40)[0]
@@ -49,7 +54,7 @@ def needs_sync():
     return _synced_at is not None and time.time() - _synced_at > RESYNC_S
 
 
-async def sync(host="pool.ntp.org", timeout_ms=3000):
+async def sync(host="pool.ntp.org", timeout_ms=3000, port=123):
     # -> True when the clock was set from NTP, False when it was already right
     global _synced_at
     if not needs_sync():
@@ -59,7 +64,7 @@ async def sync(host="pool.ntp.org", timeout_ms=3000):
 
     import machine
 
-    addr = socket.getaddrinfo(host, 123)[0][-1]
+    addr = socket.getaddrinfo(host, port)[0][-1]
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.setblocking(False)

@@ -3,6 +3,7 @@
 import asyncio
 from time import ticks_diff, ticks_ms
 
+import board
 import events
 import machine
 
@@ -69,5 +70,9 @@ class Sleeper:
         import esp32
 
         pin = app.button.pin
+        if board.BUTTON_PULL_UP:
+            # The S2/S3 drop the pad's pull-up in deep sleep unless it is held (MicroPython issue
+            # #15260): a floating pin wakes the chip at once. app.boot releases the hold.
+            pin.init(pin.IN, pin.PULL_UP, hold=True)
         esp32.wake_on_ext0(pin, not app.button.active_low)  # wake level; positional per the stub
         machine.deepsleep()

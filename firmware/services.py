@@ -111,12 +111,14 @@ class Connection:
         return err
 
     async def _clock(self):
+        # -> whether the clock can be trusted (set now, or kept through deep sleep)
         import clock
 
         try:
             await clock.sync()
-        except Exception as e:  # no NTP: reportedTime may be off, clicks still go out
+        except Exception as e:
             events.error("clock", "%s: %s" % (type(e).__name__, e))
+        return clock.valid()
 
     async def _watch(self, session):
         # a lost link ends the session, as it ends a chip's TCP connections
@@ -131,17 +133,21 @@ class Connection:
         c.on_up = self._up
         while True:
             await self.station.up.wait()
-            await self._clock()
-            session = asyncio.create_task(c.session())
-            watch = asyncio.create_task(self._watch(session))
-            try:
-                await session
-                err = Fault("closed")
-            except Fault as e:
-                err = e
-            except asyncio.CancelledError:
-                err = Fault("closed", "link lost")
-            watch.cancel()
+            if not await self._clock():
+                # A cold boot without SNTP: the RTC reads 2000 and mbedTLS would refuse every
+                # certificate as not yet valid. No doomed handshake; SNTP is retried first.
+                err = Fault("tls", "clock not set")
+            else:
+                session = asyncio.create_task(c.session())
+                watch = asyncio.create_task(self._watch(session))
+                try:
+                    await session
+                    err = Fault("closed")
+                except Fault as e:
+                    err = e
+                except asyncio.CancelledError:
+                    err = Fault("closed", "link lost")
+                watch.cancel()
             err = self._ended(err)
             self._down(err)
             c.failures += 1

@@ -30,6 +30,7 @@ from rig.drivers.console import ConsoleLog
 from rig.drivers.console_proxy import Child, ConsoleProxy
 from rig.drivers.profile import BoardProfile
 from rig.drivers.sidechannel import Message, SideChannel, SideChannelError
+from rig.unix_port.app_clock import wake_clock_prefix
 from rig.unix_port.binary import checked_binary, default_binary
 
 # machine.reset_cause() / wake_reason() values (ESP32 constants, mirrored by the shim).
@@ -255,7 +256,7 @@ class EmulatedBoard(Board):
             }
         )
         env.update(self.env)
-        argv = [self.binary]
+        argv = [*wake_clock_prefix(), self.binary]  # ticks from the app's start, as on the chip
         if self.heapsize:
             argv += ["-X", f"heapsize={self.heapsize}"]
         if run_main:
@@ -330,7 +331,10 @@ class EmulatedBoard(Board):
         ms = note.get("ms")
         self.console.note(f"deep sleep (ms={ms}, ext0={self._sleep_ext0})")
         wake_pin = self._sleep_ext0[0] if self._sleep_ext0 else None
-        if wake_pin is not None and self._wakes_on(wake_pin, self._pins.get(wake_pin, -1)):
+        level = self._pins.get(wake_pin, -1) if wake_pin is not None else -1
+        if wake_pin is not None and note.get("pull_lost") == wake_pin:
+            level = 0  # the pad lost its pull-up (ESP32-S3 without hold=True): it floats low
+        if wake_pin is not None and self._wakes_on(wake_pin, level):
             # ext0 is level-triggered: a button already held wakes the chip at once.
             self._cancel_sleep()
             self._spawn(DEEPSLEEP_RESET, EXT0_WAKE)

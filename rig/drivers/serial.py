@@ -13,6 +13,7 @@ The same driver runs in CI against an emulated board served by `rig.drivers.rfc2
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import serial
+from serial.tools import list_ports
+from serial.tools.list_ports_common import ListPortInfo
 
 from host import deploy as host_deploy
 from host.console_events import Event
@@ -105,6 +108,21 @@ class ConsoleReader:
                     sink(data)
 
 
+ESPRESSIF_USB_VID = 0x303A  # the chip's own USB port (USB-Serial/JTAG or TinyUSB CDC)
+NATIVE_USB = "native-usb"  # RIG_PRESS / RIG_RESET of a board reached through that port
+
+
+def is_native_usb(url: str, ports: Sequence[ListPortInfo] | None = None) -> bool:
+    """Whether `url` is an ESP32-S2/S3/C3's own USB port. Its DTR/RTS are virtual lines of the
+    USB CDC device (MicroPython shared/tinyusb/mp_usbd_cdc.c), wired to neither GPIO0 nor EN;
+    the DevKitC-1's auto-reset circuit hangs on the USB-UART bridge of its other port."""
+    if not url.startswith("/dev/") and not url.upper().startswith("COM"):
+        return False
+    names = {url, os.path.realpath(url)}
+    listed = list_ports.comports() if ports is None else ports
+    return any(p.device in names and p.vid == ESPRESSIF_USB_VID for p in listed)
+
+
 class AutoResetLines:
     """Press and reset through DTR/RTS, as the profile's RIG_PRESS / RIG_RESET allow."""
 
@@ -116,7 +134,17 @@ class AutoResetLines:
         self.pressed = False
         self.reset_held = False
 
+    def _native_usb(self) -> None:
+        if NATIVE_USB in (self._press, self._reset):
+            raise BoardCapabilityError(
+                f"{self._board} is the chip's own USB port: its DTR/RTS are virtual lines that "
+                "reach neither GPIO0 nor EN, so the rig can neither press nor reset the board "
+                "through it. Connect the board's UART port (its USB-UART bridge, e.g. "
+                "/dev/ttyUSB0) and give that to --board"
+            )
+
     def set_button(self, pressed: bool) -> None:
+        self._native_usb()
         if self._press != "dtr":
             raise BoardCapabilityError(
                 f"{self._board}: RIG_PRESS is {self._press!r}; the rig can press only a button "
@@ -145,6 +173,7 @@ class AutoResetLines:
         self.reset_held = False
 
     def _require_reset(self) -> None:
+        self._native_usb()
         if self._reset != "rts":
             raise BoardCapabilityError(
                 f"{self._board}: RIG_RESET is {self._reset!r}; the rig can reset only through "
@@ -187,12 +216,11 @@ class SerialBoard(Board):
         self.port = port
         self.power = power
         self._powered = True  # a board on USB is powered from the moment it is plugged in
-        self.lines = AutoResetLines(
-            port,
-            rig_press or str(self.profile.get("RIG_PRESS", "none")),
-            rig_reset or str(self.profile.get("RIG_RESET", "none")),
-            self.name,
-        )
+        press = rig_press or str(self.profile.get("RIG_PRESS", "none"))
+        reset = rig_reset or str(self.profile.get("RIG_RESET", "none"))
+        if is_native_usb(url):
+            press = reset = NATIVE_USB
+        self.lines = AutoResetLines(port, press, reset, self.name)
         sinks: list[Callable[[bytes], object]] = [self.console.feed]
         if self._log is not None:
             sinks.append(self._log.write)

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any
 
 from host.paths import FIRMWARE_DIR
+from rig.unix_port.app_clock import app_clock_prefix
 from rig.unix_port.binary import default_binary
 
 
@@ -71,7 +72,7 @@ def run_mp(
         script.write_text(source)
         data_file = Path(scratch) / "mp_input.json"
         data_file.write_text(json.dumps(data))
-        argv = [default_binary()]
+        argv = [*app_clock_prefix(), default_binary()]
         if heapsize:
             argv += ["-X", f"heapsize={heapsize}"]
         argv += [str(script), str(data_file)]
@@ -137,7 +138,7 @@ class MicroPythonProcess:
         self._queue: queue.Queue[str | None] = queue.Queue()  # None: the output has ended
         self._ended = False
         self.process = subprocess.Popen(
-            [default_binary(), "-c", source],
+            [*app_clock_prefix(), default_binary(), "-c", source],
             cwd=workdir,
             env=full_env,
             stdin=subprocess.DEVNULL,

@@ -11,13 +11,14 @@ pytest's `pythonpath` (and pyrightconfig.json on `extraPaths`).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 
 from rig.cloud.certificates.ca import CertificateAuthority, IssuedCertificate, PrivateKey
 
@@ -77,6 +78,26 @@ class ThrowawayCa:
         """A TLS server certificate for `hostnames` (DNS names or IP addresses; the first is
         the subject's common name)."""
         return _key_pair(self._ca.issue_server_certificate(hostnames))
+
+    def short_lived_server(self, days: int, *hostnames: str) -> KeyPair:
+        """Like server(), valid for `days` from now only, as a public TLS server's certificate
+        (the cloud's own last until 2099): a clock decades off finds it expired."""
+        pair = self.server(*hostnames)
+        cert = pair.certificate
+        start = cert.not_valid_before_utc
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(cert.subject)
+            .issuer_name(cert.issuer)
+            .public_key(cert.public_key())
+            .serial_number(cert.serial_number)
+            .not_valid_before(start)
+            .not_valid_after(start + dt.timedelta(days=days))
+        )
+        for extension in cert.extensions:
+            builder = builder.add_extension(extension.value, extension.critical)
+        signed = builder.sign(self._ca._key, hashes.SHA256())
+        return KeyPair(pair.key, signed)
 
 
 @functools.cache

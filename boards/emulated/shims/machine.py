@@ -17,6 +17,7 @@ for _n in dir(_m):
 
 import _thread  # noqa: E402
 import binascii  # noqa: E402
+import builtins  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
@@ -45,11 +46,53 @@ _wake_reason = _rig.env_int("BUTTONRIG_WAKE_REASON", 0)
 _freq = 160000000
 
 
+# Soft IRQs as on the ESP32: the pin ISR only calls mp_sched_schedule(handler, pin) (ports/esp32
+# machine_pin.c; `irq()` has no `hard` argument), so the handler reads ticks_ms() and value()
+# when it runs, not at the edge. The queue holds MICROPY_SCHEDULER_DEPTH = 8 entries (ports/esp32
+# mpconfigport.h) and mp_sched_schedule drops what does not fit, silently. Nothing scheduled runs
+# while the main task is inside a blocking C call (DNS, the TLS handshake's crypto, flash
+# writes): `blocking(ms)` models one, and edges queue (up to 8) until it returns.
+_SCHED_DEPTH = 8
+_queue = []  # [handler, arg] scheduled, not yet run
+_queue_lock = _thread.allocate_lock()
+_blocked = 0  # > 0: the main task is in a blocking C call
+
+
 def _soft_irq(handler, arg):
+    with _queue_lock:
+        if len(_queue) >= _SCHED_DEPTH:
+            return  # the scheduler's queue is full: the event is lost
+        _queue.append((handler, arg))
+    _kick()
+
+
+def _kick():
+    if not _blocked:
+        try:
+            micropython.schedule(_run_queue, None)
+        except RuntimeError:
+            pass  # the unix port's own queue is full: a _run_queue already pending runs them
+
+
+def _run_queue(_):
+    while not _blocked:
+        with _queue_lock:
+            if not _queue:
+                return
+            handler, arg = _queue.pop(0)
+        handler(arg)
+
+
+def blocking(ms):
+    """The main task spends `ms` in a blocking C call (on the chip's clock): no soft IRQ runs."""
+    global _blocked
+    _blocked += 1
     try:
-        micropython.schedule(handler, arg)
-    except RuntimeError:
-        pass  # scheduler queue full: the ESP32 drops the event the same way
+        if ms > 0:
+            time.sleep_ms(ms)
+    finally:
+        _blocked -= 1
+    _kick()
 
 
 class Pin:
@@ -68,21 +111,26 @@ class Pin:
     DRIVE_3 = 3
 
     _irqs = {}  # pin id -> Pin with a handler
+    _pulls = {}  # pin id -> (pull, hold): the pad's state, whichever Pin object set it
 
-    def __init__(self, id, mode=-1, pull=-1, value=None, **_kw):
+    def __init__(self, id, mode=-1, pull=-1, value=None, hold=None, **_kw):
         self._id = id
         self._mode = self.IN
         self._pull = None
         self._out = None
         self._handler = None
         self._trigger = 0
-        self.init(mode, pull, value)
+        self.init(mode, pull, value, hold)
 
-    def init(self, mode=-1, pull=-1, value=None, **_kw):
+    def init(self, mode=-1, pull=-1, value=None, hold=None, **_kw):
+        # hold: gpio_hold_en/dis (ports/esp32 machine_pin.c); kept per pad for deep sleep
         if mode != -1:
             self._mode = mode
         if pull != -1:
             self._pull = pull
+        if pull != -1 or hold is not None:
+            held = Pin._pulls.get(self._id, (None, False))[1] if hold is None else bool(hold)
+            Pin._pulls[self._id] = (self._pull, held)
         if value is not None:
             self.value(value)
         elif self._mode in (self.OUT, self.OPEN_DRAIN) and self._out is None:
@@ -123,6 +171,7 @@ class Pin:
         if p is None:
             return self._pull
         self._pull = p
+        Pin._pulls[self._id] = (p, Pin._pulls.get(self._id, (None, False))[1])
 
     def irq(self, handler=None, trigger=3, wake=None, hard=False):
         self._handler = handler
@@ -242,6 +291,8 @@ def _rtc_state():
 
 
 class RTC:
+    # The clock itself is the `time` shim's (2000 epoch, as ports/esp32 machine_rtc.c): datetime()
+    # reads and sets it; the offset and the memory are kept by the rig across deep sleep.
     _MEM_MAX = 2048
     _st = {}  # shared by every RTC(): one clock, one memory
     _loaded = False
@@ -256,12 +307,11 @@ class RTC:
         _rig.send({"op": "rtc", "state": RTC._st})
 
     def datetime(self, dt=None):
-        off = RTC._st.get("offset", 0)
         if dt is None:
-            t = time.localtime(time.time() + off)
+            t = time.gmtime()
             return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], 0)
         y, mo, d, _wd, h, mi, s = dt[:7]
-        RTC._st["offset"] = time.mktime((y, mo, d, h, mi, s, 0, 0)) - time.time()
+        RTC._st["offset"] = time.set_rtc_unix(time.unix_seconds(y, mo, d, h, mi, s))
         self._save()
 
     def init(self, dt):
@@ -330,6 +380,20 @@ def soft_reset():
     _rig.end()
 
 
+def _pull_lost(pin):
+    # The ESP32-S2/S3 do not keep a digital pad's pull-up through deep sleep once ext0 hands the
+    # pad to the RTC domain, unless the pad is held (Pin(..., hold=True): gpio_hold_en in ports/
+    # esp32 machine_pin.c); MicroPython issue #15260. The original ESP32 keeps it.
+    try:
+        import board
+
+        chip = getattr(board, "CHIP", "esp32")
+    except ImportError:
+        chip = "esp32"
+    pull, hold = Pin._pulls.get(pin, (None, False))
+    return chip in ("esp32s2", "esp32s3") and pull == Pin.PULL_UP and not hold
+
+
 def deepsleep(time_ms=0):
     try:
         import esp32
@@ -337,7 +401,10 @@ def deepsleep(time_ms=0):
         ext0 = getattr(esp32, "_ext0", None)
     except ImportError:
         ext0 = None
-    _rig.send({"op": "deepsleep", "ms": time_ms or None, "ext0": ext0})
+    msg = {"op": "deepsleep", "ms": time_ms or None, "ext0": ext0}
+    if ext0 and _pull_lost(ext0[0]):
+        msg["pull_lost"] = ext0[0]  # the pad floats low while the chip sleeps
+    _rig.send(msg)
     _rig.end()
 
 
@@ -349,3 +416,18 @@ def lightsleep(time_ms=0):
 
 
 sleep = lightsleep
+
+
+# The TLS date check (_tlsclock) is installed when the firmware first imports ssl: a board that
+# never uses TLS does not load it.
+_import = builtins.__import__
+
+
+def _importing(name, *args):
+    module = _import(name, *args)
+    if name == "ssl" and "_tlsclock" not in sys.modules:
+        _import("_tlsclock")
+    return module
+
+
+builtins.__import__ = _importing

@@ -1,0 +1,103 @@
+# Makes the emulated board's TLS judge certificate dates by the board's clock, as on the chip.
+#
+# On the ESP32, mbedTLS checks every certificate's validity dates (CONFIG_MBEDTLS_HAVE_TIME_DATE
+# in ports/esp32 boards/sdkconfig.base) against the RTC: time() in the 2000 epoch plus 946684800
+# (ports/esp32 main.c). An RTC set 30 years ahead makes every certificate "expired"; an RTC never
+# set (2000-01-01) makes every one "not yet valid". The unix port's mbedTLS checks the host's
+# clock instead, so the board's own clock would never matter. Here the verify callback that
+# mbedTLS calls for each certificate of the broker's chain (extmod/modtls_mbedtls.c
+# ssl_sock_cert_verify) also checks the dates against the board's clock (the `time` shim) and
+# fails the handshake the way mbedTLS does (MBEDTLS_ERR_X509_CERT_VERIFY_FAILED).
+#
+# It also models the handshake's cost on the chip: the certificate checks and key exchange run
+# inside one blocking C call, during which no soft IRQ runs (machine.blocking):
+# BUTTONRIG_TLS_BLOCK_MS (default 0: only the host's own, much shorter, time).
+import os
+import ssl
+import time
+
+import machine
+
+VERIFY_FAILED = -0x2700  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
+_BLOCK_MS = int(os.getenv("BUTTONRIG_TLS_BLOCK_MS") or "0")
+
+
+def _tlv(der, i):
+    # -> (tag, start of the value, end of the value) of the DER element at i
+    tag = der[i]
+    n = der[i + 1]
+    i += 2
+    if n & 0x80:
+        k = n & 0x7F
+        n = int.from_bytes(bytes(der[i : i + k]), "big")
+        i += k
+    return tag, i, i + n
+
+
+def _seconds(tag, text):
+    # UTCTime (0x17) YYMMDDHHMMSSZ or GeneralizedTime (0x18) YYYYMMDDHHMMSSZ -> Unix seconds
+    if tag == 0x17:
+        y = int(text[0:2])
+        y += 2000 if y < 50 else 1900
+        text = text[2:]
+    else:
+        y = int(text[0:4])
+        text = text[4:]
+    f = [int(text[j : j + 2]) for j in range(0, 10, 2)]
+    return time.unix_seconds(y, f[0], f[1], f[2], f[3], f[4])
+
+
+def validity(der):
+    """(notBefore, notAfter) of a DER certificate, in Unix seconds."""
+    _, i, _ = _tlv(der, 0)  # Certificate
+    _, i, _ = _tlv(der, i)  # TBSCertificate
+    tag, _, end = _tlv(der, i)
+    if tag == 0xA0:  # [0] version
+        i = end
+        _, _, end = _tlv(der, i)
+    i = end  # past the serial number
+    for _ in range(2):  # signature algorithm, issuer
+        _, _, i = _tlv(der, i)
+    _, i, _ = _tlv(der, i)  # Validity
+    out = []
+    for _ in range(2):
+        tag, s, e = _tlv(der, i)
+        out.append(_seconds(tag, bytes(der[s:e]).decode()))
+        i = e
+    return out
+
+
+class _DatedCallback:
+    # Wraps the firmware's verify_callback (or none). mbedTLS calls it from the chain's top down to
+    # the broker's own certificate (depth 0), after its own checks: like the chip, every
+    # certificate is shown to the firmware, and the dates fail the handshake at depth 0.
+    def __init__(self, inner):
+        self.inner = inner
+        self.bad = False
+
+    def __call__(self, cert, depth):
+        now = time.unix_ns() // 1000000000
+        start, end = validity(cert)
+        if not start <= now <= end:
+            self.bad = True
+        r = self.inner(cert, depth) if self.inner is not None else 0
+        if depth == 0:
+            machine.blocking(_BLOCK_MS)
+            if self.bad and not r:
+                return VERIFY_FAILED
+        return r
+
+
+_wrap = ssl.SSLContext.wrap_socket
+
+
+def _wrap_socket(self, sock, *args, **kwargs):
+    ctx = self._context
+    cb = ctx.verify_callback
+    if isinstance(cb, _DatedCallback):
+        cb = cb.inner
+    ctx.verify_callback = _DatedCallback(cb)
+    return _wrap(self, sock, *args, **kwargs)
+
+
+ssl.SSLContext.wrap_socket = _wrap_socket
