@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 from rig.broker import MosquittoBroker
+from rig.cloud.auth.decisions import ConnectionDecision
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import Board
@@ -104,25 +105,25 @@ class BrokerOutage:
         self.broker.stop()
 
     def start(self, hold_off: list[str]) -> None:
-        runtime = self.runtime
-        snapshot = runtime.compiler.compile()
-        refused = set(snapshot.refused) | set(hold_off)
-        serials = [
-            int(row["serial"])
-            for row in runtime.cloud.certificates.all_rows()
-            if row["certificate_id"] in refused
-        ]
-        # a stopped broker keeps what reload() gives it for its next start
-        self.broker.reload(
-            snapshot.acl_text, runtime.cloud.ca.certificate_revocation_list(serials)
-        )
+        server = self.runtime.plugin_server
+        assert server is not None
+        decide = self.runtime.decider.decide
+        held = set(hold_off)
+
+        def holding_off(certificate_id: str, client_id: str) -> ConnectionDecision:
+            if certificate_id in held:
+                return ConnectionDecision(False, "held off until the cloud service is back")
+            return decide(certificate_id, client_id)
+
+        server.decide = holding_off  # the broker plugin asks at each CONNECT
         self.broker.start(port=self.port)
         if self.broker.log_file is not None:
             self.logs.append(self.broker.log_file)
 
     def release(self) -> None:
         """The auth in force now, without the hold-off."""
-        self.runtime.sync_auth()
+        assert self.runtime.plugin_server is not None
+        self.runtime.plugin_server.decide = self.runtime.decider.decide
 
 
 def wait_cloud_listening(probe: DeviceClient, clicks: ClickLog, timeout: float = WAIT_S) -> None:
