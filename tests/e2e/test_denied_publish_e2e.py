@@ -66,8 +66,8 @@ def test_a_denied_click_shows_forbidden_stays_on_flash_and_arrives_once_allowed(
     assert click["id"] in outbox_event_ids(board.flash)
     assert click["id"] not in [c.event_id for c in clicks.clicks(setup.serial)]
 
-    # A policy that allows the click topic, attached to the certificate: the cloud regenerates
-    # the broker's ACL; the board's next session delivers the click.
+    # A policy that allows the click topic, attached to the certificate: the broker plugin asks
+    # again at the board's next CONNECT; that session delivers the click.
     api.create_policy(f"{setup.serial}-clicks", api_document_publish(setup.serial))
     api.attach_policy(f"{setup.serial}-clicks", setup.certificate_arn)
     got = clicks.wait_for_ids(setup.serial, [click["id"]], RECOVERY_S)
