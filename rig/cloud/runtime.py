@@ -50,6 +50,7 @@ from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 log = logging.getLogger(__name__)
 POLL_S = 0.05
 AUTH_STATUS_FILE = "auth-status.json"
+PLUGIN_WATCH_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,13 @@ class CloudRuntime:
                 auth_socket=self.plugin_server.path,
             )
             self.broker = MosquittoBroker(files, self.cloud.directory / "logs", probe)
-            broker_endpoint = self.broker.start()
+            try:
+                broker_endpoint = self.broker.start()
+            except Exception:
+                self._stop_plugin_server()
+                raise
+            # an auth change must reach the plugin from the start: wait for its watch connection
+            self.plugin_server.wait_watched(PLUGIN_WATCH_TIMEOUT_S)
             # clients get the CA from the home, not the broker's private runtime copy
             self.endpoint = BrokerEndpoint(
                 broker_endpoint.host, broker_endpoint.port, self.cloud.ca.certificate_file
@@ -285,6 +292,14 @@ class CloudRuntime:
             except Exception:
                 log.exception("applying an auth change failed")
 
+    def _stop_plugin_server(self) -> None:
+        if self.plugin_server is not None:
+            self.plugin_server.stop()
+            self.plugin_server = None
+        if self._socket_directory is not None:
+            self._socket_directory.remove()
+            self._socket_directory = None
+
     def stop(self) -> None:
         self._stopping.set()
         self.cloud.auth_applier = None
@@ -300,12 +315,7 @@ class CloudRuntime:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
-        if self.plugin_server is not None:
-            self.plugin_server.stop()
-            self.plugin_server = None
-        if self._socket_directory is not None:
-            self._socket_directory.remove()
-            self._socket_directory = None
+        self._stop_plugin_server()
         endpoint.remove(self.home, os.getpid())
 
 

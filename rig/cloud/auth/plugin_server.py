@@ -101,6 +101,7 @@ class PluginServer:
                 if line == "WATCH":
                     with self._changed:
                         self._watchers.append(connection)
+                        self._changed.notify_all()
                 elif line.startswith("APPLIED "):
                     with self._changed:
                         self._applied = max(self._applied, int(line.split(" ", 1)[1]))
@@ -154,10 +155,16 @@ class PluginServer:
                 self._changed.wait(left)
         return True
 
-    def watched(self) -> bool:
-        """Whether the plugin has its watch connection open (it opens it at its first tick)."""
+    def wait_watched(self, timeout: float) -> bool:
+        """Whether the plugin opened its watch connection (at its first tick) within `timeout`."""
+        deadline = time.monotonic() + timeout
         with self._changed:
-            return bool(self._watchers)
+            while not self._watchers:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True
 
     def stop(self) -> None:
         self._stopping.set()
