@@ -91,19 +91,27 @@ static int send_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
+/* Bytes read from the request socket and not yet returned as a line. */
+static char reply_buffer[4096];
+static size_t reply_start, reply_end;
+
 /* Read one line (without its newline) from the request socket, waiting at most the reply
- * timeout; NULL on error, timeout or end of stream. */
+ * timeout for each chunk; NULL on error, timeout or end of stream. */
 static char *read_line(int fd)
 {
 	size_t used = 0, size = 256;
 	char *line = malloc(size);
 	if(!line) return NULL;
 	while(1){
-		struct pollfd waiting = {.fd = fd, .events = POLLIN};
-		if(poll(&waiting, 1, REPLY_TIMEOUT_MS) <= 0) break;
-		char c;
-		ssize_t got = recv(fd, &c, 1, 0);
-		if(got <= 0) break;
+		if(reply_start == reply_end){
+			struct pollfd waiting = {.fd = fd, .events = POLLIN};
+			if(poll(&waiting, 1, REPLY_TIMEOUT_MS) <= 0) break;
+			ssize_t got = recv(fd, reply_buffer, sizeof(reply_buffer), 0);
+			if(got <= 0) break;
+			reply_start = 0;
+			reply_end = (size_t)got;
+		}
+		char c = reply_buffer[reply_start++];
 		if(c == '\n'){
 			line[used] = '\0';
 			return line;
@@ -125,6 +133,7 @@ static void drop_request_socket(void)
 {
 	if(request_fd >= 0) close(request_fd);
 	request_fd = -1;
+	reply_start = reply_end = 0; /* what the old connection left unread is void */
 }
 
 /* Parse one permission line ("<KEY> <hex value>") of an ALLOW reply into `p`. */
