@@ -27,7 +27,7 @@ _CONNECTED = re.compile(r"New client connected from \S+ as (?P<id>\S+) \(p\d+, c
 _DISCONNECTED = re.compile(
     r"(?:Client (?P<a>\S+) (?:disconnected|closed its connection|has exceeded timeout"
     r"|already connected, closing old connection|been disconnected by administrative action))"
-    r"|(?:Socket error on client (?P<b>\S+),)"
+    r"|(?:(?:Socket error|Bad socket read/write) on client (?P<b>\S+)[,:])"
 )
 _SUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<qos>\d) (?P<filter>.+)$")
 _UNSUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<filter>.+)$")
