@@ -30,18 +30,21 @@ class NoCertificates:
 
 
 @pytest.mark.parametrize(
-    "line",
+    ("line", "reason"),
     [
-        "Client dev-1 disconnected.",
-        "Client dev-1 closed its connection.",
-        "Client dev-1 has exceeded timeout, disconnecting.",
-        "Client dev-1 disconnected: Protocol error.",
-        "Client dev-1 been disconnected by administrative action.",
-        "Socket error on client dev-1, disconnecting.",
-        "Bad socket read/write on client dev-1: Connection reset by peer",
+        ("Client dev-1 disconnected.", "CLIENT_INITIATED_DISCONNECT"),
+        ("Client dev-1 closed its connection.", "CONNECTION_LOST"),
+        ("Client dev-1 has exceeded timeout, disconnecting.", "MQTT_KEEP_ALIVE_TIMEOUT"),
+        ("Client dev-1 disconnected: Protocol error.", "CLIENT_ERROR"),
+        ("Client dev-1 already connected, closing old connection.", "DUPLICATE_CLIENTID"),
+        ("Client dev-1 been disconnected by administrative action.", "AUTH_ERROR"),
+        ("Socket error on client dev-1, disconnecting.", "CONNECTION_LOST"),
+        ("Bad socket read/write on client dev-1: Connection reset by peer", "CONNECTION_LOST"),
     ],
 )
-def test_every_way_a_connection_ends_is_a_disconnect(tmp_path: Path, line: str) -> None:
+def test_every_way_a_connection_ends_is_a_disconnect_with_its_reason(
+    tmp_path: Path, line: str, reason: str
+) -> None:
     service = FakeService()
     store = Store(tmp_path / "state.db")
     presence = Presence(service, PresenceStore(store), NoCertificates(), lambda _c: "cert-1")  # type: ignore[arg-type]
@@ -51,6 +54,10 @@ def test_every_way_a_connection_ends_is_a_disconnect(tmp_path: Path, line: str) 
     presence._on_broker_log("$SYS/broker/log/N", f"2026-12-06T20:00:00: {line}".encode())
     kinds = [topic.split("/")[3] for topic, _ in service.published]
     assert kinds == ["connected", "disconnected"], service.published
-    assert service.published[1][1]["principalIdentifier"] == "cert-1"
+    connected, disconnected = service.published[0][1], service.published[1][1]
+    assert "disconnectReason" not in connected and "clientInitiatedDisconnect" not in connected
+    assert disconnected["principalIdentifier"] == "cert-1"
+    assert disconnected["disconnectReason"] == reason
+    assert disconnected["clientInitiatedDisconnect"] is (reason == "CLIENT_INITIATED_DISCONNECT")
     assert PresenceStore(store).connected("dev-1") is False
     store.close()

@@ -25,10 +25,22 @@ from rig.cloud.lifecycle.store import PresenceStore
 BROKER_LOG_FILTER = "$SYS/broker/log/#"
 _CONNECTED = re.compile(r"New client connected from \S+ as (?P<id>\S+) \(p\d+, c(?P<clean>\d)")
 _DISCONNECTED = re.compile(
-    r"(?:Client (?P<a>\S+) (?:disconnected|closed its connection|has exceeded timeout"
-    r"|already connected, closing old connection|been disconnected by administrative action))"
+    r"(?:Client (?P<a>\S+) (?P<how>disconnected\.$|disconnected|closed its connection"
+    r"|has exceeded timeout|already connected, closing old connection"
+    r"|been disconnected by administrative action))"
     r"|(?:(?:Socket error|Bad socket read/write) on client (?P<b>\S+)[,:])"
 )
+# The guide's disconnectReason for each way mosquitto 2.0.11 words the end of a connection
+# (src/loop.c, src/handle_connect.c, src/plugin_public.c; "been disconnected by administrative
+# action" is the broker plugin refusing a request or a certificate).
+_REASONS = {
+    "disconnected.": "CLIENT_INITIATED_DISCONNECT",  # the client's DISCONNECT
+    "disconnected": "CLIENT_ERROR",  # "disconnected: Protocol error.", "disconnected due to …"
+    "closed its connection": "CONNECTION_LOST",
+    "has exceeded timeout": "MQTT_KEEP_ALIVE_TIMEOUT",
+    "already connected, closing old connection": "DUPLICATE_CLIENTID",
+    "been disconnected by administrative action": "AUTH_ERROR",
+}
 _SUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<qos>\d) (?P<filter>.+)$")
 _UNSUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<filter>.+)$")
 INTERNAL_CLIENTS = (CLOUD_USER, PROBE_USER, "<unknown>")
@@ -71,9 +83,10 @@ class Presence:
             return
         disconnected = _DISCONNECTED.search(line)
         if disconnected:
-            self._presence("disconnected", disconnected["a"] or disconnected["b"])
+            reason = _REASONS.get(disconnected["how"] or "", "CONNECTION_LOST")
+            self._presence("disconnected", disconnected["a"] or disconnected["b"], reason)
 
-    def _presence(self, event_type: str, client_id: str) -> None:
+    def _presence(self, event_type: str, client_id: str, reason: str | None = None) -> None:
         if not gets_lifecycle_events(client_id):
             return
         if event_type == "connected":
@@ -89,6 +102,9 @@ class Presence:
             "sessionIdentifier": session,
             "principalIdentifier": principal,
         }
+        if reason is not None:  # disconnect messages only (AWS IoT guide, lifecycle events)
+            event["clientInitiatedDisconnect"] = reason == "CLIENT_INITIATED_DISCONNECT"
+            event["disconnectReason"] = reason
         self.presence.record(
             client_id, event_type == "connected", session, principal, event["timestamp"]
         )
