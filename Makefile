@@ -9,15 +9,25 @@ PYTEST_ARGS ?=
 WASM32 := build/wasm32
 WASM32_SRC := rig/benchmarks/wasm32
 
-.PHONY: all setup system-deps lint typecheck test demo benchmark wasm32 clean
+.PHONY: all setup system-deps plugin lint typecheck test demo benchmark wasm32 clean
 
 all: test
 
+# mosquitto, and what its plugin (rig/broker_plugin/buttonrig_auth.c) is built with: the broker's
+# plugin headers (mosquitto-dev, libmosquitto-dev), OpenSSL's (libssl-dev) and a C compiler.
+SYSTEM_PACKAGES := mosquitto mosquitto-dev libmosquitto-dev libssl-dev gcc
+
 system-deps:
-	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
-		echo "installing mosquitto (system package)"; \
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	[ -z "$$missing" ] || { \
+		echo "installing $$missing (system packages)"; \
 		$(SUDO) apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq mosquitto >/dev/null; }
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; }
+
+# The broker plugin, into build/ (rig/broker.py builds it the same way when missing or stale).
+plugin: system-deps $(STAMP)
+	$(BIN)/python -c "from rig.broker import plugin_library; print(plugin_library())"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +37,7 @@ $(STAMP): pyproject.toml
 		micropython-esp32-stubs==1.29.0.post1 micropython-stdlib-stubs==1.29.0.post2
 	touch $(STAMP)
 
-setup: system-deps $(STAMP)
+setup: system-deps $(STAMP) plugin
 
 lint: setup
 	$(BIN)/ruff check .

@@ -412,6 +412,8 @@ class Client:
             pkt = e[0]
             st.write((bytes((pkt[0] | 0x08,)) + pkt[1:]) if e[2] else pkt)  # type: ignore
             e[2] = True
+            # a publish sent again is a request too: closed unanswered, it was refused
+            self._last_request = time.ticks_ms()
         await st.drain()  # type: ignore
         self._last_tx = time.ticks_ms()
 

@@ -2,29 +2,23 @@
 
 Mosquitto stands in for the AWS IoT message broker:
 
-* mutual TLS only (`require_certificate`), and the certificate's CN is both the username
-  (`use_identity_as_username`) and the client id (`use_username_as_clientid`). So a connection's
-  client id is always its certificate's CN (the thing name for certificates the rig provisions)
-  and no thing can knock another off by borrowing its client id. This is our approximation of
-  `iot:Connect`: the policy decision for "client/<CN>" is taken when policies change and a
-  certificate that may not connect is put on the CRL (as are INACTIVE and REVOKED ones).
-* authorisation of publish/subscribe/receive by an ACL file generated from the IoT policies.
-* the CRL and the ACL are reloaded on SIGHUP (mosquitto 2.0.11 re-reads its TLS files on reload):
-  new connections are refused, open ones stay, as UpdateCertificate says.
-* `max_qos 1`: a QoS 2 PUBLISH disconnects the client (the guide: no PUBACK). Caveat, verified on
-  2.0.11: after the first SIGHUP reload mosquitto forgets `max_qos` ("not reloaded" resets it to
-  2), so from the first policy/certificate change on, rig/cloud/auth/enforcer.py disconnects such a
-  client instead (it may have had a PUBREC first). A QoS 2 SUBSCRIBE (the guide: no SUBACK) gets
-  its SUBACK and is then disconnected by the enforcer, as is a SUBSCRIBE the client's policies or
-  the reserved-topic rules refuse. The firmware uses QoS 0/1 only.
+* mutual TLS only (`require_certificate`); the client id is the one the client asks for.
+* every authorization decision is taken inside the broker by our plugin
+  (rig/broker_plugin/buttonrig_auth.c, built at set-up against Debian's `mosquitto-dev`
+  headers): at CONNECT it asks the reference cloud, over a Unix socket, whether this certificate
+  may connect with this client id and what the connection may publish, subscribe to and
+  receive; each PUBLISH, SUBSCRIBE and delivery is then decided in the plugin. A refused
+  PUBLISH or SUBSCRIBE closes the connection without PUBACK or SUBACK, as AWS IoT does
+  (docs/cloud-decisions.md "Decisions inside the broker").
+* QoS 2: the plugin refuses a QoS 2 PUBLISH (the guide: no PUBACK; here no PUBREC either) and a
+  QoS 2 SUBSCRIBE (no SUBACK), closing the connection; it disconnects a persistent session
+  (cleanSession = 0) right after its CONNACK.
 * `retain_available false`: a retained PUBLISH disconnects the client, as the guide says.
 * `max_packet_size`: a packet longer than 128 KB after its fixed header closes the connection
   before mosquitto reads it, with no PUBACK (mosquitto 2.0 lib/packet_mosq.c, packet__read:
   `remaining_length+1 > max_packet_size` is MOSQ_ERR_OVERSIZE_PACKET). AWS IoT refuses a payload
   over 128 KB; counting topic and packet id too makes ours a few bytes stricter. Not
   `message_size_limit`: mosquitto drops such a message and still acknowledges it.
-* persistent sessions (clean session off): mosquitto has no option to refuse them; it accepts
-  them and rig/cloud/auth/enforcer.py then disconnects the client, as AWS does.
 * a duplicate client id drops the connected client (mosquitto's behaviour equals the guide's).
 * sessions survive a restart: `persistence true` in a directory of the run's own, whose
   `mosquitto.db` (written by mosquitto when it stops) the owner keeps and gives to the next run
@@ -34,8 +28,9 @@ Mosquitto stands in for the AWS IoT message broker:
   broker (SIGTERM: it saves) and copies the file to `state_file`. SIGKILL saves nothing.
 
 Mosquitto started as root drops to user `mosquitto` before it reads its files, and the rig home is
-0700: the broker's files (server key, CA certificate, CRL, ACL, config) live in a separate
-runtime directory readable by that user. The CA key never goes there.
+0700: the broker's files (server key, CA certificate, plugin, config) live in a separate
+runtime directory readable by that user, and the plugin's socket in one it may connect in.
+The CA key never goes there.
 
 The broker never outlives its owner: a watchdog process holds the read end of a pipe whose write
 end only the owner has; when the owner dies (even by SIGKILL) the pipe reaches EOF and the
@@ -60,8 +55,11 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 from rig.mqtt.packets import connect_packet
@@ -69,6 +67,10 @@ from rig.mqtt.packets import connect_packet
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 # AWS IoT's largest message payload (quotas: "Message broker and protocol limits and quotas")
 MESSAGE_LIMIT_BYTES = 128 * 1024
+PLUGIN_DIRECTORY = Path(__file__).parent / "broker_plugin"
+PLUGIN_SOURCES = ("buttonrig_auth.c", "permissions.c")
+PLUGIN_LIBRARY = Path(__file__).parents[1] / "build" / "buttonrig_auth.so"
+PLUGIN_HEADERS = ("/usr/include/mosquitto_broker.h", "/usr/include/mosquitto.h")
 LOOPBACK = "127.0.0.1"
 PERSISTENCE_FILE = "mosquitto.db"
 SERVER_HOSTNAMES = ("localhost", "127.0.0.1")
@@ -99,6 +101,32 @@ def find_mosquitto() -> str:
     )
 
 
+def plugin_library() -> Path:
+    """The broker plugin, compiled now when missing or older than its source (`make setup`
+    builds it too; the system packages it needs are installed there)."""
+    newest_source = max(p.stat().st_mtime for p in PLUGIN_DIRECTORY.iterdir())
+    if PLUGIN_LIBRARY.exists() and PLUGIN_LIBRARY.stat().st_mtime >= newest_source:
+        return PLUGIN_LIBRARY
+    missing = [h for h in PLUGIN_HEADERS if not os.path.exists(h)]
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if missing or compiler is None:
+        raise BrokerError(
+            f"cannot build the broker plugin (missing: {', '.join(missing) or 'a C compiler'}):"
+            " run make setup (it installs mosquitto-dev, libmosquitto-dev, libssl-dev and gcc)"
+        )
+    PLUGIN_LIBRARY.parent.mkdir(parents=True, exist_ok=True)
+    # another process may build it at the same time: each writes its own file, then renames
+    temporary = PLUGIN_LIBRARY.with_name(f".{PLUGIN_LIBRARY.name}.{os.getpid()}")
+    command = [compiler, "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-O2"]
+    command += ["-fPIC", "-shared", "-o", str(temporary)]
+    command += [*(str(PLUGIN_DIRECTORY / name) for name in PLUGIN_SOURCES), "-lcrypto"]
+    built = subprocess.run(command, capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        raise BrokerError(f"building the broker plugin failed: {built.stderr.strip()}")
+    os.replace(temporary, PLUGIN_LIBRARY)
+    return PLUGIN_LIBRARY
+
+
 def free_port() -> int:
     """A loopback port free right now (a small race remains; start() retries on a clash)."""
     with socket.socket() as sock:
@@ -118,18 +146,34 @@ def port_taken(port: int) -> bool:
     return False
 
 
-def mqtt_handshake(endpoint: BrokerEndpoint, identity: ClientIdentity, timeout: float) -> int:
-    """Open an mTLS connection, send an MQTT 3.1.1 CONNECT, return the CONNACK return code.
+def common_name_of(identity: ClientIdentity) -> str:
+    """The CN of the identity's certificate ("" when it has none)."""
+    certificate = x509.load_pem_x509_certificate(identity.cert_file.read_bytes())
+    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else ""
+
+
+def mqtt_handshake(
+    endpoint: BrokerEndpoint,
+    identity: ClientIdentity,
+    timeout: float,
+    client_id: str | None = None,
+) -> int:
+    """Open an mTLS connection, send an MQTT 3.1.1 CONNECT with `client_id` (by default the
+    certificate's CN, the thing name of the certificates the rig provisions), return the
+    CONNACK return code.
 
     Raises OSError / ssl.SSLError when the TLS handshake or the socket fails.
     """
+    if client_id is None:
+        client_id = common_name_of(identity)
     context = ssl.create_default_context(cafile=str(endpoint.ca_file))
     context.load_cert_chain(str(identity.cert_file), str(identity.key_file))
     with (
         socket.create_connection((endpoint.host, endpoint.port), timeout=timeout) as raw,
         context.wrap_socket(raw, server_hostname=endpoint.server_hostname) as tls,
     ):
-        tls.sendall(connect_packet("probe", keepalive_s=10))
+        tls.sendall(connect_packet(client_id, keepalive_s=10))
         connack = _read_exactly(tls, 4)
         if connack[0] != 0x20:
             raise BrokerError(f"expected CONNACK, got packet type 0x{connack[0]:02x}")
@@ -149,19 +193,28 @@ def _read_exactly(sock: ssl.SSLSocket, count: int) -> bytes:
 
 
 def connection_problem(
-    endpoint: BrokerEndpoint, identity: ClientIdentity, timeout: float = 5.0
+    endpoint: BrokerEndpoint,
+    identity: ClientIdentity,
+    timeout: float = 5.0,
+    client_id: str | None = None,
 ) -> str | None:
-    """Why an mTLS connection with `identity` is not accepted, or None when it is (CONNACK 0)."""
+    """Why an mTLS connection with `identity` (and `client_id`, by default the certificate's CN)
+    is not accepted, or None when it is (CONNACK 0)."""
     try:
-        code = mqtt_handshake(endpoint, identity, timeout)
+        code = mqtt_handshake(endpoint, identity, timeout, client_id)
     except (OSError, BrokerError) as exc:
         return f"{type(exc).__name__}: {exc}"
     return None if code == 0 else f"the broker refused the connection (CONNACK code {code})"
 
 
-def can_connect(endpoint: BrokerEndpoint, identity: ClientIdentity, timeout: float = 5.0) -> bool:
-    """True when an mTLS connection with `identity` is accepted (CONNACK 0)."""
-    return connection_problem(endpoint, identity, timeout) is None
+def can_connect(
+    endpoint: BrokerEndpoint,
+    identity: ClientIdentity,
+    timeout: float = 5.0,
+    client_id: str | None = None,
+) -> bool:
+    """True when an mTLS connection with `identity` and `client_id` is accepted (CONNACK 0)."""
+    return connection_problem(endpoint, identity, timeout, client_id) is None
 
 
 class RuntimeDirectory:
@@ -180,6 +233,11 @@ class RuntimeDirectory:
             return grp.getgrnam("mosquitto").gr_gid
         except KeyError:
             return None
+
+    @property
+    def group(self) -> int | None:
+        """The broker's group when it runs as its own user (files and sockets must be its)."""
+        return self._gid
 
     def _secure(self, path: Path, mode: int) -> None:
         if self._gid is not None:
@@ -212,20 +270,25 @@ class RuntimeDirectory:
 
 @dataclass(frozen=True)
 class BrokerFiles:
-    """The TLS material the broker needs. The server key is copied; the CA key never is."""
+    """The TLS material the broker needs, and the socket its plugin asks the cloud on. The
+    server key is copied; the CA key never is."""
 
     ca_pem: bytes
     server_cert_pem: bytes
     server_key_pem: bytes
-    crl_pem: bytes
-    acl_text: str
+    auth_socket: Path
 
     def __repr__(self) -> str:
         return "BrokerFiles(<server key hidden>)"
 
 
 def render_config(
-    port: int, runtime: Path, log_topic: bool = True, state: Path | None = None
+    port: int,
+    runtime: Path,
+    auth_socket: Path,
+    log_topic: bool = True,
+    state: Path | None = None,
+    session_keeper: str | None = None,
 ) -> str:
     lines = [
         "# generated by buttonrig: mosquitto standing in for the AWS IoT message broker",
@@ -249,8 +312,8 @@ def render_config(
         "log_dest stderr",
         *(["log_dest topic"] if log_topic else []),
         "log_type error",
-        # "Denied PUBLISH from <client>" is logged at debug level only (to the log file: debug lines
-        # never go to $SYS/broker/log); rig/cloud/auth/enforcer.py reads it to disconnect that client
+        # debug lines go to the log file only (never to $SYS/broker/log): the will reader
+        # (rig/cloud/host/wills.py) reads the CONNECT details there
         "log_type debug",
         "log_type warning",
         "log_type notice",
@@ -259,18 +322,22 @@ def render_config(
         "log_type unsubscribe",
         "log_timestamp true",
         "log_timestamp_format %Y-%m-%dT%H:%M:%S",
-        f"acl_file {runtime / 'acl'}",
+        # every CONNECT, PUBLISH, SUBSCRIBE and delivery is decided by our plugin
+        f"plugin {runtime / 'buttonrig_auth.so'}",
+        f"plugin_opt_socket {auth_socket}",
+        # while this client id is offline, its persistent session still receives everything
+        *([f"plugin_opt_session_keeper {session_keeper}"] if session_keeper else []),
         # listener settings must follow `listener`, or mosquitto opens a default one on 1883
         f"listener {port} {LOOPBACK}",
-        "max_qos 1",
+        # no `max_qos 1`: mosquitto would lower a QoS 2 SUBSCRIBE to 1 before the plugin sees it;
+        # the plugin refuses QoS 2 PUBLISH and SUBSCRIBE itself (no PUBREC, no SUBACK)
         f"cafile {runtime / 'ca.pem'}",
         f"certfile {runtime / 'server.crt'}",
         f"keyfile {runtime / 'server.key'}",
-        f"crlfile {runtime / 'crl.pem'}",
         "tls_version tlsv1.2",
         "require_certificate true",
-        "use_identity_as_username true",
-        "use_username_as_clientid true",
+        # no use_identity_as_username: with it mosquitto skips the plugin's CONNECT decision
+        # (src/handle_connect.c), and the client id is the client's own
     ]
     return "\n".join(lines) + "\n"
 
@@ -312,8 +379,8 @@ class MosquittoBroker:
     """A mosquitto process on a loopback port with mutual TLS; `start()` then `stop()`.
 
     `restart()` (or `stop()` then `start(port=...)`) brings it back on the same port, with the
-    same CA and server certificate and the ACL and CRL last given to `reload()`; each run writes
-    its own log file and has its own watchdog.
+    same CA, server certificate and plugin socket; each run writes its own log file and has its
+    own watchdog.
     """
 
     def __init__(
@@ -322,11 +389,16 @@ class MosquittoBroker:
         log_dir: Path,
         probe_identity: ClientIdentity,
         state_file: Path | None = None,
+        session_keeper: str | None = None,
     ) -> None:
         self._files = files
         # mosquitto's saved sessions: from the last run of this object, else from `state_file`
         # (the last run of another process); written back to it on each stop
         self._state_file = state_file
+        # the client id (the cloud's own) whose persistent session keeps receiving while it is
+        # offline, or restored from `state_file` before it reconnects: the plugin has no live
+        # connection to decide by then
+        self._session_keeper = session_keeper
         self._saved_state: bytes | None = (
             state_file.read_bytes() if state_file is not None and state_file.exists() else None
         )
@@ -336,8 +408,7 @@ class MosquittoBroker:
         self._process: subprocess.Popen[bytes] | None = None
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._lifeline: int | None = None
-        # start/stop/reload from different threads (the auth sync reloads while a test restarts):
-        # a reload must never land between a start's writing of the files and its run
+        # start/stop from different threads (a test restarts while the service reconnects)
         self._lock = threading.RLock()
         self.log_file: Path | None = None
         self.endpoint: BrokerEndpoint | None = None
@@ -389,14 +460,20 @@ class MosquittoBroker:
         runtime.write("ca.pem", files.ca_pem)
         runtime.write("server.crt", files.server_cert_pem)
         runtime.write("server.key", files.server_key_pem)
-        runtime.write("crl.pem", files.crl_pem)
-        runtime.write("acl", files.acl_text.encode())
+        runtime.write("buttonrig_auth.so", plugin_library().read_bytes())
         state = runtime.writable_directory("state")
         if self._saved_state is not None:
             (state / PERSISTENCE_FILE).write_bytes(self._saved_state)
             shutil.chown(state / PERSISTENCE_FILE, state.stat().st_uid, state.stat().st_gid)
         config = runtime.write(
-            "mosquitto.conf", render_config(port, runtime.path, state=state).encode()
+            "mosquitto.conf",
+            render_config(
+                port,
+                runtime.path,
+                files.auth_socket,
+                state=state,
+                session_keeper=self._session_keeper,
+            ).encode(),
         )
         self._log_dir.mkdir(parents=True, exist_ok=True)
         self.log_file = self._new_log_file(port)
@@ -469,40 +546,6 @@ class MosquittoBroker:
             return "(no log)"
         return " | ".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
 
-    def _log_size(self) -> int:
-        return self.log_file.stat().st_size if self.log_file and self.log_file.exists() else 0
-
-    def _logged_since(self, offset: int, text: str) -> bool:
-        """Whether `text` appears in the log after byte `offset` (the log only grows)."""
-        if self.log_file is None or not self.log_file.exists():
-            return False
-        with open(self.log_file, "rb") as log:
-            log.seek(offset)
-            return text.encode() in log.read()
-
-    def reload(self, acl_text: str, crl_pem: bytes, timeout: float = 10.0) -> None:
-        """Replace the ACL and CRL and make mosquitto apply them to new connections; a stopped
-        broker keeps them for its next start.
-
-        Returns once the reload is done: mosquitto is single-threaded and logs "Reloading
-        config." when it starts reloading, so a connection accepted after that line is served
-        by the reloaded broker; we wait for the line, then for one full mTLS handshake.
-        """
-        with self._lock:
-            self._files = replace(self._files, acl_text=acl_text, crl_pem=crl_pem)
-            if self._process is None or self._runtime is None or self.endpoint is None:
-                return  # in force from the next start
-            self._runtime.write("acl", acl_text.encode())
-            self._runtime.write("crl.pem", crl_pem)
-            offset = self._log_size()
-            self._process.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + timeout
-            while not self._logged_since(offset, "Reloading config."):
-                if time.monotonic() > deadline:
-                    raise BrokerError(f"mosquitto did not reload within {timeout:.0f} s")
-                time.sleep(0.01)
-            self._wait_ready(self.endpoint, max(1.0, deadline - time.monotonic()))
-
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, wait, then SIGKILL; remove the runtime directory. Safe to call twice."""
         with self._lock:
@@ -548,8 +591,9 @@ class MosquittoBroker:
 class AttachedBroker:
     """A broker someone else runs: we only connect to it.
 
-    ACL and CRL are the operator's business there, so policy and certificate-status changes are
-    not enforced by the broker in attach mode (the cloud model still records them).
+    Authorization is the operator's business there: our plugin does not run in it, so policy and
+    certificate-status changes are not enforced by the broker in attach mode (the cloud model
+    still records them).
     """
 
     def __init__(self, endpoint: BrokerEndpoint, probe_identity: ClientIdentity) -> None:
@@ -585,9 +629,6 @@ class AttachedBroker:
 
     def exit_reason(self) -> str:
         return "attached broker"
-
-    def reload(self, acl_text: str, crl_pem: bytes, timeout: float = 10.0) -> None:
-        del acl_text, crl_pem, timeout  # not ours to change
 
     def stop(self, timeout: float = 5.0) -> None:
         del timeout

@@ -1,10 +1,13 @@
-"""A running reference cloud: broker + service + auth sync + endpoint.json, for one rig home.
+"""A running reference cloud: broker + plugin socket + service + auth sync + endpoint.json, for
+one rig home.
 
-`buttonrig cloud up` and the `cloud` pytest fixture both use `CloudRuntime`. Auth changes
-(certificates, policies, attachments) bump the `auth_generation` counter in the database; the
-runtime recompiles the ACL and CRL and reloads the broker — at once when the change was made in
-this process (`Cloud.auth_applier`), within a poll period (50 ms) when another process (the CLI)
-made it; it then records `auth_applied`, which that process waits for.
+`buttonrig cloud up` and the `cloud` pytest fixture both use `CloudRuntime`. The broker's plugin
+asks the cloud at every CONNECT (rig/cloud/auth/plugin_server.py, decided by
+rig/cloud/auth/decisions.py from the database as it is then). Auth changes (certificates,
+policies, attachments) bump the `auth_generation` counter in the database; the runtime then tells
+the plugin, which asks again for every live connection and disconnects the refused ones — at once
+when the change was made in this process (`Cloud.auth_applier`), within a poll period (50 ms) when
+another process (the CLI) made it; it then records `auth_applied`, which that process waits for.
 """
 
 from __future__ import annotations
@@ -29,15 +32,17 @@ from rig.broker import (
     BrokerFiles,
     MosquittoBroker,
     PortTaken,
+    RuntimeDirectory,
 )
 from rig.cloud import ping
 from rig.cloud.api import Cloud
-from rig.cloud.auth.compiler import AuthCompiler, AuthSnapshot
-from rig.cloud.auth.enforcer import DenialEnforcer, Kicker
-from rig.cloud.certificates.ca import CertificateAuthority
+from rig.cloud.auth.decisions import ConnectionDecider
+from rig.cloud.auth.plugin_server import PluginServer
+from rig.cloud.certificates.ca import CertificateAuthority, certificate_id_of, pem_to_der
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
+from rig.cloud.host.broker_log import BrokerLogReader
 from rig.cloud.host.service import CloudService
 from rig.cloud.host.wills import Will, WillReader
 from rig.cloud.lifecycle.mqtt import Presence
@@ -48,6 +53,7 @@ from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 log = logging.getLogger(__name__)
 POLL_S = 0.05
 AUTH_STATUS_FILE = "auth-status.json"
+PLUGIN_WATCH_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,13 @@ class Identities:
             cert.write_text(issued.certificate_pem)
         return ClientIdentity(cert, key)
 
+    def own_certificate_ids(self) -> set[str]:
+        """The certificate ids of the cloud's own clients (service, probe): full rights."""
+        return {
+            certificate_id_of(pem_to_der(path.read_text()))
+            for path in self.directory.glob("client-*.crt.pem")
+        }
+
     def server(self) -> tuple[bytes, bytes]:
         cert, key = self.directory / "server.crt.pem", self.directory / "server.key.pem"
         if not (cert.exists() and key.exists()):
@@ -102,12 +115,11 @@ class CloudRuntime:
         self.home = home
         self.cloud = Cloud(home)
         self.identities = Identities(self.cloud.ca, self.cloud.directory / "identities")
-        self.compiler = AuthCompiler(
+        self.decider = ConnectionDecider(
             self.cloud.registry,
             self.cloud.certificates,
             self.cloud.policies,
-            self.cloud.ca,
-            PresenceStore(self.cloud.store).state,
+            self.identities.own_certificate_ids,
         )
         self._attach = attach
         self.broker: MosquittoBroker | AttachedBroker | None = None
@@ -118,8 +130,9 @@ class CloudRuntime:
         self._auth_lock = threading.Lock()
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
-        self.enforcer: DenialEnforcer | None = None
-        self._snapshot: AuthSnapshot | None = None  # the one in force at the broker
+        self.plugin_server: PluginServer | None = None
+        self._socket_directory: RuntimeDirectory | None = None
+        self.broker_log: BrokerLogReader | None = None
         self._wills = WillReader()
         self._service_identity: ClientIdentity | None = None
 
@@ -133,23 +146,36 @@ class CloudRuntime:
     def start(self) -> BrokerEndpoint:
         service_identity = self.identities.client(CLOUD_USER)
         probe = self.identities.client(PROBE_USER)
-        snapshot = self.compiler.compile()
+        generation = self.cloud.store.counter("auth_generation")
         if self._attach is None:
             server_cert, server_key = self.identities.server()
+            self._socket_directory = RuntimeDirectory()
+            self.plugin_server = PluginServer(
+                self._socket_directory.path / "auth.sock",
+                self.decider.decide,
+                self._socket_directory.group,
+            )
+            self.plugin_server.start()
             files = BrokerFiles(
                 ca_pem=self.cloud.ca.certificate_pem.encode(),
                 server_cert_pem=server_cert,
                 server_key_pem=server_key,
-                crl_pem=snapshot.crl_pem,
-                acl_text=snapshot.acl_text,
+                auth_socket=self.plugin_server.path,
             )
             self.broker = MosquittoBroker(
                 files,
                 self.cloud.directory / "logs",
                 probe,
                 state_file=self.cloud.directory / "broker-sessions.db",
+                session_keeper=CLOUD_USER,
             )
-            broker_endpoint = self._start_on_the_home_port(self.broker)
+            try:
+                broker_endpoint = self._start_on_the_home_port(self.broker)
+            except Exception:
+                self._stop_plugin_server()
+                raise
+            # an auth change must reach the plugin from the start: wait for its watch connection
+            self.plugin_server.wait_watched(PLUGIN_WATCH_TIMEOUT_S)
             # clients get the CA from the home, not the broker's private runtime copy
             self.endpoint = BrokerEndpoint(
                 broker_endpoint.host, broker_endpoint.port, self.cloud.ca.certificate_file
@@ -158,7 +184,7 @@ class CloudRuntime:
             service_identity = self._attach.identity
             self.broker = AttachedBroker(self._attach.endpoint, service_identity)
             self.endpoint = self.broker.start()
-        self._applied(snapshot)
+        self._applied(generation)
         self._service_identity = service_identity
         self.service = self._compose_services(service_identity)
         try:
@@ -169,15 +195,11 @@ class CloudRuntime:
         self.cloud.auth_applier = self.sync_auth
         assert self.presence is not None and self.shadow_responder is not None
         if isinstance(self.broker, MosquittoBroker):  # an attached broker's log is not ours
-            self.enforcer = DenialEnforcer(
+            self.broker_log = BrokerLogReader(
                 lambda: self.broker.log_file if isinstance(self.broker, MosquittoBroker) else None,
-                Kicker(self.endpoint, self.identities.client),
-                self._expect_kick,
-                self._cancel_kick,
-                self._subscribe_refusal,
                 line_readers=[self._wills.feed],
             )
-            self.enforcer.start()
+            self.broker_log.start()
             self.shadow_responder.fired_will = self._fired_will
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
         self._watcher.start()
@@ -194,16 +216,8 @@ class CloudRuntime:
             while_down()
         self.service = self._compose_services(self._service_identity)
         self.service.start()
-        if self.enforcer is not None and self.shadow_responder is not None:
+        if self.broker_log is not None and self.shadow_responder is not None:
             self.shadow_responder.fired_will = self._fired_will
-
-    def _expect_kick(self, client_id: str) -> None:
-        if self.presence is not None:  # the one running now: a service restart replaces it
-            self.presence.expect_kick(client_id)
-
-    def _cancel_kick(self, client_id: str) -> None:
-        if self.presence is not None:
-            self.presence.cancel_kick(client_id)
 
     def _start_on_the_home_port(self, broker: MosquittoBroker) -> BrokerEndpoint:
         """The broker on the port this home's broker had (boards configured with it reconnect by
@@ -228,7 +242,13 @@ class CloudRuntime:
         service = CloudService(self.cloud.store, self.endpoint, identity)
         self.shadow_responder = ShadowResponder(service, self.cloud.shadow_store)
         self.shadow_responder.register()
-        self.presence = Presence(service, PresenceStore(self.cloud.store), self.cloud.certificates)
+        server = self.plugin_server
+        self.presence = Presence(
+            service,
+            PresenceStore(self.cloud.store),
+            self.cloud.certificates,
+            (lambda client_id: server.certificate_of.get(client_id)) if server else lambda _: None,
+        )
         self.presence.register()
         clicks_mqtt.register(service, self.cloud.click_log)
         ping.register(service)
@@ -262,57 +282,41 @@ class CloudRuntime:
         }
 
     def sync_auth(self) -> None:
-        """Recompile ACL + CRL and reload the broker now (returns once it is in force)."""
+        """Make the broker's plugin ask again for every live connection (returns once it has,
+        the refused ones disconnected); new connections are decided afresh anyway."""
         with self._auth_lock:
             if self.broker is None:
                 return
-            snapshot = self.compiler.compile()
-            self.broker.reload(snapshot.acl_text, snapshot.crl_pem)
-            self._applied(snapshot)
+            generation = self.cloud.store.counter("auth_generation")
+            if self.plugin_server is not None and not self.plugin_server.invalidate():
+                log.warning("the broker plugin did not confirm auth change %d", generation)
+            self._applied(generation)
 
-    def _applied(self, snapshot: AuthSnapshot) -> None:
-        self._snapshot = snapshot
-        self._report(snapshot)
-        self.cloud.store.set_counter("auth_applied", snapshot.generation)
-
-    def _subscribe_refusal(self, client_id: str, topic_filter: str, qos: int) -> str | None:
-        snapshot = self._snapshot
-        return (
-            None
-            if snapshot is None
-            else snapshot.client_rules.refusal(client_id, topic_filter, qos)
-        )
+    def _applied(self, generation: int) -> None:
+        self._report(generation)
+        self.cloud.store.set_counter("auth_applied", generation)
 
     def _fired_will(self, client_id: str) -> Will | None:
         """The will the broker publishes now that `client_id`'s connection was lost, if any
         (the shadow service's network thread, on the disconnect line)."""
-        enforcer, snapshot = self.enforcer, self._snapshot
-        if enforcer is None or snapshot is None:
+        reader, server = self.broker_log, self.plugin_server
+        if reader is None or server is None:
             return None
-        enforcer.read_now()  # the lines up to this disconnect are in the log file already
+        reader.read_now()  # the lines up to this disconnect are in the log file already
         will = self._wills.take_fired(client_id)
-        if will is None or not snapshot.client_rules.publish_allowed(client_id, will.topic):
-            return None  # the broker's ACL drops a will the client may not publish
+        certificate_id = server.certificate_of.get(client_id)
+        if will is None or certificate_id is None:
+            return None
+        if not self.decider.publish_allowed(certificate_id, client_id, will.topic):
+            return None  # the plugin refuses a will the client may not publish
         return will
 
-    def _presence_moved(self) -> bool:
-        """Whether a client id with a refused certificate connected or disconnected since the
-        ACL was compiled (which decides whether that certificate's block still counts)."""
-        snapshot = self._snapshot
-        if snapshot is None:
-            return False
-        return any(
-            self.compiler.presence(client_id) != seen
-            for client_id, seen in snapshot.presence_watched.items()
-        )
-
-    def _report(self, snapshot: AuthSnapshot) -> None:
-        """`<home>/cloud/auth-status.json`: which certificates may not connect and why, and where
-        the ACL had to approximate a policy (shown by `buttonrig cloud status`)."""
+    def _report(self, generation: int) -> None:
+        """`<home>/cloud/auth-status.json`: the auth generation in force at the broker (shown by
+        `buttonrig cloud status`). Each CONNECT is decided by the broker plugin when it comes."""
         status = {
-            "generation": snapshot.generation,
-            "refused": snapshot.refused,
-            "approximations": snapshot.approximations,
+            "generation": generation,
+            "decided_by": "broker plugin" if self.plugin_server is not None else "attached broker",
         }
         target = self.cloud.directory / AUTH_STATUS_FILE
         temporary = target.with_suffix(".tmp")
@@ -323,22 +327,27 @@ class CloudRuntime:
         store = self.cloud.store
         while not self._stopping.wait(POLL_S):
             try:
-                if (
-                    store.counter("auth_generation") > store.counter("auth_applied")
-                    or self._presence_moved()
-                ):
+                if store.counter("auth_generation") > store.counter("auth_applied"):
                     self.sync_auth()
             except Exception:
                 log.exception("applying an auth change failed")
+
+    def _stop_plugin_server(self) -> None:
+        if self.plugin_server is not None:
+            self.plugin_server.stop()
+            self.plugin_server = None
+        if self._socket_directory is not None:
+            self._socket_directory.remove()
+            self._socket_directory = None
 
     def stop(self) -> None:
         self._stopping.set()
         self.cloud.auth_applier = None
         if self._watcher is not None:
             self._watcher.join(timeout=5)
-        if self.enforcer is not None:
-            self.enforcer.stop()
-            self.enforcer = None
+        if self.broker_log is not None:
+            self.broker_log.stop()
+            self.broker_log = None
         if self.service is not None:
             self.service.stop()
             self.service = None
@@ -346,6 +355,7 @@ class CloudRuntime:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+        self._stop_plugin_server()
         endpoint.remove(self.home, os.getpid())
 
 

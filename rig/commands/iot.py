@@ -2,8 +2,9 @@
 
 Shapes follow the AWS IoT API. Ours, not aws-cli's (documented in docs/contracts.md):
 `create-keys-and-certificate` never prints the private key (only `--private-key-outfile` gets it),
-makes an EC P-256 key unless `--key-type RSA`, and takes `--common-name` (the certificate CN is the
-MQTT client id on our broker; default: a unique `iotcert-…`) and DER outfiles for devices.
+makes an EC P-256 key unless `--key-type RSA`, and takes an optional `--common-name` (the
+certificate's CN; default: a unique `iotcert-…`; the client id is the device's own either way) and
+DER outfiles for devices.
 """
 
 from __future__ import annotations
@@ -210,7 +211,10 @@ OPERATIONS = [
             Param("--private-key-outfile"),
             Param("--certificate-der-outfile", help="ours: the certificate as DER"),
             Param("--private-key-der-outfile", help="ours: the private key as DER"),
-            Param("--common-name", help="ours: certificate CN = MQTT client id"),
+            Param(
+                "--common-name",
+                help="ours, optional: the certificate's CN (default iotcert-<hex>)",
+            ),
             Param("--key-type", choices=("EC", "RSA"), help="ours: EC (P-256, default) or RSA"),
         ),
         lambda c, kw: c.issue_keys_and_certificate(

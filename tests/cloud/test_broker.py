@@ -12,18 +12,51 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from rig.broker import BrokerError, BrokerFiles, MosquittoBroker, can_connect, mqtt_handshake
-from rig.cloud.certificates.ca import CertificateAuthority, serial_of
+from rig.broker import (
+    BrokerError,
+    BrokerFiles,
+    MosquittoBroker,
+    RuntimeDirectory,
+    can_connect,
+    mqtt_handshake,
+)
+from rig.cloud.auth.decisions import ConnectionDecision
+from rig.cloud.auth.plugin_server import PluginServer
+from rig.cloud.certificates.ca import CertificateAuthority, certificate_id_of, pem_to_der
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
-ACL = "user cloud\ntopic readwrite #\n"
+
+class Decisions:
+    """The broker plugin's answers for these tests: every certificate of the CA has full rights,
+    but those in `refused`."""
+
+    def __init__(self) -> None:
+        self.refused: set[str] = set()
+
+    def refuse(self, identity: ClientIdentity) -> None:
+        self.refused.add(certificate_id_of(pem_to_der(identity.cert_file.read_text())))
+
+    def decide(self, certificate_id: str, _client_id: str) -> ConnectionDecision:
+        if certificate_id in self.refused:
+            return ConnectionDecision(False, "refused by the test")
+        return ConnectionDecision(True, "test", full=True)
+
+
+@pytest.fixture
+def decisions() -> Iterator[tuple[Decisions, PluginServer]]:
+    directory = RuntimeDirectory()
+    answers = Decisions()
+    server = PluginServer(directory.path / "auth.sock", answers.decide, directory.group)
+    server.start()
+    yield answers, server
+    server.stop()
+    directory.remove()
 
 
 def _identity(ca: CertificateAuthority, directory: Path, name: str) -> ClientIdentity:
@@ -35,15 +68,14 @@ def _identity(ca: CertificateAuthority, directory: Path, name: str) -> ClientIde
     return ClientIdentity(cert, key)
 
 
-def _files(ca: CertificateAuthority, revoked: list[int] | None = None) -> BrokerFiles:
+def _files(ca: CertificateAuthority, auth_socket: Path) -> BrokerFiles:
     server = ca.issue_server_certificate(["localhost", "127.0.0.1"])
     assert server.private_key_pem is not None
     return BrokerFiles(
         ca.certificate_pem.encode(),
         server.certificate_pem.encode(),
         server.private_key_pem.encode(),
-        ca.certificate_revocation_list(revoked or []),
-        ACL,
+        auth_socket,
     )
 
 
@@ -67,9 +99,11 @@ def ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
 
 
 @pytest.fixture
-def broker(ca: CertificateAuthority, tmp_path: Path) -> Iterator[tuple[MosquittoBroker, Path]]:
+def broker(
+    ca: CertificateAuthority, tmp_path: Path, decisions: tuple[Decisions, PluginServer]
+) -> Iterator[tuple[MosquittoBroker, Path]]:
     probe = _identity(ca, tmp_path, "probe-user")
-    running = MosquittoBroker(_files(ca), tmp_path / "logs", probe)
+    running = MosquittoBroker(_files(ca, decisions[1].path), tmp_path / "logs", probe)
     running.start()
     yield running, tmp_path
     running.stop()
@@ -89,10 +123,8 @@ def test_broker_accepts_a_client_certificate_and_stops_cleanly(broker, ca) -> No
     assert running.log_file is not None and "terminating" in running.log_file.read_text()
 
 
-def test_broker_refuses_a_client_without_certificate(broker, ca) -> None:
+def test_broker_refuses_a_client_without_certificate(broker) -> None:
     running, _ = broker
-    # after a reload too: mosquitto 2.0.11 resets some listener settings on SIGHUP
-    running.reload(ACL, ca.certificate_revocation_list([]))
     endpoint = running.endpoint
     context = ssl.create_default_context(cafile=str(endpoint.ca_file))
     with socket.create_connection((endpoint.host, endpoint.port), timeout=10) as raw:
@@ -110,13 +142,14 @@ def test_broker_refuses_a_certificate_of_another_ca(broker, tmp_path_factory) ->
     assert not can_connect(running.endpoint, stranger, timeout=5)
 
 
-def test_reload_revokes_new_connections_only(broker, ca) -> None:
+def test_each_connect_is_decided_by_the_plugin_when_it_comes(broker, ca, decisions) -> None:
     running, directory = broker
+    answers, _ = decisions
     device = _identity(ca, directory, "thing-2")
     assert can_connect(running.endpoint, device)
-    running.reload(ACL, ca.certificate_revocation_list([serial_of(device.cert_file.read_text())]))
-    assert not can_connect(running.endpoint, device, timeout=5)
-    running.reload(ACL, ca.certificate_revocation_list([]))
+    answers.refuse(device)
+    assert mqtt_handshake(running.endpoint, device, timeout=5) == 5  # not authorized
+    answers.refused.clear()
     assert can_connect(running.endpoint, device)
 
 
@@ -149,11 +182,11 @@ def _connected_client(
 
 
 @pytest.mark.parametrize("how", ["restart", "stop_then_start"])
-def test_a_restart_keeps_the_port_and_the_auth_in_force(broker, ca, how: str) -> None:
+def test_a_restart_keeps_the_port_and_the_auth_in_force(broker, ca, decisions, how: str) -> None:
     running, directory = broker
     device = _identity(ca, directory, "thing-3")
     revoked = _identity(ca, directory, "thing-4")
-    running.reload(ACL, ca.certificate_revocation_list([serial_of(revoked.cert_file.read_text())]))
+    decisions[0].refuse(revoked)
     before, old_pid, old_log = running.endpoint, running.pid, running.log_file
     old_runtime = str(before.ca_file.parent)
     witness, dropped = _connected_client(before, device)
@@ -181,7 +214,8 @@ def test_restart_and_start_refuse_a_wrong_state(broker, ca, tmp_path: Path) -> N
     running, _ = broker
     with pytest.raises(BrokerError, match="already running"):
         running.start()
-    idle = MosquittoBroker(_files(ca), tmp_path / "idle-logs", _identity(ca, tmp_path, "p"))
+    files = _files(ca, tmp_path / "auth.sock")
+    idle = MosquittoBroker(files, tmp_path / "idle-logs", _identity(ca, tmp_path, "p"))
     with pytest.raises(BrokerError, match="not running"):
         idle.restart()
 
@@ -189,23 +223,28 @@ def test_restart_and_start_refuse_a_wrong_state(broker, ca, tmp_path: Path) -> N
 @pytest.mark.parametrize("restarted", [False, True])
 def test_a_killed_owner_leaves_no_broker(ca, tmp_path: Path, restarted: bool) -> None:
     probe = _identity(ca, tmp_path, "probe-user")
-    files = _files(ca)
+    files = _files(ca, tmp_path / "unused.sock")
     for name, data in (
         ("ca.pem", files.ca_pem),
         ("server.crt", files.server_cert_pem),
         ("server.key", files.server_key_pem),
-        ("crl.pem", files.crl_pem),
     ):
         (tmp_path / name).write_bytes(data)
     owner_code = textwrap.dedent(
         f"""
         import sys, time
         from pathlib import Path
-        from rig.broker import BrokerFiles, MosquittoBroker
+        from rig.broker import BrokerFiles, MosquittoBroker, RuntimeDirectory
+        from rig.cloud.auth.decisions import ConnectionDecision
+        from rig.cloud.auth.plugin_server import PluginServer
         from rig.mqtt.endpoint import ClientIdentity
         d = Path({str(tmp_path)!r})
+        sockets = RuntimeDirectory()
+        server = PluginServer(sockets.path / "auth.sock",
+                              lambda _c, _i: ConnectionDecision(True, "", full=True), sockets.group)
+        server.start()
         files = BrokerFiles((d / "ca.pem").read_bytes(), (d / "server.crt").read_bytes(),
-                            (d / "server.key").read_bytes(), (d / "crl.pem").read_bytes(), "")
+                            (d / "server.key").read_bytes(), server.path)
         broker = MosquittoBroker(files, d / "logs", ClientIdentity(
             Path({str(probe.cert_file)!r}), Path({str(probe.key_file)!r})))
         broker.start()
@@ -253,19 +292,20 @@ def _keeper(endpoint: BrokerEndpoint, identity: ClientIdentity, inbox: list[byte
     return client
 
 
-def test_sessions_outlive_a_broker_whose_owner_was_killed(ca, tmp_path: Path) -> None:
+def test_sessions_outlive_a_broker_whose_owner_was_killed(
+    ca, tmp_path: Path, decisions: tuple[Decisions, PluginServer]
+) -> None:
     """The owner dies (SIGKILL) while a QoS 1 message waits in an offline persistent session:
     the watchdog stops the broker, keeps what it saved in the state file, and the next broker
     started with that file delivers the message."""
     probe = _identity(ca, tmp_path, "probe-user")
     keeper_identity = _identity(ca, tmp_path, "keeper")
     sender = _identity(ca, tmp_path, "sender")
-    files = replace(_files(ca), acl_text="pattern readwrite kept/#\n")
+    files = _files(ca, decisions[1].path)  # every certificate of the CA has full rights
     for name, data in (
         ("ca.pem", files.ca_pem),
         ("server.crt", files.server_cert_pem),
         ("server.key", files.server_key_pem),
-        ("crl.pem", files.crl_pem),
     ):
         (tmp_path / name).write_bytes(data)
     state_file = tmp_path / "sessions.db"
@@ -277,11 +317,10 @@ def test_sessions_outlive_a_broker_whose_owner_was_killed(ca, tmp_path: Path) ->
         from rig.mqtt.endpoint import ClientIdentity
         d = Path({str(tmp_path)!r})
         files = BrokerFiles((d / "ca.pem").read_bytes(), (d / "server.crt").read_bytes(),
-                            (d / "server.key").read_bytes(), (d / "crl.pem").read_bytes(),
-                            {files.acl_text!r})
+                            (d / "server.key").read_bytes(), Path({str(files.auth_socket)!r}))
         broker = MosquittoBroker(files, d / "logs", ClientIdentity(
             Path({str(probe.cert_file)!r}), Path({str(probe.key_file)!r})),
-            state_file=Path({str(state_file)!r}))
+            state_file=Path({str(state_file)!r}), session_keeper="keeper")
         broker.start()
         print(broker.pid, broker.endpoint.port, flush=True)
         time.sleep(600)
@@ -318,7 +357,9 @@ def test_sessions_outlive_a_broker_whose_owner_was_killed(ca, tmp_path: Path) ->
         time.sleep(0.05)  # the watchdog copies it once the broker has saved and ended
     assert state_file.exists(), "the watchdog kept no sessions"
 
-    again = MosquittoBroker(files, tmp_path / "logs-again", probe, state_file=state_file)
+    again = MosquittoBroker(
+        files, tmp_path / "logs-again", probe, state_file=state_file, session_keeper="keeper"
+    )
     restarted = again.start(port=endpoint.port)
     try:
         inbox: list[bytes] = []

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from open_broker import everyone_allowed
 
 from rig.broker import (
     LOOPBACK,
@@ -27,13 +28,12 @@ from rig.cloud.runtime import AttachTarget, CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
-OPERATOR_ACL = """user operator-cloud
-topic readwrite #
-topic readwrite $aws/#
-topic readwrite $SYS/#
 
-pattern readwrite $aws/things/%u/#
-"""
+@pytest.fixture
+def auth_socket() -> Iterator[Path]:
+    """The operator's broker lets every certificate of its CA do everything."""
+    with everyone_allowed() as path:
+        yield path
 
 
 def _client(cloud: Cloud, directory: Path, common_name: str) -> ClientIdentity:
@@ -45,7 +45,7 @@ def _client(cloud: Cloud, directory: Path, common_name: str) -> ClientIdentity:
     return ClientIdentity(cert, key)
 
 
-def test_attach_to_a_running_broker(tmp_path: Path) -> None:
+def test_attach_to_a_running_broker(tmp_path: Path, auth_socket: Path) -> None:
     home = tmp_path / "home"
     home.mkdir(mode=0o700)
     setup = Cloud(home)  # the operator's broker trusts the cloud's CA
@@ -56,8 +56,7 @@ def test_attach_to_a_running_broker(tmp_path: Path) -> None:
             setup.ca.certificate_pem.encode(),
             server.certificate_pem.encode(),
             server.private_key_pem.encode(),
-            setup.ca.certificate_revocation_list([]),
-            OPERATOR_ACL,
+            auth_socket,
         ),
         tmp_path / "operator-logs",
         _client(setup, tmp_path, "operator-probe"),
@@ -96,7 +95,9 @@ class IpOnlyBroker(MosquittoBroker):
 
 
 @pytest.fixture
-def ip_only_broker(tmp_path: Path) -> Iterator[tuple[BrokerEndpoint, ClientIdentity]]:
+def ip_only_broker(
+    tmp_path: Path, auth_socket: Path
+) -> Iterator[tuple[BrokerEndpoint, ClientIdentity]]:
     """The broker (its endpoint as an operator would give it) and the cloud service's identity,
     all from an operator CA that is not the rig home's."""
     operator_home = tmp_path / "operator-home"
@@ -109,8 +110,7 @@ def ip_only_broker(tmp_path: Path) -> Iterator[tuple[BrokerEndpoint, ClientIdent
             operator_ca.ca.certificate_pem.encode(),
             server.certificate_pem.encode(),
             server.private_key_pem.encode(),
-            operator_ca.ca.certificate_revocation_list([]),
-            OPERATOR_ACL,
+            auth_socket,
         ),
         tmp_path / "operator-logs",
         _client(operator_ca, tmp_path, "operator-probe"),

@@ -11,7 +11,6 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 
 WAIT_S = 20.0
@@ -30,16 +29,15 @@ def test_a_retained_publish_disconnects_the_client(device) -> None:
     assert dropped.wait(WAIT_S), "a retained PUBLISH did not end the connection"
 
 
-def test_a_second_connection_with_the_same_identity_drops_the_first(device, tmp_path) -> None:
+def test_a_second_connection_with_the_same_client_id_drops_the_first(device, tmp_path) -> None:
     first = device("rules-dup-1")
     dropped = _disconnected(first)
     assert first.client.is_connected()
-    # a different requested client id does not help: the certificate CN is the client id
     second = DeviceClient(
         first._endpoint,
         tmp_path / "rules-dup-1.crt.pem",
         tmp_path / "rules-dup-1.key.pem",
-        "some-other-id",
+        "rules-dup-1",
     )
     second.connect()
     try:
@@ -85,31 +83,22 @@ def watched(device) -> Iterator[Callable[..., Watched]]:
         one.client.loop_stop()
 
 
-def _assert_disconnected_alone(
-    cloud: CloudRuntime, offender: Watched, bystander: Watched, what: str
-) -> None:
-    """The enforcer disconnected `offender` and left `bystander`, whose log lines it read too
-    (it reads the log in order), alone."""
+def _assert_disconnected_alone(offender: Watched, bystander: Watched, what: str) -> None:
+    """The broker disconnected `offender` and left `bystander`, connected just as long, alone."""
     assert offender.dropped.wait(WAIT_S), f"{what} did not end the connection"
-    enforcer = cloud.enforcer
-    assert enforcer is not None
-    deadline = time.monotonic() + WAIT_S
-    while offender.thing_name not in enforcer.kicked:  # recorded once the takeover has ended
-        assert time.monotonic() < deadline, f"kicked: {enforcer.kicked}"
-        time.sleep(0.02)
-    assert bystander.thing_name not in enforcer.kicked, enforcer.kicked
+    time.sleep(0.2)  # a wrongful disconnect of the bystander would come as fast
     assert bystander.client.is_connected() and not bystander.dropped.is_set()
 
 
-def test_a_persistent_session_is_disconnected_a_clean_one_stays(watched, cloud) -> None:
+def test_a_persistent_session_is_disconnected_a_clean_one_stays(watched) -> None:
     clean = watched("rules-clean-1", clean_session=True)
     persistent = watched("rules-persist-1", clean_session=False)
-    _assert_disconnected_alone(cloud, persistent, clean, "a connection with cleanSession=false")
+    _assert_disconnected_alone(persistent, clean, "a connection with cleanSession=false")
 
 
-def test_a_qos2_publish_disconnects_even_after_a_reload(watched, cloud) -> None:
-    cloud.sync_auth()  # after a SIGHUP mosquitto 2.0.11 has forgotten `max_qos 1`
+def test_a_qos2_publish_disconnects_even_after_an_auth_change(watched, cloud) -> None:
+    cloud.sync_auth()  # no SIGHUP any more: `max_qos 1` stays in force
     calm, eager = watched("rules-qos1-1"), watched("rules-qos2-1")
     calm.client.publish("iotbutton/rules-qos1-1", b"{}", qos=1).wait_for_publish(WAIT_S)
     eager.client.publish("iotbutton/rules-qos2-1", b"{}", qos=2)
-    _assert_disconnected_alone(cloud, eager, calm, "a QoS 2 PUBLISH")
+    _assert_disconnected_alone(eager, calm, "a QoS 2 PUBLISH")

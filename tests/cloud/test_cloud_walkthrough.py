@@ -7,6 +7,8 @@ import json
 import queue
 from pathlib import Path
 
+from broker_watch import dropped
+
 from rig.cloud.core import arn
 from rig.mqtt.device_client import DeviceClient
 from rig.pytest_plugin.cli_runner import buttonrig as run
@@ -80,9 +82,14 @@ def test_getting_started_walkthrough(cloud, tmp_path: Path) -> None:
 
     assert cloud.endpoint is not None
     button = DeviceClient(cloud.endpoint, cert, key, "MyIoTButton").connect()
+    gone = dropped(button)
+    # a publish the policy refuses: no PUBACK, the connection is closed (AWS IoT)
+    button.client.publish(f"iotbutton/{DSN}-not-mine", json.dumps({"forged": True}), qos=1)
+    assert gone.wait(20), "a refused publish left the connection open"
+    button.close()
+    button = DeviceClient(cloud.endpoint, cert, key, "MyIoTButton").connect()
     try:
         message = {"serialNumber": DSN, "batteryVoltage": "1666mV", "clickType": "SINGLE"}
-        button.publish(f"iotbutton/{DSN}-not-mine", {"forged": True})
         button.publish(f"iotbutton/{DSN}", message)
         topic, payload = seen.get(timeout=20)
         assert topic == f"iotbutton/{DSN}", f"the cloud saw {topic} first"

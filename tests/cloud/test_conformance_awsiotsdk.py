@@ -3,10 +3,12 @@ shadow service, with mutual TLS: get, update, delete, delta and documents, and t
 
 from __future__ import annotations
 
+import json
 import queue
 from pathlib import Path
 from typing import Any
 
+import pytest
 from awscrt import mqtt
 from awsiot import iotshadow, mqtt_connection_builder
 
@@ -124,5 +126,89 @@ def test_device_sdk_shadow_client_round_trip(cloud, device, tmp_path: Path) -> N
         not_deleted = delete_err.get(timeout=WAIT_S)
         assert not_deleted.code == 404 and not_deleted.message == "Thing not found"
         assert not_deleted.client_token == "sdk-5" and not_deleted.timestamp is not None
+    finally:
+        connection.disconnect().result(WAIT_S)
+
+
+def _tutorial_certificate(cloud, tmp_path: Path, thing: str) -> tuple[Path, Path]:
+    """As the AWS IoT tutorials make it: create-keys-and-certificate --set-as-active (no CN of
+    ours), a thing attached, a policy allowing iot:Connect on the thing name's client id and the
+    thing's own shadow topics."""
+    created = cloud.cloud.create_keys_and_certificate(set_as_active=True)
+    cloud.cloud.create_thing(thing)
+    cloud.cloud.attach_thing_principal(thing, created["certificateArn"])
+    shadow = "$aws/things/${iot:Connection.Thing.ThingName}/shadow/*"
+    prefix = "arn:aws:iot:us-east-1:123456789012"
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iot:Connect",
+                "Resource": f"{prefix}:client/${{iot:Connection.Thing.ThingName}}",
+            },
+            {"Effect": "Allow", "Action": "iot:Publish", "Resource": f"{prefix}:topic/{shadow}"},
+            {
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": f"{prefix}:topicfilter/{shadow}",
+            },
+            {"Effect": "Allow", "Action": "iot:Receive", "Resource": f"{prefix}:topic/{shadow}"},
+        ],
+    }
+    cloud.cloud.create_policy(f"{thing}-policy", json.dumps(policy))
+    cloud.cloud.attach_policy(f"{thing}-policy", created["certificateArn"])
+    cert, key = tmp_path / f"{thing}.crt", tmp_path / f"{thing}.key"
+    cert.write_text(created["certificatePem"])
+    key.write_text(created["keyPair"]["PrivateKey"])
+    return cert, key
+
+
+def _sdk_connection(cloud, cert: Path, key: Path, client_id: str) -> Any:
+    return mqtt_connection_builder.mtls_from_path(
+        endpoint="localhost",
+        port=cloud.endpoint.port,
+        cert_filepath=str(cert),
+        pri_key_filepath=str(key),
+        ca_filepath=str(cloud.endpoint.ca_file),
+        client_id=client_id,
+        clean_session=True,
+        keep_alive_secs=30,
+    )
+
+
+def test_device_sdk_with_a_tutorial_certificate_connects_as_its_thing(cloud, tmp_path) -> None:
+    """The tutorials' first steps: no CN chosen, client id = thing name; a client id the policy
+    does not allow is refused at CONNECT."""
+    thing = "sdk-tutorial-1"
+    cert, key = _tutorial_certificate(cloud, tmp_path, thing)
+    refused = _sdk_connection(cloud, cert, key, "sdk-someone-else")
+    # aws-c-mqtt reports a CONNACK that refuses (here 5, not authorized) as a protocol error
+    with pytest.raises(Exception, match="AWS_ERROR_MQTT_PROTOCOL_ERROR"):
+        refused.connect().result(WAIT_S)
+    log = cloud.broker.log_file.read_text()
+    assert (
+        "buttonrig_auth: sdk-someone-else refused: iot:Connect on client/sdk-someone-else" in log
+    )
+
+    connection = _sdk_connection(cloud, cert, key, thing)
+    connection.connect().result(WAIT_S)
+    try:
+        shadow = iotshadow.IotShadowClient(connection)
+        qos = mqtt.QoS.AT_LEAST_ONCE
+        accepted, on_accepted = _collector()
+        future, _ = shadow.subscribe_to_update_shadow_accepted(
+            iotshadow.UpdateShadowSubscriptionRequest(thing_name=thing), qos, on_accepted
+        )
+        future.result(WAIT_S)
+        shadow.publish_update_shadow(
+            iotshadow.UpdateShadowRequest(
+                thing_name=thing,
+                state=iotshadow.ShadowState(reported={"on": True}),
+                client_token="tut-1",
+            ),
+            qos,
+        ).result(WAIT_S)
+        assert accepted.get(timeout=WAIT_S).client_token == "tut-1"
     finally:
         connection.disconnect().result(WAIT_S)

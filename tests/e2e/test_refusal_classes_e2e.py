@@ -1,6 +1,6 @@
 """TLS refusals on a real board against the real broker, classified by firmware/mqtt.py itself:
-the broker aborting the handshake after it got our certificate (here: revoked, on the broker's
-CRL) is `forbidden` (err_forbidden, long-short-long); our own refusal of the broker's certificate
+the broker refusing our certificate (here: revoked; the broker plugin ends the open connection and
+answers the next CONNECT with CONNACK 5) is `forbidden` (err_forbidden, long-short-long); our own refusal of the broker's certificate
 (the endpoint named `127.1`: the same broker and CA, a name its certificate does not carry) stays
 `tls` (err_tls, long-short-short). Both LED codes are read from the board's LED trace."""
 
@@ -34,7 +34,7 @@ def test_a_revoked_certificate_is_forbidden_and_a_wrong_broker_name_is_tls(
     reconfigure(board, {"endpoint": endpoint_text(cloud_runtime.endpoint)})
     board.expect("mqtt", WAIT_S, state="up")
 
-    # Revoked: the broker's CRL refuses the certificate after the board verified the broker.
+    # Revoked: the broker plugin refuses the certificate at CONNECT, after the TLS handshake.
     since = len(board.trace.items())
     cloud_runtime.cloud.update_certificate(setup.certificate_id, "REVOKED")
     mark = board.console.mark()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from cert_kit import ThrowawayCa
+from open_broker import everyone_allowed
 
 from rig.broker import BrokerFiles, MosquittoBroker
 from rig.cloud.api import Cloud
@@ -32,10 +33,12 @@ from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 from rig.mqtt.link import MqttLink
 from rig.mqtt.packets import Publish
 
-# Everyone may use link/... and $aws/things/...; nothing else (denied/... is for a refused filter).
-ACL = """pattern readwrite link/#
-pattern readwrite $aws/things/#
-"""
+
+@pytest.fixture(scope="module")
+def auth_socket() -> Iterator[Path]:
+    """The broker lets every certificate of its CA do everything."""
+    with everyone_allowed() as path:
+        yield path
 
 
 _NAMES = itertools.count()
@@ -152,7 +155,7 @@ class LinkRig:
 
 @pytest.fixture(scope="module")
 def broker_and_ca(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, auth_socket: Path
 ) -> Iterator[tuple[MosquittoBroker, Cloud]]:
     base = tmp_path_factory.mktemp("mqtt-link")
     home = base / "home"
@@ -171,8 +174,7 @@ def broker_and_ca(
             cloud.ca.certificate_pem.encode(),
             server.certificate_pem.encode(),
             server.private_key_pem.encode(),
-            cloud.ca.certificate_revocation_list([]),
-            ACL,
+            auth_socket,
         ),
         base / "logs",
         ClientIdentity(probe / "probe.crt", probe / "probe.key"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 
+from rig.broker import common_name_of
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 from rig.mqtt.packets import connect_packet
 
@@ -13,12 +14,12 @@ def raw_connect(
     endpoint: BrokerEndpoint, identity: ClientIdentity, will: tuple[str, bytes]
 ) -> ssl.SSLSocket:
     """An MQTT 3.1.1 connection with a QoS 1 will; `close()` it to drop it without DISCONNECT.
-    The broker names the client after the certificate's CN (`use_identity_as_username`)."""
+    The client id is the certificate's CN (the thing name of a provisioned button)."""
     context = ssl.create_default_context(cafile=str(endpoint.ca_file))
     context.load_cert_chain(str(identity.cert_file), str(identity.key_file))
     raw = socket.create_connection((endpoint.host, endpoint.port), timeout=20)
     tls = context.wrap_socket(raw, server_hostname=endpoint.server_hostname)
-    tls.sendall(connect_packet("x", 60, will))
+    tls.sendall(connect_packet(common_name_of(identity), 60, will))
     connack = tls.recv(4)
     assert connack[:1] == b"\x20" and connack[3:4] == b"\x00", f"CONNACK {connack!r}"
     return tls

@@ -1,3 +1,3 @@
-"""What the broker enforces, made from registry, certificates and policies: the ACL (acl), the
-ACL file and CRL compiled for mosquitto (compiler), and the SUBSCRIBE/PUBLISH denials mosquitto
-cannot make itself, enforced by disconnecting (enforcer)."""
+"""The authorization decisions the broker's plugin (rig/broker_plugin/buttonrig_auth.c) asks
+for: may this certificate connect with this client id, and with which permissions (decisions),
+answered on a Unix socket (plugin_server)."""

@@ -1,4 +1,5 @@
-"""The cloud's own certificate authority: server and device certificates, and the broker's CRL.
+"""The cloud's own certificate authority: server and device certificates (and a CRL, for tests of
+brokers that use one).
 
 AWS IoT issues device certificates from its own CA and names each by the SHA-256 of its DER
 (`certificateId`, 64 hex). We do the same with a local EC P-256 CA kept in the rig home. The CA key

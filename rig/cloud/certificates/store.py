@@ -61,12 +61,12 @@ def common_name_problem(common_name: str) -> str | None:
     """Why `common_name` cannot be a device certificate's CN on our broker; None if it can."""
     if common_name in RESERVED_COMMON_NAMES:
         return f"common name {common_name!r} is reserved for the cloud's own broker clients"
-    # Ours: on our broker the CN is the MQTT client id (use_username_as_clientid), and the ACL
-    # and the broker-log readers name clients by it, so a CN must be what a thing name may be.
+    # Ours, from when the CN was the MQTT client id on our broker; kept: provisioned buttons use
+    # their thing name as CN, and the cloud's own identity files are named by CN.
     if not THING_NAME.fullmatch(common_name):
         return (
             f"common name {common_name!r} cannot be an MQTT client id here: 1-128 characters"
-            " from [a-zA-Z0-9:_-] (the certificate CN is the client id on this broker)"
+            " from [a-zA-Z0-9:_-] (what a thing name may be)"
         )
     return None
 

@@ -13,10 +13,10 @@ mosquitto delivers a will like any PUBLISH, but its debug log tells wills apart:
 (with the broker's `Sending PUBLISH ... '$SYS/broker/log/N'` lines for its non-debug log lines
 in between). Every end of a connection but a DISCONNECT ("Client dev disconnected.") publishes
 the will, including a takeover ("Client dev already connected, closing old connection.", logged
-before the new connection's own lines). A will the ACL denies is dropped without a log line, so whoever
+before the new connection's own lines). A will the broker plugin refuses is dropped without a log line, so whoever
 acts on a fired will checks the client's right to publish it (rig/cloud/runtime.py).
 
-`WillReader` is fed the log line by line (the enforcer's tail, rig/cloud/auth/enforcer.py) and keeps,
+`WillReader` is fed the log line by line (rig/cloud/host/broker_log.py) and keeps,
 per client id, the wills fired and not yet taken, in log order. The shadow service takes one
 when it sees the same disconnect line on `$SYS/broker/log/#`, which the broker sends it before
 the will itself (docs/cloud-decisions.md S-27).
@@ -36,10 +36,12 @@ NO_WILL = re.compile(r"No will message specified\.$")
 WILL_TOPIC = re.compile(r"^(?:\S+: )?\t(?P<topic>.+)$")
 SYS_LOG_PUBLISH = re.compile(r"Sending PUBLISH to \S+ \(d\d, q\d, r\d, m\d+, '\$SYS/")
 CLEAN_DISCONNECT = re.compile(r"Client (?P<id>\S+) disconnected\.$")
-# Every other way a connection ends (mosquitto 2.0 loop.c, handle_connect.c).
+# Every other way a connection ends (mosquitto 2.0 loop.c, handle_connect.c; "been disconnected by
+# administrative action" is the broker plugin's kick, mosquitto's own wording).
 CONNECTION_LOST = re.compile(
     r"Client (?P<a>\S+) (?:closed its connection|has exceeded timeout|already connected, closing"
-    r" old connection|disconnected due to|disconnected, not authorised)"
+    r" old connection|disconnected due to|disconnected, not authorised"
+    r"|been disconnected by administrative action)"
     r"|(?:Socket error|Bad socket read/write) on client (?P<b>\S+)[,:]"
 )
 # A fired will not taken within this long is dropped (its $SYS line was lost, or nobody asked).

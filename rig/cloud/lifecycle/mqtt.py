@@ -3,16 +3,18 @@
 `$SYS/broker/log/#` (the broker tells its clients nothing else about the others).
 
 "Client IDs that contain # or + do not receive lifecycle events" (AWS IoT guide, lifecycle
-events). The cloud's own clients get none either. When the cloud takes over a client id to
-disconnect it (rig/cloud/auth/enforcer.py), that takeover connection's own connect and
-disconnect lines are not the device's presence: `expect_kick` tells the service to skip them.
+events). The cloud's own clients get none either.
+
+`principalIdentifier` is the id of the certificate the connection used, as the broker plugin
+reported it at CONNECT (`certificate_of`, rig/cloud/auth/plugin_server.py); without the plugin
+(attach mode) it is guessed from the certificates whose CN is the client id.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 import uuid
+from collections.abc import Callable
 
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER, Certificates
 from rig.cloud.core import arn
@@ -23,9 +25,22 @@ from rig.cloud.lifecycle.store import PresenceStore
 BROKER_LOG_FILTER = "$SYS/broker/log/#"
 _CONNECTED = re.compile(r"New client connected from \S+ as (?P<id>\S+) \(p\d+, c(?P<clean>\d)")
 _DISCONNECTED = re.compile(
-    r"(?:Client (?P<a>\S+) (?:disconnected|closed its connection|has exceeded timeout"
-    r"|already connected, closing old connection))|(?:Socket error on client (?P<b>\S+),)"
+    r"(?:Client (?P<a>\S+) (?P<how>disconnected\.$|disconnected|closed its connection"
+    r"|has exceeded timeout|already connected, closing old connection"
+    r"|been disconnected by administrative action))"
+    r"|(?:(?:Socket error|Bad socket read/write) on client (?P<b>\S+)[,:])"
 )
+# The guide's disconnectReason for each way mosquitto 2.0.11 words the end of a connection
+# (src/loop.c, src/handle_connect.c, src/plugin_public.c; "been disconnected by administrative
+# action" is the broker plugin refusing a request or a certificate).
+_REASONS = {
+    "disconnected.": "CLIENT_INITIATED_DISCONNECT",  # the client's DISCONNECT
+    "disconnected": "CLIENT_ERROR",  # "disconnected: Protocol error.", "disconnected due to …"
+    "closed its connection": "CONNECTION_LOST",
+    "has exceeded timeout": "MQTT_KEEP_ALIVE_TIMEOUT",
+    "already connected, closing old connection": "DUPLICATE_CLIENTID",
+    "been disconnected by administrative action": "AUTH_ERROR",
+}
 _SUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<qos>\d) (?P<filter>.+)$")
 _UNSUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<filter>.+)$")
 INTERNAL_CLIENTS = (CLOUD_USER, PROBE_USER, "<unknown>")
@@ -40,28 +55,20 @@ class Presence:
     """Turns the broker's log lines into lifecycle events and the presence table."""
 
     def __init__(
-        self, service: CloudService, presence: PresenceStore, certificates: Certificates
+        self,
+        service: CloudService,
+        presence: PresenceStore,
+        certificates: Certificates,
+        certificate_of: Callable[[str], str | None] = lambda _client_id: None,
     ) -> None:
         self.service = service
         self.presence = presence
         self.certificates = certificates
+        self.certificate_of = certificate_of  # client id -> its live connection's certificate
         self._sessions: dict[str, str] = {}  # worker thread only
-        self._kicks: dict[str, str] = {}  # client id -> "pending" | "connected"
-        self._kicks_lock = threading.Lock()
 
     def register(self) -> None:
         self.service.subscribe(BROKER_LOG_FILTER, self._on_broker_log, qos=0)
-
-    def expect_kick(self, client_id: str) -> None:
-        """The cloud is about to take over `client_id` to disconnect it (rig/cloud/auth/
-        enforcer.py): its takeover connection's own connect and disconnect are not the
-        device's presence."""
-        with self._kicks_lock:
-            self._kicks[client_id] = "pending"
-
-    def cancel_kick(self, client_id: str) -> None:
-        with self._kicks_lock:
-            self._kicks.pop(client_id, None)
 
     # ---- worker thread --------------------------------------------------------------------
 
@@ -76,22 +83,11 @@ class Presence:
             return
         disconnected = _DISCONNECTED.search(line)
         if disconnected:
-            self._presence("disconnected", disconnected["a"] or disconnected["b"])
+            reason = _REASONS.get(disconnected["how"] or "", "CONNECTION_LOST")
+            self._presence("disconnected", disconnected["a"] or disconnected["b"], reason)
 
-    def _kicker_session(self, event_type: str, client_id: str) -> bool:
-        """Whether this presence line is the cloud's takeover connection, not the device."""
-        with self._kicks_lock:
-            state = self._kicks.get(client_id)
-            if state == "pending" and event_type == "connected":
-                self._kicks[client_id] = "connected"
-                return True
-            if state == "connected" and event_type == "disconnected":
-                del self._kicks[client_id]
-                return True
-            return False
-
-    def _presence(self, event_type: str, client_id: str) -> None:
-        if not gets_lifecycle_events(client_id) or self._kicker_session(event_type, client_id):
+    def _presence(self, event_type: str, client_id: str, reason: str | None = None) -> None:
+        if not gets_lifecycle_events(client_id):
             return
         if event_type == "connected":
             session = str(uuid.uuid4())
@@ -106,6 +102,9 @@ class Presence:
             "sessionIdentifier": session,
             "principalIdentifier": principal,
         }
+        if reason is not None:  # disconnect messages only (AWS IoT guide, lifecycle events)
+            event["clientInitiatedDisconnect"] = reason == "CLIENT_INITIATED_DISCONNECT"
+            event["disconnectReason"] = reason
         self.presence.record(
             client_id, event_type == "connected", session, principal, event["timestamp"]
         )
@@ -130,4 +129,8 @@ class Presence:
         self.service.publish(f"$aws/events/subscriptions/{event_type}/{client_id}", event)
 
     def _principal_of(self, client_id: str) -> str:
-        return self.certificates.newest_for_client(client_id) or arn.ACCOUNT
+        return (
+            self.certificate_of(client_id)
+            or self.certificates.newest_for_client(client_id)
+            or arn.ACCOUNT
+        )

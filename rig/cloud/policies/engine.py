@@ -465,7 +465,7 @@ _SUBSCRIBABLE = (
 )
 # Wildcard subscriptions: the guide itself suggests `jobs/get/#` and only advises against
 # `shadow/#` (§1.7), so a `$` filter inside these namespaces is allowed (ours).
-_WILDCARD_NAMESPACES = ("$aws/things/+/shadow/#", "$aws/things/+/jobs/#", "$aws/events/#")
+WILDCARD_NAMESPACES = ("$aws/things/+/shadow/#", "$aws/things/+/jobs/#", "$aws/events/#")
 RESERVED_PATTERNS: dict[Operation, tuple[str, ...]] = {
     "publish": _PUBLISHABLE,
     "subscribe": _SUBSCRIBABLE,
@@ -496,7 +496,7 @@ def reserved_topic_allowed(topic: str, operation: Operation) -> bool:
     levels = topic.split("/")
     wildcard = "+" in levels or "#" in levels
     patterns = (
-        _WILDCARD_NAMESPACES
+        WILDCARD_NAMESPACES
         if operation == "subscribe" and wildcard
         else RESERVED_PATTERNS[operation]
     )

@@ -1,0 +1,181 @@
+"""The cloud's side of the broker plugin's socket (protocol: docs/contracts.md "Broker plugin
+socket"; the plugin: rig/broker_plugin/buttonrig_auth.c).
+
+A Unix stream socket in a directory the broker's user can reach. Two kinds of connections from
+the plugin, each served by a thread of its own:
+
+* requests: `CONNECT <certificateId> <clientId hex>` answered by `DENY <reason hex>` or
+  `ALLOW`, permission lines, `END`;
+* one watch connection (`WATCH`): the cloud writes `CHANGED <generation>` after an auth change;
+  the plugin asks again for every live connection, kicks the refused ones and answers
+  `APPLIED <generation>`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rig.cloud.auth.decisions import ConnectionDecision
+from rig.cloud.core import arn
+
+log = logging.getLogger(__name__)
+ARN_PREFIX = f"arn:aws:iot:{arn.REGION}:{arn.ACCOUNT}:"
+APPLY_TIMEOUT_S = 10.0
+Decide = Callable[[str, str], ConnectionDecision]
+
+
+def _hex(text: str) -> str:
+    return text.encode().hex()
+
+
+def reply_lines(decision: ConnectionDecision) -> list[str]:
+    """The reply to one CONNECT request, line by line (without newlines)."""
+    if not decision.allowed:
+        return [f"DENY {_hex(decision.reason)}"]
+    lines = ["ALLOW"]
+    if decision.full:
+        lines.append("FULL")
+    else:
+        lines.append(f"ARN {_hex(ARN_PREFIX)}")
+        for key, values in decision.permissions.items():
+            lines += [f"{key} {_hex(value)}" for value in values if value]
+    lines.append("END")
+    return lines
+
+
+class PluginServer:
+    """`start()`, then `invalidate(generation)` after each auth change, then `stop()`."""
+
+    def __init__(self, path: Path, decide: Decide, group: int | None = None) -> None:
+        self.path = path
+        self.decide = decide  # replaceable while running (the e2e outage kit holds some off)
+        self._group = group  # the broker's group when it runs as another user
+        self._sock: socket.socket | None = None
+        self._threads: list[threading.Thread] = []
+        self._watchers: list[socket.socket] = []
+        self._sent = 0  # the last invalidation's number (CHANGED <n>)
+        self._applied = 0  # the last one the plugin has applied
+        self._changed = threading.Condition()
+        self._stopping = threading.Event()
+        # client id -> certificate id of its live connection, as last allowed (for wills)
+        self.certificate_of: dict[str, str] = {}
+
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+        sock.bind(str(self.path))
+        if self._group is not None:
+            os.chown(self.path, -1, self._group)
+        os.chmod(self.path, 0o660)  # connect() needs write permission on the socket file
+        sock.listen(16)
+        self._sock = sock
+        self._spawn(self._accept, "plugin-accept")
+
+    def _spawn(self, target: Callable[..., None], name: str, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _accept(self) -> None:
+        assert self._sock is not None
+        while not self._stopping.is_set():
+            try:
+                connection, _ = self._sock.accept()
+            except OSError:
+                return  # closed by stop()
+            self._spawn(self._serve, "plugin-connection", connection)
+
+    def _serve(self, connection: socket.socket) -> None:
+        reader = connection.makefile("rb")
+        try:
+            for raw in reader:
+                line = raw.decode(errors="replace").rstrip("\n")
+                if line == "WATCH":
+                    with self._changed:
+                        self._watchers.append(connection)
+                        self._changed.notify_all()
+                elif line.startswith("APPLIED "):
+                    with self._changed:
+                        self._applied = max(self._applied, int(line.split(" ", 1)[1]))
+                        self._changed.notify_all()
+                elif line.startswith("CONNECT "):
+                    connection.sendall(self._answer(line).encode())
+                else:
+                    log.warning("broker plugin sent an unknown request %r", line[:80])
+        except (OSError, ValueError) as exc:
+            log.debug("broker plugin connection ended: %s", exc)
+        finally:
+            with self._changed:
+                if connection in self._watchers:
+                    self._watchers.remove(connection)
+            reader.close()
+            connection.close()
+
+    def _answer(self, line: str) -> str:
+        try:
+            _, certificate_id, client_hex = line.split(" ")
+            client_id = bytes.fromhex(client_hex).decode()
+            decision = self.decide(certificate_id, client_id)
+        except ValueError as exc:
+            decision = ConnectionDecision(False, f"malformed request: {exc}")
+        except Exception as exc:  # never leave the broker waiting: refuse
+            log.exception("deciding a CONNECT failed")
+            decision = ConnectionDecision(False, f"internal error: {type(exc).__name__}")
+        else:
+            if decision.allowed:
+                self.certificate_of[client_id] = certificate_id
+        return "".join(f"{reply}\n" for reply in reply_lines(decision))
+
+    def invalidate(self, timeout: float = APPLY_TIMEOUT_S) -> bool:
+        """Tell the plugin that decisions changed; True once it has asked again for every live
+        connection (and kicked the refused ones), False when no plugin listens or it is late."""
+        with self._changed:
+            watchers = list(self._watchers)
+            self._sent += 1
+            generation = self._sent
+        if not watchers:
+            return False
+        for watcher in watchers:
+            with contextlib.suppress(OSError):
+                watcher.sendall(f"CHANGED {generation}\n".encode())
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while self._applied < generation:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._watchers:
+                    return False
+                self._changed.wait(left)
+        return True
+
+    def wait_watched(self, timeout: float) -> bool:
+        """Whether the plugin opened its watch connection (at its first tick) within `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not self._watchers:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._changed.wait(left)
+            return True
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+            self._sock = None
+        with self._changed:
+            for watcher in self._watchers:
+                with contextlib.suppress(OSError):
+                    watcher.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
