@@ -124,9 +124,10 @@ def decode_length(data, off):
 
 
 async def open_tls(host, port, ctx, timeout_ms=10000):
-    # DNS, TCP and TLS as separate steps so a failure names its step. -> (TLS stream, TCP socket):
-    # after a failed handshake the TLS socket has forgotten the TCP one (MicroPython's
-    # modtls_mbedtls.c), which the caller must then close itself.
+    # DNS, TCP and TLS as separate steps so a failure names its step.
+    # -> (stream, [TLS socket, TCP socket]): the caller closes both sockets (asyncio's
+    # Stream.close() closes nothing, and after a failed handshake the TLS socket has forgotten
+    # the TCP one: MicroPython's modtls_mbedtls.c), or lwIP's few sockets leak until a GC.
     try:
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
     except OSError as e:
@@ -162,7 +163,15 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
         s.close()
         raise
     # MicroPython's Stream both reads and writes (CPython's stubs split it in two)
-    return getattr(asyncio, "StreamReader")(ss), s
+    return getattr(asyncio, "StreamReader")(ss), [ss, s]
+
+
+def _close_all(socks):
+    for s in socks:
+        try:
+            s.close()
+        except Exception:  # closing what is already broken must not hide why
+            pass
 
 
 def tls_context(cert, key, ca):
@@ -209,6 +218,7 @@ class Client:
         self.connected = asyncio.Event()
         self.failures = 0  # sessions failed in a row (services.Connection counts them)
         self._stream = None
+        self._socks = []  # the session's TLS and TCP sockets (open_tls)
         self._pid = 0
         self._pending = {}  # pid -> [publish packet, Event, kind-or-None]
         self._routes = {}  # topic filter -> [handler, qos]; subscribed on each new session
@@ -297,16 +307,16 @@ class Client:
         self._checked = False
         # ssl.SSLContext wraps a tls.SSLContext, which takes the callback
         setattr(getattr(self.ctx, "_context", self.ctx), "verify_callback", self._on_broker_cert)
-        st, tcp = await open_tls(self.host, self.port, self.ctx, self.CONNECT_TIMEOUT_MS)
+        st, socks = await open_tls(self.host, self.port, self.ctx, self.CONNECT_TIMEOUT_MS)
         try:
             await asyncio.wait_for_ms(self._handshake(st), self.CONNECT_TIMEOUT_MS)
         except BaseException as e:
-            st.close()
-            tcp.close()  # closing the TLS socket alone may leave it open (see open_tls)
+            _close_all(socks)
             if isinstance(e, asyncio.TimeoutError):
                 raise Fault("timeout", "no CONNACK")
             raise
         self._stream = st
+        self._socks = socks
         self._ping_sent = 0
         self._last_tx = time.ticks_ms()
 
@@ -423,14 +433,10 @@ class Client:
         self._last_tx = time.ticks_ms()
 
     def _close(self, err):
-        st = self._stream
         self._stream = None
         self.connected.clear()
-        if st is not None:
-            try:
-                st.close()
-            except Exception:
-                pass
+        _close_all(self._socks)
+        self._socks = []
         for w in self._waits.values():
             w[1] = err
             w[0].set()

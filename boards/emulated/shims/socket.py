@@ -143,7 +143,7 @@ class socket(io.IOBase):
             _open[0] -= 1
 
     def fileno(self):
-        raise OSError(errno.EOPNOTSUPP)  # an ESP32 socket is polled through its ioctl
+        return self._s.fileno()  # (select.poll asks the ioctl, as on the ESP32, not this)
 
     def __del__(self):
         self.close()
