@@ -7,9 +7,11 @@
 #   reports an error condition as POLLHUP only when POLLHUP was registered; POLLERR never comes.
 #   A failed (refused) connect is "writable" to lwIP's select, so a poll for POLLOUT alone says
 #   the connection is up. The unix port's poll() would add POLLERR|POLLHUP unasked.
-# - sockets are a scarce resource (lwIP has CONFIG_LWIP_MAX_SOCKETS, 10 by default): open() counts
-#   the sockets the program has not closed, so a test can see one leak (open_count()).
+# - sockets are a scarce resource (lwIP has CONFIG_LWIP_MAX_SOCKETS, 10 by default): the shim
+#   counts the sockets not closed yet, so a test can see a leak (open_count()).
 # Not modelled: lwIP's socket limit itself, getaddrinfo's error numbers (lwIP's EAI_* codes).
+# An error in a read or write raises here even when TLS asked (the stream protocol); on the chip
+# mbedTLS gets the code back, and the firmware sees the same OSError either way.
 import errno
 import io
 import sys
