@@ -37,10 +37,14 @@ class Station:
 
     def on_config_mode(self, is_open):
         # app hook (services.ConfigMode): AP+STA share one radio, and each station scan or join
-        # takes the AP off its channel. A link that is up stays; no retry until it closes.
+        # takes the AP off its channel. A link that is up stays; no retry until it closes, not
+        # even the port's own when the link drops (config(reconnects=0); -1: forever again).
         self.quiet = is_open
-        if is_open and not self.up.is_set() and self.wlan.active():
-            self.wlan.disconnect()  # now, before the AP starts: ends the port's auto-reconnect
+        w = self.wlan
+        if w.active():
+            w.config(reconnects=0 if is_open else -1)
+            if is_open and not self.up.is_set():
+                w.disconnect()  # now, before the AP starts: ends the join under way
 
     def rssi(self):
         try:
@@ -105,3 +109,5 @@ class Station:
                 await asyncio.sleep_ms(self.CHECK_MS)
             self.up.clear()
             events.emit("wifi", state="lost", ssid=self.ssid)
+            if self.quiet:
+                self.wlan.disconnect()  # no auto-reconnect scans while config mode is open

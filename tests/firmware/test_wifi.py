@@ -287,11 +287,9 @@ asyncio.run(main())
 """
 
 
-def test_config_mode_on_a_configured_board_keeps_the_station_quiet(
-    channel: SideChannel, tmp_path: Path
-) -> None:
-    # AP+STA share one radio: each station scan or join takes the AP off its channel and the
-    # phone on the setup page drops. While config mode is open the station must not retry.
+def _configured_board(
+    channel: SideChannel, tmp_path: Path, aps: list[Any]
+) -> subprocess.Popen[bytes]:
     (tmp_path / "board.py").write_bytes(
         (FIRMWARE_DIR.parent / "boards/emulated/board.py").read_bytes()
     )
@@ -303,14 +301,38 @@ def test_config_mode_on_a_configured_board_keeps_the_station_quiet(
         MICROPYPATH=f":.frozen:{FIRMWARE_DIR}:{SHIMS_DIR}",
         BUTTONRIG_CHANNEL=f"127.0.0.1:{channel.port}",
         BUTTONRIG_AP_PORT=str(ap_port),
-        BUTTONRIG_RADIO=json.dumps({"aps": [], "connect_ms": 50}),  # home is out of range
+        BUTTONRIG_RADIO=json.dumps({"aps": aps, "connect_ms": 50}),
     )
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [default_binary(), "-c", CONFIGURED_BOARD % PASSWORD],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
     )
+
+
+def test_a_link_lost_while_config_mode_is_open_is_not_retried(
+    channel: SideChannel, tmp_path: Path
+) -> None:
+    # the port's own auto-reconnect would scan at once when the link drops (network_wlan.c):
+    # the station turns it off (config(reconnects=0)) while config mode is open
+    proc = _configured_board(channel, tmp_path, [HOME])
+    try:
+        channel.expect("hello")
+        channel.expect_where("ap", essid="Button ConfigureMe - VRB", ip="192.168.0.1")
+        channel.send({"op": "radio", "aps": []})  # the home network goes down meanwhile
+        assert channel.drain("ap_disturbed", 3.0) == []
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_config_mode_on_a_configured_board_keeps_the_station_quiet(
+    channel: SideChannel, tmp_path: Path
+) -> None:
+    # AP+STA share one radio: each station scan or join takes the AP off its channel and the
+    # phone on the setup page drops. While config mode is open the station must not retry.
+    proc = _configured_board(channel, tmp_path, [])  # home is out of range
     try:
         channel.expect("hello")
         channel.expect_where("ap", essid="Button ConfigureMe - VRB")

@@ -103,6 +103,8 @@ class WLAN:
             o._connected = False  # has an address
             o._associated = None  # the access point joined (with or without an address)
             o._reason = 0  # the last disconnect reason (0: none)
+            o._reconnects = 0  # config(reconnects=n) as the port keeps it: n + 1, 0 = forever
+            o._tries = 0  # reconnects since connect()
             _ifaces[interface] = o
         return _ifaces[interface]
 
@@ -139,6 +141,7 @@ class WLAN:
             raise OSError("Wifi Not Started")
         self._target = (ssid, key or "")
         self._t0 = _ticks()
+        self._tries = 0
         self._requested = True
         self._connected = False
         self._associated = None  # (the last reason stays: network_wlan.c does not clear it)
@@ -156,12 +159,25 @@ class WLAN:
         self._associated = None
         _rig.send({"op": "wifi", "state": "disconnect"})
 
+    def _retry(self):
+        # the port's handler on a disconnect: reconnect at once while connect() stands, unless
+        # config(reconnects=n) has run out -> whether it retries
+        if self._reconnects:
+            self._tries += 1
+            if self._tries >= self._reconnects:
+                return False
+        self._t0 = _ticks()
+        _ap_disturbed("sta_reconnect")
+        return True
+
     def _advance(self):
         # bring the station's state up to now: join attempts end after connect_ms; while a
         # connect is requested a failed attempt is retried at once (the port's auto-reconnect)
         import time
 
         if self._if != STA_IF or not self._active or not self._requested:
+            return
+        if self._associated is None and not self._retrying():
             return
         ssid, key = self._target
         ap = _find(ssid)
@@ -173,8 +189,7 @@ class WLAN:
                 self._associated = None
                 self._connected = False
                 self._reason = STAT_BEACON_TIMEOUT
-                self._t0 = _ticks()
-                _ap_disturbed("sta_reconnect")
+                self._retry()
             else:
                 self._associated = ap
                 if not self._connected and ap.get("dhcp", True):
@@ -191,8 +206,7 @@ class WLAN:
             if ap.get("dhcp", True):
                 self._connected, self._reason = True, 0
             return
-        self._t0 = _ticks()  # the next attempt (scanning again)
-        _ap_disturbed("sta_reconnect")
+        self._retry()  # the next attempt (scanning again), if any
 
     def status(self, param=None):
         self._advance()
@@ -208,7 +222,7 @@ class WLAN:
                 return STAT_WRONG_PASSWORD
             if r == _REASON_ASSOC_LEAVE:
                 return STAT_IDLE
-            if self._requested:
+            if self._requested and self._retrying():
                 return STAT_CONNECTING
             return STAT_IDLE if r == 0 else r
         if param == "rssi":
@@ -285,11 +299,19 @@ class WLAN:
                 self._cfg["password"] = v
             elif k in ("authmode", "security"):
                 self._cfg["authmode"] = v
+            elif k == "reconnects":
+                if self._if != STA_IF:
+                    raise OSError("STA required")
+                self._reconnects = 0 if v == -1 else v + 1
             else:
                 self._cfg[k] = v
         if self._if == AP_IF:
             self._announce()  # an active AP restarts with the new settings
         return None
+
+    def _retrying(self):
+        # still joining: no reconnect limit, or not reached (the port's status() check)
+        return self._reconnects == 0 or self._tries < self._reconnects
 
 
 _env = os.getenv("BUTTONRIG_RADIO")
