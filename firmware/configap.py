@@ -17,6 +17,8 @@ import netcfg
 import network
 
 AP_TIMEOUT_S = 600  # ours: the guide is silent on how long the blue light lasts
+# The page's address, as on the AWS IoT Button; ESP-IDF's soft-AP would use 192.168.4.1.
+AP_IP = "192.168.0.1"
 MAX_BODY = 16384  # certificate + key + CA as PEM fit easily
 
 
@@ -209,15 +211,23 @@ class Portal:
     async def run(self):
         # -> True when a configuration was applied, False when the portal timed out
         ap = network.WLAN(network.AP_IF)
+        # on first: ESP-IDF takes the AP's settings only while it is enabled (esp_wifi_set_config)
+        ap.active(True)
         ap.config(
             essid=ap_ssid(self.serial),
             password=ap_password(self.serial),
             authmode=network.AUTH_WPA2_PSK,
         )
-        ap.active(True)
+        ap.ifconfig((AP_IP, "255.255.255.0", AP_IP, AP_IP))  # its DHCP server restarts on it
         server = httpd.Server(self.handle, MAX_BODY, self.request_timeout_ms)
         await server.start(self.addr[0], self.addr[1])
-        events.emit("config", state="open", essid=ap_ssid(self.serial), port=self.addr[1])
+        events.emit(
+            "config",
+            state="open",
+            essid=ap_ssid(self.serial),
+            ip=ap.ifconfig()[0],
+            port=self.addr[1],
+        )
         self.show("config")
         try:
             await asyncio.wait_for(self.done.wait(), self.timeout_s)

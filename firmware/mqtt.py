@@ -5,11 +5,14 @@
 # are fault.Fault (dns / connect / tls / forbidden / timeout / closed / protocol) so the LED can
 # show which step broke. Packet encoding is pure so it also runs under CPython.
 import asyncio
-import errno
 import select
 import socket
 import struct
 import time
+
+# From-imports, never errno.X: the port's compiler folds errno.X into its own build's number when
+# it compiles source (the unix port's are Linux's, an ESP32's newlib's).
+from errno import EINPROGRESS
 
 from fault import Fault, from_connack, from_tls
 
@@ -122,6 +125,9 @@ def decode_length(data, off):
 
 async def open_tls(host, port, ctx, timeout_ms=10000):
     # DNS, TCP and TLS as separate steps so a failure names its step.
+    # -> (stream, [TLS socket, TCP socket]): the caller closes both sockets (asyncio's
+    # Stream.close() closes nothing, and after a failed handshake the TLS socket has forgotten
+    # the TCP one: MicroPython's modtls_mbedtls.c), or lwIP's few sockets leak until a GC.
     try:
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
     except OSError as e:
@@ -132,10 +138,12 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
         try:
             s.connect(ai[-1])
         except OSError as e:
-            if e.errno != errno.EINPROGRESS:
+            if e.errno != EINPROGRESS:
                 raise Fault("connect", str(e))
         p = select.poll()
-        p.register(s, select.POLLOUT)
+        # An ESP32 socket reports a failed connect as writable, and as POLLHUP only when asked
+        # (MicroPython ports/esp32/modsocket.c): ask, or a refusal looks like a TLS failure.
+        p.register(s, select.POLLOUT | select.POLLHUP | select.POLLERR)
         t0 = time.ticks_ms()
         while True:
             ev = p.poll(0)
@@ -155,7 +163,15 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
         s.close()
         raise
     # MicroPython's Stream both reads and writes (CPython's stubs split it in two)
-    return getattr(asyncio, "StreamReader")(ss)
+    return getattr(asyncio, "StreamReader")(ss), [ss, s]
+
+
+def _close_all(socks):
+    for s in socks:
+        try:
+            s.close()
+        except Exception:  # closing what is already broken must not hide why
+            pass
 
 
 def tls_context(cert, key, ca):
@@ -202,6 +218,7 @@ class Client:
         self.connected = asyncio.Event()
         self.failures = 0  # sessions failed in a row (services.Connection counts them)
         self._stream = None
+        self._socks = []  # the session's TLS and TCP sockets (open_tls)
         self._pid = 0
         self._pending = {}  # pid -> [publish packet, Event, kind-or-None]
         self._routes = {}  # topic filter -> [handler, qos]; subscribed on each new session
@@ -290,16 +307,16 @@ class Client:
         self._checked = False
         # ssl.SSLContext wraps a tls.SSLContext, which takes the callback
         setattr(getattr(self.ctx, "_context", self.ctx), "verify_callback", self._on_broker_cert)
-        st = await open_tls(self.host, self.port, self.ctx, self.CONNECT_TIMEOUT_MS)
+        st, socks = await open_tls(self.host, self.port, self.ctx, self.CONNECT_TIMEOUT_MS)
         try:
             await asyncio.wait_for_ms(self._handshake(st), self.CONNECT_TIMEOUT_MS)
-        except asyncio.TimeoutError:
-            st.close()
-            raise Fault("timeout", "no CONNACK")
-        except BaseException:
-            st.close()
+        except BaseException as e:
+            _close_all(socks)
+            if isinstance(e, asyncio.TimeoutError):
+                raise Fault("timeout", "no CONNACK")
             raise
         self._stream = st
+        self._socks = socks
         self._ping_sent = 0
         self._last_tx = time.ticks_ms()
 
@@ -418,14 +435,10 @@ class Client:
         self._last_tx = time.ticks_ms()
 
     def _close(self, err):
-        st = self._stream
         self._stream = None
         self.connected.clear()
-        if st is not None:
-            try:
-                st.close()
-            except Exception:
-                pass
+        _close_all(self._socks)
+        self._socks = []
         for w in self._waits.values():
             w[1] = err
             w[0].set()

@@ -62,7 +62,12 @@ class ConfigMode:
             portal = configap.Portal(
                 app.serial, app.led.show, timeout_s=self.timeout_s or configap.AP_TIMEOUT_S
             )
-            applied = await portal.run()
+            # AP+STA share the radio: the station's scans would drop the phone on the page
+            app.tell("on_config_mode", True)
+            try:
+                applied = await portal.run()
+            finally:
+                app.tell("on_config_mode", False)
             if applied:
                 import machine
 

@@ -18,6 +18,11 @@ _REASONS = {  # the join failures
 
 class Station:
     JOIN_TIMEOUT_MS = 20000  # no address this long after connect(): the join failed
+    # A failure status this soon after connect() may be the previous attempt's: MicroPython's
+    # network_wlan.c keeps the last disconnect reason until a new one or an address replaces it,
+    # and status() reports it before "connecting". An ESP-IDF attempt (scan, auth) takes a few
+    # seconds, so one older than this is this attempt's own.
+    FAIL_SETTLE_MS = 4000
     BACKOFF_BASE_MS = 2000
     BACKOFF_MAX_MS = 120000
     CHECK_MS = 1000  # how often the link is checked while up
@@ -28,6 +33,18 @@ class Station:
         self.show = show  # f(led pattern name)
         self.up = asyncio.Event()  # set while the station has an address
         self.wlan = network.WLAN(network.STA_IF)
+        self.quiet = False  # config mode is open: no scans, no joins (they drop the AP's phone)
+
+    def on_config_mode(self, is_open):
+        # app hook (services.ConfigMode): AP+STA share one radio, and each station scan or join
+        # takes the AP off its channel. A link that is up stays; no retry until it closes, not
+        # even the port's own when the link drops (config(reconnects=0); -1: forever again).
+        self.quiet = is_open
+        w = self.wlan
+        if w.active():
+            w.config(reconnects=0 if is_open else -1)
+            if is_open and not self.up.is_set():
+                w.disconnect()  # now, before the AP starts: ends the join under way
 
     def rssi(self):
         try:
@@ -36,7 +53,8 @@ class Station:
             return None
 
     async def connect(self):
-        # -> None once there is an IP address; Fault("wifi" | "dhcp") otherwise
+        # -> True once there is an IP address, False when config mode opened meanwhile;
+        # Fault("wifi" | "dhcp") otherwise
         import time
 
         w = self.wlan
@@ -48,24 +66,32 @@ class Station:
         while True:
             st = w.status()
             if st == network.STAT_GOT_IP:
-                return
-            if st in _REASONS:
+                return True
+            if self.quiet:
+                w.disconnect()
+                return False
+            waited = time.ticks_diff(time.ticks_ms(), t0)
+            # a failure counts once it is this attempt's, and not while associated (DHCP)
+            if st in _REASONS and waited >= self.FAIL_SETTLE_MS and self.rssi() is None:
                 w.disconnect()
                 raise Fault("wifi", _REASONS[st])
-            if time.ticks_diff(time.ticks_ms(), t0) > self.JOIN_TIMEOUT_MS:
+            if waited > self.JOIN_TIMEOUT_MS:
                 associated = self.rssi() is not None
                 w.disconnect()
                 if associated:
                     raise Fault("dhcp", "no address from DHCP")
-                raise Fault("wifi", "join timed out (status %d)" % st)
+                raise Fault("wifi", _REASONS.get(st) or "join timed out (status %d)" % st)
             await asyncio.sleep_ms(100)
 
     async def run(self):
         failures = 0
         while True:
+            while self.quiet:
+                await asyncio.sleep_ms(200)
             self.show("connecting")
             try:
-                await self.connect()
+                if not await self.connect():
+                    continue
             except Fault as e:
                 events.emit("wifi", state="down", kind=e.kind, msg=e.detail, ssid=self.ssid)
                 self.show(e.led())
@@ -83,3 +109,5 @@ class Station:
                 await asyncio.sleep_ms(self.CHECK_MS)
             self.up.clear()
             events.emit("wifi", state="lost", ssid=self.ssid)
+            if self.quiet:
+                self.wlan.disconnect()  # no auto-reconnect scans while config mode is open

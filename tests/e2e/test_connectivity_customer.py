@@ -36,6 +36,10 @@ def test_blank_board_is_set_up_by_the_customer_and_every_press_reaches_the_cloud
     board.expect("led", WAIT_S, pattern="unconfigured")
     opened = board.expect("config", WAIT_S, state="open")
     assert opened["essid"].startswith("Button ConfigureMe - ")
+    # the README's address (ESP-IDF's soft-AP would be on 192.168.4.1), as the radio reports it
+    assert opened["ip"] == "192.168.0.1", opened
+    ap = [m for m in board.messages if m.get("op") == "ap"][-1]
+    assert ap["active"] and ap["ip"] == "192.168.0.1" and ap["essid"] == opened["essid"], ap
     board.expect("led", WAIT_S, pattern="config")
     board.trace.wait_for(lambda _t: colours(board).count("blue") >= 2, WAIT_S, "blinking blue")
     shown = colours(board)

@@ -86,6 +86,8 @@ class App:
     def set_busy(self, name, busy=True):
         self.busy[name] = busy
         print("BUSY", name, busy)
+    def tell(self, hook, arg):  # app.App's: each service's hook (the station's, on a board)
+        print("TELL", hook, arg)
 async def main():
     app = App()
     blank = services.ConfigMode(app, False, timeout_s=1)

@@ -36,10 +36,12 @@ print("alive", len(objects))
 """
 
 
-def run(tmp_path: Path, prelude: str, sockets: int) -> subprocess.CompletedProcess[str]:
+def run(
+    tmp_path: Path, prelude: str, sockets: int, shims: bool = True
+) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "poll_bug.py"
     script.write_text(SCRIPT % (prelude, sockets))
-    env = {**os.environ, "MICROPYPATH": f".frozen:{SHIMS_DIR}"}
+    env = {**os.environ, "MICROPYPATH": f".frozen:{SHIMS_DIR}" if shims else ".frozen"}
     env.pop("BUTTONRIG_CHANNEL", None)  # the shims without a rig: no side channel
     return subprocess.run(
         [default_binary(), str(script)],
@@ -52,7 +54,9 @@ def run(tmp_path: Path, prelude: str, sockets: int) -> subprocess.CompletedProce
 
 
 def test_the_interpreter_crashes_when_the_poller_grows_past_a_flag(tmp_path: Path) -> None:
-    got = run(tmp_path, "", 5)  # 5 sockets: the array grows from 4 to 8 entries
+    # the unix port's own sockets (the shims' socket is polled through its ioctl, as an ESP32's,
+    # so it never enters the pollfd array either)
+    got = run(tmp_path, "", 5, shims=False)  # 5 sockets: the array grows from 4 to 8 entries
     assert got.returncode == -signal.SIGSEGV, (
         "the unix port no longer crashes here: modselect.c was fixed, "
         f"boards/emulated/shims/_pollfix.py can go (exit {got.returncode}, {got.stdout!r})"

@@ -89,6 +89,27 @@ class SideChannel:
             seen.append(msg)
         raise AssertionError(f"no side-channel op {op!r}; saw {seen}")
 
+    def expect_where(self, op: str, **fields: Any) -> dict[str, Any]:
+        """The first message of `op` whose fields have these values (others of `op` are skipped)."""
+        deadline = time.monotonic() + WAIT
+        while True:
+            msg = self.expect(op, max(0.1, deadline - time.monotonic()))
+            if all(msg.get(k) == v for k, v in fields.items()):
+                return msg
+
+    def drain(self, op: str, seconds: float) -> list[dict[str, Any]]:
+        """Every message of `op` that arrives within `seconds`."""
+        out = []
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                msg = self.received.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if msg.get("op") == op:
+                out.append(msg)
+        return out
+
     def send(self, obj: dict[str, Any]) -> None:
         assert self.conn is not None
         self.conn.sendall(json.dumps(obj).encode() + b"\n")
@@ -212,12 +233,15 @@ def test_configuration_ap_takes_the_password_from_the_serial(
     )
     try:
         channel.expect("hello")
-        ap = channel.expect("ap")
+        # ESP-IDF takes the AP's settings only while it is on (the shim refuses them before, as
+        # the chip does), and the page is at 192.168.0.1 (README), not ESP-IDF's 192.168.4.1
+        ap = channel.expect_where("ap", essid="Button ConfigureMe - VRB", ip="192.168.0.1")
         assert ap == {
             "op": "ap",
             "active": True,
             "essid": "Button ConfigureMe - VRB",
             "authmode": 3,
+            "ip": "192.168.0.1",
         }
         channel.send({"op": "ap_join", "password": "G030JF05"})  # a wrong guess
         assert channel.expect("ap_join")["ok"] is False
@@ -227,6 +251,94 @@ def test_configuration_ap_takes_the_password_from_the_serial(
             "ok": True,
             "essid": "Button ConfigureMe - VRB",
         }
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+CONFIGURED_BOARD = """
+import asyncio, app, events, services, wifi
+wifi.Station.JOIN_TIMEOUT_MS = 1000
+wifi.Station.FAIL_SETTLE_MS = 300
+wifi.Station.BACKOFF_BASE_MS = 100
+wifi.Station.BACKOFF_MAX_MS = 400
+class Led:
+    def show(self, p):
+        events.emit("led", pattern=p)
+class Board:  # app.App's service registry and hooks, without its boot
+    serial = "G030JF055364XVRB"
+    led = Led()
+    def __init__(self):
+        self.services = []
+    def set_busy(self, name, busy=True):
+        pass
+    tell = app.App.tell
+async def main():
+    b = Board()
+    station = wifi.Station("home", %r, b.led.show)
+    config = services.ConfigMode(b, True, timeout_s=120)
+    b.services += [station, config]
+    asyncio.create_task(station.run())
+    asyncio.create_task(config.run())
+    await asyncio.sleep_ms(1500)  # the station has failed and retried a few times
+    config.on_long_hold(6000)  # the customer holds the button: config mode
+    await asyncio.sleep(60)
+asyncio.run(main())
+"""
+
+
+def _configured_board(
+    channel: SideChannel, tmp_path: Path, aps: list[Any]
+) -> subprocess.Popen[bytes]:
+    (tmp_path / "board.py").write_bytes(
+        (FIRMWARE_DIR.parent / "boards/emulated/board.py").read_bytes()
+    )
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        ap_port = s.getsockname()[1]
+    env = dict(
+        os.environ,
+        MICROPYPATH=f":.frozen:{FIRMWARE_DIR}:{SHIMS_DIR}",
+        BUTTONRIG_CHANNEL=f"127.0.0.1:{channel.port}",
+        BUTTONRIG_AP_PORT=str(ap_port),
+        BUTTONRIG_RADIO=json.dumps({"aps": aps, "connect_ms": 50}),
+    )
+    return subprocess.Popen(
+        [default_binary(), "-c", CONFIGURED_BOARD % PASSWORD],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def test_a_link_lost_while_config_mode_is_open_is_not_retried(
+    channel: SideChannel, tmp_path: Path
+) -> None:
+    # the port's own auto-reconnect would scan at once when the link drops (network_wlan.c):
+    # the station turns it off (config(reconnects=0)) while config mode is open
+    proc = _configured_board(channel, tmp_path, [HOME])
+    try:
+        channel.expect("hello")
+        channel.expect_where("ap", essid="Button ConfigureMe - VRB", ip="192.168.0.1")
+        channel.send({"op": "radio", "aps": []})  # the home network goes down meanwhile
+        assert channel.drain("ap_disturbed", 3.0) == []
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def test_config_mode_on_a_configured_board_keeps_the_station_quiet(
+    channel: SideChannel, tmp_path: Path
+) -> None:
+    # AP+STA share one radio: each station scan or join takes the AP off its channel and the
+    # phone on the setup page drops. While config mode is open the station must not retry.
+    proc = _configured_board(channel, tmp_path, [])  # home is out of range
+    try:
+        channel.expect("hello")
+        channel.expect_where("ap", essid="Button ConfigureMe - VRB")
+        assert channel.drain("ap_disturbed", 3.0) == []
+        channel.send({"op": "ap_join", "password": "5364XVRB"})
+        assert channel.expect("ap_join")["ok"] is True
     finally:
         proc.kill()
         proc.wait(10)
