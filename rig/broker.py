@@ -312,8 +312,7 @@ def render_config(
         "log_dest stderr",
         *(["log_dest topic"] if log_topic else []),
         "log_type error",
-        # debug lines go to the log file only (never to $SYS/broker/log): the will reader
-        # (rig/cloud/host/wills.py) reads the CONNECT details there
+        # debug lines go to the log file only (never to $SYS/broker/log), for humans and tests
         "log_type debug",
         "log_type warning",
         "log_type notice",

@@ -14,7 +14,17 @@
  * - MOSQ_EVT_TICK: reads the cloud's invalidations ("CHANGED <generation>") on a second
  *   connection, asks again for every live connection, kicks those now refused, answers
  *   "APPLIED <generation>". Also disconnects persistent sessions right after their CONNACK.
- * - MOSQ_EVT_DISCONNECT: forgets the connection.
+ * - Lifecycle reports (one-way lines to the cloud, which publishes the events): CONNECTED after
+ *   an allowed CONNECT; DISCONNECTED at the next tick after MOSQ_EVT_DISCONNECT (the will, if
+ *   any, is checked in between), with what the plugin knows of the reason. mosquitto 2.0.11
+ *   gives plugins no reason (src/context.c context__disconnect calls
+ *   plugin__handle_disconnect(context, -1)), so the plugin says what it knows: the connection
+ *   was taken over (a later CONNECT with its client id), refused by the plugin, or its will was
+ *   sent (so it did not send DISCONNECT).
+ * - The will: mosquitto checks it with MOSQ_ACL_WRITE after MOSQ_EVT_DISCONNECT (src/context.c
+ *   context__send_will); a WRITE check for a closing connection is its will. The plugin tells
+ *   the cloud ("WILL", answered "OK") before the broker queues it, so the shadow service knows
+ *   it when it arrives.
  *
  * The protocol is in docs/contracts.md ("Broker plugin socket"). mosquitto is single-threaded:
  * every call here runs on its main loop, so no locking.
@@ -47,6 +57,9 @@ struct connection {
 	char certificate_id[65];
 	int kick_pending; /* a persistent session: disconnected at the next tick */
 	int closing; /* disconnected: kept until the next tick, for its will's ACL check */
+	int will_sent; /* its will passed the ACL check: the client did not send DISCONNECT */
+	const char *end_reason; /* the disconnectReason when the plugin caused or saw the end */
+	int reported; /* its DISCONNECTED is sent */
 	struct permissions permissions;
 	struct connection *next;
 };
@@ -200,6 +213,64 @@ static int ask(const char *certificate_id, const char *client_id, struct permiss
 	return verdict;
 }
 
+/* ------------------------------------------------------------------ lifecycle reports */
+
+/* One line to the cloud on the request socket; no reply unless `await_ok`. Best effort: a
+ * lost report costs an event, never a connection. */
+static void report(const char *line, int await_ok)
+{
+	for(int attempt = 0; attempt < 2; attempt++){
+		if(request_fd < 0) request_fd = open_socket();
+		if(request_fd < 0) return;
+		if(send_all(request_fd, line, strlen(line)) < 0){
+			drop_request_socket();
+			continue;
+		}
+		if(!await_ok) return;
+		char *reply = read_line(request_fd);
+		int ok = reply && !strcmp(reply, "OK");
+		free(reply);
+		if(!ok) drop_request_socket();
+		return;
+	}
+}
+
+static void report_presence(const char *kind, const char *certificate_id, const char *client_id,
+		const char *reason)
+{
+	char *client_hex = ba_hex_encode(client_id);
+	if(!client_hex) return;
+	size_t len = strlen(client_hex) + 128;
+	char *line = malloc(len);
+	if(line){
+		snprintf(line, len, "%s %s %s%s%s\n", kind, certificate_id, client_hex,
+				reason ? " " : "", reason ? reason : "");
+		report(line, 0);
+		free(line);
+	}
+	free(client_hex);
+}
+
+static void report_will(const char *client_id, const char *topic, const void *payload,
+		uint32_t payloadlen)
+{
+	char *client_hex = ba_hex_encode(client_id);
+	char *topic_hex = ba_hex_encode(topic);
+	size_t len = (client_hex ? strlen(client_hex) : 0) + (topic_hex ? strlen(topic_hex) : 0)
+			+ 2 * (size_t)payloadlen + 16;
+	char *line = (client_hex && topic_hex) ? malloc(len) : NULL;
+	if(line){
+		int used = snprintf(line, len, "WILL %s %s ", client_hex, topic_hex);
+		const unsigned char *bytes = payload;
+		for(uint32_t i = 0; i < payloadlen; i++) sprintf(line + used + 2 * i, "%02x", bytes[i]);
+		strcpy(line + used + 2 * payloadlen, payloadlen ? "\n" : "-\n");
+		report(line, 1);
+	}
+	free(line);
+	free(topic_hex);
+	free(client_hex);
+}
+
 /* ------------------------------------------------------------------ connections */
 
 static struct connection *find_connection(const struct mosquitto *client)
@@ -250,7 +321,12 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)userdata;
 	struct mosquitto_evt_basic_auth *ed = event_data;
-	forget_connection(ed->client); /* a new connection may reuse a freed context's address */
+	struct connection *stale = find_connection(ed->client); /* a reused context's address */
+	if(stale && stale->closing && !stale->reported){
+		report_presence("DISCONNECTED", stale->certificate_id, stale->client_id,
+				stale->end_reason ? stale->end_reason : stale->will_sent ? "WILL" : "-");
+	}
+	forget_connection(ed->client);
 	const char *client_id = mosquitto_client_id(ed->client);
 	char certificate_id[65];
 	if(!client_id || certificate_id_of(ed->client, certificate_id) < 0) return MOSQ_ERR_AUTH;
@@ -271,6 +347,17 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	}
 	c->client = ed->client;
 	memcpy(c->certificate_id, certificate_id, sizeof(certificate_id));
+	/* mosquitto closes a live connection with this client id next (src/handle_connect.c
+	 * connect__on_authorised): as AWS IoT, DUPLICATE_CLIENTID, reported before this one. */
+	for(struct connection *old = connections; old; old = old->next){
+		if(!old->closing && !old->reported && !strcmp(old->client_id, client_id)){
+			old->end_reason = "DUPLICATE_CLIENTID";
+			old->reported = 1;
+			old->closing = 1; /* it reads nothing more; its next WRITE check is its will */
+			report_presence("DISCONNECTED", old->certificate_id, old->client_id, old->end_reason);
+		}
+	}
+	report_presence("CONNECTED", certificate_id, client_id, NULL);
 	c->permissions = permissions;
 	/* AWS IoT disconnects a client that asks for a persistent session (cleanSession = 0). */
 	c->kick_pending = !permissions.full && !mosquitto_client_clean_session(ed->client);
@@ -282,8 +369,10 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 /* A PUBLISH or SUBSCRIBE AWS IoT refuses: any error but MOSQ_ERR_ACL_DENIED makes mosquitto
  * return before the PUBACK/SUBACK and close the connection ("been disconnected by administrative
  * action" in its log). */
-static int refuse(const struct connection *c, const char *what, const char *topic, int qos)
+static int refuse(struct connection *c, const char *what, const char *topic, int qos)
 {
+	if(c->closing) return MOSQ_ERR_ACL_DENIED; /* its will: not sent, nothing more to close */
+	if(!c->end_reason) c->end_reason = "AUTH_ERROR"; /* the guide: "authorization failed" */
 	mosquitto_log_printf(MOSQ_LOG_NOTICE, "buttonrig_auth: %s may not %s %s (QoS %d): disconnecting it",
 			c->client_id, what, topic, qos);
 	return MOSQ_ERR_ADMINISTRATIVE_ACTION;
@@ -316,6 +405,10 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 			if(ed->qos <= 1 /* AWS IoT: QoS 2 PUBLISH, no PUBACK (nor PUBREC) */
 					&& ba_reserved_allowed(&c->permissions, ed->topic, PUBLISH)
 					&& ba_allowed(&c->permissions, PUBLISH, "topic", ed->topic)){
+				if(c->closing && !c->will_sent){ /* no packet is read after the disconnect */
+					c->will_sent = 1;
+					report_will(c->client_id, ed->topic, ed->payload, ed->payloadlen);
+				}
 				return MOSQ_ERR_SUCCESS;
 			}
 			return refuse(c, "PUBLISH", ed->topic, ed->qos);
@@ -358,6 +451,13 @@ static void redecide_all(void)
 		}else{
 			char *id = strdup(c->client_id);
 			if(id) ba_list_add(&refused, id);
+		}
+	}
+	for(struct connection *c = connections; c; c = c->next){
+		for(int i = 0; i < refused.count; i++){
+			if(!c->closing && !c->end_reason && !strcmp(c->client_id, refused.items[i])){
+				c->end_reason = "AUTH_ERROR";
+			}
 		}
 	}
 	for(int i = 0; i < refused.count; i++){
@@ -415,12 +515,19 @@ static int on_tick(int event, void *event_data, void *userdata)
 	struct connection *c = connections;
 	while(c){
 		struct connection *next = c->next;
-		if(c->closing) forget_connection(c->client);
+		if(c->closing){
+			if(!c->reported){
+				const char *reason = c->end_reason ? c->end_reason : c->will_sent ? "WILL" : "-";
+				report_presence("DISCONNECTED", c->certificate_id, c->client_id, reason);
+			}
+			forget_connection(c->client);
+		}
 		c = next;
 	}
 	for(c = connections; c; c = c->next){
 		if(c->kick_pending){
 			c->kick_pending = 0;
+			c->end_reason = "AUTH_ERROR";
 			mosquitto_log_printf(MOSQ_LOG_NOTICE,
 					"buttonrig_auth: %s asked for a persistent session: disconnecting it", c->client_id);
 			mosquitto_kick_client_by_clientid(c->client_id, true);

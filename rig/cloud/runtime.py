@@ -42,9 +42,7 @@ from rig.cloud.certificates.ca import CertificateAuthority, certificate_id_of, p
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
-from rig.cloud.host.broker_log import BrokerLogReader
 from rig.cloud.host.service import CloudService
-from rig.cloud.host.wills import Will, WillReader
 from rig.cloud.lifecycle.mqtt import Presence
 from rig.cloud.lifecycle.store import PresenceStore
 from rig.cloud.shadow.mqtt import ShadowResponder
@@ -132,8 +130,6 @@ class CloudRuntime:
         self._watcher: threading.Thread | None = None
         self.plugin_server: PluginServer | None = None
         self._socket_directory: RuntimeDirectory | None = None
-        self.broker_log: BrokerLogReader | None = None
-        self._wills = WillReader()
         self._service_identity: ClientIdentity | None = None
 
     def __enter__(self) -> CloudRuntime:
@@ -193,14 +189,9 @@ class CloudRuntime:
             self.broker.stop()
             raise
         self.cloud.auth_applier = self.sync_auth
-        assert self.presence is not None and self.shadow_responder is not None
-        if isinstance(self.broker, MosquittoBroker):  # an attached broker's log is not ours
-            self.broker_log = BrokerLogReader(
-                lambda: self.broker.log_file if isinstance(self.broker, MosquittoBroker) else None,
-                line_readers=[self._wills.feed],
-            )
-            self.broker_log.start()
-            self.shadow_responder.fired_will = self._fired_will
+        if self.plugin_server is not None:  # the plugin's lifecycle reports
+            self.plugin_server.on_presence = self._on_presence
+            self.plugin_server.on_will = self._on_will
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
         self._watcher.start()
         endpoint.write(self.home, self.endpoint_document())
@@ -212,12 +203,12 @@ class CloudRuntime:
         whose client lost its connection); `while_down` runs in between."""
         assert self.service is not None and self._service_identity is not None, "not running"
         self.service.stop()
+        if self.presence is not None:
+            self.presence.stop()
         if while_down is not None:
             while_down()
         self.service = self._compose_services(self._service_identity)
         self.service.start()
-        if self.broker_log is not None and self.shadow_responder is not None:
-            self.shadow_responder.fired_will = self._fired_will
 
     def _start_on_the_home_port(self, broker: MosquittoBroker) -> BrokerEndpoint:
         """The broker on the port this home's broker had (boards configured with it reconnect by
@@ -242,13 +233,7 @@ class CloudRuntime:
         service = CloudService(self.cloud.store, self.endpoint, identity)
         self.shadow_responder = ShadowResponder(service, self.cloud.shadow_store)
         self.shadow_responder.register()
-        server = self.plugin_server
-        self.presence = Presence(
-            service,
-            PresenceStore(self.cloud.store),
-            self.cloud.certificates,
-            (lambda client_id: server.certificate_of.get(client_id)) if server else lambda _: None,
-        )
+        self.presence = Presence(service, PresenceStore(self.cloud.store))
         self.presence.register()
         clicks_mqtt.register(service, self.cloud.click_log)
         ping.register(service)
@@ -296,20 +281,21 @@ class CloudRuntime:
         self._report(generation)
         self.cloud.store.set_counter("auth_applied", generation)
 
-    def _fired_will(self, client_id: str) -> Will | None:
-        """The will the broker publishes now that `client_id`'s connection was lost, if any
-        (the shadow service's network thread, on the disconnect line)."""
-        reader, server = self.broker_log, self.plugin_server
-        if reader is None or server is None:
-            return None
-        reader.read_now()  # the lines up to this disconnect are in the log file already
-        will = self._wills.take_fired(client_id)
-        certificate_id = server.certificate_of.get(client_id)
-        if will is None or certificate_id is None:
-            return None
-        if not self.decider.publish_allowed(certificate_id, client_id, will.topic):
-            return None  # the plugin refuses a will the client may not publish
-        return will
+    def _on_presence(
+        self, connected: bool, certificate_id: str, client_id: str, reason: str
+    ) -> None:
+        """The plugin's CONNECTED/DISCONNECTED report (a plugin connection thread); lost while
+        the cloud's services restart, as AWS IoT drops no event but this rig has nobody to
+        publish it then."""
+        presence = self.presence
+        if presence is not None:
+            presence.report(connected, certificate_id, client_id, reason)
+
+    def _on_will(self, _client_id: str, topic: str, payload: bytes) -> None:
+        """The plugin lets a client's will through: the shadow service must ignore it."""
+        responder = self.shadow_responder
+        if responder is not None:
+            responder.expect_will(topic, payload)
 
     def _report(self, generation: int) -> None:
         """`<home>/cloud/auth-status.json`: the auth generation in force at the broker (shown by
@@ -345,9 +331,8 @@ class CloudRuntime:
         self.cloud.auth_applier = None
         if self._watcher is not None:
             self._watcher.join(timeout=5)
-        if self.broker_log is not None:
-            self.broker_log.stop()
-            self.broker_log = None
+        if self.presence is not None:
+            self.presence.stop()
         if self.service is not None:
             self.service.stop()
             self.service = None

@@ -5,6 +5,8 @@ are still processed by subscribed clients"."""
 from __future__ import annotations
 
 import json
+import socket
+import struct
 from pathlib import Path
 
 from raw_mqtt import raw_connect
@@ -125,3 +127,26 @@ def test_a_will_the_broker_drops_does_not_swallow_a_later_request(
     raw_connect(cloud.endpoint, _identity(tmp_path, "lwt-shadow-4"), (topic, OFFLINE)).close()
     _update(owner, "lwt-shadow-3", OFFLINE)
     assert _reported(cloud, "lwt-shadow-3") == ({"connected": "false"}, 1)
+
+
+def test_a_will_fired_by_a_connection_reset_reaches_subscribers_and_the_shadow_ignores_it(
+    cloud: CloudRuntime, device: DeviceFactory, tmp_path: Path
+) -> None:
+    """A reset (no FIN, no TLS close_notify) ends the connection with a socket error."""
+    thing = "lwt-shadow-5"
+    bulb = device(thing)
+    _update(bulb, thing, json.dumps({"state": {"reported": {"connected": "true"}}}).encode())
+    bulb.close()
+    observer = _observer(cloud, tmp_path, thing)
+    try:
+        assert cloud.endpoint is not None
+        topic = f"$aws/things/{thing}/shadow/update"
+        connection = raw_connect(cloud.endpoint, _identity(tmp_path, thing), (topic, OFFLINE))
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+        assert observer.expect(topic) == json.loads(OFFLINE), "subscribers still get the will"
+        again = device(thing)
+        _update(again, thing, json.dumps({"state": {"reported": {"n": 1}}}).encode())
+        assert _reported(cloud, thing) == ({"connected": "true", "n": 1}, 2)
+    finally:
+        observer.close()

@@ -8,7 +8,11 @@ the plugin, each served by a thread of its own:
   `ALLOW`, permission lines, `END`;
 * one watch connection (`WATCH`): the cloud writes `CHANGED <generation>` after an auth change;
   the plugin asks again for every live connection, kicks the refused ones and answers
-  `APPLIED <generation>`.
+  `APPLIED <generation>`;
+* lifecycle reports on the request connections: `CONNECTED <certificateId> <clientId hex>` and
+  `DISCONNECTED <certificateId> <clientId hex> <reason>` (no reply; handed to `on_presence`), and
+  `WILL <clientId hex> <topic hex> <payload hex or ->` answered `OK` once `on_will` has it (the
+  broker queues the will only then).
 """
 
 from __future__ import annotations
@@ -29,6 +33,9 @@ log = logging.getLogger(__name__)
 ARN_PREFIX = f"arn:aws:iot:{arn.REGION}:{arn.ACCOUNT}:"
 APPLY_TIMEOUT_S = 10.0
 Decide = Callable[[str, str], ConnectionDecision]
+# (connected?, certificate id, client id, the plugin's reason: a disconnectReason, WILL or -)
+PresenceReport = Callable[[bool, str, str, str], None]
+WillReport = Callable[[str, str, bytes], None]  # client id, topic, payload
 
 
 def _hex(text: str) -> str:
@@ -64,8 +71,9 @@ class PluginServer:
         self._applied = 0  # the last one the plugin has applied
         self._changed = threading.Condition()
         self._stopping = threading.Event()
-        # client id -> certificate id of its live connection, as last allowed (for wills)
-        self.certificate_of: dict[str, str] = {}
+        # set by the runtime: where lifecycle reports go (plugin connection threads)
+        self.on_presence: PresenceReport = lambda _connected, _certificate, _client, _reason: None
+        self.on_will: WillReport = lambda _client, _topic, _payload: None
 
     def start(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -108,6 +116,11 @@ class PluginServer:
                         self._changed.notify_all()
                 elif line.startswith("CONNECT "):
                     connection.sendall(self._answer(line).encode())
+                elif line.startswith(("CONNECTED ", "DISCONNECTED ")):
+                    self._presence(line)
+                elif line.startswith("WILL "):
+                    self._will(line)
+                    connection.sendall(b"OK\n")
                 else:
                     log.warning("broker plugin sent an unknown request %r", line[:80])
         except (OSError, ValueError) as exc:
@@ -129,10 +142,29 @@ class PluginServer:
         except Exception as exc:  # never leave the broker waiting: refuse
             log.exception("deciding a CONNECT failed")
             decision = ConnectionDecision(False, f"internal error: {type(exc).__name__}")
-        else:
-            if decision.allowed:
-                self.certificate_of[client_id] = certificate_id
         return "".join(f"{reply}\n" for reply in reply_lines(decision))
+
+    def _presence(self, line: str) -> None:
+        try:
+            kind, certificate_id, client_hex, *reason = line.split(" ")
+            self.on_presence(
+                kind == "CONNECTED",
+                certificate_id,
+                bytes.fromhex(client_hex).decode(),
+                reason[0] if reason else "-",
+            )
+        except Exception:  # a report never ends the plugin's connection
+            log.exception("handling the broker plugin's %r failed", line[:80])
+
+    def _will(self, line: str) -> None:
+        try:
+            _, client_hex, topic_hex, payload_hex = line.split(" ")
+            payload = b"" if payload_hex == "-" else bytes.fromhex(payload_hex)
+            self.on_will(
+                bytes.fromhex(client_hex).decode(), bytes.fromhex(topic_hex).decode(), payload
+            )
+        except Exception:
+            log.exception("handling the broker plugin's will report failed")
 
     def invalidate(self, timeout: float = APPLY_TIMEOUT_S) -> bool:
         """Tell the plugin that decisions changed; True once it has asked again for every live

@@ -262,17 +262,3 @@ class Certificates:
 
     def all_rows(self) -> list[sqlite3.Row]:
         return self.store.read().execute("SELECT * FROM certificates").fetchall()
-
-    def newest_for_client(self, client_id: str) -> str | None:
-        """The id of the certificate a client id most likely connected with (CN = client id:
-        the active one first, then the newest), or None when it has none."""
-        row = (
-            self.store.read()
-            .execute(
-                "SELECT certificate_id FROM certificates WHERE common_name = ?"
-                " ORDER BY status = 'ACTIVE' DESC, created_ms DESC LIMIT 1",
-                (client_id,),
-            )
-            .fetchone()
-        )
-        return None if row is None else str(row["certificate_id"])

@@ -11,22 +11,21 @@ for the database lock (another process writing, up to the 30 s busy timeout), la
 unread; a wait that long could also let the broker's keepalive (45 s of silence) drop the
 service, which the link then reconnects.
 
-Last Wills on shadow topics are ignored, as AWS IoT's shadow service does (rig/cloud/host/wills.py,
-docs/cloud-decisions.md S-27): the broker's log line for a lost connection arrives on
-`$SYS/broker/log/#` just before the will, and `fired_will` (set by the runtime) says which will
-that was.
+Last Wills on shadow topics are ignored, as AWS IoT's shadow service does (docs/cloud-decisions.md
+S-27): the broker plugin reports each will it lets through before the broker queues it
+(rig/broker_plugin/buttonrig_auth.c, "WILL"), and the runtime hands it to `expect_will`; the next
+message on that topic with the same payload is the will.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from collections import deque
-from collections.abc import Callable
 from typing import NamedTuple
 
-from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
-from rig.cloud.host import wills
 from rig.cloud.host.service import CloudService
 from rig.cloud.shadow import engine
 from rig.cloud.shadow.store import OPERATIONS, ShadowStore
@@ -43,12 +42,10 @@ SHADOW_REPLY_QOS = 0
 SHADOW_FILTERS = tuple(
     f"$aws/things/+/shadow/{middle}{op}" for middle in ("", "name/+/") for op in OPERATIONS
 )
-BROKER_LOG_FILTER = "$SYS/broker/log/#"  # QoS 0: the broker's own log lines
-BROKER_LOG_PREFIX = "$SYS/broker/log/"
+WILL_TTL_S = 30.0  # a reported will not seen within this long (nobody routed it) is dropped
 SHADOW_TOPIC = re.compile(
     r"^\$aws/things/(?P<thing>[^/]+)/shadow/(?:name/(?P<name>[^/]+)/)?(?P<op>update|get|delete)$"
 )
-INTERNAL_CLIENTS = (CLOUD_USER, PROBE_USER, "<unknown>")
 
 
 class _ShadowRequest(NamedTuple):  # a tuple: made for every request, on the network thread
@@ -65,53 +62,57 @@ class ShadowResponder:
     def __init__(self, service: CloudService, shadows: ShadowStore) -> None:
         self.service = service
         self.shadows = shadows
-        # Who went away with which will (set by the runtime, which reads the broker's log);
-        # the expected wills by topic, each the size of its payload (network thread only).
-        self.fired_will: Callable[[str], wills.Will | None] = lambda _client_id: None
-        self._expected_wills: dict[str, int] = {}
+        # wills the broker plugin reported, by topic: (payload, when); any thread, locked
+        self._wills_lock = threading.Lock()
+        self._expected_wills: dict[str, deque[tuple[bytes, float]]] = {}
         # requests taken in but not answered yet; only the network thread touches these
         self._requests: deque[_ShadowRequest] = deque()
         self._in_flight: dict[str, int] = {}
         self._deferred_reads = 0
 
     def register(self) -> None:
-        """Subscribe the shadow topics (and the broker's log, for wills) on the network thread."""
-        subscriptions = [(f, 1) for f in SHADOW_FILTERS] + [(BROKER_LOG_FILTER, 0)]
+        """Subscribe the shadow topics on the network thread."""
+        subscriptions = [(f, 1) for f in SHADOW_FILTERS]
         self.service.tap(subscriptions, self._on_message, self._answer_requests)
+
+    def expect_will(self, topic: str, payload: bytes) -> None:
+        """The broker is about to publish this will (the plugin's report thread)."""
+        if SHADOW_TOPIC.match(topic) is None:
+            return
+        with self._wills_lock:
+            self._expected_wills.setdefault(topic, deque()).append((payload, time.monotonic()))
 
     # ---- network thread -------------------------------------------------------------------
 
     def _on_message(self, message: Publish) -> None:
         topic, payload = message.topic, message.payload
-        if topic.startswith(BROKER_LOG_PREFIX):
-            self._note_fired_will(payload)
-            return
         shadow = SHADOW_TOPIC.match(topic)
         if shadow is None:
             return
-        if self._is_expected_will(topic, payload):
+        if self._expected_wills and self._is_expected_will(topic, payload):
             log.info("ignored the Last Will on %s, as AWS IoT's shadow service does", topic)
             return
         self._take_request(shadow, topic, payload)
 
-    def _note_fired_will(self, payload: bytes) -> None:
-        """A connection ended without DISCONNECT: the broker sends its will (if any) next."""
-        client_id = wills.lost_connection_client(payload.decode(errors="replace"))
-        if client_id is None or client_id in INTERNAL_CLIENTS:
-            return
-        try:
-            will = self.fired_will(client_id)
-        except Exception:  # never let it reach the link: it would drop the connection
-            log.exception("looking up the Last Will of %s failed", client_id)
-            return
-        if will is not None and SHADOW_TOPIC.match(will.topic):
-            self._expected_wills[will.topic] = will.size
-
     def _is_expected_will(self, topic: str, payload: bytes) -> bool:
-        """Whether this message is the will just fired on its topic. Only the first message on
-        the topic after the disconnect line can be: the broker sends the will right after it."""
-        size = self._expected_wills.pop(topic, None) if self._expected_wills else None
-        return size == len(payload)
+        """Whether this message is a will reported on its topic: the first message there with
+        its payload (a request with the very same bytes sent just before it would be taken for
+        it: MQTT 3.1.1 does not say who published a message)."""
+        now = time.monotonic()
+        with self._wills_lock:
+            expected = self._expected_wills.get(topic)
+            while expected and now - expected[0][1] > WILL_TTL_S:
+                expected.popleft()
+            for index, (will, _) in enumerate(expected or ()):
+                if will == payload:
+                    assert expected is not None
+                    del expected[index]
+                    break
+            else:
+                return False
+            if not expected:
+                del self._expected_wills[topic]
+            return True
 
     def _take_request(self, match: re.Match[str], topic: str, payload: bytes) -> None:
         """Count the request in flight, or answer 429 at once when its thing has too many."""
