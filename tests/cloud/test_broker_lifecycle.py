@@ -69,14 +69,16 @@ def _certificate(cloud: CloudRuntime, directory: Path, thing: str, n: int) -> tu
     return created["certificateId"], directory
 
 
-def _raw(cloud: CloudRuntime, identity: ClientIdentity, client_id: str) -> ssl.SSLSocket:
+def _raw(
+    cloud: CloudRuntime, identity: ClientIdentity, client_id: str, keepalive_s: int = 60
+) -> ssl.SSLSocket:
     """An MQTT 3.1.1 connection without a will (CONNACK checked)."""
     assert cloud.endpoint is not None
     context = ssl.create_default_context(cafile=str(cloud.endpoint.ca_file))
     context.load_cert_chain(str(identity.cert_file), str(identity.key_file))
     raw = socket.create_connection((cloud.endpoint.host, cloud.endpoint.port), timeout=20)
     tls = context.wrap_socket(raw, server_hostname=cloud.endpoint.server_hostname)
-    tls.sendall(connect_packet(client_id, 60))
+    tls.sendall(connect_packet(client_id, keepalive_s))
     assert tls.recv(4) == b"\x20\x02\x00\x00"
     return tls
 
@@ -171,6 +173,24 @@ def test_a_forbidden_publish_ends_the_connection_as_auth_error(
         connection.sendall(publish_packet("not/this/things/topic", b"{}", qos=1, packet_id=1))
         disconnected = watcher.expect(f"$aws/events/presence/disconnected/{thing}")
         assert disconnected["disconnectReason"] == "AUTH_ERROR"
+        assert disconnected["clientInitiatedDisconnect"] is False
+        connection.close()
+    finally:
+        watcher.close()
+
+
+def test_a_silent_client_ends_as_keep_alive_timeout(cloud: CloudRuntime, tmp_path: Path) -> None:
+    """No packet for 1.5 x its keepalive: mosquitto ends it (src/loop.c); the guide's
+    MQTT_KEEP_ALIVE_TIMEOUT, not the client's doing."""
+    thing = "lc-silent-1"
+    _certificate(cloud, tmp_path, thing, 0)
+    watcher = _watcher(cloud, tmp_path, thing)
+    try:
+        identity = ClientIdentity(tmp_path / f"{thing}-0.crt", tmp_path / f"{thing}-0.key")
+        connection = _raw(cloud, identity, thing, keepalive_s=1)
+        watcher.expect(f"$aws/events/presence/connected/{thing}")
+        disconnected = watcher.expect(f"$aws/events/presence/disconnected/{thing}")
+        assert disconnected["disconnectReason"] == "MQTT_KEEP_ALIVE_TIMEOUT"
         assert disconnected["clientInitiatedDisconnect"] is False
         connection.close()
     finally:
