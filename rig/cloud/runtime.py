@@ -46,6 +46,7 @@ from rig.cloud.host.service import CloudService
 from rig.cloud.lifecycle.mqtt import Presence
 from rig.cloud.lifecycle.store import PresenceStore
 from rig.cloud.shadow.mqtt import ShadowResponder
+from rig.cloud.shadow.wills import ExpectedWills
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,7 @@ class CloudRuntime:
         self.plugin_server: PluginServer | None = None
         self._socket_directory: RuntimeDirectory | None = None
         self._service_identity: ClientIdentity | None = None
+        self._expected_wills = ExpectedWills()  # outlives a restart of the services
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -231,7 +233,9 @@ class CloudRuntime:
         "Cloud service handlers"): a new service is one more line here."""
         assert self.endpoint is not None
         service = CloudService(self.cloud.store, self.endpoint, identity)
-        self.shadow_responder = ShadowResponder(service, self.cloud.shadow_store)
+        self.shadow_responder = ShadowResponder(
+            service, self.cloud.shadow_store, self._expected_wills
+        )
         self.shadow_responder.register()
         self.presence = Presence(service, PresenceStore(self.cloud.store))
         self.presence.register()
@@ -293,9 +297,7 @@ class CloudRuntime:
 
     def _on_will(self, _client_id: str, topic: str, payload: bytes) -> None:
         """The plugin lets a client's will through: the shadow service must ignore it."""
-        responder = self.shadow_responder
-        if responder is not None:
-            responder.expect_will(topic, payload)
+        self._expected_wills.expect(topic, payload)
 
     def _report(self, generation: int) -> None:
         """`<home>/cloud/auth-status.json`: the auth generation in force at the broker (shown by

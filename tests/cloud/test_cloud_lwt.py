@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import struct
+import time
 from pathlib import Path
 
 from raw_mqtt import raw_connect
@@ -150,3 +151,28 @@ def test_a_will_fired_by_a_connection_reset_reaches_subscribers_and_the_shadow_i
         assert _reported(cloud, thing) == ({"connected": "true", "n": 1}, 2)
     finally:
         observer.close()
+
+
+def test_a_will_fired_while_the_cloud_service_restarts_is_ignored_too(
+    cloud: CloudRuntime, device: DeviceFactory, tmp_path: Path
+) -> None:
+    """The broker keeps the will for the cloud's persistent session and hands it over when the
+    service is back: the shadow service still knows it for a will."""
+    thing = "lwt-shadow-6"
+    bulb = device(thing)
+    _update(bulb, thing, json.dumps({"state": {"reported": {"connected": "true"}}}).encode())
+    bulb.close()
+    assert cloud.endpoint is not None
+    endpoint = cloud.endpoint
+    topic = f"$aws/things/{thing}/shadow/update"
+    connection = raw_connect(endpoint, _identity(tmp_path, thing), (topic, OFFLINE))
+
+    def drop_the_device() -> None:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        connection.close()
+        time.sleep(0.5)  # the broker has seen the reset and queued the will for the cloud
+
+    cloud.restart_service(while_down=drop_the_device)
+    again = device(thing)
+    _update(again, thing, json.dumps({"state": {"reported": {"n": 1}}}).encode())
+    assert _reported(cloud, thing) == ({"connected": "true", "n": 1}, 2)

@@ -58,6 +58,7 @@ PLUGIN_REASONS = ("DUPLICATE_CLIENTID", "AUTH_ERROR")
 # mosquitto's line comes before the plugin's report, through the cloud's MQTT connection
 WORDS_WAIT_S = 0.5
 WORDS_TTL_S = 2.0
+WORDS_KEPT = 1000
 _SUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<qos>\d) (?P<filter>.+)$")
 _UNSUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<filter>.+)$")
 INTERNAL_CLIENTS = (CLOUD_USER, PROBE_USER, "<unknown>")
@@ -108,8 +109,13 @@ class Presence:
             reason = _REASONS.get(ended["how"] or "", "CONNECTION_LOST")
             if reason in PLUGIN_REASONS:
                 return  # the plugin's own report says it; kept, these words would go stale
+            now = time.monotonic()
             with self._words_seen:
-                self._words[ended["a"] or ended["b"]] = (reason, time.monotonic())
+                if len(self._words) >= WORDS_KEPT:  # ends nobody reported (no plugin entry)
+                    self._words = {
+                        k: v for k, v in self._words.items() if now - v[1] <= WORDS_TTL_S
+                    }
+                self._words[ended["a"] or ended["b"]] = (reason, now)
                 self._words_seen.notify_all()
 
     # ---- the presence thread ------------------------------------------------------------

@@ -13,7 +13,7 @@ service, which the link then reconnects.
 
 Last Wills on shadow topics are ignored, as AWS IoT's shadow service does (docs/cloud-decisions.md
 S-27): the broker plugin reports each will it lets through before the broker queues it
-(rig/broker_plugin/buttonrig_auth.c, "WILL"), and the runtime hands it to `expect_will`; the next
+(rig/broker_plugin/buttonrig_auth.c, "WILL") into `wills` (rig/cloud/shadow/wills.py); the next
 message on that topic with the same payload is the will.
 """
 
@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 from collections import deque
 from typing import NamedTuple
 
 from rig.cloud.host.service import CloudService
 from rig.cloud.shadow import engine
 from rig.cloud.shadow.store import OPERATIONS, ShadowStore
+from rig.cloud.shadow.wills import ExpectedWills
 from rig.mqtt.packets import Publish
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,6 @@ SHADOW_REPLY_QOS = 0
 SHADOW_FILTERS = tuple(
     f"$aws/things/+/shadow/{middle}{op}" for middle in ("", "name/+/") for op in OPERATIONS
 )
-WILL_TTL_S = 30.0  # a reported will not seen within this long (nobody routed it) is dropped
 SHADOW_TOPIC = re.compile(
     r"^\$aws/things/(?P<thing>[^/]+)/shadow/(?:name/(?P<name>[^/]+)/)?(?P<op>update|get|delete)$"
 )
@@ -59,12 +57,12 @@ class _ShadowRequest(NamedTuple):  # a tuple: made for every request, on the net
 class ShadowResponder:
     """Takes shadow requests in as they are read and answers them after the read."""
 
-    def __init__(self, service: CloudService, shadows: ShadowStore) -> None:
+    def __init__(
+        self, service: CloudService, shadows: ShadowStore, wills: ExpectedWills | None = None
+    ) -> None:
         self.service = service
         self.shadows = shadows
-        # wills the broker plugin reported, by topic: (payload, when); any thread, locked
-        self._wills_lock = threading.Lock()
-        self._expected_wills: dict[str, deque[tuple[bytes, float]]] = {}
+        self.wills = wills if wills is not None else ExpectedWills()  # reported by the plugin
         # requests taken in but not answered yet; only the network thread touches these
         self._requests: deque[_ShadowRequest] = deque()
         self._in_flight: dict[str, int] = {}
@@ -75,13 +73,6 @@ class ShadowResponder:
         subscriptions = [(f, 1) for f in SHADOW_FILTERS]
         self.service.tap(subscriptions, self._on_message, self._answer_requests)
 
-    def expect_will(self, topic: str, payload: bytes) -> None:
-        """The broker is about to publish this will (the plugin's report thread)."""
-        if SHADOW_TOPIC.match(topic) is None:
-            return
-        with self._wills_lock:
-            self._expected_wills.setdefault(topic, deque()).append((payload, time.monotonic()))
-
     # ---- network thread -------------------------------------------------------------------
 
     def _on_message(self, message: Publish) -> None:
@@ -89,30 +80,10 @@ class ShadowResponder:
         shadow = SHADOW_TOPIC.match(topic)
         if shadow is None:
             return
-        if self._expected_wills and self._is_expected_will(topic, payload):
+        if self.wills and self.wills.take(topic, payload):
             log.info("ignored the Last Will on %s, as AWS IoT's shadow service does", topic)
             return
         self._take_request(shadow, topic, payload)
-
-    def _is_expected_will(self, topic: str, payload: bytes) -> bool:
-        """Whether this message is a will reported on its topic: the first message there with
-        its payload (a request with the very same bytes sent just before it would be taken for
-        it: MQTT 3.1.1 does not say who published a message)."""
-        now = time.monotonic()
-        with self._wills_lock:
-            expected = self._expected_wills.get(topic)
-            while expected and now - expected[0][1] > WILL_TTL_S:
-                expected.popleft()
-            for index, (will, _) in enumerate(expected or ()):
-                if will == payload:
-                    assert expected is not None
-                    del expected[index]
-                    break
-            else:
-                return False
-            if not expected:
-                del self._expected_wills[topic]
-            return True
 
     def _take_request(self, match: re.Match[str], topic: str, payload: bytes) -> None:
         """Count the request in flight, or answer 429 at once when its thing has too many."""
