@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import tempfile
 import threading
 import time
@@ -43,7 +44,7 @@ from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
 from rig.cloud.host.service import CloudService
-from rig.cloud.lifecycle.mqtt import Presence
+from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
 from rig.cloud.lifecycle.store import PresenceStore
 from rig.cloud.shadow.mqtt import ShadowResponder
 from rig.cloud.shadow.wills import ExpectedWills
@@ -133,6 +134,7 @@ class CloudRuntime:
         self._socket_directory: RuntimeDirectory | None = None
         self._service_identity: ClientIdentity | None = None
         self._expected_wills = ExpectedWills()  # outlives a restart of the services
+        self._presence_reports: queue.Queue[Report | None] = queue.Queue()  # this one too
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -204,9 +206,9 @@ class CloudRuntime:
         stays up (as a cloud process restarted against a broker that keeps running, or one
         whose client lost its connection); `while_down` runs in between."""
         assert self.service is not None and self._service_identity is not None, "not running"
-        self.service.stop()
-        if self.presence is not None:
+        if self.presence is not None:  # first: its events leave on the link still running
             self.presence.stop()
+        self.service.stop()
         if while_down is not None:
             while_down()
         self.service = self._compose_services(self._service_identity)
@@ -237,7 +239,7 @@ class CloudRuntime:
             service, self.cloud.shadow_store, self._expected_wills
         )
         self.shadow_responder.register()
-        self.presence = Presence(service, PresenceStore(self.cloud.store))
+        self.presence = Presence(service, PresenceStore(self.cloud.store), self._presence_reports)
         self.presence.register()
         clicks_mqtt.register(service, self.cloud.click_log)
         ping.register(service)
@@ -288,12 +290,10 @@ class CloudRuntime:
     def _on_presence(
         self, connected: bool, certificate_id: str, client_id: str, reason: str
     ) -> None:
-        """The plugin's CONNECTED/DISCONNECTED report (a plugin connection thread); lost while
-        the cloud's services restart, as AWS IoT drops no event but this rig has nobody to
-        publish it then."""
-        presence = self.presence
-        if presence is not None:
-            presence.report(connected, certificate_id, client_id, reason)
+        """The plugin's CONNECTED/DISCONNECTED report (a plugin connection thread): queued for
+        the lifecycle service, also while the services restart (published when they are back)."""
+        if gets_lifecycle_events(client_id):
+            self._presence_reports.put((connected, certificate_id, client_id, reason))
 
     def _on_will(self, _client_id: str, topic: str, payload: bytes) -> None:
         """The plugin lets a client's will through: the shadow service must ignore it."""

@@ -8,6 +8,7 @@ import json
 import socket
 import ssl
 import struct
+import time
 from pathlib import Path
 
 from rig.cloud.core import arn
@@ -193,5 +194,28 @@ def test_a_silent_client_ends_as_keep_alive_timeout(cloud: CloudRuntime, tmp_pat
         assert disconnected["disconnectReason"] == "MQTT_KEEP_ALIVE_TIMEOUT"
         assert disconnected["clientInitiatedDisconnect"] is False
         connection.close()
+    finally:
+        watcher.close()
+
+
+def test_an_end_while_the_cloud_service_restarts_is_published_when_it_is_back(
+    cloud: CloudRuntime, tmp_path: Path
+) -> None:
+    thing = "lc-restart-1"
+    certificate_id, _ = _certificate(cloud, tmp_path, thing, 0)
+    watcher = _watcher(cloud, tmp_path, thing)
+    try:
+        identity = ClientIdentity(tmp_path / f"{thing}-0.crt", tmp_path / f"{thing}-0.key")
+        connection = _raw(cloud, identity, thing)
+        watcher.expect(f"$aws/events/presence/connected/{thing}")
+
+        def drop_the_device() -> None:
+            _kill(connection)
+            time.sleep(0.5)  # the plugin has reported it (at its next tick, within 100 ms)
+
+        cloud.restart_service(while_down=drop_the_device)
+        disconnected = watcher.expect(f"$aws/events/presence/disconnected/{thing}")
+        assert disconnected["disconnectReason"] == "CONNECTION_LOST"
+        assert disconnected["principalIdentifier"] == certificate_id
     finally:
         watcher.close()

@@ -61,6 +61,7 @@ WORDS_TTL_S = 2.0
 WORDS_KEPT = 1000
 _SUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<qos>\d) (?P<filter>.+)$")
 _UNSUBSCRIBED = re.compile(r"^(?:\S+: )?(?P<id>\S+) (?P<filter>.+)$")
+Report = tuple[bool, str, str, str]  # (connected?, certificate id, client id, plugin's reason)
 INTERNAL_CLIENTS = (CLOUD_USER, PROBE_USER, "<unknown>")
 NO_SESSION = str(uuid.UUID(int=0))
 
@@ -73,13 +74,22 @@ class Presence:
     """Turns the plugin's reports into presence events and the presence table, and the broker's
     subscribe lines into subscription events. `register()`, then `stop()`."""
 
-    def __init__(self, service: CloudService, presence: PresenceStore) -> None:
+    def __init__(
+        self,
+        service: CloudService,
+        presence: PresenceStore,
+        reports: queue.Queue[Report | None] | None = None,
+    ) -> None:
         self.service = service
         self.presence = presence
         self._sessions: dict[str, tuple[str, str]] = {}  # client id -> (session, certificate)
         self._words: dict[str, tuple[str, float]] = {}  # client id -> (reason, when seen)
         self._words_seen = threading.Condition()
-        self._reports: queue.Queue[tuple[bool, str, str, str] | None] = queue.Queue()
+        # the plugin's reports, oldest first; the runtime keeps the queue across restarts of
+        # the services, so reports made meanwhile are published by the next Presence
+        self._reports: queue.Queue[Report | None] = (
+            reports if reports is not None else queue.Queue()
+        )
         self._thread = threading.Thread(target=self._run, name="presence", daemon=True)
 
     def register(self) -> None:
@@ -87,9 +97,10 @@ class Presence:
         self._thread.start()
 
     def stop(self) -> None:
-        self._reports.put(None)
+        """Publish the reports queued so far, then stop (later ones stay for the next one)."""
         if self._thread.is_alive():
-            self._thread.join(timeout=2)
+            self._reports.put(None)
+            self._thread.join(timeout=5)
 
     def report(self, connected: bool, certificate_id: str, client_id: str, reason: str) -> None:
         """The plugin's report (any thread): handled in order on the presence thread, which may
