@@ -449,6 +449,7 @@ class Client:
         await self.connect()
         self._fail = None
         pinger = None
+        reset = False
         try:
             await self._renew()
             self.connected.set()
@@ -466,16 +467,19 @@ class Client:
             err = self._fail
         except Exception as e:
             err = e if isinstance(e, Fault) else Fault("closed", str(e))
+            # a reset counts as the broker's close: a server that closes with unread bytes
+            # waiting (a PINGREQ after the refused PUBLISH) sends RST, not FIN
+            reset = isinstance(e, OSError)
         finally:
             if pinger:
                 pinger.cancel()
-        if err.detail == "eof":
+        if reset or err.detail == "eof":
             err = self._refusal() or err
         self._close(err)
         raise err
 
     def _refusal(self):
-        # The broker closed the connection (clean EOF). Right after an unanswered SUBSCRIBE: its
+        # The broker closed the connection (EOF or reset). Right after an unanswered SUBSCRIBE: its
         # refusal (route() must answer now). Right after an unanswered PUBLISH: AWS IoT's refusal,
         # or a close for another reason (a restart) that happened to follow it; one close cannot
         # tell them apart, so only the same message closed so a second time is a refusal (each

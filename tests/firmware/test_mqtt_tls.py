@@ -511,8 +511,9 @@ def test_clicks_wait_in_the_outbox_across_a_restart_and_go_out_oldest_first(
 class RefusingBroker:
     """A TLS server (the test CA's localhost certificate) that answers CONNECT the way a broker
     refusing this identity might: `connack5`, `close` (hang up, as AWS IoT does when iot:Connect
-    is not allowed), or accept and then refuse the first SUBSCRIBE (`suback80`), hang up on every
-    PUBLISH without a PUBACK (`close_on_publish`: AWS IoT's answer to a publish the policy denies)
+    is not allowed), or accept and then refuse the first SUBSCRIBE (`suback80`) or hang up on it
+    (`close_on_subscribe`), hang up on every PUBLISH without a PUBACK (`close_on_publish`: AWS
+    IoT's answer to a publish the policy denies; `reset_on_publish`: the same with a TCP reset)
     or only on the first connection's (`close_once_on_publish`: a server-side close that happens
     to follow a publish, e.g. a restart), acknowledging it on later connections. Serves each
     connection in turn."""
@@ -549,7 +550,12 @@ class RefusingBroker:
         while data := tls.recv(4096):
             if data[0] == 0x82 and self.mode == "suback80":
                 tls.sendall(b"\x90\x03" + data[2:4] + b"\x80")
+            if data[0] == 0x82 and self.mode == "close_on_subscribe":
+                return
             if data[0] & 0xF0 == 0x30:
+                if self.mode == "reset_on_publish":  # a TCP reset instead of a clean close
+                    tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    return
                 refused = self.mode == "close_on_publish" or (
                     self.mode == "close_once_on_publish" and not self.connections
                 )
@@ -593,6 +599,7 @@ asyncio.run(main())
         ("connack5", "session"),
         ("close", "session"),
         ("suback80", "subscribe"),
+        ("close_on_subscribe", "subscribe"),
     ],
 )
 def test_refusals_are_classified_forbidden(pki: Pki, tmp_path: Path, mode: str, op: str) -> None:
@@ -618,16 +625,18 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.parametrize("refusal", ["close_on_publish", "reset_on_publish"])
 def test_a_publish_closed_twice_without_puback_is_forbidden_once_is_not(
-    pki: Pki, tmp_path: Path
+    pki: Pki, tmp_path: Path, refusal: str
 ) -> None:
     """AWS IoT closes the connection without a PUBACK on a publish the policy denies; a close for
     any other reason (a restart, an operator's disconnect) can also follow a publish. The device
     cannot tell the two apart from one close: the first is `closed`. The same message sent again
-    (DUP) on the next session and closed again unanswered is `forbidden`."""
+    (DUP) on the next session and closed again unanswered is `forbidden`. A reset counts as a
+    close: which of the two a device sees depends on the server and on unread bytes."""
     for name in ("refused", "once"):
         (tmp_path / name).mkdir()
-    refusing = RefusingBroker(pki, "close_on_publish")
+    refusing = RefusingBroker(pki, refusal)
     dev = device(pki, PUBLISHER.format(thing=THING, port=refusing.port), tmp_path / "refused")
     try:
         dev.expect("STATE up")
