@@ -34,7 +34,7 @@ PINGREQ = b"\xc0\x00"
 _PINGRESP = const(0xD0)
 
 _MAX_PACKET = const(16384)  # an incoming packet larger than this drops the connection (RAM bound)
-# A clean close this soon after an unanswered request may be its refusal: AWS IoT answers a
+# A close (EOF or reset) this soon after an unanswered request may be its refusal: AWS IoT answers a
 # publish or subscribe the policy denies by closing the connection, with no PUBACK/SUBACK.
 _REFUSAL_WINDOW_MS = const(2000)
 
@@ -468,7 +468,7 @@ class Client:
         except Exception as e:
             err = e if isinstance(e, Fault) else Fault("closed", str(e))
             # a reset counts as the broker's close: a server that closes with unread bytes
-            # waiting (a PINGREQ after the refused PUBLISH) sends RST, not FIN
+            # waiting (e.g. a PINGREQ after the refused PUBLISH) sends RST, not FIN
             reset = isinstance(e, OSError)
         finally:
             if pinger:
