@@ -34,9 +34,9 @@ PINGREQ = b"\xc0\x00"
 _PINGRESP = const(0xD0)
 
 _MAX_PACKET = const(16384)  # an incoming packet larger than this drops the connection (RAM bound)
-# A connection the broker closes this soon after an unacknowledged request was refused
-# (AWS IoT disconnects on an unauthorised publish/subscribe).
-_FORBIDDEN_WINDOW_MS = const(2000)
+# A close (EOF or reset) this soon after an unanswered request may be its refusal: AWS IoT answers a
+# publish or subscribe the policy denies by closing the connection, with no PUBACK/SUBACK.
+_REFUSAL_WINDOW_MS = const(2000)
 
 
 def _s16(b):
@@ -256,7 +256,8 @@ class Client:
             publish_packet(topic, payload, 1, pid),
             asyncio.Event(),
             False,
-        ]  # pkt, acked, sent
+            0,
+        ]  # pkt, acked, sent (resent with DUP), sessions closed right after it
         self._pending[pid] = entry
         try:
             if self.connected.is_set():
@@ -448,6 +449,7 @@ class Client:
         await self.connect()
         self._fail = None
         pinger = None
+        reset = False
         try:
             await self._renew()
             self.connected.set()
@@ -465,16 +467,34 @@ class Client:
             err = self._fail
         except Exception as e:
             err = e if isinstance(e, Fault) else Fault("closed", str(e))
+            # a reset counts as the broker's close: a server that closes with unread bytes
+            # waiting (e.g. a PINGREQ after the refused PUBLISH) sends RST, not FIN
+            reset = isinstance(e, OSError)
         finally:
             if pinger:
                 pinger.cancel()
-        if err.detail == "eof" and self._unanswered_recently():
-            err = Fault("forbidden", "disconnected after a request")
+        if reset or err.detail == "eof":
+            err = self._refusal() or err
         self._close(err)
         raise err
 
-    def _unanswered_recently(self):
-        waiting = self._waits or any(not e[1].is_set() for e in self._pending.values())
-        return (
-            waiting and time.ticks_diff(time.ticks_ms(), self._last_request) < _FORBIDDEN_WINDOW_MS
-        )
+    def _refusal(self):
+        # The broker closed the connection (EOF or reset). Right after an unanswered SUBSCRIBE: its
+        # refusal (route() must answer now). Right after an unanswered PUBLISH: AWS IoT's refusal,
+        # or a close for another reason (a restart) that happened to follow it; one close cannot
+        # tell them apart, so only the same message closed so a second time is a refusal (each
+        # session sends the unanswered ones again, _renew). -> a Fault, or None
+        if time.ticks_diff(time.ticks_ms(), self._last_request) >= _REFUSAL_WINDOW_MS:
+            return None
+        if self._waits:
+            return Fault("forbidden", "closed after a subscribe, no SUBACK")
+        most = 0
+        for e in self._pending.values():
+            if e[2] and not e[1].is_set():
+                e[3] += 1
+                most = max(most, e[3])
+        if most > 1:
+            return Fault("forbidden", "closed twice after the same publish, no PUBACK")
+        if most:
+            return Fault("closed", "closed after a publish, no PUBACK")
+        return None

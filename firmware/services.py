@@ -16,8 +16,7 @@
 #
 # MQTT runs only while the station has an address: when the link drops the session is closed,
 # as a lost radio link ends a chip's TCP connections. Clicks go to the flash outbox first and
-# keep the board awake (set_busy "outbox") until their PUBACK and its grace period
-# (outbox.ClickSender.GRACE_MS): a session the broker closes within it sends them again.
+# keep the board awake (set_busy "outbox") until their PUBACK.
 import asyncio
 
 import certs
@@ -80,20 +79,18 @@ class ConfigMode:
 
 class Connection:
     # MQTT sessions while the station is up; jittered exponential back-off between attempts.
-    # A session the broker closes right after a click's PUBACK, twice in a row, was refused
-    # (outbox.ClickSender.session_ended): `forbidden`, like a refused CONNACK or TLS handshake
-    # (fault.py). A refused board backs off two steps further (2-4 s first, up to the maximum):
-    # it will be refused again until its policy changes, and its LED code is seen whole.
+    # A `forbidden` session (a refused TLS handshake or CONNACK, fault.py; a click closed twice
+    # without PUBACK, mqtt.Client._refusal) backs off two steps further (2-4 s first, up to the
+    # maximum): it will be refused again until its policy changes, and its LED code is seen whole.
     BACKOFF_BASE_MS = 1000
     BACKOFF_MAX_MS = 60000
     LINK_POLL_MS = 200  # how often the station's link is checked while a session is up
 
-    def __init__(self, app, client, station, host, sender=None):
+    def __init__(self, app, client, station, host):
         self.app = app
         self.client = client
         self.station = station
         self.host = host
-        self.sender = sender  # outbox.ClickSender
         self.refusals = 0  # sessions refused in a row
 
     def _up(self):
@@ -104,16 +101,6 @@ class Connection:
         events.emit("mqtt", state="down", kind=err.kind, msg=err.detail)
         if self.station.up.is_set():  # without a link the station shows what is wrong
             self.app.led.show(err.led())
-
-    def _ended(self, err):
-        # -> the fault to report for a session that ended with `err`
-        from fault import Fault
-
-        by_server = err.kind == "forbidden" or (err.kind == "closed" and err.detail != "link lost")
-        if self.sender and self.sender.session_ended(by_server):
-            n = self.sender.strikes
-            return Fault("forbidden", "closed after a click's PUBACK, %d in a row" % n)
-        return err
 
     async def _clock(self):
         # -> whether the clock can be trusted (set now, or kept through deep sleep)
@@ -153,7 +140,6 @@ class Connection:
                 except asyncio.CancelledError:
                     err = Fault("closed", "link lost")
                 watch.cancel()
-            err = self._ended(err)
             self._down(err)
             c.failures += 1
             attempt = c.failures - 1
@@ -173,7 +159,7 @@ class Clicks:
 
     def on_click(self, event):
         self.sender.on_click(event)
-        events.emit("outbox", stored=event["id"], n=self.sender.outbox.waiting())
+        events.emit("outbox", stored=event["id"], n=len(self.sender.outbox))
 
     async def run(self):
         await self.sender.run()
@@ -218,5 +204,5 @@ def register(app):
     # no deep sleep with clicks waiting
     sender.busy = lambda busy: app.set_busy("outbox", busy)  # type: ignore
     app.add(station)
-    app.add(Connection(app, client, station, cfg["host"], sender))
+    app.add(Connection(app, client, station, cfg["host"]))
     app.add(Clicks(sender))

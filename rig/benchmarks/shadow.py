@@ -2,13 +2,16 @@
 
 * `shadow_rtt_ratio`: median shadow update → /update/accepted round trip divided by the median
   raw MQTT echo (publish to a topic the same client subscribes to), same broker, same client,
-  same run, interleaved. The components, each as _p50 and _p90: `shadow_update_rtt_ms`,
-  `mqtt_echo_rtt_ms`, `service_ping_rtt_ms` (a trip through the cloud service that does no work)
-  and `mqtt_relay_rtt_ms` (a trip through a relay in its own process that only re-publishes,
-  on the service's own MQTT client: rig/benchmarks/_relay.py); `mqtt_relay_ratio` = relay / echo
-  medians is the floor for a trip through the service (two broker traversals plus its client's
-  own cost). The echo's client is paho, whose own cost per message is higher than the service's
-  client's, so both ratios can be below 2.
+  same run, interleaved; the median of 5 runs' ratios, with `_min` and `_max` of the 5 (goal
+  ≤ 2.0, issue #10: the two broker traversals). `mqtt_echo_rtt_ms`: the median of the 5 runs'
+  median echoes, with `_min` and `_max`. The components over all runs' samples, each as _p50
+  and _p90: `shadow_update_rtt_ms`, `mqtt_echo_rtt_ms`, `service_ping_rtt_ms` (a trip through
+  the cloud service that does no work) and `mqtt_relay_rtt_ms` (a trip through a relay in its
+  own process that only re-publishes, on the service's own MQTT client:
+  rig/benchmarks/_relay.py); `mqtt_relay_ratio` (median of the 5 runs' relay / echo) is the
+  floor for a trip through the service (two broker traversals plus its client's own cost). The
+  echo's client is paho, whose own cost per message is higher than the service's client's, so
+  both ratios can be below 2.
 * `cloud_restart_lost`: `buttonrig cloud up` in its own process is SIGKILLed during a stream of
   acknowledged shadow updates, restarted, and every acknowledged version newer than the stored
   shadow counts as lost. Also `cloud_restart_acknowledged` (how many were acknowledged).
@@ -41,8 +44,13 @@ _ROUND_TRIPS = (
     "service_ping_rtt_ms",
     "mqtt_relay_rtt_ms",
 )
+RUNS = 5
 METRICS = (
-    "shadow_rtt_ratio",
+    *(
+        f"{name}{suffix}"
+        for name in ("shadow_rtt_ratio", "mqtt_echo_rtt_ms")
+        for suffix in ("", "_min", "_max")
+    ),
     "mqtt_relay_ratio",
     *(f"{trip}_{q}" for trip in _ROUND_TRIPS for q in ("p50", "p90")),
     "cloud_restart_lost",
@@ -108,7 +116,8 @@ def _round_trip(client: DeviceClient, send_topic: str, reply_topic: str, payload
 
 def rtt_ratio(workdir: Path, samples: int) -> dict[str, float]:
     """The cloud runs in its own process (as `buttonrig cloud up`), the relay in another, the
-    client in this one. One sample = echo, shadow update, ping and relay trips back to back."""
+    client in this one. One sample = echo, shadow update, ping and relay trips back to back;
+    RUNS runs of `samples` each, one after the other on the same processes."""
     home = workdir / "rtt-home"
     home.mkdir(mode=0o700)
     cloud_process = CloudProcess(home)
@@ -139,34 +148,53 @@ def rtt_ratio(workdir: Path, samples: int) -> dict[str, float]:
             }
             for _, reply in trips.values():
                 client.subscribe(reply)
-            times: dict[str, list[float]] = {name: [] for name in trips}
             names = list(trips)
-            for index in range(samples + 5):  # the first few warm up caches and connections
-                body = json.dumps({"state": {"reported": {"n": index}}}).encode()
-                # rotate the order: what a trip leaves behind (its PUBACKs, the /documents
-                # message) overlaps the next trip, so no kind may always come after the same one
-                shift = index % len(names)
-                for name in names[shift:] + names[:shift]:
-                    send, reply = trips[name]
-                    elapsed = _round_trip(client, send, reply, body)
-                    if index >= 5:
-                        times[name].append(elapsed)
+            runs: list[dict[str, list[float]]] = []
+            index = 0
+            for run in range(RUNS):
+                times: dict[str, list[float]] = {name: [] for name in trips}
+                warm_up = 5 if run == 0 else 0  # the first few warm up caches and connections
+                for sample in range(samples + warm_up):
+                    index += 1
+                    body = json.dumps({"state": {"reported": {"n": index}}}).encode()
+                    # rotate the order: what a trip leaves behind (its PUBACKs, the /documents
+                    # message) overlaps the next trip, so no kind may always come after the
+                    # same one
+                    shift = index % len(names)
+                    for name in names[shift:] + names[:shift]:
+                        send, reply = trips[name]
+                        elapsed = _round_trip(client, send, reply, body)
+                        if sample >= warm_up:
+                            times[name].append(elapsed)
+                runs.append(times)
         finally:
             client.close()
     finally:
         if relay is not None:
             relay.stop()
         cloud_process.stop()
+    return _figures(runs)
+
+
+def _figures(runs: list[dict[str, list[float]]]) -> dict[str, float]:
+    """Per-run medians and ratios, summarised as the median of the runs and its range; each
+    trip's p50 and p90 over all runs' samples."""
     results: dict[str, float] = {}
-    for name, values in times.items():
+    for name in runs[0]:
+        values = [elapsed for times in runs for elapsed in times[name]]
         results[f"{name}_p50"] = round(statistics.median(values), 3)
         results[f"{name}_p90"] = round(_percentile(values, 0.9), 3)
-    echo_p50 = statistics.median(times["mqtt_echo_rtt_ms"])
-    results["shadow_rtt_ratio"] = round(
-        statistics.median(times["shadow_update_rtt_ms"]) / echo_p50, 3
-    )
+    medians = [{name: statistics.median(v) for name, v in times.items()} for times in runs]
+    per_run = {
+        "mqtt_echo_rtt_ms": [m["mqtt_echo_rtt_ms"] for m in medians],
+        "shadow_rtt_ratio": [m["shadow_update_rtt_ms"] / m["mqtt_echo_rtt_ms"] for m in medians],
+    }
+    for name, values in per_run.items():
+        results[name] = round(statistics.median(values), 3)
+        results[f"{name}_min"] = round(min(values), 3)
+        results[f"{name}_max"] = round(max(values), 3)
     results["mqtt_relay_ratio"] = round(
-        statistics.median(times["mqtt_relay_rtt_ms"]) / echo_p50, 3
+        statistics.median(m["mqtt_relay_rtt_ms"] / m["mqtt_echo_rtt_ms"] for m in medians), 3
     )
     return results
 

@@ -10,6 +10,7 @@ import contextlib
 import json
 import queue
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -510,12 +511,14 @@ def test_clicks_wait_in_the_outbox_across_a_restart_and_go_out_oldest_first(
 class RefusingBroker:
     """A TLS server (the test CA's localhost certificate) that answers CONNECT the way a broker
     refusing this identity might: `connack5`, `close` (hang up, as AWS IoT does when iot:Connect
-    is not allowed), or accept and then refuse the first SUBSCRIBE (`suback80`) or hang up on the
-    first PUBLISH (`close_on_publish`)."""
+    is not allowed), or accept and then refuse the first SUBSCRIBE (`suback80`) or hang up on it
+    (`close_on_subscribe`), hang up on every PUBLISH without a PUBACK (`close_on_publish`: AWS
+    IoT's answer to a publish the policy denies; `reset_on_publish`: the same with a TCP reset)
+    or only on the first connection's (`close_once_on_publish`: a server-side close that happens
+    to follow a publish, e.g. a restart), acknowledging it on later connections. Serves each
+    connection in turn."""
 
     def __init__(self, pki: Pki, mode: str) -> None:
-        import ssl
-
         self.mode = mode
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(pki.dir / "server.crt", pki.dir / "server.key")
@@ -523,23 +526,45 @@ class RefusingBroker:
         self.ctx.verify_mode = ssl.CERT_REQUIRED
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port: int = self.listener.getsockname()[1]
+        self.connections = 0  # served to their end
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
         with contextlib.suppress(OSError):
-            raw, _ = self.listener.accept()
-            with self.ctx.wrap_socket(raw, server_side=True) as tls:
-                first = tls.recv(1)[0]
-                assert first == 0x10, "expected CONNECT"
-                tls.recv(4096)
-                if self.mode == "close":
+            while True:
+                raw, _ = self.listener.accept()
+                with (
+                    contextlib.suppress(OSError),
+                    self.ctx.wrap_socket(raw, server_side=True) as tls,
+                ):
+                    self._session(tls)
+                self.connections += 1
+
+    def _session(self, tls: ssl.SSLSocket) -> None:
+        first = tls.recv(1)[0]
+        assert first == 0x10, "expected CONNECT"
+        tls.recv(4096)
+        if self.mode == "close":
+            return
+        tls.sendall(b"\x20\x02\x00" + (b"\x05" if self.mode == "connack5" else b"\x00"))
+        while data := tls.recv(4096):
+            if data[0] == 0x82 and self.mode == "suback80":
+                tls.sendall(b"\x90\x03" + data[2:4] + b"\x80")
+            if data[0] == 0x82 and self.mode == "close_on_subscribe":
+                return
+            if data[0] & 0xF0 == 0x30:
+                if self.mode == "reset_on_publish":  # a TCP reset instead of a clean close
+                    tls.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     return
-                tls.sendall(b"\x20\x02\x00" + (b"\x05" if self.mode == "connack5" else b"\x00"))
-                while data := tls.recv(4096):
-                    if data[0] == 0x82 and self.mode == "suback80":
-                        tls.sendall(b"\x90\x03" + data[2:4] + b"\x80")
-                    if data[0] & 0xF0 == 0x30 and self.mode == "close_on_publish":
-                        return
+                refused = self.mode == "close_on_publish" or (
+                    self.mode == "close_once_on_publish" and not self.connections
+                )
+                if refused:
+                    return
+                # QoS 1 PUBLISH: remaining length < 128 here, the packet id after the topic
+                topic_len = int.from_bytes(data[2:4], "big")
+                pid = data[4 + topic_len : 6 + topic_len]
+                tls.sendall(b"\x40\x02" + pid)
 
     def close(self) -> None:
         self.listener.close()
@@ -574,7 +599,7 @@ asyncio.run(main())
         ("connack5", "session"),
         ("close", "session"),
         ("suback80", "subscribe"),
-        ("close_on_publish", "publish"),
+        ("close_on_subscribe", "subscribe"),
     ],
 )
 def test_refusals_are_classified_forbidden(pki: Pki, tmp_path: Path, mode: str, op: str) -> None:
@@ -585,3 +610,55 @@ def test_refusals_are_classified_forbidden(pki: Pki, tmp_path: Path, mode: str, 
     finally:
         dev.close()
         broker.close()
+
+
+PUBLISHER = """
+async def main():
+    c = mqtt.Client({thing!r}, 'localhost', {port}, ctx())
+    c.on_up = up
+    asyncio.create_task(keep(c))
+    await c.connected.wait()
+    await c.publish('dev/clicks', b'click', 1)
+    print('PUBACK', c.pending())
+    await asyncio.sleep(60)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("refusal", ["close_on_publish", "reset_on_publish"])
+def test_a_publish_closed_twice_without_puback_is_forbidden_once_is_not(
+    pki: Pki, tmp_path: Path, refusal: str
+) -> None:
+    """AWS IoT closes the connection without a PUBACK on a publish the policy denies; a close for
+    any other reason (a restart, an operator's disconnect) can also follow a publish. The device
+    cannot tell the two apart from one close: the first is `closed`. The same message sent again
+    (DUP) on the next session and closed again unanswered is `forbidden`. A reset counts as a
+    close: which of the two a device sees depends on the server and on unread bytes."""
+    for name in ("refused", "once"):
+        (tmp_path / name).mkdir()
+    refusing = RefusingBroker(pki, refusal)
+    dev = device(pki, PUBLISHER.format(thing=THING, port=refusing.port), tmp_path / "refused")
+    try:
+        dev.expect("STATE up")
+        assert dev.expect("STATE down") == "STATE down closed closed after a publish, no PUBACK"
+        dev.expect("STATE up")
+        assert dev.expect("STATE down") == (
+            "STATE down forbidden closed twice after the same publish, no PUBACK"
+        )
+        dev.expect("STATE up")
+        assert dev.expect("STATE down").startswith("STATE down forbidden ")  # until allowed
+        assert not [line for line in dev.lines if line.startswith("PUBACK")]
+    finally:
+        dev.close()
+        refusing.close()
+    once = RefusingBroker(pki, "close_once_on_publish")
+    dev = device(pki, PUBLISHER.format(thing=THING, port=once.port), tmp_path / "once")
+    try:
+        dev.expect("STATE up")
+        assert dev.expect("STATE down") == "STATE down closed closed after a publish, no PUBACK"
+        dev.expect("STATE up")
+        assert dev.expect("PUBACK") == "PUBACK 0"  # sent again and acknowledged: no refusal
+        assert not [line for line in dev.lines if "forbidden" in line]
+    finally:
+        dev.close()
+        once.close()

@@ -1,5 +1,4 @@
-"""firmware/outbox.py under CPython: persistence, order, bounds, power-cut leftovers, and held
-(acknowledged, in their grace period) messages."""
+"""firmware/outbox.py under CPython: persistence, order, bounds and power-cut leftovers."""
 
 from __future__ import annotations
 
@@ -90,68 +89,32 @@ def test_full_outbox_drops_the_oldest_and_says_how_many(
     assert all("dropped 1 " in e["msg"] for e in errors)
 
 
-def test_a_held_message_stays_on_the_flash_is_not_sent_again_and_can_be_requeued(
-    flash: Path,
-) -> None:
-    box = outbox.Outbox()
-    first = box.add("t", "one")
-    box.add("t", "two")
-    box.hold(first)  # its PUBACK arrived
-    assert box.oldest()[2] == b"two"  # type: ignore[index]
-    assert (len(box), box.waiting()) == (2, 1)
-    assert len(list((flash / "outbox.q").iterdir())) == 2
-    box.requeue(first)  # the session ended inside the grace
-    assert box.oldest()[2] == b"one"  # type: ignore[index]
-    assert box.waiting() == 2
-    box.hold(first)
-    assert outbox.Outbox().waiting() == 2  # held in RAM only: after a reboot it goes out again
-    box.remove(first)  # settled
-    assert (len(box), box.waiting()) == (1, 1)
-    box.hold(first)  # no longer there: nothing to hold
-    assert box.waiting() == 1
-
-
 @settings(max_examples=80, deadline=None)
 @given(
-    st.lists(st.sampled_from(["add", "send", "settle", "requeue", "reboot"]), max_size=40),
+    st.lists(st.sampled_from(["add", "send", "reboot"]), max_size=40),
     st.integers(1, 6),
 )
-def test_model_order_bound_and_held(ops: list[str], limit: int) -> None:
+def test_model_order_and_bound(ops: list[str], limit: int) -> None:
     import shutil
 
     shutil.rmtree("outbox.q", ignore_errors=True)
     box = bounded(limit)
-    model: list[list[object]] = []  # [payload, held], oldest first
+    model: list[str] = []  # payloads, oldest first
     n = 0
     for op in ops:
         if op == "add":
             n += 1
             box.add("t", str(n))
-            model.append([str(n), False])
+            model.append(str(n))
             del model[:-limit]
-        elif op == "send":  # the oldest not held goes out and is acknowledged
+        elif op == "send":  # the oldest goes out and is acknowledged: it leaves the flash
             item = box.oldest()
-            unsent = [m for m in model if not m[1]]
-            if unsent:
-                assert item is not None and item[2].decode() == unsent[0][0]
-                box.hold(item[0])
-                unsent[0][1] = True
+            if model:
+                assert item is not None and item[2].decode() == model[0]
+                box.remove(item[0])
+                model.pop(0)
             else:
                 assert item is None
-        elif op == "settle":  # the oldest held one's grace is over
-            held = [m for m in model if m[1]]
-            if held:
-                seq = next(s for s in box._seqs if s in box._held)
-                box.remove(seq)
-                model.remove(held[0])
-        elif op == "requeue":
-            for seq in list(box._held):
-                box.requeue(seq)
-            for m in model:
-                m[1] = False
         else:
             box = bounded(limit)
-            for m in model:
-                m[1] = False
         assert len(box) == len(model) <= limit
-        assert box.waiting() == len([m for m in model if not m[1]])

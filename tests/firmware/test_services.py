@@ -1,6 +1,6 @@
 """firmware/services.py on the unix port (with the emulated shims, no rig): which services a blank
-and a configured board get, what is imported, how a session's end is reported (a broker that
-closes the session right after a click's PUBACK, twice: forbidden) and the back-off after it."""
+and a configured board get, what is imported, config mode's time-out and what keeps the board
+awake. How a refused click is reported: tests/firmware/test_mqtt_tls.py (mqtt.Client)."""
 
 from __future__ import annotations
 
@@ -133,38 +133,3 @@ def test_config_mode_times_out_and_a_hold_keeps_the_board_awake_meanwhile() -> N
     busy = [line for line in seen if line.startswith("BUSY")]
     # only the hold keeps the board awake: a blank board's own config mode lets it sleep
     assert busy == ["BUSY config False", "BUSY config True", "BUSY config False"], seen
-
-
-SESSION_ENDS = """
-import asyncio, json
-import fault, services
-
-class Sender:
-    # outbox.ClickSender's side of it: refuses after two closes by the broker
-    strikes = 0
-    def session_ended(self, by_server):
-        print("ENDED", json.dumps(by_server))
-        if by_server:
-            self.strikes += 1
-        return self.strikes >= 2
-
-conn = services.Connection(None, None, None, "localhost", Sender())
-for kind, detail in (("closed", "link lost"), ("timeout", "no PINGRESP"), ("closed", "eof"),
-                     ("closed", "[Errno 104] ECONNRESET"), ("forbidden", "disconnected after a request")):
-    err = conn._ended(fault.Fault(kind, detail))
-    print("KIND", json.dumps([kind, err.kind, err.detail]))
-"""
-
-
-def test_a_session_the_broker_closes_after_a_puback_twice_is_forbidden() -> None:
-    lines = run_mp(SESSION_ENDS, path=(FIRMWARE_DIR, SHIMS_DIR))
-    ended = [json.loads(line[6:]) for line in lines if line.startswith("ENDED ")]
-    assert ended == [False, False, True, True, True]  # a lost link, a time-out: not the broker
-    kinds = [json.loads(line[5:]) for line in lines if line.startswith("KIND ")]
-    assert kinds == [
-        ["closed", "closed", "link lost"],
-        ["timeout", "timeout", "no PINGRESP"],
-        ["closed", "closed", "eof"],  # once may be a broker restart
-        ["closed", "forbidden", "closed after a click's PUBACK, 2 in a row"],
-        ["forbidden", "forbidden", "closed after a click's PUBACK, 3 in a row"],
-    ]
