@@ -7,6 +7,7 @@ the board still detects clicks and prints them. `app.set_busy(name, True)` keeps
 """
 
 import asyncio
+import gc
 import os
 from binascii import hexlify
 
@@ -87,6 +88,7 @@ class App:
         self._load_services()
 
     def _load_services(self):
+        gc.collect()  # the services' code fills the boot's holes (docs/esp32-differences.md)
         try:
             import services  # type: ignore[import-not-found]
         except ImportError as e:

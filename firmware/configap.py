@@ -182,6 +182,9 @@ class Portal:
             return 200, "text/html; charset=utf-8", self.page(None, cfg.get("ssid", ""), ep)
         if req.method != "POST":
             return 405, "text/plain", b"GET or POST only\n"
+        import gc
+
+        gc.collect()  # the form's code fills the holes low in the heap, not the room above
         import certs
         import form
         import upload

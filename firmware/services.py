@@ -17,11 +17,17 @@
 # MQTT runs only while the station has an address: when the link drops the session is closed,
 # as a lost radio link ends a chip's TCP connections. Clicks go to the flash outbox first and
 # keep the board awake (set_busy "outbox") until their PUBACK.
+#
+# Memory (docs/esp32-differences.md "Memory"): `certs` and `netcfg` are imported by register()
+# only, and dropped again on a configured board once the TLS context holds the certificates: the
+# config page imports them again if it opens. gc.collect() before the TLS context and before each
+# session, so their large blocks are taken from a heap without the garbage of what came before.
 import asyncio
+import gc
+import sys
 
-import certs
 import events
-import netcfg
+import store
 from button import Button
 
 
@@ -56,6 +62,7 @@ class ConfigMode:
             await self.request.wait()
             if self.busy:
                 app.set_busy("config")
+            gc.collect()  # the page's code fills the holes low in the heap (see register)
             import configap
 
             portal = configap.Portal(
@@ -130,6 +137,7 @@ class Connection:
                 # certificate as not yet valid. No doomed handshake; SNTP is retried first.
                 err = Fault("tls", "clock not set")
             else:
+                gc.collect()  # the last session's buffers and garbage gone before the handshake
                 session = asyncio.create_task(c.session())
                 watch = asyncio.create_task(self._watch(session))
                 try:
@@ -140,6 +148,8 @@ class Connection:
                 except asyncio.CancelledError:
                     err = Fault("closed", "link lost")
                 watch.cancel()
+                # the ended session's tasks hold its frames: garbage before the next handshake
+                session = watch = None
             self._down(err)
             c.failures += 1
             attempt = c.failures - 1
@@ -166,6 +176,9 @@ class Clicks:
 
 
 def register(app):
+    import certs
+    import netcfg
+
     how = certs.recover()
     if how:
         events.emit("config", state=how)
@@ -176,14 +189,29 @@ def register(app):
         return
     config_mode = ConfigMode(app, True)
     app.add(config_mode)
+    # each module's code is kept for good: a collection before each import lets it fill the
+    # holes the garbage before it left, low in the heap, instead of splitting the free space
+    # above (the TLS handshake needs KB-sized blocks; see "Memory" in docs/esp32-differences.md)
+    gc.collect()
     import clock
+
+    gc.collect()
     import mqtt
+
+    gc.collect()
     import outbox
+
+    gc.collect()
     import wifi
 
     station = wifi.Station(cfg["ssid"], cfg["password"], app.led.show)
+    cert_path, key_path = certs.CERT, certs.KEY
+    for name in ("certs", "netcfg"):  # used once: not kept
+        sys.modules.pop(name, None)
+    del certs, netcfg
+    gc.collect()
     try:  # after the imports: the context's buffers must not split the heap they load into
-        ctx = mqtt.tls_context(certs.read(certs.CERT), certs.read(certs.KEY), ca)
+        ctx = mqtt.tls_context(store.read_bytes(cert_path), store.read_bytes(key_path), ca)
     except Exception as e:
         # A key or certificate mbedTLS rejects, or an image too old for this TLS set-up
         # (MicroPython < 1.24): no session can ever start, so ask for a new identity.

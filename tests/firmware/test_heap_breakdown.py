@@ -40,6 +40,8 @@ def test_a_configured_boot_keeps_the_network_modules_and_not_the_config_page(
     b = _heap.breakdown(_configured_flash(tmp_path), PEAK)
     assert {"app", "services", "mqtt", "outbox", "wifi", "clock"} <= set(b.modules)
     assert not {"configap", "httpd", "form", "pem"} & set(b.modules)
+    # read once at boot: the TLS context holds the certificates, nothing needs them again
+    assert not {"certs", "netcfg"} & set(b.modules)
     assert b.code == sum(size for size, _ in b.modules.values())
     assert all(size > 0 for size, _ in b.modules.values())
     assert 0 < b.interpreter < b.stdlib < b.code and b.shims > 0
