@@ -35,8 +35,12 @@ def outbox_files_are_whole(flash: Path) -> list[str]:
         if path.name.endswith(".tmp"):
             continue
         assert path.name.endswith(".msg"), f"unexpected file in the outbox: {path.name}"
-        topic, sep, payload = path.read_bytes().partition(b"\n")
-        assert sep and topic.startswith(b"iotbutton/"), f"{path.name}: {path.read_bytes()!r}"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue  # a running board sent it and removed it since the listing
+        topic, sep, payload = data.partition(b"\n")
+        assert sep and topic.startswith(b"iotbutton/"), f"{path.name}: {data!r}"
         ids.append(json.loads(payload)["eventId"])
     return ids
 

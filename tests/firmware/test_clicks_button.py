@@ -298,3 +298,92 @@ def test_shim_soft_irqs_keep_up_when_nothing_blocks(tmp_path: Path) -> None:
     src = SOFT_IRQS.format(main="time.sleep_ms(400)")
     n, _, levels = json.loads(run_mp(src, path=[SHIMS_DIR], workdir=tmp_path)[-1])
     assert n == 20 and levels == [0, 1]
+
+
+def test_shim_dns_lookup_of_a_name_is_a_blocking_call(tmp_path: Path) -> None:
+    """lwIP's getaddrinfo blocks the main task (ports/esp32 modsocket.c): callbacks wait, 8 kept.
+    An IPv4 literal is answered without a query and does not block."""
+    src = SOFT_IRQS.format(main="import socket\nsocket.getaddrinfo('localhost', 80)")
+    env = {"BUTTONRIG_DNS_BLOCK_MS": "400"}
+    n, late, levels = json.loads(run_mp(src, path=[SHIMS_DIR], workdir=tmp_path, env=env)[-1])
+    assert (n, levels) == (8, [1]) and late >= 0
+    src = SOFT_IRQS.format(
+        main="import socket\nsocket.getaddrinfo('127.0.0.1', 80)\ntime.sleep_ms(400)"
+    )
+    n, _, levels = json.loads(run_mp(src, path=[SHIMS_DIR], workdir=tmp_path, env=env)[-1])
+    assert n == 20 and levels == [0, 1]
+
+
+def test_shim_flash_writes_are_blocking_calls(tmp_path: Path) -> None:
+    """A file written on the flash (LittleFS: a sector erase, then programs) blocks the main task
+    until it is closed; so do rename and remove (a metadata commit)."""
+    write = "with open('f.tmp', 'wb') as f:\n    f.write(b'x' * 200)"
+    src = SOFT_IRQS.format(main=write)
+    env = {"BUTTONRIG_FLASH_WRITE_MS": "400"}
+    n, late, levels = json.loads(run_mp(src, path=[SHIMS_DIR], workdir=tmp_path, env=env)[-1])
+    assert (n, levels) == (8, [1]) and late >= 0
+    # the defaults: 45 ms for a written file, 5 ms for a rename or a remove; reading is free
+    timed = (
+        "import json, os, time\n"
+        "def took(fn):\n"
+        "    t = time.ticks_ms(); fn(); return time.ticks_diff(time.ticks_ms(), t)\n"
+        "def write():\n"
+        "    with open('a', 'wb') as f:\n"
+        "        f.write(b'x' * 200)\n"
+        "def read():\n"
+        "    with open('a', 'rb') as f:\n"
+        "        f.read()\n"
+        "print(json.dumps([took(write), took(lambda: os.rename('a', 'b')),\n"
+        "                  took(lambda: os.remove('b')), took(lambda: open('c', 'w').close()),\n"
+        "                  took(lambda: None)]))\n"
+    )
+    (tmp_path / "c").write_text("")
+    w, mv, rm, empty, _ = json.loads(run_mp(timed, path=[SHIMS_DIR], workdir=tmp_path)[-1])
+    assert w >= 45 and mv >= 5 and rm >= 5
+    assert empty < 45  # opened for writing, nothing written: nothing programmed
+
+
+DURING = (
+    "_thread.start_new_thread(play, ())\n"
+    "        t0 = time.ticks_ms()\n"
+    "        {call}\n"
+    "        print('BLOCKED %d' % time.ticks_diff(time.ticks_ms(), t0))\n"
+    "        GESTURES.clear()  # played already: the second play() has nothing left"
+)
+
+
+def _blocked_ms(lines: list[str]) -> int:
+    return int(next(line for line in lines if line.startswith("BLOCKED ")).split()[1])
+
+
+def test_a_press_held_back_by_a_dns_lookup_is_a_click(tmp_path: Path) -> None:
+    """Both edges of a press inside one lookup (a slow resolver: 1500 ms): both callbacks run
+    after it and read the same level; the press must still be a click."""
+    before = DURING.format(call="import socket; socket.getaddrinfo('localhost', 8883)")
+    env = {"BUTTONRIG_DNS_BLOCK_MS": "1500"}
+    events, lines = run_board(tmp_path, [[300, 0], [200, 1]], expect=1, before=before, env=env)
+    assert _blocked_ms(lines) >= 1500, lines
+    assert [c["type"] for c in kinds(events, "click")] == ["SINGLE"], lines
+
+
+def test_a_press_held_back_by_a_flash_write_is_a_click(tmp_path: Path) -> None:
+    """Both edges of a press inside one flash write (store.write_bytes, as the outbox does; a
+    slow erase: 1500 ms)."""
+    before = DURING.format(call="import store; store.write_bytes('x.json', b'{}' * 100)")
+    env = {"BUTTONRIG_FLASH_WRITE_MS": "1500"}
+    events, lines = run_board(tmp_path, [[300, 0], [200, 1]], expect=1, before=before, env=env)
+    assert _blocked_ms(lines) >= 1500, lines
+    assert [c["type"] for c in kinds(events, "click")] == ["SINGLE"], lines
+
+
+def test_a_bouncy_burst_beyond_the_scheduler_queue_is_one_click(tmp_path: Path) -> None:
+    """22 edges inside one blocking call (a press and a release with contact bounce): the
+    scheduler keeps 8 callbacks and drops the rest silently; the 8 run late and read the final
+    level. The firmware reports one click, not none and not several, and no lost input (its own
+    ring did not overflow: what the scheduler dropped, nothing can count)."""
+    bounce = [[3, i % 2] for i in range(1, 22)]  # after the press: 1, 0, ... ends released
+    before = DURING.format(call="machine.blocking(1500)")
+    events, lines = run_board(tmp_path, [[300, 0], *bounce], expect=1, before=before)
+    assert _blocked_ms(lines) >= 1500, lines
+    assert [c["type"] for c in kinds(events, "click")] == ["SINGLE"], lines
+    assert kinds(events, "input") == [], lines

@@ -75,11 +75,11 @@ def ntp_server(unix_seconds: int | None = None) -> Iterator[int]:
 
 @contextmanager
 def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
-    """A TLS server on loopback (its certificate valid from now for 400 days, for 127.0.0.1)
-    that answers any record with a CONNACK; yields its port and a directory with ca.der,
-    cert.der and key.der."""
+    """A TLS server on loopback (its certificate valid from now for 400 days, for 127.0.0.1
+    and localhost) that answers any record with a CONNACK; yields its port and a directory with
+    ca.der, cert.der and key.der."""
     ca = ThrowawayCa()
-    server = ca.short_lived_server(400, "127.0.0.1")
+    server = ca.short_lived_server(400, "127.0.0.1", "localhost")
     client = ca.client("button-clock-test")
     pki = tmp_path / "pki"
     pki.mkdir()
@@ -345,3 +345,71 @@ def test_a_press_during_a_tls_handshake_is_a_click(tmp_path: Path) -> None:
     how, took, seen = json.loads(next(line for line in lines if line.startswith("RESULT "))[7:])
     assert how == "up" and took >= 1500, lines
     assert seen == ["SINGLE"], lines
+
+
+HOLD_ACROSS_CONNECT = """
+import _thread, asyncio, json, time, _rig, button, mqtt
+from fault import Fault
+button.Button.LONG_HOLD_MS = 2500
+marks = {{}}
+def play():
+    _rig.set_level(0, 0)  # pressed before the connect, released well after it
+    marks["press"] = time.ticks_ms()
+    time.sleep_ms(3000)
+    _rig.set_level(0, 1)
+class Connect:
+    def __init__(self, app):
+        self.seen = []
+    def on_click(self, event):
+        self.seen.append([event["type"], event["t"]])
+    def on_long_hold(self, ms):
+        self.seen.append(["HOLD", ms])
+    async def run(self):
+        await asyncio.sleep_ms(300)
+        ctx = mqtt.tls_context(open("{pki}/cert.der", "rb").read(),
+                               open("{pki}/key.der", "rb").read(), open("{pki}/ca.der", "rb").read())
+        c = mqtt.Client("button-clock-test", "localhost", {port}, ctx)
+        _thread.start_new_thread(play, ())
+        await asyncio.sleep_ms(200)
+        t0 = time.ticks_ms()
+        try:
+            await c.connect()
+            how = "up"
+        except Fault as e:
+            how = e.kind
+        took = time.ticks_diff(time.ticks_ms(), t0)
+        await asyncio.sleep_ms(3500)
+        print("RESULT " + json.dumps([how, took, marks["press"], self.seen]))
+        raise SystemExit
+def register(app):
+    app.add(Connect(app))
+"""
+
+
+def test_a_long_hold_across_a_connect_is_measured_from_its_edges(tmp_path: Path) -> None:
+    """The emulated board's defaults block as the chip does (a name lookup: 100 ms, the TLS
+    handshake: 1000 ms). A press made before the connect and released after it: its edges' soft
+    IRQs ran on time, so it is a LONG decided long_ms after the press, though the firmware was
+    inside the handshake then, and its hold is reported at LONG_HOLD_MS, not later."""
+    with tls_server(tmp_path) as (port, pki):
+        flash = tmp_path / "flash"
+        flash.mkdir()
+        shutil.copy(REPO / "boards" / "emulated" / "board.py", flash / "board.py")
+        files = {
+            "services.py": HOLD_ACROSS_CONNECT.format(pki=pki, port=port).encode(),
+            "settings.json": json.dumps({"schema": 1, "heap_report_s": 0}).encode(),
+        }
+        lines = run_mp(
+            "import app\napp.main()\n",
+            workdir=flash,
+            path=(FIRMWARE_DIR, SHIMS_DIR),
+            files=files,
+            timeout=60,
+        )
+    line = next(line for line in lines if line.startswith("RESULT "))
+    how, took, pressed, seen = json.loads(line[7:])
+    assert how == "up" and took >= 1100, lines  # the defaults: DNS 100 ms + handshake 1000 ms
+    assert [kind for kind, _ in seen] == ["LONG", "HOLD"], lines
+    long_at = seen[0][1]
+    assert 0 <= long_at - (pressed + 1500) <= 30, lines  # long_ms after the press, to the ms
+    assert 2500 <= seen[1][1] < 2700, lines

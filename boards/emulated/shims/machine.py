@@ -24,7 +24,7 @@ import time  # noqa: E402
 
 import _pollfix  # noqa: E402, F401  (before the firmware's first connection: see the module)
 import _rig  # noqa: E402
-import micropython  # noqa: E402
+import _sched  # noqa: E402
 
 # ESP32 values of the constants.
 PWRON_RESET = 1
@@ -46,53 +46,9 @@ _wake_reason = _rig.env_int("BUTTONRIG_WAKE_REASON", 0)
 _freq = 160000000
 
 
-# Soft IRQs as on the ESP32: the pin ISR only calls mp_sched_schedule(handler, pin) (ports/esp32
-# machine_pin.c; `irq()` has no `hard` argument), so the handler reads ticks_ms() and value()
-# when it runs, not at the edge. The queue holds MICROPY_SCHEDULER_DEPTH = 8 entries (ports/esp32
-# mpconfigport.h) and mp_sched_schedule drops what does not fit, silently. Nothing scheduled runs
-# while the main task is inside a blocking C call (DNS, the TLS handshake's crypto, flash
-# writes): `blocking(ms)` models one, and edges queue (up to 8) until it returns.
-_SCHED_DEPTH = 8
-_queue = []  # [handler, arg] scheduled, not yet run
-_queue_lock = _thread.allocate_lock()
-_blocked = 0  # > 0: the main task is in a blocking C call
-
-
-def _soft_irq(handler, arg):
-    with _queue_lock:
-        if len(_queue) >= _SCHED_DEPTH:
-            return  # the scheduler's queue is full: the event is lost
-        _queue.append((handler, arg))
-    _kick()
-
-
-def _kick():
-    if not _blocked:
-        try:
-            micropython.schedule(_run_queue, None)
-        except RuntimeError:
-            pass  # the unix port's own queue is full: a _run_queue already pending runs them
-
-
-def _run_queue(_):
-    while not _blocked:
-        with _queue_lock:
-            if not _queue:
-                return
-            handler, arg = _queue.pop(0)
-        handler(arg)
-
-
-def blocking(ms):
-    """The main task spends `ms` in a blocking C call (on the chip's clock): no soft IRQ runs."""
-    global _blocked
-    _blocked += 1
-    try:
-        if ms > 0:
-            time.sleep_ms(ms)
-    finally:
-        _blocked -= 1
-    _kick()
+# Soft IRQs as on the ESP32, queued 8 deep, held back by blocking C calls: see _sched.
+_soft_irq = _sched.schedule
+blocking = _sched.blocking
 
 
 class Pin:

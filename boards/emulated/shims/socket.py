@@ -9,6 +9,7 @@
 #   the connection is up. The unix port's poll() would add POLLERR|POLLHUP unasked.
 # - sockets are a scarce resource (lwIP has CONFIG_LWIP_MAX_SOCKETS, 10 by default): the shim
 #   counts the sockets not closed yet, so a test can see a leak (open_count()).
+# - getaddrinfo is a blocking C call: no soft IRQ runs during a lookup (_sched).
 # Not modelled: lwIP's socket limit itself, getaddrinfo's error numbers (lwIP's EAI_* codes).
 # An error in a read or write raises here even when TLS asked (the stream protocol); on the chip
 # mbedTLS gets the code back, and the firmware sees the same OSError either way.
@@ -28,7 +29,25 @@ for _n in dir(_s):
     if _n[:1].isupper():
         globals()[_n] = getattr(_s, _n)
 
-getaddrinfo = _s.getaddrinfo
+
+def _numeric(host):
+    # lwIP answers an IPv4 literal without asking a server (dns_gethostbyname: ipaddr_aton first)
+    parts = host.split(".") if isinstance(host, str) else ()
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
+
+
+def getaddrinfo(host, port, *a):
+    # lwIP's lookup is one blocking C call on the chip (ports/esp32 modsocket.c: lwip_getaddrinfo
+    # between MP_THREAD_GIL_EXIT/ENTER, no pending check): no soft IRQ runs until it returns.
+    # BUTTONRIG_DNS_BLOCK_MS (default 100): one query and its answer through the access point to
+    # its resolver. lwIP's answer cache is not modelled: every lookup of a name waits.
+    if not _numeric(host):
+        import _sched
+
+        _sched.blocking(_sched.figure("BUTTONRIG_DNS_BLOCK_MS", 100))
+    return _s.getaddrinfo(host, port, *a)
+
+
 _POLL = 3  # MP_STREAM_POLL
 _CLOSE = 4  # MP_STREAM_CLOSE
 _RD = 1
