@@ -275,6 +275,7 @@ calls = []
 pin = machine.Pin(0, machine.Pin.IN, machine.Pin.PULL_UP)
 pin.irq(lambda p: calls.append([time.ticks_ms(), p.value()]), pin.IRQ_FALLING | pin.IRQ_RISING)
 def edges():
+    time.sleep_ms({lead_ms})  # the edges start once the main task is inside its blocking call
     for i in range(20):
         _rig.set_level(0, i % 2)  # 0 (pressed), 1, 0, ... : 20 edges, ends released
         time.sleep_ms(5)
@@ -287,7 +288,7 @@ print(json.dumps([len(calls), min(c[0] for c in calls) - end, sorted({{c[1] for 
 
 
 def test_shim_soft_irqs_wait_out_a_blocking_call_read_late_and_queue_8(tmp_path: Path) -> None:
-    src = SOFT_IRQS.format(main="machine.blocking(400)")
+    src = SOFT_IRQS.format(main="machine.blocking(400)", lead_ms=0)
     n, late, levels = json.loads(run_mp(src, path=[SHIMS_DIR], workdir=tmp_path)[-1])
     assert n == 8  # MICROPY_SCHEDULER_DEPTH on the ESP32: the other 12 edges are dropped
     assert late >= 0  # every callback ran after the blocking call
@@ -295,7 +296,7 @@ def test_shim_soft_irqs_wait_out_a_blocking_call_read_late_and_queue_8(tmp_path:
 
 
 def test_shim_soft_irqs_keep_up_when_nothing_blocks(tmp_path: Path) -> None:
-    src = SOFT_IRQS.format(main="time.sleep_ms(400)")
+    src = SOFT_IRQS.format(main="time.sleep_ms(400)", lead_ms=0)
     n, _, levels = json.loads(run_mp(src, path=[SHIMS_DIR], workdir=tmp_path)[-1])
     assert n == 20 and levels == [0, 1]
 
@@ -303,12 +304,12 @@ def test_shim_soft_irqs_keep_up_when_nothing_blocks(tmp_path: Path) -> None:
 def test_shim_dns_lookup_of_a_name_is_a_blocking_call(tmp_path: Path) -> None:
     """lwIP's getaddrinfo blocks the main task (ports/esp32 modsocket.c): callbacks wait, 8 kept.
     An IPv4 literal is answered without a query and does not block."""
-    src = SOFT_IRQS.format(main="import socket\nsocket.getaddrinfo('localhost', 80)")
+    src = SOFT_IRQS.format(main="import socket\nsocket.getaddrinfo('localhost', 80)", lead_ms=0)
     env = {"BUTTONRIG_DNS_BLOCK_MS": "400"}
     n, late, levels = json.loads(run_mp(src, path=[SHIMS_DIR], workdir=tmp_path, env=env)[-1])
     assert (n, levels) == (8, [1]) and late >= 0
     src = SOFT_IRQS.format(
-        main="import socket\nsocket.getaddrinfo('127.0.0.1', 80)\ntime.sleep_ms(400)"
+        main="import socket\nsocket.getaddrinfo('127.0.0.1', 80)\ntime.sleep_ms(400)", lead_ms=0
     )
     n, _, levels = json.loads(run_mp(src, path=[SHIMS_DIR], workdir=tmp_path, env=env)[-1])
     assert n == 20 and levels == [0, 1]
@@ -318,7 +319,8 @@ def test_shim_flash_writes_are_blocking_calls(tmp_path: Path) -> None:
     """A file written on the flash (LittleFS: a sector erase, then programs) blocks the main task
     until it is closed; so do rename and remove (a metadata commit)."""
     write = "with open('f.tmp', 'wb') as f:\n    f.write(b'x' * 200)"
-    src = SOFT_IRQS.format(main=write)
+    # the block comes at close(), after open() and write(): edges before it would run at once
+    src = SOFT_IRQS.format(main=write, lead_ms=50)
     env = {"BUTTONRIG_FLASH_WRITE_MS": "400"}
     n, late, levels = json.loads(run_mp(src, path=[SHIMS_DIR], workdir=tmp_path, env=env)[-1])
     assert (n, levels) == (8, [1]) and late >= 0
