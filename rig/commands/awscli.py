@@ -161,7 +161,16 @@ def _convert(param: Param, value: Any) -> Any:
     if param.kind == "structure":
         return parse_structure(param.flag, value, param.shape) if isinstance(value, str) else value
     if param.kind in ("text", "blob"):  # strings: the request's shape was checked
-        return read_file_value(value, binary=param.kind == "blob")
+        data = read_file_value(value, binary=param.kind == "blob")
+        if param.kind == "text" and isinstance(data, bytes):
+            # fileb:// for a string member: aws-cli passes the bytes on and botocore's
+            # ParamValidator refuses them
+            raise InputError(
+                "Parameter validation failed:\nInvalid type for parameter"
+                f" {param.member}, value: {data[:32]!r}, type: <class 'bytes'>,"
+                " valid types: <class 'str'>"
+            )
+        return data
     if param.choices and value not in param.choices:
         raise InputError(f"{param.flag}: must be one of {', '.join(param.choices)}, got {value!r}")
     return value

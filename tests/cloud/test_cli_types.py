@@ -161,3 +161,20 @@ def test_shorthand_follows_the_shape(home: Path) -> None:
         "thingTypeDescription": "true",
         "searchableAttributes": ["wattage"],
     }
+
+
+def test_fileb_for_a_string_member_is_refused_as_botocore(home: Path, tmp_path: Path) -> None:
+    """fileb:// gives bytes; a string member (the CSR) refuses them, as botocore's validator does
+    (found by the CLI fuzz: an empty fileb:// CSR reached the CA as bytes, a traceback)."""
+    csr = tmp_path / "request.csr"
+    csr.write_bytes(b"")
+    stderr = _refused(
+        home,
+        "iot",
+        "create-certificate-from-csr",
+        "--certificate-signing-request",
+        f"fileb://{csr}",
+    )
+    assert "Invalid type for parameter certificateSigningRequest" in stderr
+    assert "valid types: <class 'str'>" in stderr
+    assert json.loads(run(home, "iot", "list-certificates").stdout)["certificates"] == []
