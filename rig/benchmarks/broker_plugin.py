@@ -20,20 +20,14 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from rig.broker import (
-    LOOPBACK,
-    RuntimeDirectory,
-    find_mosquitto,
-    free_port,
-    mqtt_handshake,
-    plugin_library,
-)
+from rig.broker import LOOPBACK, RuntimeDirectory, find_mosquitto, free_port, plugin_library
 from rig.cloud.api import Cloud
 from rig.cloud.auth.decisions import ConnectionDecider
 from rig.cloud.auth.plugin_server import PluginServer
 from rig.cloud.core import arn
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
+from rig.mqtt.handshake import mqtt_handshake
 
 RUNS = 5
 METRICS = (

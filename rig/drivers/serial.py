@@ -114,7 +114,7 @@ NATIVE_USB = "native-usb"  # RIG_PRESS / RIG_RESET of a board reached through th
 
 def is_native_usb(url: str, ports: Sequence[ListPortInfo] | None = None) -> bool:
     """Whether `url` is an ESP32-S2/S3/C3's own USB port. Its DTR/RTS are virtual lines of the
-    USB CDC device (MicroPython shared/tinyusb/mp_usbd_cdc.c), wired to neither GPIO0 nor EN;
+    USB CDC device (MicroPython's mp_usbd_cdc.c, its TinyUSB glue), wired to neither GPIO0 nor EN;
     the DevKitC-1's auto-reset circuit hangs on the USB-UART bridge of its other port."""
     if not url.startswith("/dev/") and not url.upper().startswith("COM"):
         return False

@@ -18,18 +18,12 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from rig.broker import (
-    BrokerError,
-    BrokerFiles,
-    MosquittoBroker,
-    RuntimeDirectory,
-    can_connect,
-    mqtt_handshake,
-)
+from rig.broker import BrokerError, BrokerFiles, MosquittoBroker, RuntimeDirectory
 from rig.cloud.auth.decisions import ConnectionDecision
 from rig.cloud.auth.plugin_server import PluginServer
 from rig.cloud.certificates.ca import CertificateAuthority, certificate_id_of, pem_to_der
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
+from rig.mqtt.handshake import can_connect, mqtt_handshake
 
 
 class Decisions:

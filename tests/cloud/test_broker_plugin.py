@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from rig.broker import can_connect, mqtt_handshake
 from rig.cloud.core import arn
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt import packets
 from rig.mqtt.endpoint import ClientIdentity
+from rig.mqtt.handshake import can_connect, mqtt_handshake
 
 READ_TIMEOUT_S = 5.0
 

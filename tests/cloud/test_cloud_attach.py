@@ -15,18 +15,12 @@ from pathlib import Path
 import pytest
 from open_broker import everyone_allowed
 
-from rig.broker import (
-    LOOPBACK,
-    AttachedBroker,
-    BrokerError,
-    BrokerFiles,
-    MosquittoBroker,
-    can_connect,
-)
+from rig.broker import LOOPBACK, AttachedBroker, BrokerError, BrokerFiles, MosquittoBroker
 from rig.cloud.api import Cloud
 from rig.cloud.runtime import AttachTarget, CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
+from rig.mqtt.handshake import can_connect
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from rig.broker import can_connect
 from rig.cloud.core import arn
 from rig.cloud.core.errors import CertificateStateException
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import ClientIdentity
+from rig.mqtt.handshake import can_connect
 
 
 def _certificate(

@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from rig.broker import can_connect
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.core import arn
 from rig.cloud.core.errors import InvalidRequestException
@@ -23,6 +22,7 @@ from rig.cloud.lifecycle.store import PresenceStore
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import ClientIdentity
+from rig.mqtt.handshake import can_connect
 
 WAIT_S = 20.0
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from rig.broker import can_connect
 from rig.commands.cloud import LOCK_FILE
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
+from rig.mqtt.handshake import can_connect
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 

@@ -6,9 +6,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import load_der_private_key
 
-from rig.broker import can_connect
 from rig.cloud.certificates.ca import certificate_id_of
 from rig.mqtt.endpoint import ClientIdentity
+from rig.mqtt.handshake import can_connect
 
 
 def test_provisioned_button_connects_and_uses_its_shadow(device) -> None:

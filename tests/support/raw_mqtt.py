@@ -5,8 +5,8 @@ from __future__ import annotations
 import socket
 import ssl
 
-from rig.broker import common_name_of
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
+from rig.mqtt.handshake import common_name_of
 from rig.mqtt.packets import connect_packet
 
 
