@@ -27,6 +27,7 @@ import re
 import threading
 import time
 import uuid
+from typing import Any
 
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.core.events import now_ms
@@ -172,13 +173,7 @@ class Presence:
             session = known[0] if known and known[1] == certificate_id else NO_SESSION
             if known and known[1] == certificate_id:
                 del self._sessions[client_id]
-        event = {
-            "clientId": client_id,
-            "timestamp": now_ms(),
-            "eventType": event_type,
-            "sessionIdentifier": session,
-            "principalIdentifier": certificate_id,
-        }
+        event = _event(client_id, event_type, session, certificate_id)
         if reason is not None:  # disconnect messages only (AWS IoT guide, lifecycle events)
             event["clientInitiatedDisconnect"] = reason == "CLIENT_INITIATED_DISCONNECT"
             event["disconnectReason"] = reason
@@ -196,12 +191,17 @@ class Presence:
         client_id = match["id"]
         event_type = "subscribed" if subscribed else "unsubscribed"
         session, certificate_id = self._sessions.get(client_id, (NO_SESSION, ""))
-        event = {
-            "clientId": client_id,
-            "timestamp": now_ms(),
-            "eventType": event_type,
-            "sessionIdentifier": session,
-            "principalIdentifier": certificate_id,
-            "topics": [match["filter"]],
-        }
+        event = _event(client_id, event_type, session, certificate_id)
+        event["topics"] = [match["filter"]]
         self.service.publish(f"$aws/events/subscriptions/{event_type}/{client_id}", event)
+
+
+def _event(client_id: str, event_type: str, session: str, certificate_id: str) -> dict[str, Any]:
+    """The fields every lifecycle event has (AWS IoT guide, lifecycle events)."""
+    return {
+        "clientId": client_id,
+        "timestamp": now_ms(),
+        "eventType": event_type,
+        "sessionIdentifier": session,
+        "principalIdentifier": certificate_id,
+    }
