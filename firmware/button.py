@@ -55,11 +55,12 @@ class Button:
     def seed_press(self, t_press):
         """The board woke on this button: the press began at `t_press` (tick 0, the app's start,
         or before). Still held: it is measured from there. Released before the firmware could
-        look: a tap (its end is unknown; a press of one debounce)."""
+        look: a tap (its end is unknown). It is not debounced: it held long enough to wake the
+        chip, and a release soon after tick 0 must not make it a glitch."""
         det = self.detector
-        det.feed(True, t_press)
+        det.confirmed_press(t_press)
         if not self.pressed():
-            det.feed(False, ticks_add(t_press, det.timings()[0] + 1))
+            det.feed(False, t_press)
 
     def _irq(self, pin):
         # A soft IRQ (the only kind on the ESP32): it reads the time and level when it runs, which

@@ -91,6 +91,19 @@ class ClickDetector:
         self._raw = level
         self._raw_t = t
 
+    def confirmed_press(self, t):
+        """A press known to be real began at `t`: it counts at once, without debouncing. The
+        press that woke the chip is one (ext0 is level-triggered, and the boot outlasts any
+        bounce): debounced from `t`, a release soon after the firmware's first look would make
+        it a glitch."""
+        self._advance(t)
+        self._raw = True
+        self._raw_t = t
+        self._burst = None
+        if not self._stable:
+            self._stable = True
+            self._change(t, t)
+
     def poll(self, t):
         self._advance(t)
         if self._queue:

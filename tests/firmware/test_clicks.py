@@ -151,6 +151,37 @@ def test_late_poll_returns_every_decided_event_in_order() -> None:
     assert got == [("SINGLE", 500), ("SINGLE", 1500), ("SINGLE", 3500)]
 
 
+def drained(det: Any, at: int) -> list[tuple[str, int]]:
+    got = []
+    while (kind := det.poll(at)) is not None:
+        got.append((kind, det.decided_at))
+    return got
+
+
+@pytest.mark.parametrize(
+    ("release_at", "expect"),
+    [
+        (10, [("SINGLE", 410)]),  # released within debounce_ms: fed, it would be a glitch
+        (None, [("SINGLE", 400)]),  # released before the firmware looked: the end is unknown
+        (1600, [("LONG", 1500)]),
+    ],
+)
+def test_a_confirmed_press_is_not_debounced(release_at: int | None, expect: Any) -> None:
+    """The press that woke the chip: real however soon after tick 0 it ends."""
+    det = clicks.ClickDetector()
+    det.confirmed_press(0)
+    det.feed(0, 0 if release_at is None else release_at)
+    assert drained(det, 5000) == expect
+    assert det.idle()
+
+
+def test_the_same_press_fed_is_a_glitch_when_released_within_debounce() -> None:
+    det = clicks.ClickDetector()  # what the confirmed press is for
+    det.feed(1, 0)
+    det.feed(0, 10)
+    assert drained(det, 5000) == [] and det.idle()
+
+
 class _LateSingle(clicks.ClickDetector):  # type: ignore[misc, name-defined]
     """A subtly wrong detector: SINGLE decided one ms late."""
 
