@@ -48,8 +48,10 @@ typecheck: setup
 	$(BIN)/pyright -p pyrightconfig.json
 	$(BIN)/pyright -p pyrightconfig.firmware.json
 
+# worksteal: a worker that runs out takes tests queued on the other; with `load` the long e2e
+# tests queued on one worker ran on alone for minutes (620 s against 410 s, both on 2 cores).
 test: lint typecheck
-	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist worksteal $(PYTEST_ARGS)
 
 demo: setup
 	$(BIN)/python -m rig.demo

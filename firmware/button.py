@@ -12,6 +12,7 @@ from array import array
 from time import ticks_add, ticks_diff, ticks_ms
 
 import events
+import stall
 from micropython import const
 
 _RING = const(64)  # edges buffered between two drains (a bouncy gesture makes about 10)
@@ -72,6 +73,12 @@ class Button:
             # It reads the level the previous callback read: it stands for two edges or more (a
             # press and its release, held back together). Keep that press, one debounce long.
             self._put(1 - lv, ticks_add(now, -pulse))
+        elif (lv == 0) == self.active_low and stall.late(now, pulse):
+            # A press held back by a blocking call began at some instant inside it, not now: a
+            # release soon after the call must not make it a glitch. One debounce long at least.
+            back = min(pulse, ticks_diff(now, self._last_t) - 1)  # after the ring's last entry
+            if back > 0:
+                now = ticks_add(now, -back)
         self._put(lv, now)
         self._flag.set()
 

@@ -63,8 +63,13 @@ async def sync(host="pool.ntp.org", timeout_ms=3000, port=123):
     import socket
 
     import machine
+    import stall
 
-    addr = socket.getaddrinfo(host, port)[0][-1]
+    stall.begin()
+    try:
+        addr = socket.getaddrinfo(host, port)[0][-1]
+    finally:
+        stall.end()
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.setblocking(False)

@@ -14,6 +14,7 @@ import time
 # it compiles source (the unix port's are Linux's, an ESP32's newlib's).
 from errno import EINPROGRESS
 
+import stall
 from fault import Fault, from_connack, from_tls
 
 try:
@@ -128,10 +129,13 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
     # -> (stream, [TLS socket, TCP socket]): the caller closes both sockets (asyncio's
     # Stream.close() closes nothing, and after a failed handshake the TLS socket has forgotten
     # the TCP one: MicroPython's modtls_mbedtls.c), or lwIP's few sockets leak until a GC.
+    stall.begin()
     try:
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
     except OSError as e:
         raise Fault("dns", str(e))
+    finally:
+        stall.end()
     s = socket.socket(ai[0], ai[1], ai[2])
     try:
         s.setblocking(False)
@@ -309,6 +313,7 @@ class Client:
         # ssl.SSLContext wraps a tls.SSLContext, which takes the callback
         setattr(getattr(self.ctx, "_context", self.ctx), "verify_callback", self._on_broker_cert)
         st, socks = await open_tls(self.host, self.port, self.ctx, self.CONNECT_TIMEOUT_MS)
+        stall.begin()  # the handshake's crypto runs inside one of its reads (a blocking call)
         try:
             await asyncio.wait_for_ms(self._handshake(st), self.CONNECT_TIMEOUT_MS)
         except BaseException as e:
@@ -316,6 +321,8 @@ class Client:
             if isinstance(e, asyncio.TimeoutError):
                 raise Fault("timeout", "no CONNACK")
             raise
+        finally:
+            stall.end()
         self._stream = st
         self._socks = socks
         self._ping_sent = 0

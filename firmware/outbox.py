@@ -15,6 +15,7 @@ import json
 import os
 
 import events
+import stall
 import store
 
 DIR = "outbox.q"  # not "outbox": a directory named like a module shadows it on import
@@ -90,10 +91,13 @@ class Outbox:
         return None
 
     def remove(self, seq):
+        stall.begin()  # a flash commit: a blocking call
         try:
             os.remove(self._path(seq))
         except OSError:
             pass
+        finally:
+            stall.end()
         if seq in self._seqs:
             self._seqs.remove(seq)
 

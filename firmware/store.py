@@ -3,16 +3,22 @@
 import json
 import os
 
+import stall
+
 
 def write_bytes(path, data):
     tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
+    stall.begin()  # flash erase and program: blocking calls
     try:
-        os.rename(tmp, path)
-    except OSError:  # FAT cannot rename onto an existing file; LittleFS and POSIX can
-        os.remove(path)
-        os.rename(tmp, path)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        try:
+            os.rename(tmp, path)
+        except OSError:  # FAT cannot rename onto an existing file; LittleFS and POSIX can
+            os.remove(path)
+            os.rename(tmp, path)
+    finally:
+        stall.end()
 
 
 def read_bytes(path):

@@ -50,6 +50,7 @@ SHIMS = tuple(sorted(p.stem for p in SHIMS_DIR.glob("*.py")))  # `_rig` first: a
 # Leaves first, so that a module's figure is mostly its own; any other resident module follows.
 IMPORT_ORDER = (
     "events",
+    "stall",
     "store",
     "identity",
     "clicks",

@@ -269,6 +269,26 @@ def test_a_press_held_back_by_a_blocking_call_is_still_a_click(tmp_path: Path) -
     assert [c["type"] for c in kinds(events, "click")] == ["SINGLE"], lines
 
 
+def test_a_press_begun_inside_a_blocking_call_and_released_just_after_is_a_click(
+    tmp_path: Path,
+) -> None:
+    """The press's IRQ runs as the call returns, 40 ms before the release: taken at face value a
+    40 ms press, a glitch under a 200 ms debounce. It began inside the call (firmware/stall.py)."""
+    before = (
+        "import stall\n"
+        "        _thread.start_new_thread(play, ())\n"
+        "        stall.begin()\n"
+        "        machine.blocking(600)  # a flash write, say; the press comes 100 ms in\n"
+        "        stall.end()\n"
+        "        GESTURES.clear()  # played already: the second play() has nothing left"
+    )
+    settings = {**SLOW_SETTINGS, "debounce_ms": 200}
+    events, lines = run_board(
+        tmp_path, [[100, 0], [540, 1]], expect=1, before=before, settings=settings
+    )
+    assert [c["type"] for c in kinds(events, "click")] == ["SINGLE"], lines
+
+
 SOFT_IRQS = """
 import _rig, _thread, json, machine, time
 calls = []
