@@ -8,6 +8,7 @@ reopening it: reopening a USB bridge toggles DTR/RTS, which presses or resets a 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +20,7 @@ __all__ = [
     "BorrowedPortTransport",
     "TransportError",
     "TransportExecError",
+    "enter_raw_repl",
     "open_transport",
     "raw_repl",
 ]
@@ -51,6 +53,26 @@ def open_transport(url: str, baud: int = DEFAULT_BAUD) -> SerialTransport:
         raise TransportError(f"cannot open {url}: {exc}") from exc
 
 
+ENTER_ATTEMPTS = 3
+ENTER_RETRY_PAUSE_S = 0.5
+
+
+def enter_raw_repl(
+    transport: SerialTransport, soft_reset: bool = False, attempts: int = ENTER_ATTEMPTS
+) -> None:
+    """mpremote's enter_raw_repl, tried again after a pause when the board does not answer: a board
+    that is still booting (a DevKitC resets when its port is opened; an emulated board's process is
+    still starting) loses the Ctrl-C / Ctrl-A it was sent."""
+    for attempt in range(1, attempts + 1):
+        try:
+            transport.enter_raw_repl(soft_reset=soft_reset)
+            return
+        except TransportError:
+            if attempt == attempts:
+                raise
+            time.sleep(ENTER_RETRY_PAUSE_S)
+
+
 @contextmanager
 def raw_repl(transport: SerialTransport, soft_reset: bool = False) -> Iterator[SerialTransport]:
     """Interrupt the running program, enter the raw REPL for the block, then leave it.
@@ -58,7 +80,7 @@ def raw_repl(transport: SerialTransport, soft_reset: bool = False) -> Iterator[S
     No soft reset by default: the raw REPL only needs the firmware stopped, and a soft reset of an
     emulated board restarts its process (feasibility.md §6).
     """
-    transport.enter_raw_repl(soft_reset=soft_reset)
+    enter_raw_repl(transport, soft_reset=soft_reset)
     try:
         yield transport
     finally:
