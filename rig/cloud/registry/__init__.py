@@ -22,4 +22,5 @@ class Registry(ThingOperations, ThingTypeOperations, ThingGroupOperations, Princ
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.membership_observers = []
         store.migrate("registry", REGISTRY_MIGRATIONS)
