@@ -69,6 +69,7 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.click_log = ClickLog(self.store)
         self.job_store = JobStore(self.store)
         self.registry.membership_observers.append(self.job_store.membership_changed)
+        self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
         self.auth_applier = None
 
     # ---- account-wide ----------------------------------------------------------------------

@@ -214,3 +214,16 @@ def test_execution_cancel_and_delete_rules(cloud: Cloud) -> None:
     with pytest.raises(CloudError):
         cloud.describe_job("d")
     assert cloud.list_job_executions_for_thing("b2") == {"executionSummaries": []}
+
+
+def test_deleted_thing_or_group_leaves_removed_executions(cloud: Cloud) -> None:
+    cloud.create_job("snap", [arn.thing_arn("b1"), arn.thing_arn("late")], document=DOC)
+    cloud.update_job_execution("snap", "b1", {"status": "SUCCEEDED"})
+    cloud.delete_thing("late")
+    assert _things(cloud, "snap") == {"b1": "SUCCEEDED", "late": "REMOVED"}
+    assert cloud.describe_job("snap")["job"]["status"] == "COMPLETED"
+    cloud.create_job(
+        "cont", [arn.thing_group_arn("kitchen")], document=DOC, target_selection="CONTINUOUS"
+    )
+    cloud.delete_thing_group("kitchen")  # its member b3 leaves it
+    assert _things(cloud, "cont") == {"b3": "REMOVED"}

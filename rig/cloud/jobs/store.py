@@ -168,6 +168,16 @@ class JobStore:
                         self._save(db, engine.remove(execution, now))
             self._settle(db, job["job_id"], now)
 
+    def thing_deleted(self, db: sqlite3.Connection, thing_name: str) -> None:
+        """The registry's observer: a deleted thing's pending executions become REMOVED (API
+        reference "Job", numberOfRemovedThings: "no longer scheduled to execute the job
+        because they have been deleted")."""
+        now = now_ms()
+        for execution in self._executions(db, "e.thing_name = ?", (thing_name,)):
+            if execution.pending:
+                self._save(db, engine.remove(execution, now))
+                self._settle(db, execution.job_id, now)
+
     # ---- jobs ----------------------------------------------------------------------------
 
     def create_job(
