@@ -1,8 +1,9 @@
 """`Cloud`: the Python API of the reference cloud (tests, the rig and the CLI use it).
 
 A facade: each service keeps its own control-plane API (registry/api.py, certificates/api.py,
-policies/api.py, shadow/api.py, clicks/api.py) and `Cloud` mixes them over one database in a rig
-home, plus what spans services (`provision_button`, event configurations, the endpoint).
+policies/api.py, shadow/api.py, clicks/api.py, jobs/api.py) and `Cloud` mixes them over one
+database in a rig home, plus what spans services (`provision_button`, event configurations, the
+endpoint, and the registry's group membership reaching the jobs of continuous targets).
 Method names and return shapes follow the AWS IoT API (snake_case methods, camelCase JSON keys).
 Errors are `rig.cloud.core.errors.CloudError` subclasses named like the AWS exceptions.
 How an auth change reaches a running broker: rig/cloud/core/control_plane.py.
@@ -22,6 +23,8 @@ from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
 from rig.cloud.core.store import Store
+from rig.cloud.jobs.api import JobsApi
+from rig.cloud.jobs.store import JobStore
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
 from rig.cloud.registry import Registry
@@ -50,7 +53,7 @@ def button_policy_document(thing_name: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi):
+class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
     def __init__(self, home: Path) -> None:
@@ -64,6 +67,9 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi):
         self.policies = Policies(self.store)
         self.shadow_store = ShadowStore(self.store)
         self.click_log = ClickLog(self.store)
+        self.job_store = JobStore(self.store)
+        self.registry.membership_observers.append(self.job_store.membership_changed)
+        self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
         self.auth_applier = None
 
     # ---- account-wide ----------------------------------------------------------------------

@@ -34,6 +34,7 @@ from rig.commands.shapes import (
     STRING,
     ParamValidationError,
     Shape,
+    list_of,
     problems,
     structure,
 )
@@ -43,7 +44,8 @@ Call = Callable[[Cloud, dict[str, Any]], Any]
 
 @dataclass(frozen=True)
 class Param:
-    """One option. kind: string, integer, boolean, structure, text (file:// allowed), blob."""
+    """One option. kind: string, integer, boolean, structure, text (file:// allowed), blob,
+    list (of strings: `--targets arn1 arn2`, as aws-cli takes a list member)."""
 
     flag: str
     kind: str = "string"
@@ -139,6 +141,8 @@ def parse_structure(flag: str, value: str, shape: Shape | None = None) -> Any:
         member_type = member.type_name if member is not None else None
         if member_type == "string":
             result[key] = raw
+        elif member_type == "integer" and re.fullmatch(r"-?[0-9]+", raw):
+            result[key] = int(raw)  # aws-cli reads shorthand by the member's shape
         elif member_type == "list" or "," in raw:
             result[key] = [item.strip() for item in raw.split(",") if item.strip()]
         elif raw.lower() in ("true", "false"):
@@ -160,6 +164,8 @@ def _convert(param: Param, value: Any) -> Any:
         return bool(value)
     if param.kind == "structure":
         return parse_structure(param.flag, value, param.shape) if isinstance(value, str) else value
+    if param.kind == "list":  # its shape (a list of strings) was checked
+        return list(value)
     if param.kind in ("text", "blob"):  # strings: the request's shape was checked
         data = read_file_value(value, binary=param.kind == "blob")
         if param.kind == "text" and isinstance(data, bytes):
@@ -192,6 +198,8 @@ def param_shape(param: Param) -> Shape:
         return param.shape
     if param.kind == "structure":
         return Shape("map")  # any JSON object; the cloud checks its members
+    if param.kind == "list":
+        return list_of(STRING)
     return {"integer": INTEGER, "boolean": BOOLEAN, "blob": BLOB}.get(param.kind, STRING)
 
 
@@ -309,6 +317,8 @@ def add_operations(
                     dest=param.keyword,
                     action="store_false",
                 )
+            elif param.kind == "list":
+                sub.add_argument(param.flag, dest=param.keyword, nargs="+", help=param.help)
             else:
                 sub.add_argument(param.flag, dest=param.keyword, help=param.help)
         for name in operation.positional:

@@ -19,6 +19,10 @@ def thing_group_arn(name: str) -> str:
     return f"{_PREFIX}:thinggroup/{name}"
 
 
+def job_arn(job_id: str) -> str:
+    return f"{_PREFIX}:job/{job_id}"
+
+
 def cert_arn(certificate_id: str) -> str:
     return f"{_PREFIX}:cert/{certificate_id}"
 

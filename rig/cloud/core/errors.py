@@ -33,6 +33,14 @@ class VersionConflictException(CloudError):
     code, http_status = "VersionConflictException", 409
 
 
+class InvalidStateTransitionException(CloudError):
+    code, http_status = "InvalidStateTransitionException", 409
+
+
+class TerminalStateException(CloudError):
+    code, http_status = "TerminalStateException", 410
+
+
 class ConflictException(CloudError):
     code, http_status = "ConflictException", 409
 

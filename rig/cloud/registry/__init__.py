@@ -22,4 +22,6 @@ class Registry(ThingOperations, ThingTypeOperations, ThingGroupOperations, Princ
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.membership_observers = []
+        self.thing_deletion_observers = []
         store.migrate("registry", REGISTRY_MIGRATIONS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from rig.cloud.core import arn, events
@@ -27,9 +28,22 @@ from rig.cloud.registry.names import (
 )
 from rig.cloud.registry.things import thing_row
 
+# Called inside the registry's write transaction when a thing joins ("ADDED") or leaves
+# ("REMOVED") a group, with (db, operation, group name, thing name): a service above the
+# registry (jobs: continuous targets) keeps its own tables in step in the same transaction,
+# without the registry importing it. The `Cloud` facade registers them.
+MembershipObserver = Callable[[sqlite3.Connection, str, str, str], None]
+
 
 class ThingGroupOperations:
     store: Store
+    membership_observers: list[MembershipObserver]
+
+    def _membership_changed(
+        self, db: sqlite3.Connection, operation: str, group_name: str, thing_name: str
+    ) -> None:
+        for observer in self.membership_observers:
+            observer(db, operation, group_name, thing_name)
 
     def _group(self, db: sqlite3.Connection, name: str) -> sqlite3.Row:
         row = db.execute("SELECT * FROM thing_groups WHERE name = ?", (name,)).fetchone()
@@ -235,6 +249,8 @@ class ThingGroupOperations:
                     member["membership_id"],
                 )
             db.execute("DELETE FROM thing_group_members WHERE group_name = ?", (thing_group_name,))
+            for member in members:
+                self._membership_changed(db, "REMOVED", thing_group_name, member["name"])
             for target in db.execute("SELECT DISTINCT target FROM policy_targets").fetchall():
                 if arn.resource_name(target["target"], "thinggroup") == thing_group_name:
                     db.execute("DELETE FROM policy_targets WHERE target = ?", (target["target"],))
@@ -296,6 +312,7 @@ class ThingGroupOperations:
                 arn.thing_arn(name),
                 membership_id,
             )
+            self._membership_changed(db, "ADDED", group_name, name)
             self.store.bump(db, "auth_generation")  # group policies now apply to the thing
         return {}
 
@@ -325,6 +342,7 @@ class ThingGroupOperations:
                 arn.thing_arn(thing_name),
                 row["membership_id"],
             )
+            self._membership_changed(db, "REMOVED", thing_group_name, thing_name)
             self.store.bump(db, "auth_generation")
         return {}
 

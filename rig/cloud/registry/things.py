@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from rig.cloud.core import arn, events
@@ -33,8 +34,15 @@ def thing_row(db: sqlite3.Connection, name: str) -> sqlite3.Row:
     return row
 
 
+# Called inside DeleteThing's transaction, after the thing and its memberships are gone, with
+# (db, thing name): a service above the registry (jobs: its executions become REMOVED) keeps
+# its tables in step. The `Cloud` facade registers them.
+ThingDeletionObserver = Callable[[sqlite3.Connection, str], None]
+
+
 class ThingOperations:
     store: Store
+    thing_deletion_observers: list[ThingDeletionObserver]
 
     @staticmethod
     def _check_attribute_count(attributes: dict[str, str], type_name: str | None) -> None:
@@ -201,6 +209,8 @@ class ThingOperations:
                 )
             db.execute("DELETE FROM thing_group_members WHERE thing_name = ?", (thing_name,))
             db.execute("DELETE FROM things WHERE name = ?", (thing_name,))
+            for observer in self.thing_deletion_observers:
+                observer(db, thing_name)
             events.thing_event(db, "DELETED", row)
             if row["type_name"]:  # the association ends with the thing (guide silent; ours)
                 events.type_association_event(db, "REMOVED", row, row["type_name"])

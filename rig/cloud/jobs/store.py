@@ -1,0 +1,497 @@
+"""Jobs and job executions in the cloud's database, around the pure engine (engine.py).
+
+One operation = one write transaction: read the rows, run the engine, write the result, settle
+the job's status (a SNAPSHOT job completes when its last execution ends), commit. A refused
+request raises before anything is written. Responses have the AWS IoT API shapes (camelCase;
+timestamps in epoch seconds, as botocore prints them).
+
+Targets (targets.py): SNAPSHOT resolves them at creation. CONTINUOUS also gives a thing added to a target group later
+an execution (guide "Continuous Jobs"): the registry calls `membership_changed` inside its own
+transaction (rig/cloud/registry/thing_groups.py, registered by the `Cloud` facade).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+from rig.cloud.core import arn
+from rig.cloud.core.errors import (
+    InvalidRequestException,
+    InvalidStateTransitionException,
+    LimitExceededException,
+    ResourceAlreadyExistsException,
+    ResourceNotFoundException,
+)
+from rig.cloud.core.store import Store
+from rig.cloud.jobs import engine
+from rig.cloud.jobs.engine import Execution, JobsError
+from rig.cloud.jobs.shapes import (
+    MAX_TARGETS,
+    check_job_id,
+    check_max_results,
+    check_rollout,
+    check_text,
+    execution_description,
+    execution_of_row,
+    execution_summary,
+    now_ms,
+    page,
+    parse_document,
+    rest_error,
+    seconds,
+    without_none,
+)
+from rig.cloud.jobs.targets import resolve, resolve_existing, targets_group
+
+MAX_ACTIVE_JOBS = 100  # Jobs Limits: active snapshot jobs, and active continuous jobs, each
+
+# Component `jobs` of the cloud database (rig/cloud/core/store.py). `seq` keeps creation order.
+JOBS_MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE jobs (
+        job_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, document TEXT NOT NULL,
+        description TEXT, targets TEXT NOT NULL, target_selection TEXT NOT NULL,
+        status TEXT NOT NULL, rollout TEXT, comment TEXT, reason_code TEXT,
+        force_canceled INTEGER NOT NULL DEFAULT 0, created_ms INTEGER NOT NULL,
+        last_updated_ms INTEGER NOT NULL, completed_ms INTEGER);
+    CREATE TABLE job_executions (
+        job_id TEXT NOT NULL REFERENCES jobs ON DELETE CASCADE, thing_name TEXT NOT NULL,
+        execution_number INTEGER NOT NULL, status TEXT NOT NULL, version INTEGER NOT NULL,
+        queued_ms INTEGER NOT NULL, started_ms INTEGER, last_updated_ms INTEGER NOT NULL,
+        status_details TEXT NOT NULL DEFAULT '{}', force_canceled INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (job_id, thing_name, execution_number));
+    CREATE INDEX job_executions_by_thing ON job_executions (thing_name, status);
+    """,
+)
+
+
+class JobStore:
+    """Jobs and their executions; the registry tells it about group membership."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        store.migrate("jobs", JOBS_MIGRATIONS)
+
+    # ---- rows --------------------------------------------------------------------------
+
+    @staticmethod
+    def _job(db: sqlite3.Connection, job_id: str) -> sqlite3.Row:
+        row = db.execute("SELECT * FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise ResourceNotFoundException(f"Job {job_id} cannot be found.")
+        return row
+
+    @staticmethod
+    def _executions(db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> list[Execution]:
+        return [
+            execution_of_row(row)
+            for row in db.execute(
+                f"SELECT e.* FROM job_executions e JOIN jobs j USING (job_id) WHERE {where}"
+                " ORDER BY j.seq, e.thing_name, e.execution_number",
+                args,
+            )
+        ]
+
+    @staticmethod
+    def _save(db: sqlite3.Connection, execution: Execution) -> None:
+        db.execute(
+            "INSERT INTO job_executions (job_id, thing_name, execution_number, status, version,"
+            " queued_ms, started_ms, last_updated_ms, status_details, force_canceled)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(job_id, thing_name, execution_number) DO UPDATE SET"
+            " status = excluded.status, version = excluded.version,"
+            " started_ms = excluded.started_ms, last_updated_ms = excluded.last_updated_ms,"
+            " status_details = excluded.status_details,"
+            " force_canceled = excluded.force_canceled",
+            (
+                execution.job_id,
+                execution.thing_name,
+                execution.execution_number,
+                execution.status,
+                execution.version_number,
+                execution.queued_at,
+                execution.started_at,
+                execution.last_updated_at,
+                json.dumps(dict(execution.status_details)),
+                int(execution.force_canceled),
+            ),
+        )
+
+    def _queue(self, db: sqlite3.Connection, job_id: str, thing_name: str, now: int) -> None:
+        number = self.store.bump(db, "job_execution_number")  # unique across the account
+        self._save(db, engine.queued(job_id, thing_name, number, now))
+
+    def _settle(self, db: sqlite3.Connection, job_id: str, now: int) -> None:
+        """The job's status after its executions changed (engine.job_status_after)."""
+        job = self._job(db, job_id)
+        statuses = [
+            r["status"]
+            for r in db.execute("SELECT status FROM job_executions WHERE job_id = ?", (job_id,))
+        ]
+        status = engine.job_status_after(job["status"], job["target_selection"], statuses)
+        completed = now if status == engine.JOB_COMPLETED != job["status"] else None
+        db.execute(
+            "UPDATE jobs SET status = ?, last_updated_ms = ?,"
+            " completed_ms = COALESCE(completed_ms, ?) WHERE job_id = ?",
+            (status, now, completed, job_id),
+        )
+
+    def membership_changed(
+        self, db: sqlite3.Connection, operation: str, group_name: str, thing_name: str
+    ) -> None:
+        """The registry's observer (inside its transaction). For each running CONTINUOUS job
+        targeting the group: a thing that joins gets a QUEUED execution unless it already has
+        one that was not REMOVED; a thing that leaves has its pending executions REMOVED,
+        unless the job still targets it by another way (ours: the guide is silent on both)."""
+        now = now_ms()
+        jobs = db.execute(
+            "SELECT job_id, targets FROM jobs WHERE target_selection = ? AND status = ?"
+            " ORDER BY seq",
+            (engine.CONTINUOUS, engine.JOB_IN_PROGRESS),
+        ).fetchall()
+        for job in jobs:
+            targets = json.loads(job["targets"])
+            if not targets_group(db, targets, group_name):
+                continue
+            mine = self._executions(
+                db, "e.job_id = ? AND e.thing_name = ?", (job["job_id"], thing_name)
+            )
+            if operation == "ADDED":
+                if all(e.status == engine.REMOVED for e in mine):
+                    self._queue(db, job["job_id"], thing_name, now)
+            elif thing_name not in resolve_existing(db, targets):
+                for execution in mine:
+                    if execution.pending:
+                        self._save(db, engine.remove(execution, now))
+            self._settle(db, job["job_id"], now)
+
+    def thing_deleted(self, db: sqlite3.Connection, thing_name: str) -> None:
+        """The registry's observer: a deleted thing's pending executions become REMOVED (API
+        reference "Job", numberOfRemovedThings: "no longer scheduled to execute the job
+        because they have been deleted")."""
+        now = now_ms()
+        for execution in self._executions(db, "e.thing_name = ?", (thing_name,)):
+            if execution.pending:
+                self._save(db, engine.remove(execution, now))
+                self._settle(db, execution.job_id, now)
+
+    # ---- jobs ----------------------------------------------------------------------------
+
+    def create_job(
+        self,
+        job_id: str,
+        targets: list[str],
+        document: str | None = None,
+        description: str | None = None,
+        target_selection: str | None = None,
+        job_executions_rollout_config: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        check_job_id(job_id)
+        if document is None:
+            raise InvalidRequestException("a job document must be given (document)")
+        parse_document(document)
+        check_text("description", description)
+        selection = target_selection or engine.SNAPSHOT
+        if selection not in (engine.SNAPSHOT, engine.CONTINUOUS):
+            raise InvalidRequestException("targetSelection must be SNAPSHOT or CONTINUOUS")
+        if not isinstance(targets, list) or not 1 <= len(targets) <= MAX_TARGETS:
+            raise InvalidRequestException(f"targets must list 1-{MAX_TARGETS} ARNs")
+        rollout = check_rollout(job_executions_rollout_config)
+        now = now_ms()
+        with self.store.write() as db:
+            if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
+                raise ResourceAlreadyExistsException(f"Job {job_id} already exists.")
+            active = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE status = ? AND target_selection = ?",
+                (engine.JOB_IN_PROGRESS, selection),
+            ).fetchone()[0]
+            if active >= MAX_ACTIVE_JOBS:
+                raise LimitExceededException(
+                    f"{active} {selection.lower()} jobs are in progress: at most {MAX_ACTIVE_JOBS}"
+                )
+            things = resolve(db, targets)
+            seq = self.store.bump(db, "job_seq")
+            db.execute(
+                "INSERT INTO jobs (job_id, seq, document, description, targets, target_selection,"
+                " status, rollout, created_ms, last_updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    job_id,
+                    seq,
+                    document,
+                    description,
+                    json.dumps(targets),
+                    selection,
+                    engine.JOB_IN_PROGRESS,
+                    None if rollout is None else json.dumps(rollout),
+                    now,
+                    now,
+                ),
+            )
+            for thing in things:
+                self._queue(db, job_id, thing, now)
+            self._settle(db, job_id, now)
+        return without_none(
+            {"jobArn": arn.job_arn(job_id), "jobId": job_id, "description": description}
+        )
+
+    def describe_job(self, job_id: str) -> dict[str, Any]:
+        db = self.store.read()
+        job = self._job(db, check_job_id(job_id))
+        statuses = [
+            r["status"]
+            for r in db.execute("SELECT status FROM job_executions WHERE job_id = ?", (job_id,))
+        ]
+        described = without_none(
+            {
+                "jobArn": arn.job_arn(job_id),
+                "jobId": job_id,
+                "targetSelection": job["target_selection"],
+                "status": job["status"],
+                "forceCanceled": bool(job["force_canceled"]),
+                "reasonCode": job["reason_code"],
+                "comment": job["comment"],
+                "targets": json.loads(job["targets"]),
+                "description": job["description"],
+                "jobExecutionsRolloutConfig": json.loads(job["rollout"])
+                if job["rollout"]
+                else None,
+                "createdAt": seconds(job["created_ms"]),
+                "lastUpdatedAt": seconds(job["last_updated_ms"]),
+                "completedAt": seconds(job["completed_ms"]),
+                "jobProcessDetails": engine.process_details(statuses),
+            }
+        )
+        return {"job": described}
+
+    def get_job_document(self, job_id: str) -> dict[str, Any]:
+        return {"document": self._job(self.store.read(), check_job_id(job_id))["document"]}
+
+    def list_jobs(
+        self,
+        status: str | None = None,
+        target_selection: str | None = None,
+        thing_group_name: str | None = None,
+        max_results: int | None = None,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        if status is not None and status not in engine.JOB_STATUSES:
+            raise InvalidRequestException(
+                f"status must be one of {', '.join(engine.JOB_STATUSES)}"
+            )
+        if target_selection not in (None, engine.SNAPSHOT, engine.CONTINUOUS):
+            raise InvalidRequestException("targetSelection must be SNAPSHOT or CONTINUOUS")
+        check_max_results(max_results)
+        db = self.store.read()
+        group_arn = arn.thing_group_arn(thing_group_name) if thing_group_name else None
+        summaries = []
+        for job in db.execute("SELECT * FROM jobs ORDER BY seq"):
+            if status is not None and job["status"] != status:
+                continue
+            if target_selection is not None and job["target_selection"] != target_selection:
+                continue
+            if group_arn is not None and group_arn not in json.loads(job["targets"]):
+                continue
+            summaries.append(
+                without_none(
+                    {
+                        "jobArn": arn.job_arn(job["job_id"]),
+                        "jobId": job["job_id"],
+                        "targetSelection": job["target_selection"],
+                        "status": job["status"],
+                        "createdAt": seconds(job["created_ms"]),
+                        "lastUpdatedAt": seconds(job["last_updated_ms"]),
+                        "completedAt": seconds(job["completed_ms"]),
+                    }
+                )
+            )
+        return page(summaries, "jobs", max_results, next_token)
+
+    def cancel_job(
+        self,
+        job_id: str,
+        force: bool = False,
+        comment: str | None = None,
+        reason_code: str | None = None,
+    ) -> dict[str, Any]:
+        """QUEUED executions are canceled, IN_PROGRESS ones too with force (CancelJob)."""
+        check_job_id(job_id)
+        check_text("comment", comment)
+        check_text("reasonCode", reason_code)
+        now = now_ms()
+        with self.store.write() as db:
+            job = self._job(db, job_id)
+            if job["status"] != engine.JOB_IN_PROGRESS:
+                raise InvalidRequestException(
+                    f"Job {job_id} is {job['status']}: only a job in progress can be canceled"
+                )
+            for execution in self._executions(db, "e.job_id = ?", (job_id,)):
+                if engine.cancelable(execution, force):
+                    self._save(db, engine.cancel(execution, now, force=force))
+            db.execute(
+                "UPDATE jobs SET status = ?, comment = ?, reason_code = ?, force_canceled = ?,"
+                " last_updated_ms = ? WHERE job_id = ?",
+                (engine.JOB_CANCELED, comment, reason_code, int(force), now, job_id),
+            )
+        return without_none(
+            {"jobArn": arn.job_arn(job_id), "jobId": job_id, "description": job["description"]}
+        )
+
+    def delete_job(self, job_id: str, force: bool = False) -> dict[str, Any]:
+        """Only a COMPLETED or CANCELED job, or with force one in progress (DeleteJob)."""
+        check_job_id(job_id)
+        with self.store.write() as db:
+            job = self._job(db, job_id)
+            if job["status"] == engine.JOB_IN_PROGRESS and not force:
+                raise InvalidStateTransitionException(
+                    f"Job {job_id} is IN_PROGRESS: cancel it first, or delete with --force"
+                )
+            db.execute("DELETE FROM job_executions WHERE job_id = ?", (job_id,))
+            db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+        return {}
+
+    # ---- executions ----------------------------------------------------------------------
+
+    def _one_execution(
+        self, db: sqlite3.Connection, job_id: str, thing_name: str, number: int | None
+    ) -> Execution:
+        """The execution numbered `number`, or the latest ("If not specified, the latest job
+        execution is returned")."""
+        self._job(db, job_id)
+        found = self._executions(db, "e.job_id = ? AND e.thing_name = ?", (job_id, thing_name))
+        if number is not None:
+            found = [e for e in found if e.execution_number == number]
+        if not found:
+            raise ResourceNotFoundException(
+                f"No job execution of job {job_id} on thing {thing_name}"
+                + (f" with executionNumber {number}" if number is not None else "")
+            )
+        return found[-1]
+
+    def describe_job_execution(
+        self, job_id: str, thing_name: str, execution_number: int | None = None
+    ) -> dict[str, Any]:
+        execution = self._one_execution(
+            self.store.read(), check_job_id(job_id), thing_name, execution_number
+        )
+        return {"execution": execution_description(execution)}
+
+    @staticmethod
+    def _status_filter(status: str | None) -> str | None:
+        if status is None:
+            return None
+        try:
+            return engine.status_of(status)
+        except JobsError as err:
+            raise rest_error(err) from err
+
+    def list_job_executions_for_job(
+        self,
+        job_id: str,
+        status: str | None = None,
+        max_results: int | None = None,
+        next_token: str | None = None,
+    ) -> dict[str, Any]:
+        wanted = self._status_filter(status)
+        check_max_results(max_results)
+        db = self.store.read()
+        self._job(db, check_job_id(job_id))
+        summaries = [
+            {"thingArn": arn.thing_arn(e.thing_name), "jobExecutionSummary": execution_summary(e)}
+            for e in self._executions(db, "e.job_id = ?", (job_id,))
+            if wanted is None or e.status == wanted
+        ]
+        return page(summaries, "executionSummaries", max_results, next_token)
+
+    def list_job_executions_for_thing(
+        self,
+        thing_name: str,
+        status: str | None = None,
+        max_results: int | None = None,
+        next_token: str | None = None,
+        job_id: str | None = None,
+    ) -> dict[str, Any]:
+        wanted = self._status_filter(status)
+        check_max_results(max_results)
+        db = self.store.read()
+        if not db.execute("SELECT 1 FROM things WHERE name = ?", (thing_name,)).fetchone():
+            raise ResourceNotFoundException(f"Thing {thing_name} cannot be found.")
+        summaries = [
+            {"jobId": e.job_id, "jobExecutionSummary": execution_summary(e)}
+            for e in self._executions(db, "e.thing_name = ?", (thing_name,))
+            if (wanted is None or e.status == wanted) and (job_id is None or e.job_id == job_id)
+        ]
+        return page(summaries, "executionSummaries", max_results, next_token)
+
+    def cancel_job_execution(
+        self,
+        job_id: str,
+        thing_name: str,
+        force: bool = False,
+        expected_version: int | None = None,
+        status_details: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        check_job_id(job_id)
+        now = now_ms()
+        try:
+            details = None if status_details is None else engine.status_details_of(status_details)
+            with self.store.write() as db:
+                execution = self._one_execution(db, job_id, thing_name, None)
+                self._save(
+                    db,
+                    engine.cancel(
+                        execution,
+                        now,
+                        force=force,
+                        expected_version=expected_version,
+                        status_details=details,
+                    ),
+                )
+                self._settle(db, job_id, now)
+        except JobsError as err:
+            raise rest_error(err) from err
+        return {}
+
+    def delete_job_execution(
+        self, job_id: str, thing_name: str, execution_number: int, force: bool = False
+    ) -> dict[str, Any]:
+        check_job_id(job_id)
+        with self.store.write() as db:
+            execution = self._one_execution(db, job_id, thing_name, execution_number)
+            if not engine.deletable(execution, force):
+                raise InvalidStateTransitionException(
+                    f"job execution {execution_number} of job {job_id} on {thing_name} is"
+                    f" {execution.status}: only a terminal one can be deleted without --force"
+                )
+            db.execute(
+                "DELETE FROM job_executions WHERE job_id = ? AND thing_name = ?"
+                " AND execution_number = ?",
+                (job_id, thing_name, execution_number),
+            )
+            self._settle(db, job_id, now_ms())
+        return {}
+
+    # ---- the device's side (the MQTT API and iot-jobs-data build on it) --------------------
+
+    def update_job_execution(
+        self, thing_name: str, job_id: str, body: dict[str, Any], now: int | None = None
+    ) -> Execution:
+        """A device's UpdateJobExecution: the updated execution, or JobsError (its device API
+        code: ResourceNotFound for an execution that does not exist)."""
+        request = engine.parse_update(body)
+        when = now_ms() if now is None else now
+        with self.store.write() as db:
+            try:
+                execution = self._one_execution(db, job_id, thing_name, request.execution_number)
+            except ResourceNotFoundException as exc:
+                raise JobsError("ResourceNotFound", exc.message) from exc
+            updated = engine.device_update(execution, request, when)
+            self._save(db, updated)
+            self._settle(db, job_id, when)
+        return updated
+
+    def executions_of(self, thing_name: str) -> Iterator[Execution]:
+        """Every execution of a thing, jobs in creation order."""
+        yield from self._executions(self.store.read(), "e.thing_name = ?", (thing_name,))
