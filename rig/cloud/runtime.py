@@ -44,6 +44,7 @@ from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
 from rig.cloud.host.service import CloudService
+from rig.cloud.jobs import mqtt as jobs_mqtt
 from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
 from rig.cloud.lifecycle.store import PresenceStore
 from rig.cloud.shadow.mqtt import ShadowResponder
@@ -242,6 +243,7 @@ class CloudRuntime:
         self.presence = Presence(service, PresenceStore(self.cloud.store), self._presence_reports)
         self.presence.register()
         clicks_mqtt.register(service, self.cloud.click_log)
+        jobs_mqtt.register(service, self.cloud.job_store)
         ping.register(service)
         return service
 

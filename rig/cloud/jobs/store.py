@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rig.cloud.core import arn
@@ -28,6 +29,7 @@ from rig.cloud.core.errors import (
 from rig.cloud.core.store import Store
 from rig.cloud.jobs import engine
 from rig.cloud.jobs.engine import Execution, JobsError
+from rig.cloud.jobs.notify import PendingChanges, pending
 from rig.cloud.jobs.shapes import (
     MAX_TARGETS,
     check_job_id,
@@ -74,6 +76,24 @@ class JobStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         store.migrate("jobs", JOBS_MIGRATIONS)
+        self.changes = PendingChanges()  # notify / notify-next for what a transaction changed
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that queues the notify / notify-next messages of its changes."""
+        with self.store.write() as db, self._notifying(db):
+            yield db
+
+    @contextmanager
+    def _notifying(self, db: sqlite3.Connection) -> Iterator[None]:
+        """Flush the pending-list changes on success (also inside the registry's transaction,
+        for the observers), forget them on an error (the transaction rolls back)."""
+        try:
+            yield
+        except BaseException:
+            self.changes.discard(db)
+            raise
+        self.changes.flush(db, now_ms())
 
     # ---- rows --------------------------------------------------------------------------
 
@@ -95,8 +115,8 @@ class JobStore:
             )
         ]
 
-    @staticmethod
-    def _save(db: sqlite3.Connection, execution: Execution) -> None:
+    def _save(self, db: sqlite3.Connection, execution: Execution) -> None:
+        self.changes.watch(db, execution.thing_name)  # its pending list before this change
         db.execute(
             "INSERT INTO job_executions (job_id, thing_name, execution_number, status, version,"
             " queued_ms, started_ms, last_updated_ms, status_details, force_canceled)"
@@ -152,31 +172,33 @@ class JobStore:
             " ORDER BY seq",
             (engine.CONTINUOUS, engine.JOB_IN_PROGRESS),
         ).fetchall()
-        for job in jobs:
-            targets = json.loads(job["targets"])
-            if not targets_group(db, targets, group_name):
-                continue
-            mine = self._executions(
-                db, "e.job_id = ? AND e.thing_name = ?", (job["job_id"], thing_name)
-            )
-            if operation == "ADDED":
-                if all(e.status == engine.REMOVED for e in mine):
-                    self._queue(db, job["job_id"], thing_name, now)
-            elif thing_name not in resolve_existing(db, targets):
-                for execution in mine:
-                    if execution.pending:
-                        self._save(db, engine.remove(execution, now))
-            self._settle(db, job["job_id"], now)
+        with self._notifying(db):
+            for job in jobs:
+                targets = json.loads(job["targets"])
+                if not targets_group(db, targets, group_name):
+                    continue
+                mine = self._executions(
+                    db, "e.job_id = ? AND e.thing_name = ?", (job["job_id"], thing_name)
+                )
+                if operation == "ADDED":
+                    if all(e.status == engine.REMOVED for e in mine):
+                        self._queue(db, job["job_id"], thing_name, now)
+                elif thing_name not in resolve_existing(db, targets):
+                    for execution in mine:
+                        if execution.pending:
+                            self._save(db, engine.remove(execution, now))
+                self._settle(db, job["job_id"], now)
 
     def thing_deleted(self, db: sqlite3.Connection, thing_name: str) -> None:
         """The registry's observer: a deleted thing's pending executions become REMOVED (API
         reference "Job", numberOfRemovedThings: "no longer scheduled to execute the job
         because they have been deleted")."""
         now = now_ms()
-        for execution in self._executions(db, "e.thing_name = ?", (thing_name,)):
-            if execution.pending:
-                self._save(db, engine.remove(execution, now))
-                self._settle(db, execution.job_id, now)
+        with self._notifying(db):
+            for execution in self._executions(db, "e.thing_name = ?", (thing_name,)):
+                if execution.pending:
+                    self._save(db, engine.remove(execution, now))
+                    self._settle(db, execution.job_id, now)
 
     # ---- jobs ----------------------------------------------------------------------------
 
@@ -201,7 +223,7 @@ class JobStore:
             raise InvalidRequestException(f"targets must list 1-{MAX_TARGETS} ARNs")
         rollout = check_rollout(job_executions_rollout_config)
         now = now_ms()
-        with self.store.write() as db:
+        with self._write() as db:
             if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
                 raise ResourceAlreadyExistsException(f"Job {job_id} already exists.")
             active = db.execute(
@@ -321,7 +343,7 @@ class JobStore:
         check_text("comment", comment)
         check_text("reasonCode", reason_code)
         now = now_ms()
-        with self.store.write() as db:
+        with self._write() as db:
             job = self._job(db, job_id)
             if job["status"] != engine.JOB_IN_PROGRESS:
                 raise InvalidRequestException(
@@ -342,12 +364,14 @@ class JobStore:
     def delete_job(self, job_id: str, force: bool = False) -> dict[str, Any]:
         """Only a COMPLETED or CANCELED job, or with force one in progress (DeleteJob)."""
         check_job_id(job_id)
-        with self.store.write() as db:
+        with self._write() as db:
             job = self._job(db, job_id)
             if job["status"] == engine.JOB_IN_PROGRESS and not force:
                 raise InvalidStateTransitionException(
                     f"Job {job_id} is IN_PROGRESS: cancel it first, or delete with --force"
                 )
+            for execution in self._executions(db, "e.job_id = ?", (job_id,)):
+                self.changes.watch(db, execution.thing_name)
             db.execute("DELETE FROM job_executions WHERE job_id = ?", (job_id,))
             db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
         return {}
@@ -437,7 +461,7 @@ class JobStore:
         now = now_ms()
         try:
             details = None if status_details is None else engine.status_details_of(status_details)
-            with self.store.write() as db:
+            with self._write() as db:
                 execution = self._one_execution(db, job_id, thing_name, None)
                 self._save(
                     db,
@@ -458,13 +482,14 @@ class JobStore:
         self, job_id: str, thing_name: str, execution_number: int, force: bool = False
     ) -> dict[str, Any]:
         check_job_id(job_id)
-        with self.store.write() as db:
+        with self._write() as db:
             execution = self._one_execution(db, job_id, thing_name, execution_number)
             if not engine.deletable(execution, force):
                 raise InvalidStateTransitionException(
                     f"job execution {execution_number} of job {job_id} on {thing_name} is"
                     f" {execution.status}: only a terminal one can be deleted without --force"
                 )
+            self.changes.watch(db, thing_name)
             db.execute(
                 "DELETE FROM job_executions WHERE job_id = ? AND thing_name = ?"
                 " AND execution_number = ?",
@@ -482,7 +507,7 @@ class JobStore:
         code: ResourceNotFound for an execution that does not exist)."""
         request = engine.parse_update(body)
         when = now_ms() if now is None else now
-        with self.store.write() as db:
+        with self._write() as db:
             try:
                 execution = self._one_execution(db, job_id, thing_name, request.execution_number)
             except ResourceNotFoundException as exc:
@@ -491,6 +516,23 @@ class JobStore:
             self._save(db, updated)
             self._settle(db, job_id, when)
         return updated
+
+    def start_next(
+        self, thing_name: str, status_details: dict[str, str] | None, now: int | None = None
+    ) -> Execution | None:
+        """StartNextPendingJobExecution: the next pending execution after the start (a QUEUED
+        one becomes IN_PROGRESS with the details; an IN_PROGRESS one is unchanged), or None when
+        nothing is pending."""
+        when = now_ms() if now is None else now
+        with self._write() as db:
+            waiting = pending(db, thing_name)
+            if not waiting:
+                return None
+            started = engine.start(waiting[0], status_details, when)
+            if started is not waiting[0]:
+                self._save(db, started)
+                self._settle(db, started.job_id, when)
+        return started
 
     def executions_of(self, thing_name: str) -> Iterator[Execution]:
         """Every execution of a thing, jobs in creation order."""
