@@ -60,12 +60,13 @@ def test_device_sdk_jobs_client(cloud, device, tmp_path: Path) -> None:
     )
     connection.connect().result(WAIT_S)
     try:
-        _jobs_flow(cloud.cloud, iotjobs.IotJobsClient(connection), thing)
+        _jobs_flow(cloud, iotjobs.IotJobsClient(connection), thing)
     finally:
         connection.disconnect().result(WAIT_S)
 
 
-def _jobs_flow(api: Any, jobs: iotjobs.IotJobsClient, thing: str) -> None:
+def _jobs_flow(runtime: Any, jobs: iotjobs.IotJobsClient, thing: str) -> None:
+    api = runtime.cloud
     qos = mqtt.QoS.AT_LEAST_ONCE
     inbox = {
         name: _Inbox()
@@ -211,6 +212,22 @@ def _jobs_flow(api: Any, jobs: iotjobs.IotJobsClient, thing: str) -> None:
     # neither sdk-c1's arrival nor its cancel changed the next job; nothing else came
     assert inbox["next"].empty() and inbox["changed"].empty()
     assert inbox["pending_err"].empty() and inbox["start_err"].empty()
+
+    # a step timer that runs out: the runtime's timer thread, its clock moved 2 minutes on
+    jobs.publish_start_next_pending_job_execution(
+        iotjobs.StartNextPendingJobExecutionRequest(thing_name=thing, step_timeout_in_minutes=1),
+        qos,
+    ).result(WAIT_S)
+    assert inbox["started"].next().execution.job_id == "sdk-g1"
+    timers = runtime.job_timers
+    real_clock = timers.clock
+    timers.clock = lambda: real_clock() + 2 * 60_000
+    try:
+        assert inbox["changed"].next().jobs == {}  # nothing pending any more
+        assert inbox["next"].next().execution is None
+    finally:
+        timers.clock = real_clock
+    assert api.describe_job_execution("sdk-g1", thing)["execution"]["status"] == "TIMED_OUT"
 
 
 def _update(

@@ -204,7 +204,13 @@ WRONG_FIELDS = st.one_of(
     st.fixed_dictionaries({"statusDetails": st.just({"k": ""})}),
     st.fixed_dictionaries({"statusDetails": st.just({"k": "a\nb"})}),
     st.fixed_dictionaries({"includeJobDocument": NOT_BOOL}),
-    st.fixed_dictionaries({"executionNumber": st.one_of(st.floats(), st.text(max_size=0))}),
+    st.fixed_dictionaries(
+        {
+            "executionNumber": st.one_of(
+                st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=0)
+            )
+        }
+    ),
     st.fixed_dictionaries(
         {"stepTimeoutInMinutes": st.one_of(st.integers(max_value=-2), st.integers(10081))}
     ),

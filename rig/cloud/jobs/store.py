@@ -67,6 +67,8 @@ JOBS_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (job_id, thing_name, execution_number));
     CREATE INDEX job_executions_by_thing ON job_executions (thing_name, status);
     """,
+    # stepTimeoutInMinutes (start-next, update): when an IN_PROGRESS execution times out
+    "ALTER TABLE job_executions ADD COLUMN step_deadline_ms INTEGER;",
 )
 
 
@@ -119,13 +121,14 @@ class JobStore:
         self.changes.watch(db, execution.thing_name)  # its pending list before this change
         db.execute(
             "INSERT INTO job_executions (job_id, thing_name, execution_number, status, version,"
-            " queued_ms, started_ms, last_updated_ms, status_details, force_canceled)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " queued_ms, started_ms, last_updated_ms, status_details, force_canceled,"
+            " step_deadline_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(job_id, thing_name, execution_number) DO UPDATE SET"
             " status = excluded.status, version = excluded.version,"
             " started_ms = excluded.started_ms, last_updated_ms = excluded.last_updated_ms,"
             " status_details = excluded.status_details,"
-            " force_canceled = excluded.force_canceled",
+            " force_canceled = excluded.force_canceled,"
+            " step_deadline_ms = excluded.step_deadline_ms",
             (
                 execution.job_id,
                 execution.thing_name,
@@ -137,6 +140,7 @@ class JobStore:
                 execution.last_updated_at,
                 json.dumps(dict(execution.status_details)),
                 int(execution.force_canceled),
+                execution.step_deadline,
             ),
         )
 
@@ -518,7 +522,11 @@ class JobStore:
         return updated
 
     def start_next(
-        self, thing_name: str, status_details: dict[str, str] | None, now: int | None = None
+        self,
+        thing_name: str,
+        status_details: dict[str, str] | None,
+        step_timeout: int | None = None,
+        now: int | None = None,
     ) -> Execution | None:
         """StartNextPendingJobExecution: the next pending execution after the start (a QUEUED
         one becomes IN_PROGRESS with the details; an IN_PROGRESS one is unchanged), or None when
@@ -528,11 +536,30 @@ class JobStore:
             waiting = pending(db, thing_name)
             if not waiting:
                 return None
-            started = engine.start(waiting[0], status_details, when)
+            started = engine.start(waiting[0], status_details, when, step_timeout)
             if started is not waiting[0]:
                 self._save(db, started)
                 self._settle(db, started.job_id, when)
         return started
+
+    def time_out_expired(self, now: int | None = None) -> int:
+        """Every IN_PROGRESS execution whose step timer ran out becomes TIMED_OUT (API reference
+        UpdateJobExecution, stepTimeoutInMinutes); how many did."""
+        when = now_ms() if now is None else now
+        with self._write() as db:
+            expired = [
+                e
+                for e in self._executions(
+                    db,
+                    "e.status = ? AND e.step_deadline_ms <= ?",
+                    (engine.IN_PROGRESS, when),
+                )
+                if engine.timer_expired(e, when)
+            ]
+            for execution in expired:
+                self._save(db, engine.time_out(execution, when))
+                self._settle(db, execution.job_id, when)
+        return len(expired)
 
     def executions_of(self, thing_name: str) -> Iterator[Execution]:
         """Every execution of a thing, jobs in creation order."""
