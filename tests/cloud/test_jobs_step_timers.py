@@ -6,7 +6,6 @@ so nothing here waits a minute."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -102,6 +101,7 @@ def test_the_timer_thread_times_out_with_its_clock(cloud: Cloud) -> None:
     later = int(time.time() * 1000) + 2 * MINUTE_MS
     timers = StepTimers(cloud.job_store, period_s=0.01, clock=lambda: later)
     timers.start()
+    assert timers.running
     try:
         deadline = time.monotonic() + 5
         while _status(cloud) != "TIMED_OUT" and time.monotonic() < deadline:
@@ -109,4 +109,4 @@ def test_the_timer_thread_times_out_with_its_clock(cloud: Cloud) -> None:
     finally:
         timers.stop()
     assert _status(cloud) == "TIMED_OUT"
-    assert not any(t.name == "job-step-timers" for t in threading.enumerate())
+    assert not timers.running

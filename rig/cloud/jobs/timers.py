@@ -34,6 +34,10 @@ class StepTimers:
         self._thread = threading.Thread(target=self._run, name="job-step-timers", daemon=True)
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stopping.set()
         if self._thread is not None:
