@@ -44,6 +44,8 @@ from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
 from rig.cloud.host.service import CloudService
+from rig.cloud.jobs import mqtt as jobs_mqtt
+from rig.cloud.jobs.timers import StepTimers
 from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
 from rig.cloud.lifecycle.store import PresenceStore
 from rig.cloud.shadow.mqtt import ShadowResponder
@@ -135,6 +137,7 @@ class CloudRuntime:
         self._service_identity: ClientIdentity | None = None
         self._expected_wills = ExpectedWills()  # outlives a restart of the services
         self._presence_reports: queue.Queue[Report | None] = queue.Queue()  # this one too
+        self.job_timers = StepTimers(self.cloud.job_store)  # database only: beside the service
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -198,6 +201,7 @@ class CloudRuntime:
             self.plugin_server.on_will = self._on_will
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
         self._watcher.start()
+        self.job_timers.start()
         endpoint.write(self.home, self.endpoint_document())
         return self.endpoint
 
@@ -242,6 +246,7 @@ class CloudRuntime:
         self.presence = Presence(service, PresenceStore(self.cloud.store), self._presence_reports)
         self.presence.register()
         clicks_mqtt.register(service, self.cloud.click_log)
+        jobs_mqtt.register(service, self.cloud.job_store)
         ping.register(service)
         return service
 
@@ -333,6 +338,7 @@ class CloudRuntime:
         self.cloud.auth_applier = None
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+        self.job_timers.stop()
         if self.presence is not None:
             self.presence.stop()
         if self.service is not None:

@@ -76,6 +76,12 @@ SNAPSHOT, CONTINUOUS = "SNAPSHOT", "CONTINUOUS"
 DETAILS_KEY = re.compile(r"[a-zA-Z0-9:_-]{1,128}")
 MAX_DETAILS_VALUE = 1024
 MAX_DETAILS_PAIRS = 10
+# StartNextPendingJobExecution / UpdateJobExecution `stepTimeoutInMinutes`: "Valid values for this
+# parameter range from 1 to 10080 (1 minute to 7 days). A value of -1 is also valid and will
+# cancel the current step timer"
+STEP_TIMEOUT_MINUTES = range(1, 10081)
+STEP_TIMER_CANCEL = -1
+MINUTE_MS = 60_000
 
 
 class JobsError(Exception):
@@ -137,6 +143,7 @@ class Execution:
     started_at: int | None = None
     status_details: Mapping[str, str] = field(default_factory=dict)
     force_canceled: bool = False
+    step_deadline: int | None = None  # an IN_PROGRESS execution's step timer runs out then
 
     @property
     def pending(self) -> bool:
@@ -159,6 +166,7 @@ class UpdateRequest:
     status_details: dict[str, str] | None = None
     expected_version: int | None = None
     execution_number: int | None = None
+    step_timeout: int | None = None  # minutes, or -1 (STEP_TIMER_CANCEL)
 
 
 def queued(job_id: str, thing_name: str, execution_number: int, now_ms: int) -> Execution:
@@ -213,6 +221,17 @@ def version_of(value: Any, name: str = "expectedVersion") -> int:
     raise JobsError.invalid_request(f"{name} must be a number")
 
 
+def step_timeout_of(value: Any) -> int | None:
+    """stepTimeoutInMinutes: 1-10080, or -1 to cancel the timer; None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise JobsError.invalid_request("stepTimeoutInMinutes must be a number")
+    if value != STEP_TIMER_CANCEL and value not in STEP_TIMEOUT_MINUTES:
+        raise JobsError.invalid_request("stepTimeoutInMinutes must be 1-10080, or -1")
+    return value
+
+
 def parse_update(body: Any) -> UpdateRequest:
     """Check an UpdateJobExecution request body (a decoded JSON object)."""
     if not isinstance(body, dict):
@@ -228,6 +247,7 @@ def parse_update(body: Any) -> UpdateRequest:
         None if details is None else status_details_of(details),
         None if expected is None else version_of(expected),
         None if number is None else version_of(number, "executionNumber"),
+        step_timeout_of(body.get("stepTimeoutInMinutes")),
     )
 
 
@@ -245,10 +265,12 @@ def _changed(
 ) -> Execution:
     """The next version: details replaced when given, else unchanged ("If not specified, the
     statusDetails are unchanged"); startedAt set when the execution leaves QUEUED for a
-    device's status."""
+    device's status; the step timer kept only while IN_PROGRESS."""
     started = execution.started_at
     if started is None and execution.status == QUEUED and status in DEVICE_STATUSES:
         started = now_ms
+    if status != IN_PROGRESS:
+        extra["step_deadline"] = None
     return replace(
         execution,
         status=status,
@@ -273,18 +295,46 @@ def device_update(execution: Execution, request: UpdateRequest, now_ms: int) -> 
     ) not in DEVICE_TRANSITIONS:  # an UpdateRequest not from parse_update
         raise JobsError.invalid_transition(execution, request.status)
     _check_version(execution, request.expected_version)
-    return _changed(execution, request.status, now_ms, request.status_details)
+    timer = _step_timer(request.step_timeout, now_ms)
+    return _changed(execution, request.status, now_ms, request.status_details, **timer)
 
 
-def start(execution: Execution, status_details: dict[str, str] | None, now_ms: int) -> Execution:
+def _step_timer(minutes: int | None, now_ms: int) -> dict[str, Any]:
+    """The step deadline after a request with `stepTimeoutInMinutes`: set or reset by a value,
+    canceled by -1, unchanged when not given (the API reference: the timer is reset "by again
+    calling UpdateJobExecution, setting the status to IN_PROGRESS and specifying a new timeout
+    value"). `_changed` drops it when the status is not IN_PROGRESS."""
+    if minutes is None:
+        return {}
+    if minutes == STEP_TIMER_CANCEL:
+        return {"step_deadline": None}
+    return {"step_deadline": now_ms + minutes * MINUTE_MS}
+
+
+def start(
+    execution: Execution,
+    status_details: dict[str, str] | None,
+    now_ms: int,
+    step_timeout: int | None = None,
+) -> Execution:
     """StartNextPendingJobExecution on the next pending execution: QUEUED becomes IN_PROGRESS
-    with the given details; an IN_PROGRESS one is returned unchanged ("its status details are
-    not changed")."""
+    with the given details and step timer; an IN_PROGRESS one is returned unchanged ("its
+    status details are not changed"; ours: its timer neither)."""
     if execution.status == IN_PROGRESS:
         return execution
     if execution.status != QUEUED:
         raise JobsError.invalid_transition(execution, IN_PROGRESS)
-    return _changed(execution, IN_PROGRESS, now_ms, status_details)
+    timer = _step_timer(step_timeout, now_ms)
+    return _changed(execution, IN_PROGRESS, now_ms, status_details, **timer)
+
+
+def timer_expired(execution: Execution, now_ms: int) -> bool:
+    """Whether an IN_PROGRESS execution's step timer has run out."""
+    return (
+        execution.status == IN_PROGRESS
+        and execution.step_deadline is not None
+        and execution.step_deadline <= now_ms
+    )
 
 
 def cancelable(execution: Execution, force: bool) -> bool:

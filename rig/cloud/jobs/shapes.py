@@ -122,6 +122,7 @@ def execution_of_row(row: sqlite3.Row) -> Execution:
         started_at=row["started_ms"],
         status_details=json.loads(row["status_details"]),
         force_canceled=bool(row["force_canceled"]),
+        step_deadline=row["step_deadline_ms"],
     )
 
 
@@ -148,6 +149,16 @@ def execution_description(execution: Execution) -> dict[str, Any]:
         "thingArn": arn.thing_arn(execution.thing_name),
         **execution_summary(execution),
         "versionNumber": execution.version_number,
+        **_time_left(execution),
+    }
+
+
+def _time_left(execution: Execution) -> dict[str, Any]:
+    """JobExecution's approximateSecondsBeforeTimedOut, while a step timer runs."""
+    if execution.status != "IN_PROGRESS" or execution.step_deadline is None:
+        return {}
+    return {
+        "approximateSecondsBeforeTimedOut": max(0, (execution.step_deadline - now_ms()) // 1000)
     }
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rig.cloud.core import arn
@@ -28,6 +29,7 @@ from rig.cloud.core.errors import (
 from rig.cloud.core.store import Store
 from rig.cloud.jobs import engine
 from rig.cloud.jobs.engine import Execution, JobsError
+from rig.cloud.jobs.notify import PendingChanges, pending
 from rig.cloud.jobs.shapes import (
     MAX_TARGETS,
     check_job_id,
@@ -65,6 +67,8 @@ JOBS_MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (job_id, thing_name, execution_number));
     CREATE INDEX job_executions_by_thing ON job_executions (thing_name, status);
     """,
+    # stepTimeoutInMinutes (start-next, update): when an IN_PROGRESS execution times out
+    "ALTER TABLE job_executions ADD COLUMN step_deadline_ms INTEGER;",
 )
 
 
@@ -74,6 +78,24 @@ class JobStore:
     def __init__(self, store: Store) -> None:
         self.store = store
         store.migrate("jobs", JOBS_MIGRATIONS)
+        self.changes = PendingChanges()  # notify / notify-next for what a transaction changed
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that queues the notify / notify-next messages of its changes."""
+        with self.store.write() as db, self._notifying(db):
+            yield db
+
+    @contextmanager
+    def _notifying(self, db: sqlite3.Connection) -> Iterator[None]:
+        """Flush the pending-list changes on success (also inside the registry's transaction,
+        for the observers), forget them on an error (the transaction rolls back)."""
+        try:
+            yield
+        except BaseException:
+            self.changes.discard(db)
+            raise
+        self.changes.flush(db, now_ms())
 
     # ---- rows --------------------------------------------------------------------------
 
@@ -95,17 +117,18 @@ class JobStore:
             )
         ]
 
-    @staticmethod
-    def _save(db: sqlite3.Connection, execution: Execution) -> None:
+    def _save(self, db: sqlite3.Connection, execution: Execution) -> None:
+        self.changes.watch(db, execution.thing_name)  # its pending list before this change
         db.execute(
             "INSERT INTO job_executions (job_id, thing_name, execution_number, status, version,"
-            " queued_ms, started_ms, last_updated_ms, status_details, force_canceled)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " queued_ms, started_ms, last_updated_ms, status_details, force_canceled,"
+            " step_deadline_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(job_id, thing_name, execution_number) DO UPDATE SET"
             " status = excluded.status, version = excluded.version,"
             " started_ms = excluded.started_ms, last_updated_ms = excluded.last_updated_ms,"
             " status_details = excluded.status_details,"
-            " force_canceled = excluded.force_canceled",
+            " force_canceled = excluded.force_canceled,"
+            " step_deadline_ms = excluded.step_deadline_ms",
             (
                 execution.job_id,
                 execution.thing_name,
@@ -117,6 +140,7 @@ class JobStore:
                 execution.last_updated_at,
                 json.dumps(dict(execution.status_details)),
                 int(execution.force_canceled),
+                execution.step_deadline,
             ),
         )
 
@@ -152,31 +176,33 @@ class JobStore:
             " ORDER BY seq",
             (engine.CONTINUOUS, engine.JOB_IN_PROGRESS),
         ).fetchall()
-        for job in jobs:
-            targets = json.loads(job["targets"])
-            if not targets_group(db, targets, group_name):
-                continue
-            mine = self._executions(
-                db, "e.job_id = ? AND e.thing_name = ?", (job["job_id"], thing_name)
-            )
-            if operation == "ADDED":
-                if all(e.status == engine.REMOVED for e in mine):
-                    self._queue(db, job["job_id"], thing_name, now)
-            elif thing_name not in resolve_existing(db, targets):
-                for execution in mine:
-                    if execution.pending:
-                        self._save(db, engine.remove(execution, now))
-            self._settle(db, job["job_id"], now)
+        with self._notifying(db):
+            for job in jobs:
+                targets = json.loads(job["targets"])
+                if not targets_group(db, targets, group_name):
+                    continue
+                mine = self._executions(
+                    db, "e.job_id = ? AND e.thing_name = ?", (job["job_id"], thing_name)
+                )
+                if operation == "ADDED":
+                    if all(e.status == engine.REMOVED for e in mine):
+                        self._queue(db, job["job_id"], thing_name, now)
+                elif thing_name not in resolve_existing(db, targets):
+                    for execution in mine:
+                        if execution.pending:
+                            self._save(db, engine.remove(execution, now))
+                self._settle(db, job["job_id"], now)
 
     def thing_deleted(self, db: sqlite3.Connection, thing_name: str) -> None:
         """The registry's observer: a deleted thing's pending executions become REMOVED (API
         reference "Job", numberOfRemovedThings: "no longer scheduled to execute the job
         because they have been deleted")."""
         now = now_ms()
-        for execution in self._executions(db, "e.thing_name = ?", (thing_name,)):
-            if execution.pending:
-                self._save(db, engine.remove(execution, now))
-                self._settle(db, execution.job_id, now)
+        with self._notifying(db):
+            for execution in self._executions(db, "e.thing_name = ?", (thing_name,)):
+                if execution.pending:
+                    self._save(db, engine.remove(execution, now))
+                    self._settle(db, execution.job_id, now)
 
     # ---- jobs ----------------------------------------------------------------------------
 
@@ -201,7 +227,7 @@ class JobStore:
             raise InvalidRequestException(f"targets must list 1-{MAX_TARGETS} ARNs")
         rollout = check_rollout(job_executions_rollout_config)
         now = now_ms()
-        with self.store.write() as db:
+        with self._write() as db:
             if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
                 raise ResourceAlreadyExistsException(f"Job {job_id} already exists.")
             active = db.execute(
@@ -321,7 +347,7 @@ class JobStore:
         check_text("comment", comment)
         check_text("reasonCode", reason_code)
         now = now_ms()
-        with self.store.write() as db:
+        with self._write() as db:
             job = self._job(db, job_id)
             if job["status"] != engine.JOB_IN_PROGRESS:
                 raise InvalidRequestException(
@@ -342,12 +368,14 @@ class JobStore:
     def delete_job(self, job_id: str, force: bool = False) -> dict[str, Any]:
         """Only a COMPLETED or CANCELED job, or with force one in progress (DeleteJob)."""
         check_job_id(job_id)
-        with self.store.write() as db:
+        with self._write() as db:
             job = self._job(db, job_id)
             if job["status"] == engine.JOB_IN_PROGRESS and not force:
                 raise InvalidStateTransitionException(
                     f"Job {job_id} is IN_PROGRESS: cancel it first, or delete with --force"
                 )
+            for execution in self._executions(db, "e.job_id = ?", (job_id,)):
+                self.changes.watch(db, execution.thing_name)
             db.execute("DELETE FROM job_executions WHERE job_id = ?", (job_id,))
             db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
         return {}
@@ -437,7 +465,7 @@ class JobStore:
         now = now_ms()
         try:
             details = None if status_details is None else engine.status_details_of(status_details)
-            with self.store.write() as db:
+            with self._write() as db:
                 execution = self._one_execution(db, job_id, thing_name, None)
                 self._save(
                     db,
@@ -458,13 +486,14 @@ class JobStore:
         self, job_id: str, thing_name: str, execution_number: int, force: bool = False
     ) -> dict[str, Any]:
         check_job_id(job_id)
-        with self.store.write() as db:
+        with self._write() as db:
             execution = self._one_execution(db, job_id, thing_name, execution_number)
             if not engine.deletable(execution, force):
                 raise InvalidStateTransitionException(
                     f"job execution {execution_number} of job {job_id} on {thing_name} is"
                     f" {execution.status}: only a terminal one can be deleted without --force"
                 )
+            self.changes.watch(db, thing_name)
             db.execute(
                 "DELETE FROM job_executions WHERE job_id = ? AND thing_name = ?"
                 " AND execution_number = ?",
@@ -482,7 +511,7 @@ class JobStore:
         code: ResourceNotFound for an execution that does not exist)."""
         request = engine.parse_update(body)
         when = now_ms() if now is None else now
-        with self.store.write() as db:
+        with self._write() as db:
             try:
                 execution = self._one_execution(db, job_id, thing_name, request.execution_number)
             except ResourceNotFoundException as exc:
@@ -491,6 +520,46 @@ class JobStore:
             self._save(db, updated)
             self._settle(db, job_id, when)
         return updated
+
+    def start_next(
+        self,
+        thing_name: str,
+        status_details: dict[str, str] | None,
+        step_timeout: int | None = None,
+        now: int | None = None,
+    ) -> Execution | None:
+        """StartNextPendingJobExecution: the next pending execution after the start (a QUEUED
+        one becomes IN_PROGRESS with the details; an IN_PROGRESS one is unchanged), or None when
+        nothing is pending."""
+        when = now_ms() if now is None else now
+        with self._write() as db:
+            waiting = pending(db, thing_name)
+            if not waiting:
+                return None
+            started = engine.start(waiting[0], status_details, when, step_timeout)
+            if started is not waiting[0]:
+                self._save(db, started)
+                self._settle(db, started.job_id, when)
+        return started
+
+    def time_out_expired(self, now: int | None = None) -> int:
+        """Every IN_PROGRESS execution whose step timer ran out becomes TIMED_OUT (API reference
+        UpdateJobExecution, stepTimeoutInMinutes); how many did."""
+        when = now_ms() if now is None else now
+        with self._write() as db:
+            expired = [
+                e
+                for e in self._executions(
+                    db,
+                    "e.status = ? AND e.step_deadline_ms <= ?",
+                    (engine.IN_PROGRESS, when),
+                )
+                if engine.timer_expired(e, when)
+            ]
+            for execution in expired:
+                self._save(db, engine.time_out(execution, when))
+                self._settle(db, execution.job_id, when)
+        return len(expired)
 
     def executions_of(self, thing_name: str) -> Iterator[Execution]:
         """Every execution of a thing, jobs in creation order."""
