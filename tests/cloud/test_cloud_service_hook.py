@@ -39,9 +39,16 @@ def test_a_failing_handler_does_not_stop_the_service(cloud, device) -> None:
 
     cloud.service.subscribe(f"iotbutton/{thing}", broken)
     button = device(thing)
+    _allow_ping(cloud, thing)
+    button.subscribe(f"buttonrig/pong/{thing}")
     button.publish(f"iotbutton/{thing}", {"clickType": "SINGLE"})
+    # The ping is answered on the same worker thread, after the broken handler (in order): the
+    # pong says the worker outlived it. (The shadow is answered on the network thread: its
+    # reply says nothing about the worker.)
+    button.publish(f"buttonrig/ping/{thing}", b'{"n": 1}')
+    assert button.expect(f"buttonrig/pong/{thing}") == {"n": 1}
+    assert calls == [f"iotbutton/{thing}"]
     base = f"$aws/things/{thing}/shadow"
     button.subscribe(f"{base}/update/accepted")
     button.publish(f"{base}/update", {"state": {"reported": {"alive": True}}})
     assert button.expect(f"{base}/update/accepted")["version"] == 1
-    assert calls == [f"iotbutton/{thing}"]
