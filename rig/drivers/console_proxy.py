@@ -92,8 +92,13 @@ def _board_tty_mode(fd: int) -> None:
     termios.tcsetattr(fd, termios.TCSANOW, attrs)
 
 
-def _become_tty_owner() -> None:  # pragma: no cover - runs in the forked child
+def _start_board_process() -> None:  # pragma: no cover - runs in the forked child
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    # Ctrl-C before MicroPython has set its own SIGINT handler (it does so to run code: ports/unix
+    # unix_mphal.c mp_hal_set_interrupt_char) would kill the CPython process that hosts the unix
+    # port while it starts. A chip that is booting just does not act on it: ignored until then
+    # (the disposition survives exec, and CPython keeps an ignored SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class ConsoleProxy:
@@ -147,7 +152,7 @@ class ConsoleProxy:
                 cwd=cwd,
                 env=dict(env),
                 start_new_session=True,
-                preexec_fn=_become_tty_owner,
+                preexec_fn=_start_board_process,
                 close_fds=True,
             )
         except BaseException:
