@@ -17,9 +17,23 @@ from rig.cloud.core import arn
 from rig.cloud.core.errors import VersionConflictException
 from rig.cloud.jobs import events as job_events
 from rig.cloud.jobs.device import DeviceJobs
+from rig.cloud.runtime import CloudRuntime
+from rig.mqtt.device_client import DeviceClient
 
 DOC = json.dumps({"operation": "update"})
 ENABLE_BOTH = {"JOB": {"Enabled": True}, "JOB_EXECUTION": {"Enabled": True}}
+WATCHER_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": "iot:Connect", "Resource": arn.client_arn("job-watcher")},
+        {
+            "Effect": "Allow",
+            "Action": "iot:Subscribe",
+            "Resource": arn.topicfilter_arn("$aws/events/*"),
+        },
+        {"Effect": "Allow", "Action": "iot:Receive", "Resource": arn.topic_arn("$aws/events/*")},
+    ],
+}
 
 
 @pytest.fixture
@@ -214,3 +228,44 @@ def test_an_execution_change_and_its_events_are_one_transaction(
     assert _events(cloud) == []
     assert cloud.describe_job_execution("a1", "b1")["execution"]["status"] == "QUEUED"
     assert cloud.describe_job("a1")["job"]["status"] == "IN_PROGRESS"
+
+
+def test_the_running_cloud_publishes_them_on_the_broker(
+    cloud_runtime: CloudRuntime, tmp_path: Path
+) -> None:
+    """A change made through the API (as by the CLI) reaches an MQTT subscriber of the events,
+    published by the cloud service from the outbox."""
+    api = cloud_runtime.cloud
+    created = api.create_keys_and_certificate(True, common_name="job-watcher")
+    api.create_policy("JobEventsWatch", json.dumps(WATCHER_POLICY))
+    api.attach_policy("JobEventsWatch", created["certificateArn"])
+    cert, key = tmp_path / "watcher.crt", tmp_path / "watcher.key"
+    cert.write_text(created["certificatePem"])
+    key.write_text(created["keyPair"]["PrivateKey"])
+    assert cloud_runtime.endpoint is not None
+    watcher = DeviceClient(cloud_runtime.endpoint, cert, key, "job-watcher").connect()
+    try:
+        watcher.subscribe("$aws/events/job/#")
+        watcher.subscribe("$aws/events/jobExecution/#")
+        api.create_thing("ev-1")
+        api.create_job("quiet", [arn.thing_arn("ev-1")], document=DOC)
+        _update(api, "quiet", "ev-1", "SUCCEEDED")  # not enabled yet: nothing published
+        api.update_event_configurations(ENABLE_BOTH)
+        api.create_job("loud", [arn.thing_arn("ev-1")], document=DOC)
+        _update(api, "loud", "ev-1", "FAILED")
+        received: dict[str, dict[str, Any]] = {}
+        while "$aws/events/job/loud/completed" not in received:
+            message = watcher.messages.get(timeout=10)
+            received[message.topic] = json.loads(message.payload)
+        # the quiet job's events, had they been queued, would have come first
+        assert list(received) == [
+            "$aws/events/jobExecution/loud/failed",
+            "$aws/events/job/loud/completed",
+        ]
+        failed = received["$aws/events/jobExecution/loud/failed"]
+        assert failed["status"] == "FAILED" and failed["thingName"] == "ev-1"
+    finally:
+        watcher.close()
+        api.update_event_configurations(
+            {"JOB": {"Enabled": False}, "JOB_EXECUTION": {"Enabled": False}}
+        )
