@@ -6,6 +6,11 @@
   to), same broker, same client, same run, interleaved; the median of 5 runs' ratios, with
   `_min` and `_max` of the 5 (goal ≤ 2.5, issue #12). `jobs_update_rtt_ms_p50` / `_p90` over all
   runs' samples. The cloud runs in its own process, as `buttonrig cloud up`.
+* `jobs_restart_lost`: `buttonrig cloud up` in its own process is SIGKILLed during a stream of
+  acknowledged `jobs/<jobId>/update` requests (IN_PROGRESS with a changing statusDetails and
+  `includeJobExecutionState`), restarted, and every acknowledged execution version newer than
+  the stored one counts as lost (goal 0, issue #12). Also `jobs_restart_acknowledged` (how many
+  were acknowledged before the kill).
 """
 
 from __future__ import annotations
@@ -14,7 +19,14 @@ import json
 import statistics
 from pathlib import Path
 
-from rig.benchmarks.shadow import CloudProcess, Context, _credentials, _policy, _round_trip
+from rig.benchmarks.shadow import (
+    CloudProcess,
+    Context,
+    _credentials,
+    _policy,
+    _round_trip,
+    acknowledged_until_killed,
+)
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
 from rig.mqtt.device_client import DeviceClient
@@ -26,6 +38,8 @@ METRICS = (
     "jobs_rtt_ratio_max",
     "jobs_update_rtt_ms_p50",
     "jobs_update_rtt_ms_p90",
+    "jobs_restart_lost",
+    "jobs_restart_acknowledged",
 )
 JOB_ID = "bench-job"
 
@@ -105,5 +119,49 @@ def _figures(echoes: list[list[float]], updates: list[list[float]]) -> dict[str,
     }
 
 
+def restart_lost(workdir: Path, before_kill: int) -> dict[str, int]:
+    home = workdir / "jobs-restart-home"
+    home.mkdir(mode=0o700)
+    thing = "bench-jobs-restart"
+    cloud_process = CloudProcess(home)
+    try:
+        cloud = Cloud(home)
+        cert, key, _ = _credentials(cloud, thing, workdir)  # its policy allows jobs/*
+        cloud.create_job(JOB_ID, [arn.thing_arn(thing)], document=json.dumps({"op": "bench"}))
+        client = DeviceClient(cloud_process.endpoint, cert, key, thing).connect()
+        update = f"$aws/things/{thing}/jobs/{JOB_ID}/update"
+        acknowledged = acknowledged_until_killed(
+            cloud_process,
+            client,
+            update,
+            f"{update}/accepted",
+            lambda sequence: json.dumps(
+                {
+                    "status": "IN_PROGRESS",
+                    "statusDetails": {"seq": str(sequence)},
+                    "includeJobExecutionState": True,
+                }
+            ),
+            lambda payload: int(json.loads(payload)["executionState"]["versionNumber"]),
+            before_kill,
+        )
+        cloud.close()
+    finally:
+        cloud_process.stop()
+    restarted = CloudProcess(home)
+    try:
+        cloud = Cloud(home)
+        stored = cloud.describe_job_execution(JOB_ID, thing)["execution"]["versionNumber"]
+        cloud.close()
+    finally:
+        restarted.stop()
+    lost = [version for version in acknowledged if version > stored]
+    return {"jobs_restart_lost": len(lost), "jobs_restart_acknowledged": len(acknowledged)}
+
+
 def run(ctx: Context) -> dict[str, int | float]:
-    return dict(rtt_ratio(ctx.workdir, samples=50 if ctx.quick else 300))
+    results: dict[str, int | float] = dict(
+        rtt_ratio(ctx.workdir, samples=50 if ctx.quick else 300)
+    )
+    results.update(restart_lost(ctx.workdir, before_kill=50 if ctx.quick else 400))
+    return results

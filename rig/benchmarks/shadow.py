@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -274,52 +275,75 @@ class CloudProcess:
                 self.process.wait()
 
 
+def acknowledged_until_killed(
+    cloud_process: CloudProcess,
+    client: DeviceClient,
+    request_topic: str,
+    accepted_topic: str,
+    body_of: Callable[[int], str],
+    version_of: Callable[[bytes], int],
+    before_kill: int,
+) -> list[int]:
+    """Stream requests (`body_of(sequence)`) with a few in flight, as a busy device would, and
+    SIGKILL the cloud once `before_kill` were acknowledged: the version of every request the
+    cloud acknowledged on `accepted_topic` (`version_of(payload)`), in reply order."""
+    acknowledged: list[int] = []
+    client.subscribe(accepted_topic)
+    replies: queue.Queue[int] = queue.Queue()
+
+    def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        if message.topic == accepted_topic:
+            replies.put(version_of(bytes(message.payload)))
+
+    client.client.on_message = on_message
+    stop_streaming = threading.Event()
+    window = 4
+
+    def stream() -> None:
+        sequence = 0
+        in_flight = 0
+        while not stop_streaming.is_set():
+            while in_flight < window and not stop_streaming.is_set():
+                client.client.publish(request_topic, body_of(sequence), qos=1)
+                sequence += 1
+                in_flight += 1
+            try:
+                acknowledged.append(replies.get(timeout=2.0))
+                in_flight -= 1
+            except queue.Empty:
+                return  # the cloud is gone
+
+    streamer = threading.Thread(target=stream, daemon=True)
+    streamer.start()
+    deadline = time.monotonic() + 120
+    while len(acknowledged) < before_kill and time.monotonic() < deadline:
+        time.sleep(0.005)
+    cloud_process.kill()  # SIGKILL mid-stream: no clean-up of any kind
+    stop_streaming.set()
+    streamer.join(10)
+    client.client.loop_stop()
+    return list(acknowledged)
+
+
 def restart_lost(workdir: Path, before_kill: int) -> dict[str, int]:
     home = workdir / "restart-home"
     home.mkdir(mode=0o700)
     thing = "bench-restart"
     cloud_process = CloudProcess(home)
-    acknowledged: list[int] = []
     try:
         cloud = Cloud(home)
         cert, key, _ = _credentials(cloud, thing, workdir)
         client = DeviceClient(cloud_process.endpoint, cert, key, thing).connect()
         base = f"$aws/things/{thing}/shadow/update"
-        client.subscribe(f"{base}/accepted")
-        replies: queue.Queue[int] = queue.Queue()
-
-        def on_message(_c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-            if message.topic == f"{base}/accepted":
-                replies.put(int(json.loads(message.payload)["version"]))
-
-        client.client.on_message = on_message
-        stop_streaming = threading.Event()
-        window = 4  # a few requests in flight, as a busy device would have
-
-        def stream() -> None:
-            sequence = 0
-            in_flight = 0
-            while not stop_streaming.is_set():
-                while in_flight < window and not stop_streaming.is_set():
-                    body = json.dumps({"state": {"reported": {"seq": sequence}}})
-                    client.client.publish(base, body, qos=1)
-                    sequence += 1
-                    in_flight += 1
-                try:
-                    acknowledged.append(replies.get(timeout=2.0))
-                    in_flight -= 1
-                except queue.Empty:
-                    return  # the cloud is gone
-
-        streamer = threading.Thread(target=stream, daemon=True)
-        streamer.start()
-        deadline = time.monotonic() + 120
-        while len(acknowledged) < before_kill and time.monotonic() < deadline:
-            time.sleep(0.005)
-        cloud_process.kill()  # SIGKILL mid-stream: no clean-up of any kind
-        stop_streaming.set()
-        streamer.join(10)
-        client.client.loop_stop()
+        acknowledged = acknowledged_until_killed(
+            cloud_process,
+            client,
+            base,
+            f"{base}/accepted",
+            lambda sequence: json.dumps({"state": {"reported": {"seq": sequence}}}),
+            lambda payload: int(json.loads(payload)["version"]),
+            before_kill,
+        )
         cloud.close()
     finally:
         cloud_process.stop()

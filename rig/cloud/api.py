@@ -24,6 +24,7 @@ from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
 from rig.cloud.core.store import Store
 from rig.cloud.jobs.api import JobsApi
+from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
@@ -68,6 +69,7 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.shadow_store = ShadowStore(self.store)
         self.click_log = ClickLog(self.store)
         self.job_store = JobStore(self.store)
+        self.jobs_data = JobsDataPlane(self.job_store)  # aws iot-jobs-data
         self.registry.membership_observers.append(self.job_store.membership_changed)
         self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
         self.auth_applier = None

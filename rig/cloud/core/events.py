@@ -2,7 +2,8 @@
 
 Events are written to the `outbox` table in the same transaction as the change they describe; the
 running cloud service publishes them (so a change made by the CLI in another process is published
-too). All event types are enabled: the guide is silent on the defaults (our choice).
+too). Registry event types are enabled until configured (the guide is silent: our choice); JOB
+and JOB_EXECUTION are not (rig/cloud/jobs/events.py builds those).
 """
 
 from __future__ import annotations
@@ -33,12 +34,18 @@ EVENT_TYPES = (
 )
 
 
+# Off until UpdateEventConfigurations enables them: the guide's "Jobs events" says to enable them,
+# and aws-cli's describe-event-configurations example shows both disabled
+OFF_UNTIL_CONFIGURED = frozenset({"JOB", "JOB_EXECUTION"})
+
+
 def enabled(db: sqlite3.Connection, event_type: str) -> bool:
-    """UpdateEventConfigurations state; a type never configured is enabled (guide silent; ours)."""
+    """UpdateEventConfigurations state; a registry type never configured is enabled (guide
+    silent; ours), a jobs type disabled (OFF_UNTIL_CONFIGURED)."""
     row = db.execute(
         "SELECT enabled FROM event_configurations WHERE event_type = ?", (event_type,)
     ).fetchone()
-    return True if row is None else bool(row[0])
+    return event_type not in OFF_UNTIL_CONFIGURED if row is None else bool(row[0])
 
 
 def describe_configurations(db: sqlite3.Connection) -> dict[str, Any]:

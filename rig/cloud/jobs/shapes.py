@@ -149,11 +149,11 @@ def execution_description(execution: Execution) -> dict[str, Any]:
         "thingArn": arn.thing_arn(execution.thing_name),
         **execution_summary(execution),
         "versionNumber": execution.version_number,
-        **_time_left(execution),
+        **time_left(execution),
     }
 
 
-def _time_left(execution: Execution) -> dict[str, Any]:
+def time_left(execution: Execution) -> dict[str, Any]:
     """JobExecution's approximateSecondsBeforeTimedOut, while a step timer runs."""
     if execution.status != "IN_PROGRESS" or execution.step_deadline is None:
         return {}

@@ -28,6 +28,7 @@ from rig.cloud.core.errors import (
 )
 from rig.cloud.core.store import Store
 from rig.cloud.jobs import engine
+from rig.cloud.jobs import events as job_events
 from rig.cloud.jobs.engine import Execution, JobsError
 from rig.cloud.jobs.notify import PendingChanges, pending
 from rig.cloud.jobs.shapes import (
@@ -119,6 +120,7 @@ class JobStore:
 
     def _save(self, db: sqlite3.Connection, execution: Execution) -> None:
         self.changes.watch(db, execution.thing_name)  # its pending list before this change
+        before = job_events.stored_status(db, execution)
         db.execute(
             "INSERT INTO job_executions (job_id, thing_name, execution_number, status, version,"
             " queued_ms, started_ms, last_updated_ms, status_details, force_canceled,"
@@ -143,6 +145,7 @@ class JobStore:
                 execution.step_deadline,
             ),
         )
+        job_events.execution_saved(db, before, execution)
 
     def _queue(self, db: sqlite3.Connection, job_id: str, thing_name: str, now: int) -> None:
         number = self.store.bump(db, "job_execution_number")  # unique across the account
@@ -162,6 +165,8 @@ class JobStore:
             " completed_ms = COALESCE(completed_ms, ?) WHERE job_id = ?",
             (status, now, completed, job_id),
         )
+        if completed is not None:
+            job_events.job_event(db, "completed", job_id)
 
     def membership_changed(
         self, db: sqlite3.Connection, operation: str, group_name: str, thing_name: str
@@ -353,6 +358,7 @@ class JobStore:
                 raise InvalidRequestException(
                     f"Job {job_id} is {job['status']}: only a job in progress can be canceled"
                 )
+            job_events.job_event(db, "cancellation_in_progress", job_id)
             for execution in self._executions(db, "e.job_id = ?", (job_id,)):
                 if engine.cancelable(execution, force):
                     self._save(db, engine.cancel(execution, now, force=force))
@@ -361,6 +367,7 @@ class JobStore:
                 " last_updated_ms = ? WHERE job_id = ?",
                 (engine.JOB_CANCELED, comment, reason_code, int(force), now, job_id),
             )
+            job_events.job_event(db, "canceled", job_id)
         return without_none(
             {"jobArn": arn.job_arn(job_id), "jobId": job_id, "description": job["description"]}
         )
@@ -374,8 +381,11 @@ class JobStore:
                 raise InvalidStateTransitionException(
                     f"Job {job_id} is IN_PROGRESS: cancel it first, or delete with --force"
                 )
+            job_events.job_event(db, "deletion_in_progress", job_id)
             for execution in self._executions(db, "e.job_id = ?", (job_id,)):
                 self.changes.watch(db, execution.thing_name)
+                job_events.execution_event(db, "deleted", execution)
+            job_events.job_event(db, "deleted", job_id)  # while its row is there to describe
             db.execute("DELETE FROM job_executions WHERE job_id = ?", (job_id,))
             db.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
         return {}
@@ -494,6 +504,7 @@ class JobStore:
                     f" {execution.status}: only a terminal one can be deleted without --force"
                 )
             self.changes.watch(db, thing_name)
+            job_events.execution_event(db, "deleted", execution)
             db.execute(
                 "DELETE FROM job_executions WHERE job_id = ? AND thing_name = ?"
                 " AND execution_number = ?",
