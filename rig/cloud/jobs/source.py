@@ -61,6 +61,8 @@ def _read_file(source: str) -> bytes:
         raise InvalidRequestException(
             f"documentSource {source}: cannot read {path}: {exc.strerror}"
         ) from exc
+    except ValueError as exc:  # a NUL in the path
+        raise InvalidRequestException(f"documentSource {source!r}: {exc}") from exc
 
 
 def _fetch_https(source: str, ca_file: Path) -> bytes:
