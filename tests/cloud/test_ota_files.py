@@ -4,7 +4,9 @@ own CA and refused without it; `cloud up` runs it on the port remembered in the 
 
 from __future__ import annotations
 
+import hashlib
 import http.client
+import json
 import os
 import ssl
 from collections.abc import Iterator
@@ -15,6 +17,8 @@ import pytest
 from rig.cloud.api import Cloud
 from rig.cloud.files.server import FileServer, files_dir, remembered_port
 from rig.cloud.runtime import CloudRuntime, Identities
+from rig.pytest_plugin.cli_runner import buttonrig as run
+from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 
 PAYLOAD = bytes(range(256)) * 40 + b"tail"  # 10244 bytes, every byte value
 
@@ -178,3 +182,34 @@ def test_cloud_up_serves_the_homes_files_on_its_remembered_port(
     served = Served(home, cloud_runtime.cloud.ca.certificate_file, port)
     assert served.get("/hello.json")[0:3:2] == (200, b"{}")
     assert os.stat(files_dir(home)).st_mode & 0o777  # made by cloud up
+
+
+def test_a_bundle_reaches_a_job_through_cloud_up(
+    cloud_runtime: CloudRuntime, tmp_path: Path
+) -> None:
+    """The whole OTA path on a running cloud: bundle, create-job --document-source on the served
+    document, the job's document names a URL that serves the bundle with its sha256."""
+    home = cloud_runtime.home
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "app.mpy").write_bytes(b"M\x06" + bytes(5000))
+    run(home, "iot", "create-thing", "--thing-name", "ota-1")
+    document = run_json(home, "jobs", "bundle", str(build), "--version", "9.9.9")
+    port = remembered_port(home)
+    run(
+        home,
+        "iot",
+        "create-job",
+        "--job-id",
+        "ota-999",
+        "--targets",
+        "arn:aws:iot:us-east-1:123456789012:thing/ota-1",
+        "--document-source",
+        f"https://localhost:{port}/firmware-9.9.9.json",
+    )
+    stored = run_json(home, "iot", "get-job-document", "--job-id", "ota-999")["document"]
+    assert json.loads(stored) == document
+    served = Served(home, cloud_runtime.cloud.ca.certificate_file, port or 0)
+    status, headers, body = served.get("/" + document["url"].rsplit("/", 1)[1])
+    assert status == 200 and int(headers["Content-Length"]) == document["size"]
+    assert hashlib.sha256(body).hexdigest() == document["sha256"]
