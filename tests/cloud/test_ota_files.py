@@ -104,6 +104,12 @@ def test_a_download_resumed_where_it_stopped_is_the_file(served: Served) -> None
     assert head + rest == PAYLOAD
 
 
+def test_several_ranges_get_the_whole_file(served: Served) -> None:
+    status, headers, body = served.get("/fw.tar", {"Range": "bytes=0-1,5-6"})
+    assert (status, body) == (200, PAYLOAD)
+    assert "Content-Range" not in headers
+
+
 def test_a_range_past_the_end_is_416(served: Served) -> None:
     status, headers, _ = served.get("/fw.tar", {"Range": f"bytes={len(PAYLOAD)}-"})
     assert status == 416

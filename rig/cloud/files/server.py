@@ -6,7 +6,9 @@ server certificate (signed by the cloud's own CA, for `localhost` and `127.0.0.1
 `127.0.0.1` and the port remembered in `<home>/cloud/files-port` (kept across restarts, as the
 broker's: job documents name it). GET and HEAD; one byte range per request (`Range: bytes=a-b`,
 `a-`, `-n`: 206 with `Content-Range`, so a device can resume a download; 416 when it lies past
-the end); a path with `.`, `..` or empty segments, a NUL or a backslash, before or after
+the end), as S3 ("Amazon S3 doesn't support retrieving multiple ranges of data per GET request",
+S3 API reference GetObject `Range`): ours, several ranges get the whole file (RFC 9110 lets a
+server ignore Range); a path with `.`, `..` or empty segments, a NUL or a backslash, before or after
 percent-decoding, is 400; a file missing, not regular, or outside the directory once symlinks are
 resolved is 404. The TLS handshake runs on the request's own thread, so a client that stalls
 there holds up nobody else.
@@ -165,7 +167,12 @@ class _Handler(BaseHTTPRequestHandler):
         if target is None:
             self._error(HTTPStatus.NOT_FOUND)
             return
-        with target.open("rb") as data:
+        try:
+            data = target.open("rb")
+        except OSError:  # unreadable for us, or gone since it was resolved
+            self._error(HTTPStatus.NOT_FOUND)
+            return
+        with data:
             size = os.fstat(data.fileno()).st_size
             try:
                 wanted = byte_range(self.headers.get("Range"), size)
