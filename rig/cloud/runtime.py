@@ -43,6 +43,7 @@ from rig.cloud.certificates.ca import CertificateAuthority, certificate_id_of, p
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
+from rig.cloud.files.server import FileServer, url_of
 from rig.cloud.host.service import CloudService
 from rig.cloud.jobs import mqtt as jobs_mqtt
 from rig.cloud.jobs.timers import StepTimers
@@ -95,13 +96,18 @@ class Identities:
         }
 
     def server(self) -> tuple[bytes, bytes]:
+        cert, key = self.server_files()
+        return cert.read_bytes(), key.read_bytes()
+
+    def server_files(self) -> tuple[Path, Path]:
+        """The server certificate and key files (the broker's and the file server's)."""
         cert, key = self.directory / "server.crt.pem", self.directory / "server.key.pem"
         if not (cert.exists() and key.exists()):
             issued = self.ca.issue_server_certificate(SERVER_HOSTNAMES)
             assert issued.private_key_pem is not None
             _write_private(key, issued.private_key_pem.encode())
             cert.write_text(issued.certificate_pem)
-        return cert.read_bytes(), key.read_bytes()
+        return cert, key
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -138,6 +144,7 @@ class CloudRuntime:
         self._expected_wills = ExpectedWills()  # outlives a restart of the services
         self._presence_reports: queue.Queue[Report | None] = queue.Queue()  # this one too
         self.job_timers = StepTimers(self.cloud.job_store)  # database only: beside the service
+        self.file_server: FileServer | None = None  # OTA files, with the cloud's own CA
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -202,8 +209,18 @@ class CloudRuntime:
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
         self._watcher.start()
         self.job_timers.start()
+        self._start_file_server()
         endpoint.write(self.home, self.endpoint_document())
         return self.endpoint
+
+    def _start_file_server(self) -> None:
+        self.file_server = FileServer(self.home, *self.identities.server_files())
+        try:
+            self.file_server.start()
+        except Exception:
+            self.file_server = None
+            self.stop()
+            raise
 
     def restart_service(self, while_down: Callable[[], None] | None = None) -> None:
         """Stop the cloud's MQTT host and its services and start them again while the broker
@@ -274,6 +291,7 @@ class CloudRuntime:
             if self.broker and self.broker.log_file
             else None,
             "mode": "attached" if self._attach else "started",
+            "files_url": url_of(self.file_server.port, "") if self.file_server else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
@@ -339,6 +357,9 @@ class CloudRuntime:
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         self.job_timers.stop()
+        if self.file_server is not None:
+            self.file_server.stop()
+            self.file_server = None
         if self.presence is not None:
             self.presence.stop()
         if self.service is not None:

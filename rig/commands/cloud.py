@@ -98,9 +98,11 @@ def _up(args: argparse.Namespace) -> int:
             ready = runtime.start()
         except (BrokerError, RuntimeError, OSError) as exc:
             raise CommandError(f"the cloud did not start: {exc}") from exc
+        files = runtime.file_server
         print(
             f"cloud up: mqtts://{ready.host}:{ready.port} (CA {ready.ca_file});"
-            f" {endpoint.path_of(args.home)} written. Ctrl-C to stop.",
+            + (f" OTA files https://localhost:{files.port}/;" if files else "")
+            + f" {endpoint.path_of(args.home)} written. Ctrl-C to stop.",
             flush=True,
         )
         try:

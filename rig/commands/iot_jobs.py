@@ -3,8 +3,8 @@ describe-job, list-jobs, cancel-job, delete-job, get-job-document and the job-ex
 with aws-cli's option names and botocore's request and response shapes (service model
 iot/2015-05-28). Part of `buttonrig iot` (rig/commands/iot.py adds them to its list).
 
-Not taken yet: `--document-source` (the rig does not serve job documents yet), and the options
-of configurations the reference cloud does not model (`--presigned-url-config`,
+`--document-source` takes an `https://` URL on the rig's file server or a `file://` path
+(docs/cloud-decisions.md J-18: the rig has no S3). Not taken yet: the options of configurations the reference cloud does not model (`--presigned-url-config`,
 `--abort-config`, `--timeout-config`, `--scheduling-config`, `--tags`, `--namespace-id`).
 """
 
@@ -41,6 +41,11 @@ JOBS_OPERATIONS = [
             JOB,
             Param("--targets", "list", required=True, help="thing or thing group ARNs"),
             Param("--document", "text", help="the job document: JSON, or file://document.json"),
+            Param(
+                "--document-source",
+                help="a URL the document is fetched from now: https://localhost:<files-port>/…"
+                " (the rig's file server) or file://path",
+            ),
             Param("--description"),
             Param("--target-selection", choices=TARGET_SELECTIONS),
             Param("--job-executions-rollout-config", "structure", shape=ROLLOUT),

@@ -262,3 +262,23 @@ def test_cloud_up_names_its_port_when_another_program_holds_it(home) -> None:
     assert refused.returncode == 255, refused.stderr
     assert f"port {port}" in refused.stderr and "in use" in refused.stderr, refused.stderr
     assert not (home / "endpoint.json").exists()
+
+
+def test_cloud_up_names_the_file_servers_port_when_another_program_holds_it(home) -> None:
+    first = CloudProcess(home)
+    port = int((home / "cloud" / "files-port").read_text())
+    assert first.endpoint["files_url"] == f"https://localhost:{port}/"
+    assert first.stop() == 0
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        refused = subprocess.run(
+            [sys.executable, "-m", "rig.cli", "--home", str(home), "cloud", "up"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert refused.returncode == 255, refused.stderr
+    assert f"port {port}" in refused.stderr and "file-server port" in refused.stderr
+    assert not (home / "endpoint.json").exists()

@@ -6,18 +6,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from rig.cloud.certificates.ca import CertificateAuthority
 from rig.cloud.core.control_plane import ControlPlane
+from rig.cloud.core.errors import InvalidRequestException
 from rig.cloud.jobs.engine import JobsError
 from rig.cloud.jobs.shapes import execution_description, rest_error
+from rig.cloud.jobs.source import fetch_document
 from rig.cloud.jobs.store import JobStore
 from rig.cloud.registry.names import check_name
 
 
 class JobsApi(ControlPlane):
     job_store: JobStore
+    ca: CertificateAuthority
 
-    def create_job(self, job_id: str, targets: list[str], **kwargs: Any) -> dict[str, Any]:
-        return self.job_store.create_job(job_id, targets, **kwargs)
+    def create_job(
+        self,
+        job_id: str,
+        targets: list[str],
+        document: str | None = None,
+        document_source: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """`document` inline, or `document_source` fetched now (rig/cloud/jobs/source.py)."""
+        if document_source is not None:
+            if document is not None:  # guide silent: J-18
+                raise InvalidRequestException("give either document or documentSource, not both")
+            document = fetch_document(document_source, self.ca.certificate_file)
+        return self.job_store.create_job(
+            job_id, targets, document, document_source=document_source, **kwargs
+        )
 
     def describe_job(self, job_id: str) -> dict[str, Any]:
         return self.job_store.describe_job(job_id)

@@ -70,6 +70,8 @@ JOBS_MIGRATIONS: tuple[str, ...] = (
     """,
     # stepTimeoutInMinutes (start-next, update): when an IN_PROGRESS execution times out
     "ALTER TABLE job_executions ADD COLUMN step_deadline_ms INTEGER;",
+    # CreateJob's documentSource, shown by DescribeJob
+    "ALTER TABLE jobs ADD COLUMN document_source TEXT;",
 )
 
 
@@ -219,10 +221,13 @@ class JobStore:
         description: str | None = None,
         target_selection: str | None = None,
         job_executions_rollout_config: dict[str, Any] | None = None,
+        document_source: str | None = None,
     ) -> dict[str, Any]:
         check_job_id(job_id)
         if document is None:
-            raise InvalidRequestException("a job document must be given (document)")
+            raise InvalidRequestException(
+                "a job document must be given (document or documentSource)"
+            )
         parse_document(document)
         check_text("description", description)
         selection = target_selection or engine.SNAPSHOT
@@ -247,7 +252,8 @@ class JobStore:
             seq = self.store.bump(db, "job_seq")
             db.execute(
                 "INSERT INTO jobs (job_id, seq, document, description, targets, target_selection,"
-                " status, rollout, created_ms, last_updated_ms) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " status, rollout, created_ms, last_updated_ms, document_source)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job_id,
                     seq,
@@ -259,6 +265,7 @@ class JobStore:
                     None if rollout is None else json.dumps(rollout),
                     now,
                     now,
+                    document_source,
                 ),
             )
             for thing in things:
@@ -295,7 +302,7 @@ class JobStore:
                 "jobProcessDetails": engine.process_details(statuses),
             }
         )
-        return {"job": described}
+        return without_none({"documentSource": job["document_source"], "job": described})
 
     def get_job_document(self, job_id: str) -> dict[str, Any]:
         return {"document": self._job(self.store.read(), check_job_id(job_id))["document"]}
