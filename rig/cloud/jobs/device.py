@@ -41,7 +41,10 @@ from rig.cloud.jobs.store import JobStore
 
 log = logging.getLogger(__name__)
 
-JOBS_FILTER = "$aws/things/+/jobs/#"
+# The request topics have two or three levels after `jobs/`: `jobs/get`, `jobs/start-next`,
+# `jobs/<jobId>/get`, `jobs/<jobId>/update` (and the wrong ones answered InvalidTopic). Not
+# `jobs/#`: the service would receive each of its own `jobs/<jobId>/update/accepted` replies.
+JOBS_FILTERS = ("$aws/things/+/jobs/+", "$aws/things/+/jobs/+/+")
 JOBS_TOPIC = re.compile(r"^\$aws/things/(?P<thing>[^/]+)/jobs/(?P<rest>.*)$")
 NEXT = "$next"
 REPLY_SUFFIXES = ("accepted", "rejected")
