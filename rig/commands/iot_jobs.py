@@ -3,7 +3,7 @@ describe-job, list-jobs, cancel-job, delete-job, get-job-document and the job-ex
 with aws-cli's option names and botocore's request and response shapes (service model
 iot/2015-05-28). Part of `buttonrig iot` (rig/commands/iot.py adds them to its list).
 
-`--document-source` takes an `https://` URL on the rig's file server or a `file://` path
+`update-job` changes a job IN_PROGRESS. `--document-source` takes an `https://` URL on the rig's file server or a `file://` path
 (docs/cloud-decisions.md J-18: the rig has no S3). Not taken yet: the options of configurations the reference cloud does not model (`--presigned-url-config`,
 `--abort-config`, `--timeout-config`, `--scheduling-config`, `--tags`, `--namespace-id`).
 """
@@ -51,6 +51,17 @@ JOBS_OPERATIONS = [
             Param("--job-executions-rollout-config", "structure", shape=ROLLOUT),
         ),
         lambda c, kw: c.create_job(kw.pop("job_id"), kw.pop("targets"), **kw),
+    ),
+    Operation(
+        "update-job",
+        "UpdateJob",
+        (
+            JOB,
+            Param("--description"),
+            Param("--job-executions-rollout-config", "structure", shape=ROLLOUT),
+        ),
+        lambda c, kw: c.update_job(kw.pop("job_id"), **kw),
+        help="a job IN_PROGRESS: the options given replace its settings",
     ),
     Operation("describe-job", "DescribeJob", (JOB,), lambda c, kw: c.describe_job(**kw)),
     Operation(

@@ -40,6 +40,9 @@ class JobsApi(ControlPlane):
     def describe_job(self, job_id: str) -> dict[str, Any]:
         return self.job_store.describe_job(job_id)
 
+    def update_job(self, job_id: str, **kwargs: Any) -> dict[str, Any]:
+        return self.job_store.update_job(job_id, **kwargs)
+
     def list_jobs(self, **kwargs: Any) -> dict[str, Any]:
         return self.job_store.list_jobs(**kwargs)
 

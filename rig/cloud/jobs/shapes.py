@@ -160,15 +160,3 @@ def time_left(execution: Execution) -> dict[str, Any]:
     return {
         "approximateSecondsBeforeTimedOut": max(0, (execution.step_deadline - now_ms()) // 1000)
     }
-
-
-def check_rollout(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Stored and described; the rate itself is not enforced yet."""
-    if config is None:
-        return None
-    if not isinstance(config, dict) or set(config) - {"maximumPerMinute"}:
-        raise InvalidRequestException("jobExecutionsRolloutConfig takes only maximumPerMinute")
-    rate = config.get("maximumPerMinute", 1000)
-    if isinstance(rate, bool) or not isinstance(rate, int) or not 1 <= rate <= 1000:
-        raise InvalidRequestException("maximumPerMinute must be 1-1000")
-    return {"maximumPerMinute": rate}

@@ -29,13 +29,13 @@ from rig.cloud.core.errors import (
 from rig.cloud.core.store import Store
 from rig.cloud.jobs import engine
 from rig.cloud.jobs import events as job_events
+from rig.cloud.jobs.config import check_rollout, job_description
 from rig.cloud.jobs.engine import Execution, JobsError
 from rig.cloud.jobs.notify import PendingChanges, pending
 from rig.cloud.jobs.shapes import (
     MAX_TARGETS,
     check_job_id,
     check_max_results,
-    check_rollout,
     check_text,
     execution_description,
     execution_of_row,
@@ -282,30 +282,36 @@ class JobStore:
             r["status"]
             for r in db.execute("SELECT status FROM job_executions WHERE job_id = ?", (job_id,))
         ]
-        described = without_none(
-            {
-                "jobArn": arn.job_arn(job_id),
-                "jobId": job_id,
-                "targetSelection": job["target_selection"],
-                "status": job["status"],
-                "forceCanceled": bool(job["force_canceled"]),
-                "reasonCode": job["reason_code"],
-                "comment": job["comment"],
-                "targets": json.loads(job["targets"]),
-                "description": job["description"],
-                "jobExecutionsRolloutConfig": json.loads(job["rollout"])
-                if job["rollout"]
-                else None,
-                "createdAt": seconds(job["created_ms"]),
-                "lastUpdatedAt": seconds(job["last_updated_ms"]),
-                "completedAt": seconds(job["completed_ms"]),
-                "jobProcessDetails": engine.process_details(statuses),
-            }
-        )
+        described = job_description(job, statuses)
         return without_none({"documentSource": job["document_source"], "job": described})
 
     def get_job_document(self, job_id: str) -> dict[str, Any]:
         return {"document": self._job(self.store.read(), check_job_id(job_id))["document"]}
+
+    def update_job(
+        self,
+        job_id: str,
+        description: str | None = None,
+        job_executions_rollout_config: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """UpdateJob: the members given replace the stored ones, on a job IN_PROGRESS only
+        (J-19: a terminal one is InvalidRequestException, the only request error botocore
+        lists)."""
+        check_job_id(job_id)
+        check_text("description", description)
+        rollout = check_rollout(job_executions_rollout_config)
+        with self._write() as db:
+            job = self._job(db, job_id)
+            if job["status"] != engine.JOB_IN_PROGRESS:
+                raise InvalidRequestException(
+                    f"Job {job_id} is {job['status']}: only a job in progress can be updated"
+                )
+            db.execute(
+                "UPDATE jobs SET description = COALESCE(?, description),"
+                " rollout = COALESCE(?, rollout), last_updated_ms = ? WHERE job_id = ?",
+                (description, None if rollout is None else json.dumps(rollout), now_ms(), job_id),
+            )
+        return {}
 
     def list_jobs(
         self,
