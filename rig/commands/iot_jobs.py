@@ -5,7 +5,7 @@ iot/2015-05-28). Part of `buttonrig iot` (rig/commands/iot.py adds them to its l
 
 `update-job` changes a job IN_PROGRESS. `--document-source` takes an `https://` URL on the rig's file server or a `file://` path
 (docs/cloud-decisions.md J-18: the rig has no S3). Not taken yet: the options of configurations the reference cloud does not model (`--presigned-url-config`,
-`--abort-config`, `--timeout-config`, `--scheduling-config`, `--tags`, `--namespace-id`).
+`--abort-config`, `--scheduling-config`, `--tags`, `--namespace-id`).
 """
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ FORCE = Param("--force", "boolean")
 MAX_RESULTS = Param("--max-results", "integer")
 NEXT_TOKEN = Param("--next-token")
 ROLLOUT = structure(maximumPerMinute=INTEGER)
+TIMEOUT = Param(
+    "--timeout-config",
+    "structure",
+    shape=structure(inProgressTimeoutInMinutes=INTEGER),
+    help="inProgressTimeoutInMinutes=1-10080: an execution IN_PROGRESS longer times out",
+)
 
 JOBS_OPERATIONS = [
     Operation(
@@ -49,6 +55,7 @@ JOBS_OPERATIONS = [
             Param("--description"),
             Param("--target-selection", choices=TARGET_SELECTIONS),
             Param("--job-executions-rollout-config", "structure", shape=ROLLOUT),
+            TIMEOUT,
         ),
         lambda c, kw: c.create_job(kw.pop("job_id"), kw.pop("targets"), **kw),
     ),
@@ -59,6 +66,7 @@ JOBS_OPERATIONS = [
             JOB,
             Param("--description"),
             Param("--job-executions-rollout-config", "structure", shape=ROLLOUT),
+            TIMEOUT,
         ),
         lambda c, kw: c.update_job(kw.pop("job_id"), **kw),
         help="a job IN_PROGRESS: the options given replace its settings",

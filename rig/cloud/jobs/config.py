@@ -25,6 +25,33 @@ def check_rollout(config: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"maximumPerMinute": rate}
 
 
+MAX_IN_PROGRESS_MINUTES = 10080  # TimeoutConfig: "between 1 minute and 7 days (1 to 10080"
+
+
+def check_timeout(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """timeoutConfig: inProgressTimeoutInMinutes, 1-10080 (API reference TimeoutConfig)."""
+    if config is None:
+        return None
+    if not isinstance(config, dict) or set(config) != {"inProgressTimeoutInMinutes"}:
+        raise InvalidRequestException("timeoutConfig takes inProgressTimeoutInMinutes")
+    minutes = config["inProgressTimeoutInMinutes"]
+    if (
+        isinstance(minutes, bool)
+        or not isinstance(minutes, int)
+        or not 1 <= minutes <= MAX_IN_PROGRESS_MINUTES
+    ):
+        raise InvalidRequestException(
+            f"inProgressTimeoutInMinutes must be 1-{MAX_IN_PROGRESS_MINUTES}"
+        )
+    return {"inProgressTimeoutInMinutes": minutes}
+
+
+def timeout_ms(job: sqlite3.Row) -> int | None:
+    """The job's in-progress timeout in milliseconds, if it has one."""
+    minutes = job["in_progress_minutes"]
+    return None if minutes is None else minutes * engine.MINUTE_MS
+
+
 def job_description(job: sqlite3.Row, statuses: list[str]) -> dict[str, Any]:
     """DescribeJob's `job` for a row of `jobs` and the statuses of its executions."""
     return without_none(
@@ -39,6 +66,9 @@ def job_description(job: sqlite3.Row, statuses: list[str]) -> dict[str, Any]:
             "targets": json.loads(job["targets"]),
             "description": job["description"],
             "jobExecutionsRolloutConfig": json.loads(job["rollout"]) if job["rollout"] else None,
+            "timeoutConfig": None
+            if job["in_progress_minutes"] is None
+            else {"inProgressTimeoutInMinutes": job["in_progress_minutes"]},
             "createdAt": seconds(job["created_ms"]),
             "lastUpdatedAt": seconds(job["last_updated_ms"]),
             "completedAt": seconds(job["completed_ms"]),

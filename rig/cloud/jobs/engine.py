@@ -144,6 +144,8 @@ class Execution:
     status_details: Mapping[str, str] = field(default_factory=dict)
     force_canceled: bool = False
     step_deadline: int | None = None  # an IN_PROGRESS execution's step timer runs out then
+    # the job's timeoutConfig (ms) for this execution: it times out that long after startedAt
+    in_progress_timeout: int | None = None
 
     @property
     def pending(self) -> bool:
@@ -328,13 +330,22 @@ def start(
     return _changed(execution, IN_PROGRESS, now_ms, status_details, **timer)
 
 
+def deadline(execution: Execution) -> int | None:
+    """When an IN_PROGRESS execution times out: the earlier of its step timer and the job's
+    in-progress timer (API reference TimeoutConfig: "The in progress timer can't be updated and
+    will apply to all job executions for the job"; a step timer does not extend it)."""
+    if execution.status != IN_PROGRESS:
+        return None
+    ends = [] if execution.step_deadline is None else [execution.step_deadline]
+    if execution.in_progress_timeout is not None and execution.started_at is not None:
+        ends.append(execution.started_at + execution.in_progress_timeout)
+    return min(ends, default=None)
+
+
 def timer_expired(execution: Execution, now_ms: int) -> bool:
-    """Whether an IN_PROGRESS execution's step timer has run out."""
-    return (
-        execution.status == IN_PROGRESS
-        and execution.step_deadline is not None
-        and execution.step_deadline <= now_ms
-    )
+    """Whether an IN_PROGRESS execution's step timer or in-progress timer has run out."""
+    end = deadline(execution)
+    return end is not None and end <= now_ms
 
 
 def cancelable(execution: Execution, force: bool) -> bool:

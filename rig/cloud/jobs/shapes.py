@@ -19,7 +19,7 @@ from rig.cloud.core.errors import (
     TerminalStateException,
     VersionConflictException,
 )
-from rig.cloud.jobs.engine import Execution, JobsError
+from rig.cloud.jobs.engine import Execution, JobsError, deadline
 
 JOB_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 MAX_DOCUMENT_BYTES = 32768  # Jobs Limits: "The maximum size of a document ... is 32 KB"
@@ -123,6 +123,7 @@ def execution_of_row(row: sqlite3.Row) -> Execution:
         status_details=json.loads(row["status_details"]),
         force_canceled=bool(row["force_canceled"]),
         step_deadline=row["step_deadline_ms"],
+        in_progress_timeout=row["in_progress_timeout_ms"],
     )
 
 
@@ -154,9 +155,9 @@ def execution_description(execution: Execution) -> dict[str, Any]:
 
 
 def time_left(execution: Execution) -> dict[str, Any]:
-    """JobExecution's approximateSecondsBeforeTimedOut, while a step timer runs."""
-    if execution.status != "IN_PROGRESS" or execution.step_deadline is None:
+    """JobExecution's approximateSecondsBeforeTimedOut, while a step or in-progress timer
+    runs (the earlier of the two)."""
+    end = deadline(execution)
+    if end is None:
         return {}
-    return {
-        "approximateSecondsBeforeTimedOut": max(0, (execution.step_deadline - now_ms()) // 1000)
-    }
+    return {"approximateSecondsBeforeTimedOut": max(0, (end - now_ms()) // 1000)}

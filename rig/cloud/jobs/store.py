@@ -16,6 +16,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from rig.cloud.core import arn
@@ -29,7 +30,7 @@ from rig.cloud.core.errors import (
 from rig.cloud.core.store import Store
 from rig.cloud.jobs import engine
 from rig.cloud.jobs import events as job_events
-from rig.cloud.jobs.config import check_rollout
+from rig.cloud.jobs.config import check_rollout, check_timeout, timeout_ms
 from rig.cloud.jobs.engine import Execution, JobsError
 from rig.cloud.jobs.notify import PendingChanges, pending
 from rig.cloud.jobs.queries import JobQueries
@@ -67,6 +68,11 @@ JOBS_MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE job_executions ADD COLUMN step_deadline_ms INTEGER;",
     # CreateJob's documentSource, shown by DescribeJob
     "ALTER TABLE jobs ADD COLUMN document_source TEXT;",
+    # timeoutConfig: the job's minutes, copied to each execution (ms) while it is QUEUED
+    """
+    ALTER TABLE jobs ADD COLUMN in_progress_minutes INTEGER;
+    ALTER TABLE job_executions ADD COLUMN in_progress_timeout_ms INTEGER;
+    """,
 )
 
 
@@ -101,13 +107,14 @@ class JobStore(JobQueries):
         db.execute(
             "INSERT INTO job_executions (job_id, thing_name, execution_number, status, version,"
             " queued_ms, started_ms, last_updated_ms, status_details, force_canceled,"
-            " step_deadline_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " step_deadline_ms, in_progress_timeout_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(job_id, thing_name, execution_number) DO UPDATE SET"
             " status = excluded.status, version = excluded.version,"
             " started_ms = excluded.started_ms, last_updated_ms = excluded.last_updated_ms,"
             " status_details = excluded.status_details,"
             " force_canceled = excluded.force_canceled,"
-            " step_deadline_ms = excluded.step_deadline_ms",
+            " step_deadline_ms = excluded.step_deadline_ms,"
+            " in_progress_timeout_ms = excluded.in_progress_timeout_ms",
             (
                 execution.job_id,
                 execution.thing_name,
@@ -120,13 +127,16 @@ class JobStore(JobQueries):
                 json.dumps(dict(execution.status_details)),
                 int(execution.force_canceled),
                 execution.step_deadline,
+                execution.in_progress_timeout,
             ),
         )
         job_events.execution_saved(db, before, execution)
 
     def _queue(self, db: sqlite3.Connection, job_id: str, thing_name: str, now: int) -> None:
         number = self.store.bump(db, "job_execution_number")  # unique across the account
-        self._save(db, engine.queued(job_id, thing_name, number, now))
+        queued = engine.queued(job_id, thing_name, number, now)
+        timeout = timeout_ms(self._job(db, job_id))
+        self._save(db, replace(queued, in_progress_timeout=timeout))
 
     def _settle(self, db: sqlite3.Connection, job_id: str, now: int) -> None:
         """The job's status after its executions changed (engine.job_status_after)."""
@@ -197,6 +207,7 @@ class JobStore(JobQueries):
         target_selection: str | None = None,
         job_executions_rollout_config: dict[str, Any] | None = None,
         document_source: str | None = None,
+        timeout_config: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         check_job_id(job_id)
         if document is None:
@@ -211,6 +222,7 @@ class JobStore(JobQueries):
         if not isinstance(targets, list) or not 1 <= len(targets) <= MAX_TARGETS:
             raise InvalidRequestException(f"targets must list 1-{MAX_TARGETS} ARNs")
         rollout = check_rollout(job_executions_rollout_config)
+        timeout = check_timeout(timeout_config)
         now = now_ms()
         with self._write() as db:
             if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
@@ -227,8 +239,8 @@ class JobStore(JobQueries):
             seq = self.store.bump(db, "job_seq")
             db.execute(
                 "INSERT INTO jobs (job_id, seq, document, description, targets, target_selection,"
-                " status, rollout, created_ms, last_updated_ms, document_source)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " status, rollout, created_ms, last_updated_ms, document_source,"
+                " in_progress_minutes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job_id,
                     seq,
@@ -241,6 +253,7 @@ class JobStore(JobQueries):
                     now,
                     now,
                     document_source,
+                    None if timeout is None else timeout["inProgressTimeoutInMinutes"],
                 ),
             )
             for thing in things:
@@ -255,13 +268,16 @@ class JobStore(JobQueries):
         job_id: str,
         description: str | None = None,
         job_executions_rollout_config: dict[str, Any] | None = None,
+        timeout_config: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """UpdateJob: the members given replace the stored ones, on a job IN_PROGRESS only
         (J-19: a terminal one is InvalidRequestException, the only request error botocore
-        lists)."""
+        lists). A new timeoutConfig reaches the executions not started yet (J-20)."""
         check_job_id(job_id)
         check_text("description", description)
         rollout = check_rollout(job_executions_rollout_config)
+        timeout = check_timeout(timeout_config)
+        minutes = None if timeout is None else timeout["inProgressTimeoutInMinutes"]
         with self._write() as db:
             job = self._job(db, job_id)
             if job["status"] != engine.JOB_IN_PROGRESS:
@@ -270,9 +286,22 @@ class JobStore(JobQueries):
                 )
             db.execute(
                 "UPDATE jobs SET description = COALESCE(?, description),"
-                " rollout = COALESCE(?, rollout), last_updated_ms = ? WHERE job_id = ?",
-                (description, None if rollout is None else json.dumps(rollout), now_ms(), job_id),
+                " rollout = COALESCE(?, rollout), in_progress_minutes = COALESCE(?,"
+                " in_progress_minutes), last_updated_ms = ? WHERE job_id = ?",
+                (
+                    description,
+                    None if rollout is None else json.dumps(rollout),
+                    minutes,
+                    now_ms(),
+                    job_id,
+                ),
             )
+            if minutes is not None:
+                db.execute(
+                    "UPDATE job_executions SET in_progress_timeout_ms = ?"
+                    " WHERE job_id = ? AND status = ?",
+                    (minutes * engine.MINUTE_MS, job_id, engine.QUEUED),
+                )
         return {}
 
     def cancel_job(
@@ -418,16 +447,18 @@ class JobStore(JobQueries):
         return started
 
     def time_out_expired(self, now: int | None = None) -> int:
-        """Every IN_PROGRESS execution whose step timer ran out becomes TIMED_OUT (API reference
-        UpdateJobExecution, stepTimeoutInMinutes); how many did."""
+        """Every IN_PROGRESS execution whose step timer (API reference UpdateJobExecution,
+        stepTimeoutInMinutes) or in-progress timer (TimeoutConfig) ran out becomes TIMED_OUT;
+        how many did."""
         when = now_ms() if now is None else now
         with self._write() as db:
             expired = [
                 e
                 for e in self._executions(
                     db,
-                    "e.status = ? AND e.step_deadline_ms <= ?",
-                    (engine.IN_PROGRESS, when),
+                    "e.status = ? AND (e.step_deadline_ms <= ?"
+                    " OR e.started_ms + e.in_progress_timeout_ms <= ?)",
+                    (engine.IN_PROGRESS, when, when),
                 )
                 if engine.timer_expired(e, when)
             ]
