@@ -14,7 +14,8 @@ from rig.cloud.jobs.shapes import seconds, without_none
 
 
 def check_rollout(config: dict[str, Any] | None) -> dict[str, Any] | None:
-    """jobExecutionsRolloutConfig: only maximumPerMinute (1-1000, API reference) is modelled."""
+    """jobExecutionsRolloutConfig: only maximumPerMinute (1-1000, API reference) is modelled;
+    without it the rate is 1000 (the most the API allows)."""
     if config is None:
         return None
     if not isinstance(config, dict) or set(config) - {"maximumPerMinute"}:
@@ -44,6 +45,11 @@ def check_timeout(config: dict[str, Any] | None) -> dict[str, Any] | None:
             f"inProgressTimeoutInMinutes must be 1-{MAX_IN_PROGRESS_MINUTES}"
         )
     return {"inProgressTimeoutInMinutes": minutes}
+
+
+def rollout_rate(job: sqlite3.Row) -> int | None:
+    """The job's maximumPerMinute, if it has a rollout configuration."""
+    return json.loads(job["rollout"])["maximumPerMinute"] if job["rollout"] else None
 
 
 def timeout_ms(job: sqlite3.Row) -> int | None:

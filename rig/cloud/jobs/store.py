@@ -30,7 +30,7 @@ from rig.cloud.core.errors import (
 from rig.cloud.core.store import Store
 from rig.cloud.jobs import engine
 from rig.cloud.jobs import events as job_events
-from rig.cloud.jobs.config import check_rollout, check_timeout, timeout_ms
+from rig.cloud.jobs.config import check_rollout, check_timeout, rollout_rate, timeout_ms
 from rig.cloud.jobs.engine import Execution, JobsError
 from rig.cloud.jobs.notify import PendingChanges, pending
 from rig.cloud.jobs.queries import JobQueries
@@ -73,6 +73,9 @@ JOBS_MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE jobs ADD COLUMN in_progress_minutes INTEGER;
     ALTER TABLE job_executions ADD COLUMN in_progress_timeout_ms INTEGER;
     """,
+    # jobExecutionsRolloutConfig.maximumPerMinute: the things a job has not reached yet (J-21)
+    "CREATE TABLE job_rollout_waiting (job_id TEXT NOT NULL, thing_name TEXT NOT NULL,"
+    " PRIMARY KEY (job_id, thing_name));",
 )
 
 
@@ -138,13 +141,64 @@ class JobStore(JobQueries):
         timeout = timeout_ms(self._job(db, job_id))
         self._save(db, replace(queued, in_progress_timeout=timeout))
 
+    def _reach(self, db: sqlite3.Connection, job_id: str, things: list[str], now: int) -> None:
+        """Give the things executions, at most maximumPerMinute in any minute: the others wait
+        in job_rollout_waiting for `release_rollouts` (J-21)."""
+        db.executemany(
+            "INSERT OR IGNORE INTO job_rollout_waiting (job_id, thing_name) VALUES (?, ?)",
+            [(job_id, thing) for thing in things],
+        )
+        self._release(db, job_id, now)
+
+    def _release(self, db: sqlite3.Connection, job_id: str, now: int) -> int:
+        """Queue as many waiting things as the rollout rate leaves room for this minute."""
+        rate = rollout_rate(self._job(db, job_id))
+        recent = db.execute(
+            "SELECT COUNT(*) FROM job_executions WHERE job_id = ? AND queued_ms > ?",
+            (job_id, now - engine.MINUTE_MS),
+        ).fetchone()[0]
+        room = -1 if rate is None else max(0, rate - recent)  # LIMIT -1: no limit
+        things = [
+            row["thing_name"]
+            for row in db.execute(
+                "SELECT thing_name FROM job_rollout_waiting WHERE job_id = ? ORDER BY rowid"
+                " LIMIT ?",
+                (job_id, room),
+            )
+        ]
+        for thing in things:
+            db.execute(
+                "DELETE FROM job_rollout_waiting WHERE job_id = ? AND thing_name = ?",
+                (job_id, thing),
+            )
+            self._queue(db, job_id, thing, now)
+        return len(things)
+
+    def release_rollouts(self, now: int | None = None) -> int:
+        """Called each period by the timer thread: every job IN_PROGRESS whose rollout holds
+        things back queues those its rate allows now; how many were queued."""
+        when = now_ms() if now is None else now
+        with self._write() as db:
+            jobs = db.execute(
+                "SELECT DISTINCT job_id FROM job_rollout_waiting JOIN jobs USING (job_id)"
+                " WHERE status = ? ORDER BY seq",
+                (engine.JOB_IN_PROGRESS,),
+            ).fetchall()
+            return sum(self._release(db, job["job_id"], when) for job in jobs)
+
+    def _forget_waiting(self, db: sqlite3.Connection, where: str, args: tuple[Any, ...]) -> None:
+        db.execute(f"DELETE FROM job_rollout_waiting WHERE {where}", args)
+
     def _settle(self, db: sqlite3.Connection, job_id: str, now: int) -> None:
-        """The job's status after its executions changed (engine.job_status_after)."""
+        """The job's status after its executions changed (engine.job_status_after); things
+        the rollout has not reached yet count as QUEUED."""
         job = self._job(db, job_id)
         statuses = [
             r["status"]
             for r in db.execute("SELECT status FROM job_executions WHERE job_id = ?", (job_id,))
         ]
+        if db.execute("SELECT 1 FROM job_rollout_waiting WHERE job_id = ?", (job_id,)).fetchone():
+            statuses.append(engine.QUEUED)
         status = engine.job_status_after(job["status"], job["target_selection"], statuses)
         completed = now if status == engine.JOB_COMPLETED != job["status"] else None
         db.execute(
@@ -178,8 +232,11 @@ class JobStore(JobQueries):
                 )
                 if operation == "ADDED":
                     if all(e.status == engine.REMOVED for e in mine):
-                        self._queue(db, job["job_id"], thing_name, now)
+                        self._reach(db, job["job_id"], [thing_name], now)
                 elif thing_name not in resolve_existing(db, targets):
+                    self._forget_waiting(
+                        db, "job_id = ? AND thing_name = ?", (job["job_id"], thing_name)
+                    )
                     for execution in mine:
                         if execution.pending:
                             self._save(db, engine.remove(execution, now))
@@ -191,6 +248,7 @@ class JobStore(JobQueries):
         because they have been deleted")."""
         now = now_ms()
         with self._notifying(db):
+            self._forget_waiting(db, "thing_name = ?", (thing_name,))
             for execution in self._executions(db, "e.thing_name = ?", (thing_name,)):
                 if execution.pending:
                     self._save(db, engine.remove(execution, now))
@@ -256,8 +314,7 @@ class JobStore(JobQueries):
                     None if timeout is None else timeout["inProgressTimeoutInMinutes"],
                 ),
             )
-            for thing in things:
-                self._queue(db, job_id, thing, now)
+            self._reach(db, job_id, things, now)
             self._settle(db, job_id, now)
         return without_none(
             {"jobArn": arn.job_arn(job_id), "jobId": job_id, "description": description}
@@ -323,6 +380,7 @@ class JobStore(JobQueries):
                     f"Job {job_id} is {job['status']}: only a job in progress can be canceled"
                 )
             job_events.job_event(db, "cancellation_in_progress", job_id)
+            self._forget_waiting(db, "job_id = ?", (job_id,))
             for execution in self._executions(db, "e.job_id = ?", (job_id,)):
                 if engine.cancelable(execution, force):
                     self._save(db, engine.cancel(execution, now, force=force))
@@ -346,6 +404,7 @@ class JobStore(JobQueries):
                     f"Job {job_id} is IN_PROGRESS: cancel it first, or delete with --force"
                 )
             job_events.job_event(db, "deletion_in_progress", job_id)
+            self._forget_waiting(db, "job_id = ?", (job_id,))
             for execution in self._executions(db, "e.job_id = ?", (job_id,)):
                 self.changes.watch(db, execution.thing_name)
                 job_events.execution_event(db, "deleted", execution)

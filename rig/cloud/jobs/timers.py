@@ -1,6 +1,8 @@
 """The jobs step timers: a thread that turns IN_PROGRESS executions whose `stepTimeoutInMinutes`
 ran out into TIMED_OUT (API reference UpdateJobExecution: "If the job execution status is not set
-to a terminal state before this timer expires ... the job execution status is set to TIMED_OUT").
+to a terminal state before this timer expires ... the job execution status is set to TIMED_OUT"),
+and the job's in-progress timer likewise; it also queues the executions a job's rollout rate held
+back (`maximumPerMinute`, docs/cloud-decisions.md J-21).
 
 It only writes the database (the notify / notify-next of a time-out go through the outbox like
 any other change), so it runs beside the MQTT service, started and stopped by the runtime.
@@ -46,7 +48,8 @@ class StepTimers:
 
     def _run(self) -> None:
         while not self._stopping.wait(self.period_s):
-            try:
-                self.jobs.time_out_expired(self.clock())
-            except Exception:  # e.g. the database stayed locked: try again next period
-                log.exception("timing out job executions failed")
+            for tick in (self.jobs.time_out_expired, self.jobs.release_rollouts):
+                try:
+                    tick(self.clock())
+                except Exception:  # e.g. the database stayed locked: try again next period
+                    log.exception("jobs timer %s failed", tick.__name__)
