@@ -3,9 +3,11 @@ describe-job, list-jobs, cancel-job, delete-job, get-job-document and the job-ex
 with aws-cli's option names and botocore's request and response shapes (service model
 iot/2015-05-28). Part of `buttonrig iot` (rig/commands/iot.py adds them to its list).
 
-`update-job` changes a job IN_PROGRESS. `--document-source` takes an `https://` URL on the rig's file server or a `file://` path
-(docs/cloud-decisions.md J-18: the rig has no S3). Not taken yet: the options of configurations the reference cloud does not model (`--presigned-url-config`,
-`--abort-config`, `--scheduling-config`, `--tags`, `--namespace-id`).
+`update-job` changes a job IN_PROGRESS (J-19); `--timeout-config`, `--job-executions-rollout-config`
+and `--abort-config` are enforced (J-20..J-22). `--document-source` takes an `https://` URL on
+the rig's file server or a `file://` path (docs/cloud-decisions.md J-18: the rig has no S3). Not
+taken yet: the options of configurations the reference cloud does not model
+(`--presigned-url-config`, `--scheduling-config`, `--tags`, `--namespace-id`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ FORCE = Param("--force", "boolean")
 MAX_RESULTS = Param("--max-results", "integer")
 NEXT_TOKEN = Param("--next-token")
 ROLLOUT = structure(maximumPerMinute=INTEGER)
+ABORT = Param(
+    "--abort-config",
+    "structure",
+    help='{"criteriaList": [{"failureType": FAILED|REJECTED|TIMED_OUT|ALL, "action": "CANCEL",'
+    ' "thresholdPercentage": P, "minNumberOfExecutedThings": N}]}',
+)
 TIMEOUT = Param(
     "--timeout-config",
     "structure",
@@ -56,6 +64,7 @@ JOBS_OPERATIONS = [
             Param("--target-selection", choices=TARGET_SELECTIONS),
             Param("--job-executions-rollout-config", "structure", shape=ROLLOUT),
             TIMEOUT,
+            ABORT,
         ),
         lambda c, kw: c.create_job(kw.pop("job_id"), kw.pop("targets"), **kw),
     ),
@@ -67,6 +76,7 @@ JOBS_OPERATIONS = [
             Param("--description"),
             Param("--job-executions-rollout-config", "structure", shape=ROLLOUT),
             TIMEOUT,
+            ABORT,
         ),
         lambda c, kw: c.update_job(kw.pop("job_id"), **kw),
         help="a job IN_PROGRESS: the options given replace its settings",

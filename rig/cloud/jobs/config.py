@@ -75,9 +75,70 @@ def job_description(job: sqlite3.Row, statuses: list[str]) -> dict[str, Any]:
             "timeoutConfig": None
             if job["in_progress_minutes"] is None
             else {"inProgressTimeoutInMinutes": job["in_progress_minutes"]},
+            "abortConfig": json.loads(job["abort"]) if job["abort"] else None,
             "createdAt": seconds(job["created_ms"]),
             "lastUpdatedAt": seconds(job["last_updated_ms"]),
             "completedAt": seconds(job["completed_ms"]),
             "jobProcessDetails": engine.process_details(statuses),
         }
     )
+
+
+FAILURE_TYPES = {  # AbortCriteria failureType -> the execution statuses it counts
+    "FAILED": {engine.FAILED},
+    "REJECTED": {engine.REJECTED},
+    "TIMED_OUT": {engine.TIMED_OUT},
+    "ALL": {engine.FAILED, engine.REJECTED, engine.TIMED_OUT},
+}
+CRITERIA_MEMBERS = {"failureType", "action", "thresholdPercentage", "minNumberOfExecutedThings"}
+# executed (J-22): the device (or its timer) ended the execution
+EXECUTED = {engine.SUCCEEDED, engine.FAILED, engine.REJECTED, engine.TIMED_OUT}
+
+
+def check_abort(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """abortConfig (API reference AbortConfig, AbortCriteria): criteriaList of 1 or more, each
+    with all four members; action CANCEL; thresholdPercentage 0-100 with at most two decimals
+    ("supports up to two digits after the decimal"); minNumberOfExecutedThings at least 1."""
+    if config is None:
+        return None
+    criteria = config.get("criteriaList") if isinstance(config, dict) else None
+    if set(config) != {"criteriaList"} or not isinstance(criteria, list) or not criteria:
+        raise InvalidRequestException("abortConfig takes a criteriaList of at least one criteria")
+    for item in criteria:
+        if not isinstance(item, dict) or set(item) != CRITERIA_MEMBERS:
+            raise InvalidRequestException(
+                f"each abort criteria takes exactly {', '.join(sorted(CRITERIA_MEMBERS))}"
+            )
+        if item["failureType"] not in FAILURE_TYPES or item["action"] != "CANCEL":
+            raise InvalidRequestException(
+                f"failureType must be one of {', '.join(FAILURE_TYPES)}; action CANCEL"
+            )
+        threshold, minimum = item["thresholdPercentage"], item["minNumberOfExecutedThings"]
+        if (
+            isinstance(threshold, bool)
+            or not isinstance(threshold, int | float)
+            or not 0 <= threshold <= 100
+            or round(threshold, 2) != threshold
+        ):
+            raise InvalidRequestException(
+                "thresholdPercentage must be 0-100 with at most two digits after the decimal"
+            )
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 1:
+            raise InvalidRequestException("minNumberOfExecutedThings must be at least 1")
+    return {"criteriaList": [dict(item) for item in criteria]}
+
+
+def abort_met(job: sqlite3.Row, statuses: list[str]) -> bool:
+    """Whether any of the job's abort criteria is met by its executions' statuses: at least
+    minNumberOfExecutedThings executed, and failures of the type at least thresholdPercentage
+    of those executed (J-22)."""
+    if not job["abort"]:
+        return False
+    executed = [status for status in statuses if status in EXECUTED]
+    for item in json.loads(job["abort"])["criteriaList"]:
+        failures = sum(status in FAILURE_TYPES[item["failureType"]] for status in executed)
+        if len(executed) >= item["minNumberOfExecutedThings"] and failures * 100 >= item[
+            "thresholdPercentage"
+        ] * len(executed):
+            return True
+    return False

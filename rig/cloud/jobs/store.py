@@ -30,7 +30,14 @@ from rig.cloud.core.errors import (
 from rig.cloud.core.store import Store
 from rig.cloud.jobs import engine
 from rig.cloud.jobs import events as job_events
-from rig.cloud.jobs.config import check_rollout, check_timeout, rollout_rate, timeout_ms
+from rig.cloud.jobs.config import (
+    abort_met,
+    check_abort,
+    check_rollout,
+    check_timeout,
+    rollout_rate,
+    timeout_ms,
+)
 from rig.cloud.jobs.engine import Execution, JobsError
 from rig.cloud.jobs.notify import PendingChanges, pending
 from rig.cloud.jobs.queries import JobQueries
@@ -76,6 +83,8 @@ JOBS_MIGRATIONS: tuple[str, ...] = (
     # jobExecutionsRolloutConfig.maximumPerMinute: the things a job has not reached yet (J-21)
     "CREATE TABLE job_rollout_waiting (job_id TEXT NOT NULL, thing_name TEXT NOT NULL,"
     " PRIMARY KEY (job_id, thing_name));",
+    # abortConfig (J-22)
+    "ALTER TABLE jobs ADD COLUMN abort TEXT;",
 )
 
 
@@ -197,6 +206,9 @@ class JobStore(JobQueries):
             r["status"]
             for r in db.execute("SELECT status FROM job_executions WHERE job_id = ?", (job_id,))
         ]
+        if job["status"] == engine.JOB_IN_PROGRESS and abort_met(job, statuses):
+            self._cancel(db, job_id, now)  # action CANCEL (J-22)
+            return
         if db.execute("SELECT 1 FROM job_rollout_waiting WHERE job_id = ?", (job_id,)).fetchone():
             statuses.append(engine.QUEUED)
         status = engine.job_status_after(job["status"], job["target_selection"], statuses)
@@ -266,6 +278,7 @@ class JobStore(JobQueries):
         job_executions_rollout_config: dict[str, Any] | None = None,
         document_source: str | None = None,
         timeout_config: dict[str, Any] | None = None,
+        abort_config: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         check_job_id(job_id)
         if document is None:
@@ -281,6 +294,7 @@ class JobStore(JobQueries):
             raise InvalidRequestException(f"targets must list 1-{MAX_TARGETS} ARNs")
         rollout = check_rollout(job_executions_rollout_config)
         timeout = check_timeout(timeout_config)
+        abort = check_abort(abort_config)
         now = now_ms()
         with self._write() as db:
             if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
@@ -298,7 +312,7 @@ class JobStore(JobQueries):
             db.execute(
                 "INSERT INTO jobs (job_id, seq, document, description, targets, target_selection,"
                 " status, rollout, created_ms, last_updated_ms, document_source,"
-                " in_progress_minutes) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " in_progress_minutes, abort) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job_id,
                     seq,
@@ -312,6 +326,7 @@ class JobStore(JobQueries):
                     now,
                     document_source,
                     None if timeout is None else timeout["inProgressTimeoutInMinutes"],
+                    None if abort is None else json.dumps(abort),
                 ),
             )
             self._reach(db, job_id, things, now)
@@ -326,6 +341,7 @@ class JobStore(JobQueries):
         description: str | None = None,
         job_executions_rollout_config: dict[str, Any] | None = None,
         timeout_config: dict[str, Any] | None = None,
+        abort_config: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """UpdateJob: the members given replace the stored ones, on a job IN_PROGRESS only
         (J-19: a terminal one is InvalidRequestException, the only request error botocore
@@ -335,6 +351,7 @@ class JobStore(JobQueries):
         rollout = check_rollout(job_executions_rollout_config)
         timeout = check_timeout(timeout_config)
         minutes = None if timeout is None else timeout["inProgressTimeoutInMinutes"]
+        abort = check_abort(abort_config)
         with self._write() as db:
             job = self._job(db, job_id)
             if job["status"] != engine.JOB_IN_PROGRESS:
@@ -344,11 +361,13 @@ class JobStore(JobQueries):
             db.execute(
                 "UPDATE jobs SET description = COALESCE(?, description),"
                 " rollout = COALESCE(?, rollout), in_progress_minutes = COALESCE(?,"
-                " in_progress_minutes), last_updated_ms = ? WHERE job_id = ?",
+                " in_progress_minutes), abort = COALESCE(?, abort), last_updated_ms = ?"
+                " WHERE job_id = ?",
                 (
                     description,
                     None if rollout is None else json.dumps(rollout),
                     minutes,
+                    None if abort is None else json.dumps(abort),
                     now_ms(),
                     job_id,
                 ),
@@ -379,20 +398,33 @@ class JobStore(JobQueries):
                 raise InvalidRequestException(
                     f"Job {job_id} is {job['status']}: only a job in progress can be canceled"
                 )
-            job_events.job_event(db, "cancellation_in_progress", job_id)
-            self._forget_waiting(db, "job_id = ?", (job_id,))
-            for execution in self._executions(db, "e.job_id = ?", (job_id,)):
-                if engine.cancelable(execution, force):
-                    self._save(db, engine.cancel(execution, now, force=force))
-            db.execute(
-                "UPDATE jobs SET status = ?, comment = ?, reason_code = ?, force_canceled = ?,"
-                " last_updated_ms = ? WHERE job_id = ?",
-                (engine.JOB_CANCELED, comment, reason_code, int(force), now, job_id),
-            )
-            job_events.job_event(db, "canceled", job_id)
+            self._cancel(db, job_id, now, force, comment, reason_code)
         return without_none(
             {"jobArn": arn.job_arn(job_id), "jobId": job_id, "description": job["description"]}
         )
+
+    def _cancel(
+        self,
+        db: sqlite3.Connection,
+        job_id: str,
+        now: int,
+        force: bool = False,
+        comment: str | None = None,
+        reason_code: str | None = None,
+    ) -> None:
+        """Cancel a job IN_PROGRESS (cancel-job, or its abort criteria met): the waiting things
+        dropped, QUEUED executions CANCELED, IN_PROGRESS ones too with force."""
+        job_events.job_event(db, "cancellation_in_progress", job_id)
+        self._forget_waiting(db, "job_id = ?", (job_id,))
+        for execution in self._executions(db, "e.job_id = ?", (job_id,)):
+            if engine.cancelable(execution, force):
+                self._save(db, engine.cancel(execution, now, force=force))
+        db.execute(
+            "UPDATE jobs SET status = ?, comment = ?, reason_code = ?, force_canceled = ?,"
+            " last_updated_ms = ? WHERE job_id = ?",
+            (engine.JOB_CANCELED, comment, reason_code, int(force), now, job_id),
+        )
+        job_events.job_event(db, "canceled", job_id)
 
     def delete_job(self, job_id: str, force: bool = False) -> dict[str, Any]:
         """Only a COMPLETED or CANCELED job, or with force one in progress (DeleteJob)."""
