@@ -1,30 +1,60 @@
 """The Jobs device API on MQTT, plugged into the cloud service (rig/cloud/host/service.py).
 
-Requests on `$aws/things/+/jobs/+` and `$aws/things/+/jobs/+/+` (device.JOBS_FILTERS) are
-answered on the service's worker thread, in arrival order, each in one database transaction
-(rig/cloud/jobs/device.py); the broker plugin has already decided that the device may publish
-there (its policy must allow the thing's jobs topics, as the shadow ones). Replies go out at
-QoS 1 (ours: the guide does not say), like the notify / notify-next messages the outbox
-publishes.
+Requests on `$aws/things/+/jobs/+` and `$aws/things/+/jobs/+/+` (device.JOBS_FILTERS) are taken
+in on the network thread as they are read and answered right after the read, oldest first, each
+in one database transaction (rig/cloud/jobs/device.py), as the shadow's are
+(rig/cloud/shadow/mqtt.py): no hop through the worker queue. The broker plugin has already
+decided that the device may publish there (its policy must allow the thing's jobs topics, as the
+shadow ones). Replies go out at QoS 1 (ours: the guide does not say), like the notify /
+notify-next messages the outbox publishes.
 """
 
 from __future__ import annotations
 
+import logging
+from collections import deque
+
 from rig.cloud.host.service import CloudService
 from rig.cloud.jobs.device import JOBS_FILTERS, DeviceJobs
 from rig.cloud.jobs.store import JobStore
+from rig.mqtt.packets import Publish
 
 JOBS_REPLY_QOS = 1
 
+log = logging.getLogger(__name__)
+
+
+class JobsResponder:
+    """Takes jobs requests in as they are read and answers them after the read."""
+
+    def __init__(self, service: CloudService, device: DeviceJobs) -> None:
+        self.service = service
+        self.device = device
+        self._requests: deque[tuple[str, bytes]] = deque()  # network thread only
+
+    def register(self) -> None:
+        self.service.tap([(f, 1) for f in JOBS_FILTERS], self._take, self._answer_requests)
+
+    def _take(self, message: Publish) -> None:
+        self._requests.append((message.topic, message.payload))
+
+    def _answer_requests(self) -> None:
+        if not self._requests:
+            return
+        while self._requests:
+            topic, payload = self._requests.popleft()
+            try:
+                replies = self.device.handle(topic, payload)
+            except Exception:  # never let it reach the link: it would drop the connection
+                log.exception("answering the jobs request on %s failed", topic)
+                continue
+            for reply_topic, body in replies:
+                self.service.publish(reply_topic, body, JOBS_REPLY_QOS)
+        self.service.send_now()
+
 
 def register(service: CloudService, jobs: JobStore) -> DeviceJobs:
-    """Subscribe the jobs topics; the returned handler answers them."""
+    """Subscribe the jobs topics (before the service starts); the returned handler answers."""
     device = DeviceJobs(jobs)
-
-    def on_request(topic: str, payload: bytes) -> None:
-        for reply_topic, body in device.handle(topic, payload):
-            service.publish(reply_topic, body, JOBS_REPLY_QOS)
-
-    for topic_filter in JOBS_FILTERS:
-        service.subscribe(topic_filter, on_request)
+    JobsResponder(service, device).register()
     return device
