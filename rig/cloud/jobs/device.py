@@ -13,7 +13,7 @@ string. A rejected reply is the guide's ErrorResponse: `code` one of InvalidTopi
 InvalidRequest, InvalidStateTransition, ResourceNotFound, VersionMismatch, TerminalStateReached,
 InternalError, with `executionState` for InvalidStateTransition and VersionMismatch. Any other
 topic under `jobs/` that is not one of our own replies or notifications is InvalidTopic, answered
-on `<topic>/rejected`. No request rate is modelled, so RequestThrottled is never sent.
+on `<topic>/rejected`. RequestThrottled comes from the MQTT side's in-flight limit (mqtt.py).
 
 The store does each request in one transaction; notify / notify-next go to the outbox with it
 (rig/cloud/jobs/notify.py).
@@ -108,6 +108,19 @@ class DeviceJobs:
         if token is not None:
             accepted["clientToken"] = token
         return [(f"{parsed.reply_base}/accepted", accepted)]
+
+    @staticmethod
+    def throttled(topic: str, payload: bytes) -> list[Message]:
+        """RequestThrottled for a request not taken in (too many of its thing's in flight)."""
+        parsed = parse_topic(topic)
+        if not isinstance(parsed, _Request):
+            return []
+        try:
+            token = _client_token(_body(payload))
+        except JobsError:
+            token = None
+        err = JobsError("RequestThrottled", "The request was throttled.")
+        return [_rejected(parsed.reply_base, err, token)]
 
     def _answer(self, request: _Request, body: dict[str, Any]) -> DeviceJson:
         if request.operation == "get-pending":

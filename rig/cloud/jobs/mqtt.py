@@ -20,6 +20,9 @@ from rig.cloud.jobs.store import JobStore
 from rig.mqtt.packets import Publish
 
 JOBS_REPLY_QOS = 1
+# Requests of one thing taken in and not answered yet above which RequestThrottled answers at
+# once. Ours: the guide lists the code without a rate; the shadow's 429 limit, 10 in flight.
+MAX_IN_FLIGHT = 10
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +34,18 @@ class JobsResponder:
         self.service = service
         self.device = device
         self._requests: deque[tuple[str, bytes]] = deque()  # network thread only
+        self._in_flight: dict[str, int] = {}  # thing -> requests taken in, not answered
 
     def register(self) -> None:
         self.service.tap([(f, 1) for f in JOBS_FILTERS], self._take, self._answer_requests)
 
     def _take(self, message: Publish) -> None:
+        thing = _thing_of(message.topic)
+        if self._in_flight.get(thing, 0) >= MAX_IN_FLIGHT:
+            for reply_topic, body in self.device.throttled(message.topic, message.payload):
+                self.service.publish(reply_topic, body, JOBS_REPLY_QOS)  # written after this read
+            return
+        self._in_flight[thing] = self._in_flight.get(thing, 0) + 1
         self._requests.append((message.topic, message.payload))
 
     def _answer_requests(self) -> None:
@@ -43,6 +53,10 @@ class JobsResponder:
             return
         while self._requests:
             topic, payload = self._requests.popleft()
+            thing = _thing_of(topic)
+            left = self._in_flight.pop(thing, 1) - 1
+            if left:
+                self._in_flight[thing] = left
             try:
                 replies = self.device.handle(topic, payload)
             except Exception:  # never let it reach the link: it would drop the connection
@@ -51,6 +65,10 @@ class JobsResponder:
             for reply_topic, body in replies:
                 self.service.publish(reply_topic, body, JOBS_REPLY_QOS)
         self.service.send_now()
+
+
+def _thing_of(topic: str) -> str:
+    return topic.split("/", 3)[2]  # $aws/things/<thing>/jobs/...
 
 
 def register(service: CloudService, jobs: JobStore) -> DeviceJobs:
