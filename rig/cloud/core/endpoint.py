@@ -75,17 +75,27 @@ def port_file(home: Path) -> Path:
     return home / PORT_FILE
 
 
-def remembered_port(home: Path) -> int | None:
-    """The port the home's broker listened on last, or None (never started, or unreadable)."""
+def read_port(path: Path) -> int | None:
+    """The TCP port a port file holds, or None (missing, unreadable or out of range)."""
     try:
-        port = int(port_file(home).read_text().strip())
+        port = int(path.read_text().strip())
     except (OSError, ValueError):
         return None
     return port if 0 < port < 65536 else None
 
 
-def remember_port(home: Path, port: int) -> None:
-    target = port_file(home)
-    temporary = target.with_suffix(".tmp")
+def write_port(path: Path, port: int) -> None:
+    """Write a port file whole (a reader sees the old port or the new one)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
     temporary.write_text(f"{port}\n")
-    os.replace(temporary, target)
+    os.replace(temporary, path)
+
+
+def remembered_port(home: Path) -> int | None:
+    """The port the home's broker listened on last, or None (never started, or unreadable)."""
+    return read_port(port_file(home))
+
+
+def remember_port(home: Path, port: int) -> None:
+    write_port(port_file(home), port)

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote
 
+from rig.cloud.core.endpoint import read_port, write_port
+
 log = logging.getLogger(__name__)
 
 FILES_DIR = "files"
@@ -52,19 +54,11 @@ def port_file(home: Path) -> Path:
 
 
 def remembered_port(home: Path) -> int | None:
-    try:
-        port = int(port_file(home).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return port if 0 < port < 65536 else None
+    return read_port(port_file(home))
 
 
 def remember_port(home: Path, port: int) -> None:
-    target = port_file(home)
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = target.with_suffix(".tmp")
-    temporary.write_text(f"{port}\n")
-    os.replace(temporary, target)
+    write_port(port_file(home), port)
 
 
 def home_port(home: Path) -> int:
