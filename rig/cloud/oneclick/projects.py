@@ -381,6 +381,8 @@ def _page(
         raise InvalidRequestException("maxResults: 1-250")
     try:
         offset = int(next_token) if next_token else 0
+        if offset < 0:
+            raise ValueError(next_token)
     except ValueError:
         raise InvalidRequestException(f"nextToken {next_token!r} is not valid") from None
     page = rows[offset : offset + size]
