@@ -16,7 +16,7 @@ from pathlib import Path
 
 import oneclick_seed as seed
 import pytest
-from connectivity_kit import WAIT_S, connected
+from connectivity_kit import WAIT_S, connected, emulated
 from oneclick_kit import RecordingInvoker, check_click_payload, check_std_event, iso_now
 
 from rig import gestures
@@ -26,6 +26,7 @@ from rig.drivers.emulated import EmulatedBoard
 from rig.pytest_plugin.boards import BoardFactory
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
+from rig.strategies.provisioning import CustomerSetup
 
 pytestmark = pytest.mark.e2e
 
@@ -151,3 +152,83 @@ def test_dumpster_walkthrough_with_an_emulated_button(
         "State": "UNCLAIMED"
     }
     assert run_json(home, DEVICES, "list-devices") == {"Devices": []}
+
+
+SAT, UNSAT = "G030PM0000E2E002", "G030PM0000E2E003"
+SAT_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:SatLambda"
+UNSAT_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:UnsatLambda"
+
+
+def labelled(boards: BoardFactory, runtime: CloudRuntime, serial: str) -> EmulatedBoard:
+    """A fresh board given its factory label (the `serial` file) and set up as a customer does."""
+    board = emulated(boards)
+    board.write_file("serial", serial.encode())
+    board.reset()
+    board.expect("boot", WAIT_S, reset="hard")
+    assert runtime.endpoint is not None
+    assert CustomerSetup(runtime.cloud, runtime.endpoint).provision(board).serial == serial
+    return board
+
+
+def test_meeting_room_two_emulated_buttons_a_function_per_template(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    """The Developer Guide's meeting-room example: two buttons in one placement, each template's
+    function called with the room's attributes and both devices."""
+    home = cloud_runtime.home
+    clicks = ClickLog(cloud_runtime.cloud.store)
+    invoker = RecordingInvoker()
+    cloud_runtime.cloud.oneclick.use_functions(invoker)
+    room = {
+        SAT: labelled(boards, cloud_runtime, SAT),
+        UNSAT: labelled(boards, cloud_runtime, UNSAT),
+    }
+
+    def press(serial: str, steps: list[gestures.Step], kind: str) -> None:
+        board = room[serial]
+        board.console.skip_to_end()
+        board.press(steps)
+        clicks.wait_for_ids(serial, [board.expect("click", WAIT_S, type=kind)["id"]], WAIT_S)
+
+    for serial in room:
+        run(home, DEVICES, "initiate-device-claim", "--device-id", serial)
+        press(serial, gestures.single(120), "SINGLE")
+        run(home, DEVICES, "finalize-device-claim", "--device-id", serial)
+        run(home, DEVICES, "update-device-state", "--device-id", serial, "--enabled")
+    template = {
+        "defaultAttributes": {"Building": "Headquarters", "MeetingRoomNum": "TBD"},
+        "deviceTemplates": {
+            "Satisfied": {
+                "deviceType": "button",
+                "callbackOverrides": {"onClickCallback": SAT_LAMBDA},
+            },
+            "Unsatisfied": {
+                "deviceType": "button",
+                "callbackOverrides": {"onClickCallback": UNSAT_LAMBDA},
+            },
+        },
+    }
+    run(home, PROJECTS, "create-project", "--project-name", "MeetingRoomSat",
+        "--placement-template", json.dumps(template))  # fmt: skip
+    place = ("--project-name", "MeetingRoomSat", "--placement-name", "Room1001")
+    run(home, PROJECTS, "create-placement", *place, "--attributes", '{"MeetingRoomNum": "1001"}')
+    for serial, name in ((SAT, "Satisfied"), (UNSAT, "Unsatisfied")):
+        run(home, PROJECTS, "associate-device-with-placement", *place,
+            "--device-template-name", name, "--device-id", serial)  # fmt: skip
+
+    press(SAT, gestures.single(120), "SINGLE")
+    press(UNSAT, gestures.double(100, 150, 100), "DOUBLE")
+    calls = invoker.wait_for(2)
+    assert [arn for arn, _ in calls] == [SAT_LAMBDA, UNSAT_LAMBDA]
+    for (_, payload), (serial, kind) in zip(
+        calls, ((SAT, "SINGLE"), (UNSAT, "DOUBLE")), strict=True
+    ):
+        check_click_payload(payload)
+        assert payload["deviceInfo"]["deviceId"] == serial
+        assert payload["deviceEvent"]["buttonClicked"]["clickType"] == kind
+        assert payload["placementInfo"] == {
+            "projectName": "MeetingRoomSat",
+            "placementName": "Room1001",
+            "attributes": {"Building": "Headquarters", "MeetingRoomNum": "1001"},
+            "devices": {"Satisfied": SAT, "Unsatisfied": UNSAT},
+        }
