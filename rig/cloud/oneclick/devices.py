@@ -23,10 +23,9 @@ from rig.cloud.oneclick.engine import (
     RangeNotSatisfiableException,
     ResourceConflictException,
 )
-from rig.cloud.oneclick.store import OneClickStore, dumps, loads
+from rig.cloud.oneclick.store import OneClickStore, dumps, loads, paged
 
 CertificateOf = Callable[[str], "str | None"]  # device id -> its thing's ACTIVE certificate id
-DEFAULT_PAGE = 100  # botocore: "If not set, a default value of 100 is used"
 
 
 def device_arn(region: str, account: str, device_id: str) -> str:
@@ -187,7 +186,7 @@ class Devices:
         rows = db.execute(
             "SELECT * FROM oneclick_devices WHERE state = ? ORDER BY device_id", (CLAIMED,)
         ).fetchall()
-        page, token = _page(rows, max_results, next_token)
+        page, token = paged(rows, max_results, next_token, ("MaxResults", "NextToken"))
         response: dict[str, Any] = {"Devices": [self._description(db, r) for r in page]}
         if token:
             response["NextToken"] = token
@@ -265,7 +264,7 @@ class Devices:
             " AND reported_ms >= ? AND reported_ms <= ? ORDER BY reported_ms, seq",
             (device_id, row["claim_started_ms"], start, end),
         ).fetchall()
-        page, token = _page(rows, max_results, next_token)
+        page, token = paged(rows, max_results, next_token, ("MaxResults", "NextToken"))
         device = {"Attributes": {}, "DeviceId": device_id, "Type": DEVICE_TYPE}
         events = [
             {
@@ -322,20 +321,3 @@ class Devices:
     def list_tags_for_resource(self, resource_arn: str) -> dict[str, Any]:
         device_id = self._device_of_arn(resource_arn)
         return {"Tags": loads(self.tables.claimed_row(self.store.read(), device_id)["tags"])}
-
-
-def _page(
-    rows: list[sqlite3.Row], max_results: int | None, next_token: str | None
-) -> tuple[list[sqlite3.Row], str | None]:
-    """One page and the token of the next (the offset: our form of the opaque token)."""
-    size = DEFAULT_PAGE if max_results is None else max_results
-    if not 1 <= size <= 250:
-        raise InvalidRequestException("MaxResults: 1-250")
-    try:
-        offset = int(next_token) if next_token else 0
-        if offset < 0:
-            raise ValueError(next_token)
-    except ValueError:
-        raise InvalidRequestException(f"NextToken {next_token!r} is not valid") from None
-    page = rows[offset : offset + size]
-    return page, str(offset + size) if offset + size < len(rows) else None

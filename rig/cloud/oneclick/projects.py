@@ -15,7 +15,7 @@ from typing import Any
 from rig.cloud.core.errors import InvalidRequestException, ResourceNotFoundException
 from rig.cloud.oneclick import engine
 from rig.cloud.oneclick.engine import ResourceConflictException
-from rig.cloud.oneclick.store import OneClickStore, dumps, loads
+from rig.cloud.oneclick.store import OneClickStore, dumps, loads, paged
 
 Clock = Callable[[], float]
 
@@ -109,7 +109,7 @@ class Projects:
         self, max_results: int | None = None, next_token: str | None = None
     ) -> dict[str, Any]:
         rows = self.store.read().execute("SELECT * FROM oneclick_projects ORDER BY seq").fetchall()
-        page, token = _page(rows, max_results, next_token)
+        page, token = paged(rows, max_results, next_token, ("maxResults", "nextToken"))
         response: dict[str, Any] = {
             "projects": [
                 {
@@ -238,7 +238,7 @@ class Projects:
         rows = db.execute(
             "SELECT * FROM oneclick_placements WHERE project = ? ORDER BY seq", (project_name,)
         ).fetchall()
-        page, token = _page(rows, max_results, next_token)
+        page, token = paged(rows, max_results, next_token, ("maxResults", "nextToken"))
         response: dict[str, Any] = {
             "placements": [
                 {
@@ -371,19 +371,3 @@ class Projects:
     def list_tags_for_resource(self, resource_arn: str) -> dict[str, Any]:
         name = self._project_of_arn(resource_arn)
         return {"tags": loads(self._project_row(self.store.read(), name)["tags"])}
-
-
-def _page(
-    rows: list[sqlite3.Row], max_results: int | None, next_token: str | None
-) -> tuple[list[sqlite3.Row], str | None]:
-    size = 100 if max_results is None else max_results
-    if not 1 <= size <= 250:
-        raise InvalidRequestException("maxResults: 1-250")
-    try:
-        offset = int(next_token) if next_token else 0
-        if offset < 0:
-            raise ValueError(next_token)
-    except ValueError:
-        raise InvalidRequestException(f"nextToken {next_token!r} is not valid") from None
-    page = rows[offset : offset + size]
-    return page, str(offset + size) if offset + size < len(rows) else None

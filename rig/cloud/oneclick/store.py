@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Any
 
-from rig.cloud.core.errors import ResourceNotFoundException
+from rig.cloud.core.errors import InvalidRequestException, ResourceNotFoundException
 from rig.cloud.core.store import Store
 from rig.cloud.oneclick.engine import CLAIMED, UNCLAIMED
 
@@ -113,3 +113,23 @@ class OneClickStore:
             (project, placement),
         ).fetchall()
         return {row["template"]: row["device_id"] for row in rows}
+
+
+def paged(
+    rows: list[sqlite3.Row],
+    max_results: int | None,
+    next_token: str | None,
+    names: tuple[str, str],
+) -> tuple[list[sqlite3.Row], str | None]:
+    """One page of `rows` and the token of the next: an offset, our form of the opaque token.
+    `names`: the API's members for the messages (MaxResults/NextToken or lowerCamel)."""
+    size = 100 if max_results is None else max_results  # botocore: "a default value of 100"
+    if not 1 <= size <= 250:
+        raise InvalidRequestException(f"{names[0]}: 1-250")
+    try:
+        offset = int(next_token) if next_token else 0
+        if offset < 0:
+            raise ValueError(next_token)
+    except ValueError:
+        raise InvalidRequestException(f"{names[1]} {next_token!r} is not valid") from None
+    return rows[offset : offset + size], str(offset + size) if offset + size < len(rows) else None
