@@ -14,9 +14,8 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from rig.cloud.clicks.engine import Click
 from rig.cloud.oneclick import engine
 from rig.cloud.oneclick.invoker import FunctionInvoker, NoFunctions
 from rig.cloud.oneclick.store import OneClickStore, loads
@@ -27,6 +26,22 @@ CALLBACK_ERRORS = "oneclick_callback_invocation_errors"  # the guide's CallbackI
 CertificateOf = Callable[[str], "str | None"]
 
 
+class RecordedClick(Protocol):
+    """What delivery reads of a recorded click (rig.cloud.clicks.engine.Click has it): declared
+    here so this service does not import the clicks service."""
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def serial(self) -> str: ...
+    @property
+    def click_type(self) -> str: ...
+    @property
+    def reported_time(self) -> str: ...
+    @property
+    def received_ms(self) -> int: ...
+
+
 class ClickDelivery:
     def __init__(self, tables: OneClickStore, certificate_of: CertificateOf, region: str) -> None:
         self.tables = tables
@@ -35,14 +50,14 @@ class ClickDelivery:
         self.region = region
         self.invoker: FunctionInvoker = NoFunctions()
 
-    def on_click(self, click: Click) -> None:
+    def on_click(self, click: RecordedClick) -> None:
         if engine.product_of(click.serial) is None:
             return  # not a 1-Click device id: a plain AWS IoT button
         calls = self._record(click)
         for function_arn, payload in calls:
             self._invoke(function_arn, payload)
 
-    def _record(self, click: Click) -> list[tuple[str, dict[str, Any]]]:
+    def _record(self, click: RecordedClick) -> list[tuple[str, dict[str, Any]]]:
         """The event written; the callbacks due (invoked after the transaction)."""
         device_id = click.serial
         certificate_id = self.certificate_of(device_id) or ""
@@ -79,7 +94,7 @@ class ClickDelivery:
         self,
         db: sqlite3.Connection,
         row: sqlite3.Row,
-        click: Click,
+        click: RecordedClick,
         before: float,
         life: float,
     ) -> list[tuple[str, dict[str, Any]]]:
