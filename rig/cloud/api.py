@@ -26,6 +26,7 @@ from rig.cloud.core.store import Store
 from rig.cloud.jobs.api import JobsApi
 from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
+from rig.cloud.oneclick.api import OneClick
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
 from rig.cloud.registry import Registry
@@ -73,6 +74,10 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.registry.membership_observers.append(self.job_store.membership_changed)
         self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
         self.auth_applier = None
+        # AWS IoT 1-Click (aws iot1click-devices / iot1click-projects): recorded clicks become
+        # device events and callbacks; callbacks go nowhere until functions are handed in
+        self.oneclick = OneClick(self.store, self.registry, self.certificates)
+        self.click_log.observers.append(self.oneclick.delivery.on_click)
 
     # ---- account-wide ----------------------------------------------------------------------
 
