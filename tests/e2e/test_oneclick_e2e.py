@@ -20,6 +20,7 @@ from connectivity_kit import WAIT_S, connected, emulated
 from oneclick_kit import RecordingInvoker, check_click_payload, check_std_event, iso_now
 
 from rig import gestures
+from rig.backends.local import local_backend
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.emulated import EmulatedBoard
@@ -166,7 +167,7 @@ def labelled(boards: BoardFactory, runtime: CloudRuntime, serial: str) -> Emulat
     board.reset()
     board.expect("boot", WAIT_S, reset="hard")
     assert runtime.endpoint is not None
-    assert CustomerSetup(runtime.cloud, runtime.endpoint).provision(board).serial == serial
+    assert CustomerSetup(local_backend(runtime)).provision(board).serial == serial
     return board
 
 
