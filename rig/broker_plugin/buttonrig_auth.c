@@ -6,6 +6,8 @@
  *   certificate id = SHA-256 of the peer certificate's DER, lowercase hex (as AWS IoT and
  *   rig/cloud/certificates/ca.py compute it); the cloud answers ALLOW with the connection's
  *   permissions or DENY; a denial is MOSQ_ERR_AUTH, so mosquitto sends CONNACK 5 and closes.
+ *   A client's first CONNECT also carries its certificate (DER, hex): the cloud registers an
+ *   unknown certificate from a CA its owner registered (just-in-time registration).
  * - MOSQ_EVT_ACL_CHECK: decided here per message against the permissions kept per connection.
  *   A refused PUBLISH or SUBSCRIBE returns MOSQ_ERR_ADMINISTRATIVE_ACTION, not
  *   MOSQ_ERR_ACL_DENIED: mosquitto (src/handle_publish.c, src/handle_subscribe.c) then returns

@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from own_ca import Device, OwnCa
 
+from rig.broker import MosquittoBroker
 from rig.cloud.core import arn
-from rig.cloud.runtime import CloudRuntime
+from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import ClientIdentity
 from rig.mqtt.handshake import connection_problem
@@ -347,3 +348,20 @@ def test_a_registered_certificate_connects_with_or_without_the_chain(
     cloud.cloud.attach_policy(IOT_POLICY, registered["certificateArn"])
     identity = device.identity(tmp_path, f"chain-{chain}", chain=chain)
     assert _problem(cloud, identity, f"chain-{chain}") is None
+
+
+def test_registered_cas_are_trusted_again_after_a_broker_restart(tmp_path: Path) -> None:
+    """Each broker run has a runtime directory of its own: its capath is filled before
+    mosquitto starts (the trust hook), so a restart keeps the owner's devices connecting."""
+    with temporary_cloud() as runtime:
+        _shared_resources(runtime)
+        ca = OwnCa("Restart CA")
+        _register_ca(runtime, ca, set_as_active=True)
+        device = ca.device("restart-device")
+        registered = runtime.cloud.register_certificate(device.certificate_pem, ca.pem, True)
+        runtime.cloud.attach_policy(IOT_POLICY, registered["certificateArn"])
+        identity = device.identity(tmp_path, "restart")
+        assert _problem(runtime, identity, "restart-device") is None
+        assert isinstance(runtime.broker, MosquittoBroker)
+        runtime.broker.restart()
+        assert _problem(runtime, identity, "restart-device") is None
