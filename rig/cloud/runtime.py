@@ -316,7 +316,7 @@ class CloudRuntime:
                 return
             generation = self.cloud.store.counter("auth_generation")
             if self._trust is not None:  # before the plugin asks again: CAs trusted first
-                self._trust.sync(self.cloud.ca_registry.active_and_inactive_cas())
+                self._trust.sync(self.cloud.ca_registry.registered_cas())
             if self.plugin_server is not None and not self.plugin_server.invalidate():
                 log.warning("the broker plugin did not confirm auth change %d", generation)
             self._applied(generation)
@@ -329,7 +329,7 @@ class CloudRuntime:
         """A broker run's capath (before mosquitto starts, also at a restart): the registered
         CAs go there, and again after each auth change (sync_auth)."""
         self._trust = TrustDirectory(capath, group)
-        self._trust.sync(self.cloud.ca_registry.active_and_inactive_cas())
+        self._trust.sync(self.cloud.ca_registry.registered_cas())
 
     def _on_presented(self, certificate_id: str, der: bytes) -> ConnectionDecision | None:
         """A first CONNECT's certificate: JITR/JITP when unknown and from a registered CA."""

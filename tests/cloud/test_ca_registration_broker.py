@@ -22,6 +22,7 @@ from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import ClientIdentity
 from rig.mqtt.handshake import connection_problem
+from rig.pytest_plugin.cli_runner import buttonrig_subprocess
 
 WAIT_S = 20.0
 ALLOW_ALL = json.dumps(
@@ -365,3 +366,34 @@ def test_registered_cas_are_trusted_again_after_a_broker_restart(tmp_path: Path)
         assert isinstance(runtime.broker, MosquittoBroker)
         runtime.broker.restart()
         assert _problem(runtime, identity, "restart-device") is None
+
+
+def test_a_ca_registered_from_another_process_is_trusted_when_the_command_returns(
+    cloud: CloudRuntime, tmp_path: Path
+) -> None:
+    """The CLI (its own process) waits until the running cloud applied the change: the capath
+    is written before the command returns, so a device's handshake passes right after it (and
+    its unknown certificate is just-in-time registered; nothing else changed meanwhile)."""
+    ca = OwnCa("Other Process CA")
+    root, verification = tmp_path / "rootCA.pem", tmp_path / "verificationCert.pem"
+    root.write_text(ca.pem)
+    code = cloud.cloud.get_registration_code()["registrationCode"]
+    verification.write_text(ca.verification_certificate(code))
+    ca_id = json.loads(
+        buttonrig_subprocess(
+            cloud.home,
+            "iot",
+            "register-ca-certificate",
+            "--ca-certificate",
+            f"file://{root}",
+            "--verification-cert",
+            f"file://{verification}",
+            "--set-as-active",
+            "--allow-auto-registration",
+        ).stdout
+    )["certificateId"]
+    device = ca.device("other-process-device")
+    problem = _problem(cloud, device.identity(tmp_path, "other"), "other-process-device")
+    assert problem is not None and "CONNACK code 5" in problem  # past TLS
+    listed = cloud.cloud.list_certificates_by_ca(ca_id)["certificates"]
+    assert [c["status"] for c in listed] == ["PENDING_ACTIVATION"]

@@ -67,6 +67,17 @@ class Admission:
 
     def _admit(self, certificate_id: str, certificate: x509.Certificate) -> str | None:
         store = self.ca_registry.store
+        # every device's first CONNECT comes here: the common cases (a known certificate, one
+        # from no registered CA) are decided from a read, without taking the write lock
+        known = (
+            store.read()
+            .execute("SELECT status FROM certificates WHERE certificate_id = ?", (certificate_id,))
+            .fetchone()
+        )
+        if known is not None and known["status"] != "PENDING_ACTIVATION":
+            return None
+        if known is None and self.ca_registry.issuer_of(store.read(), certificate) is None:
+            return None
         with store.write() as db:
             known = db.execute(
                 "SELECT status, created_ms FROM certificates WHERE certificate_id = ?",

@@ -324,7 +324,7 @@ class CaRegistry:
             ]
         }
 
-    def active_and_inactive_cas(self) -> list[tuple[str, str]]:
+    def registered_cas(self) -> list[tuple[str, str]]:
         """(id, PEM) of every registered CA: what the broker's TLS layer trusts (A-2)."""
         rows = self.store.read().execute("SELECT ca_certificate_id, pem FROM ca_certificates")
         return [(r["ca_certificate_id"], r["pem"]) for r in rows.fetchall()]
