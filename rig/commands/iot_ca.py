@@ -15,6 +15,13 @@ REGISTRATION_CONFIG = Param(
     shape=structure(templateBody=STRING, roleArn=STRING),
     help='{"templateBody": "<provisioning template JSON>", "roleArn": "…"}: JITP',
 )
+# ours: one page of pageSize (1-250) from --marker (the last page's nextMarker); aws-cli itself
+# follows nextMarker unless given --page-size/--starting-token
+PAGING = (
+    Param("--page-size", "integer"),
+    Param("--marker"),
+    Param("--ascending-order", "boolean"),
+)
 STATUS_CHOICES = (
     "ACTIVE",
     "INACTIVE",
@@ -63,8 +70,10 @@ CA_OPERATIONS = [
     Operation(
         "list-ca-certificates",
         "ListCACertificates",
-        (),
-        lambda c, _kw: c.list_ca_certificates(),
+        PAGING,
+        lambda c, kw: c.list_ca_certificates(
+            kw.get("page_size"), kw.get("marker"), bool(kw.get("ascending_order"))
+        ),
     ),
     Operation(
         "update-ca-certificate",
@@ -93,9 +102,12 @@ CA_OPERATIONS = [
     Operation(
         "list-certificates-by-ca",
         "ListCertificatesByCA",
-        (Param("--ca-certificate-id", required=True), Param("--ascending-order", "boolean")),
+        (Param("--ca-certificate-id", required=True), *PAGING),
         lambda c, kw: c.list_certificates_by_ca(
-            kw["ca_certificate_id"], bool(kw.get("ascending_order"))
+            kw["ca_certificate_id"],
+            bool(kw.get("ascending_order")),
+            kw.get("page_size"),
+            kw.get("marker"),
         ),
     ),
     Operation(

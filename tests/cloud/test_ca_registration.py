@@ -238,3 +238,25 @@ def test_register_certificate_without_ca(cloud: Cloud) -> None:
     assert described["status"] == "ACTIVE"
     assert described["certificateMode"] == "SNI_ONLY"
     assert "caCertificateId" not in described
+
+
+def test_list_pages_with_marker(cloud: Cloud) -> None:
+    ca = OwnCa()
+    ca_id = _register(cloud, ca, set_as_active=True)
+    _register(cloud, OwnCa("Second CA"))
+    ids = [
+        cloud.register_certificate(ca.device(f"d{i}").certificate_pem)["certificateId"]
+        for i in range(3)
+    ]
+    first = cloud.list_certificates_by_ca(ca_id, ascending_order=True, page_size=2)
+    assert [c["certificateId"] for c in first["certificates"]] == ids[:2]
+    rest = cloud.list_certificates_by_ca(
+        ca_id, ascending_order=True, page_size=2, marker=first["nextMarker"]
+    )
+    assert [c["certificateId"] for c in rest["certificates"]] == ids[2:]
+    assert "nextMarker" not in rest
+    newest_first = cloud.list_ca_certificates()["certificates"]
+    assert newest_first[-1]["certificateId"] == ca_id  # ascendingOrder defaults to false
+    assert len(cloud.list_ca_certificates(page_size=1)["certificates"]) == 1
+    for kwargs in ({"page_size": 0}, {"page_size": 251}, {"marker": "x"}):
+        assert _error(cloud.list_ca_certificates, **kwargs).code == "InvalidRequestException"

@@ -38,8 +38,13 @@ class CaRegistrationApi(ControlPlane):
     def describe_ca_certificate(self, certificate_id: str) -> dict[str, Any]:
         return self.ca_registry.describe_ca_certificate(certificate_id)
 
-    def list_ca_certificates(self) -> dict[str, Any]:
-        return self.ca_registry.list_ca_certificates()
+    def list_ca_certificates(
+        self,
+        page_size: int | None = None,
+        marker: str | None = None,
+        ascending_order: bool = False,
+    ) -> dict[str, Any]:
+        return self.ca_registry.list_ca_certificates(page_size, marker, ascending_order)
 
     def update_ca_certificate(
         self,
@@ -63,9 +68,15 @@ class CaRegistrationApi(ControlPlane):
         return self._mutating(self.ca_registry.delete_ca_certificate(certificate_id))
 
     def list_certificates_by_ca(
-        self, ca_certificate_id: str, ascending_order: bool = False
+        self,
+        ca_certificate_id: str,
+        ascending_order: bool = False,
+        page_size: int | None = None,
+        marker: str | None = None,
     ) -> dict[str, Any]:
-        return self.ca_registry.list_certificates_by_ca(ca_certificate_id, ascending_order)
+        return self.ca_registry.list_certificates_by_ca(
+            ca_certificate_id, ascending_order, page_size, marker
+        )
 
     def register_certificate(
         self,

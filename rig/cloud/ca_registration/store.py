@@ -42,7 +42,8 @@ CA_STATUSES = ("ACTIVE", "INACTIVE")
 AUTO_REGISTRATION_STATUSES = ("ENABLE", "DISABLE")
 # "You can register up to 10 CA certificates with the same subject field per AWS account"
 MAX_CAS_PER_SUBJECT = 10
-ROLE_ARN_LENGTH = (20, 2048)  # RegistrationConfig.roleArn "length max:2048 min:20"
+ROLE_ARN_LENGTH = (20, 2048)
+PAGE_SIZE_MAX = 250  # RegistrationConfig.roleArn "length max:2048 min:20"
 
 CA_REGISTRATION_MIGRATIONS: tuple[str, ...] = (
     """
@@ -68,6 +69,25 @@ def _check_id(certificate_id: str) -> None:
         raise InvalidRequestException(
             f"Invalid certificateId {certificate_id!r}: must be 64 hexadecimal characters"
         )
+
+
+def marker_page(
+    items: list[dict[str, Any]], page_size: int | None, marker: str | None
+) -> dict[str, Any]:
+    """ListCACertificates / ListCertificatesByCA paging: `pageSize` (PageSize 1-250), `marker`
+    from the last page's `nextMarker` (ours: an offset; AWS's is opaque)."""
+    if page_size is not None and not 1 <= page_size <= PAGE_SIZE_MAX:
+        raise InvalidRequestException(f"pageSize must be 1 to {PAGE_SIZE_MAX}, got {page_size}")
+    start = 0
+    if marker:
+        if not (marker.isascii() and marker.isdigit()):
+            raise InvalidRequestException(f"invalid marker {marker!r}")
+        start = int(marker)
+    end = len(items) if page_size is None else start + page_size
+    result: dict[str, Any] = {"certificates": items[start:end]}
+    if end < len(items):
+        result["nextMarker"] = str(end)
+    return result
 
 
 def check_registration_config(config: dict[str, Any] | None) -> tuple[str | None, str | None]:
@@ -222,19 +242,26 @@ class CaRegistry:
             response["registrationConfig"] = config
         return response
 
-    def list_ca_certificates(self) -> dict[str, Any]:
-        rows = self.store.read().execute("SELECT * FROM ca_certificates ORDER BY created_ms")
-        return {
-            "certificates": [
-                {
-                    "certificateArn": ca_arn(r["ca_certificate_id"]),
-                    "certificateId": r["ca_certificate_id"],
-                    "status": r["status"],
-                    "creationDate": r["created_ms"] / 1000.0,
-                }
-                for r in rows.fetchall()
-            ]
-        }
+    def list_ca_certificates(
+        self,
+        page_size: int | None = None,
+        marker: str | None = None,
+        ascending_order: bool = False,
+    ) -> dict[str, Any]:
+        order = "ASC" if ascending_order else "DESC"
+        rows = self.store.read().execute(
+            f"SELECT * FROM ca_certificates ORDER BY created_ms {order}, rowid {order}"
+        )
+        items = [
+            {
+                "certificateArn": ca_arn(r["ca_certificate_id"]),
+                "certificateId": r["ca_certificate_id"],
+                "status": r["status"],
+                "creationDate": r["created_ms"] / 1000.0,
+            }
+            for r in rows.fetchall()
+        ]
+        return marker_page(items, page_size, marker)
 
     def update_ca_certificate(
         self,
@@ -300,7 +327,11 @@ class CaRegistry:
         return {}
 
     def list_certificates_by_ca(
-        self, ca_certificate_id: str, ascending_order: bool = False
+        self,
+        ca_certificate_id: str,
+        ascending_order: bool = False,
+        page_size: int | None = None,
+        marker: str | None = None,
     ) -> dict[str, Any]:
         _check_id(ca_certificate_id)
         db = self.store.read()
@@ -308,21 +339,20 @@ class CaRegistry:
         order = "ASC" if ascending_order else "DESC"
         rows = db.execute(
             "SELECT c.* FROM certificates c JOIN certificate_cas l USING (certificate_id)"
-            f" WHERE l.ca_certificate_id = ? ORDER BY c.created_ms {order}",
+            f" WHERE l.ca_certificate_id = ? ORDER BY c.created_ms {order}, c.rowid {order}",
             (ca_certificate_id,),
         )
-        return {
-            "certificates": [
-                {
-                    "certificateArn": arn.cert_arn(r["certificate_id"]),
-                    "certificateId": r["certificate_id"],
-                    "status": r["status"],
-                    "certificateMode": "DEFAULT",
-                    "creationDate": r["created_ms"] / 1000.0,
-                }
-                for r in rows.fetchall()
-            ]
-        }
+        items = [
+            {
+                "certificateArn": arn.cert_arn(r["certificate_id"]),
+                "certificateId": r["certificate_id"],
+                "status": r["status"],
+                "certificateMode": "DEFAULT",
+                "creationDate": r["created_ms"] / 1000.0,
+            }
+            for r in rows.fetchall()
+        ]
+        return marker_page(items, page_size, marker)
 
     def registered_cas(self) -> list[tuple[str, str]]:
         """(id, PEM) of every registered CA: what the broker's TLS layer trusts (A-2)."""
