@@ -6,8 +6,7 @@
  *   certificate id = SHA-256 of the peer certificate's DER, lowercase hex (as AWS IoT and
  *   rig/cloud/certificates/ca.py compute it); the cloud answers ALLOW with the connection's
  *   permissions or DENY; a denial is MOSQ_ERR_AUTH, so mosquitto sends CONNACK 5 and closes.
- *   A client's first CONNECT also carries its certificate (DER, hex): the cloud registers an
- *   unknown certificate from a CA its owner registered (just-in-time registration).
+ *   A first CONNECT also carries the certificate (DER, hex): just-in-time registration.
  * - MOSQ_EVT_ACL_CHECK: decided here per message against the permissions kept per connection.
  *   A refused PUBLISH or SUBSCRIBE returns MOSQ_ERR_ADMINISTRATIVE_ACTION, not
  *   MOSQ_ERR_ACL_DENIED: mosquitto (src/handle_publish.c, src/handle_subscribe.c) then returns
@@ -155,10 +154,8 @@ static void drop_request_socket(void)
 	reply_start = reply_end = 0; /* what the old connection left unread is void */
 }
 
-/* Parse one permission line ("<KEY> <hex value>") of an ALLOW reply into `p`. */
-/* `certificate_hex`: the client's certificate (DER, hex) on its first CONNECT, so the cloud can
- * register an unknown certificate from a registered CA (just-in-time registration); NULL when
- * asking again for a live connection. */
+/* Parse one permission line ("<KEY> <hex value>") of an ALLOW reply into `p`.
+ * `certificate_hex`: the certificate of a first CONNECT (NULL when asking again). */
 static int ask(const char *certificate_id, const char *client_id, const char *certificate_hex,
 		struct permissions *out)
 {
@@ -306,7 +303,7 @@ static void forget_connection(const struct mosquitto *client)
 }
 
 /* SHA-256 of the certificate's DER encoding, lowercase hex: the AWS IoT certificate id; and
- * the DER itself in hex (`*der_hex`, to free) for the cloud's first look at it. */
+ * the DER in hex (`*der_hex`, to free) for the cloud's first look at it. */
 static int certificate_id_of(struct mosquitto *client, char out[65], char **der_hex)
 {
 	X509 *certificate = mosquitto_client_certificate(client);
@@ -315,21 +312,12 @@ static int certificate_id_of(struct mosquitto *client, char out[65], char **der_
 	int der_len = i2d_X509(certificate, &der);
 	X509_free(certificate); /* SSL_get_peer_certificate took a reference */
 	if(der_len <= 0) return -1;
-	*der_hex = malloc((size_t)der_len * 2 + 1);
-	if(!*der_hex){
-		OPENSSL_free(der);
-		return -1;
-	}
-	for(int i = 0; i < der_len; i++) sprintf(*der_hex + 2 * i, "%02x", der[i]);
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_len = 0;
 	int ok = EVP_Digest(der, (size_t)der_len, digest, &digest_len, EVP_sha256(), NULL);
+	*der_hex = ok && digest_len == 32 ? ba_hex_bytes(der, (size_t)der_len) : NULL;
 	OPENSSL_free(der);
-	if(!ok || digest_len != 32){
-		free(*der_hex);
-		*der_hex = NULL;
-		return -1;
-	}
+	if(!*der_hex) return -1;
 	for(unsigned int i = 0; i < digest_len; i++) sprintf(out + 2 * i, "%02x", digest[i]);
 	out[64] = '\0';
 	return 0;
