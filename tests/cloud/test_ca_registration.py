@@ -260,3 +260,27 @@ def test_list_pages_with_marker(cloud: Cloud) -> None:
     assert len(cloud.list_ca_certificates(page_size=1)["certificates"]) == 1
     for kwargs in ({"page_size": 0}, {"page_size": 251}, {"marker": "x"}):
         assert _error(cloud.list_ca_certificates, **kwargs).code == "InvalidRequestException"
+
+
+def _odd_pems() -> list[str]:
+    ca = OwnCa()
+    truncated = ca.pem[: len(ca.pem) // 2] + "\n-----END CERTIFICATE-----\n"
+    key = ca.device("k").key_pem.decode()
+    return ["", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", truncated, key]
+
+
+@pytest.mark.parametrize("odd", _odd_pems())
+def test_odd_pem_input_is_an_aws_error_and_creates_nothing(cloud: Cloud, odd: str) -> None:
+    ca = OwnCa()
+    code = cloud.get_registration_code()["registrationCode"]
+    calls = [
+        (cloud.register_ca_certificate, (odd, ca.verification_certificate(code))),
+        (cloud.register_ca_certificate, (ca.pem, odd)),
+        (cloud.register_certificate, (odd,)),
+        (cloud.register_certificate, (ca.device("x").certificate_pem, odd)),
+        (cloud.register_certificate_without_ca, (odd,)),
+    ]
+    for call, args in calls:
+        assert _error(call, *args).code == "CertificateValidationException"
+    assert cloud.list_ca_certificates()["certificates"] == []
+    assert cloud.list_certificates()["certificates"] == []

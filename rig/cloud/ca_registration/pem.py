@@ -4,7 +4,7 @@ certificates it signed): parse, name by id, check who signed what. Pure: no data
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
@@ -49,6 +49,8 @@ def is_ca(certificate: x509.Certificate) -> bool:
         constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
     except x509.ExtensionNotFound:
         return certificate.version == x509.Version.v1  # a v1 self-signed root is accepted
+    except ValueError:  # extensions that do not parse (duplicated, malformed)
+        return False
     return constraints.value.ca
 
 
@@ -58,6 +60,6 @@ def signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
         return False
     try:
         certificate.verify_directly_issued_by(issuer)
-    except (InvalidSignature, ValueError, TypeError):
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
