@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rig.cloud.ca_registration.api import CaRegistrationApi
+from rig.cloud.ca_registration.store import CaRegistry
 from rig.cloud.certificates.api import CertificatesApi
 from rig.cloud.certificates.ca import CertificateAuthority
 from rig.cloud.certificates.store import Certificates, common_name_problem
@@ -55,7 +57,9 @@ def button_policy_document(thing_name: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi):
+class Cloud(
+    RegistryApi, CaRegistrationApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi
+):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
     def __init__(self, home: Path) -> None:
@@ -66,6 +70,7 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.ca = CertificateAuthority(self.directory / "ca")
         self.registry = Registry(self.store)
         self.certificates = Certificates(self.store, self.ca)
+        self.ca_registry = CaRegistry(self.store)  # your own CA (rig/cloud/ca_registration)
         self.policies = Policies(self.store)
         self.shadow_store = ShadowStore(self.store)
         self.click_log = ClickLog(self.store)

@@ -53,6 +53,9 @@ class Param:
     help: str = ""
     choices: tuple[str, ...] | None = None
     shape: Shape | None = None  # structures: their members (default: any JSON object)
+    # other spellings the guides' commands use (aws-cli v1 took unambiguous prefixes, e.g. the
+    # guide's `--verification-cert` for --verification-certificate)
+    aliases: tuple[str, ...] = ()
 
     @property
     def member(self) -> str:
@@ -320,7 +323,7 @@ def add_operations(
             elif param.kind == "list":
                 sub.add_argument(param.flag, dest=param.keyword, nargs="+", help=param.help)
             else:
-                sub.add_argument(param.flag, dest=param.keyword, help=param.help)
+                sub.add_argument(param.flag, *param.aliases, dest=param.keyword, help=param.help)
         for name in operation.positional:
             sub.add_argument(name, nargs="?")
         sub.add_argument("--cli-input-json", help="file://request.json or inline JSON")
