@@ -23,15 +23,20 @@ from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
 from rig.cloud.core.store import Store
+from rig.cloud.indexing.api import IndexingApi
+from rig.cloud.indexing.documents import ThingDocuments
+from rig.cloud.indexing.dynamic import DynamicGroups
+from rig.cloud.indexing.store import IndexingConfiguration
 from rig.cloud.jobs.api import JobsApi
 from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
+from rig.cloud.lifecycle.store import PresenceStore, index_connectivity
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
 from rig.cloud.registry import Registry
 from rig.cloud.registry.api import RegistryApi
 from rig.cloud.shadow.api import ShadowApi
-from rig.cloud.shadow.store import ShadowStore
+from rig.cloud.shadow.store import ShadowStore, index_shadows
 
 
 def button_policy_document(thing_name: str) -> str:
@@ -54,7 +59,7 @@ def button_policy_document(thing_name: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi):
+class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi, IndexingApi):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
     def __init__(self, home: Path) -> None:
@@ -72,7 +77,20 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.jobs_data = JobsDataPlane(self.job_store)  # aws iot-jobs-data
         self.registry.membership_observers.append(self.job_store.membership_changed)
         self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
+        self._compose_indexing()
         self.auth_applier = None
+
+    def _compose_indexing(self) -> None:
+        """Fleet indexing reads the registry, shadows and presence; dynamic groups follow
+        their changes inside the changing transaction (rig/cloud/indexing/dynamic.py)."""
+        self.presence_store = PresenceStore(self.store)  # the runtime's lifecycle service's
+        self.indexing_configuration = IndexingConfiguration(self.store)
+        self.thing_documents = ThingDocuments(index_shadows, index_connectivity)
+        self.dynamic_groups = DynamicGroups(self.registry, self.thing_documents)
+        self.registry.thing_change_observers.append(self.dynamic_groups.thing_changed)
+        self.registry.membership_observers.append(self.dynamic_groups.membership_changed)
+        self.shadow_store.change_observers.append(self.dynamic_groups.shadow_changed)
+        self.presence_store.change_observers.append(self.dynamic_groups.thing_changed)
 
     # ---- account-wide ----------------------------------------------------------------------
 
