@@ -31,6 +31,9 @@ from rig.cloud.jobs.api import JobsApi
 from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
 from rig.cloud.lifecycle.store import PresenceStore, index_connectivity
+from rig.cloud.logging_options.api import LoggingApi
+from rig.cloud.logging_options.log import IotLog
+from rig.cloud.logging_options.store import LoggingOptions
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
 from rig.cloud.registry import Registry
@@ -59,7 +62,16 @@ def button_policy_document(thing_name: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi, IndexingApi):
+class Cloud(
+    RegistryApi,
+    CertificatesApi,
+    PoliciesApi,
+    ShadowApi,
+    ClicksApi,
+    JobsApi,
+    IndexingApi,
+    LoggingApi,
+):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
     def __init__(self, home: Path) -> None:
@@ -78,6 +90,8 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.registry.membership_observers.append(self.job_store.membership_changed)
         self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
         self._compose_indexing()
+        self.logging_options = LoggingOptions(self.store)  # v2 logging (aws iot *-v2-logging-*)
+        self.iot_log = IotLog(self.store, self.directory)  # the device log honouring it
         self.auth_applier = None
 
     def _compose_indexing(self) -> None:

@@ -260,6 +260,7 @@ class CloudRuntime:
         )
         self.shadow_responder.register()
         self.presence = Presence(service, self.cloud.presence_store, self._presence_reports)
+        self.presence.listeners.append(self.cloud.iot_log.lifecycle_event)  # v2 logging
         self.presence.register()
         clicks_mqtt.register(service, self.cloud.click_log)
         jobs_mqtt.register(service, self.cloud.job_store)

@@ -110,3 +110,59 @@ INDEXING_OPERATIONS = [
         lambda c, kw: c.delete_dynamic_thing_group(**kw),
     ),
 ]
+
+LOG_LEVELS = ("DEBUG", "INFO", "ERROR", "WARN", "DISABLED")
+TARGET_TYPES = ("DEFAULT", "THING_GROUP", "CLIENT_ID", "SOURCE_IP", "PRINCIPAL_ID")
+
+LOGGING_OPERATIONS = [
+    Operation(
+        "set-v2-logging-options",
+        "SetV2LoggingOptions",
+        (
+            Param("--role-arn"),
+            Param("--default-log-level", choices=LOG_LEVELS),
+            Param("--disable-all-logs", "boolean"),
+        ),
+        lambda c, kw: c.set_v2_logging_options(**kw),
+    ),
+    Operation(
+        "get-v2-logging-options",
+        "GetV2LoggingOptions",
+        (),
+        lambda c, _kw: c.get_v2_logging_options(),
+    ),
+    Operation(
+        "set-v2-logging-level",
+        "SetV2LoggingLevel",
+        (
+            Param(
+                "--log-target",
+                "structure",
+                required=True,
+                shape=structure(targetType=STRING, targetName=STRING),
+                help='{"targetType": "THING_GROUP", "targetName": "<group>"}',
+            ),
+            Param("--log-level", required=True, choices=LOG_LEVELS),
+        ),
+        lambda c, kw: c.set_v2_logging_level(**kw),
+    ),
+    Operation(
+        "list-v2-logging-levels",
+        "ListV2LoggingLevels",
+        (
+            Param("--target-type", choices=TARGET_TYPES),
+            Param("--max-results", "integer"),
+            Param("--next-token"),
+        ),
+        lambda c, kw: c.list_v2_logging_levels(**kw),
+    ),
+    Operation(
+        "delete-v2-logging-level",
+        "DeleteV2LoggingLevel",
+        (
+            Param("--target-type", required=True, choices=TARGET_TYPES),
+            Param("--target-name", required=True),
+        ),
+        lambda c, kw: c.delete_v2_logging_level(**kw),
+    ),
+]

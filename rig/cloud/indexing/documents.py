@@ -24,8 +24,18 @@ ConnectivitySource = Callable[[sqlite3.Connection, str | None], dict[str, dict[s
 @dataclass
 class IndexedThing:
     name: str
-    item: dict[str, Any]  # the SearchIndex ThingDocument
     document: Document  # what queries see
+    fields: dict[str, Any]  # the SearchIndex ThingDocument, but `shadow` still an object
+
+    @property
+    def item(self) -> dict[str, Any]:
+        """The SearchIndex ThingDocument, made for the things found only (the shadow's JSON
+        text costs more than evaluating a query)."""
+        item = dict(self.fields)
+        if "shadow" in item:  # the API's `shadow` is a JSON string (JsonDocument)
+            shadow = {k: v for k, v in item["shadow"].items() if k != "delta"}
+            item["shadow"] = json.dumps(shadow, separators=(",", ":"))
+        return item
 
 
 class ThingDocuments:
@@ -72,15 +82,15 @@ class ThingDocuments:
                 document.add("attributes", attributes)
             shadow = shadows.get(name)
             if shadow is not None:
-                # the API's `shadow` is a JSON string (ThingDocument.shadow: JsonDocument)
-                shown = {k: v for k, v in shadow.items() if k != "delta"}
-                item["shadow"] = json.dumps(shown, separators=(",", ":"))
-                document.add("shadow", {k: v for k, v in shadow.items() if k != "version"})
+                item["shadow"] = shadow
+                for section, value in shadow.items():  # each flattened when asked for
+                    if section != "version":  # not searchable (guide)
+                        document.add(f"shadow.{section}", value)
             if with_connectivity:
                 state = connectivity.get(name, {"connected": False})
                 item["connectivity"] = state
                 document.add("connectivity", state)
-            things.append(IndexedThing(name, item, document))
+            things.append(IndexedThing(name, document, item))
         return things
 
     @staticmethod

@@ -345,28 +345,60 @@ def fields_of(node: Node) -> set[str | None]:
 
 @dataclass
 class Document:
-    """A thing as the index sees it: field → values; and the object paths that exist."""
+    """A thing as the index sees it: field → values; and the object paths that exist.
+
+    A value added under a name is flattened only when a query first asks for a field under
+    it (a query naming two fields of a shadow does not flatten its metadata)."""
 
     fields: dict[str, list[Scalar]] = field(default_factory=dict)
     paths: set[str] = field(default_factory=set)
+    _pending: dict[str, list[Any]] = field(default_factory=dict)
 
     def add(self, name: str, value: Any) -> None:
         """Index `value` under `name`: objects are flattened (`a.b.c`), arrays give several
         values of one field (an array of objects: its objects' fields)."""
+        self._pending.setdefault(name, []).append(value)
+        parent = name.rpartition(".")[0]
+        while parent:  # `shadow:*` exists once `shadow.reported` does
+            self.paths.add(parent)
+            parent = parent.rpartition(".")[0]
+
+    def _flatten(self, name: str, value: Any) -> None:
         if isinstance(value, dict):
             self.paths.add(name)
             for key, inner in value.items():
-                self.add(f"{name}.{key}", inner)
+                self._flatten(f"{name}.{key}", inner)
         elif isinstance(value, list):
             self.paths.add(name)
             for item in value:
-                self.add(name, item)
+                self._flatten(name, item)
         else:
             self.fields.setdefault(name, []).append(value)
             self.paths.add(name)
 
+    def _resolve(self, name: str | None) -> None:
+        """Flatten what was added under `name`, or above or below it (None: everything)."""
+        for source in list(self._pending):
+            if (
+                name is None
+                or name == source
+                or name.startswith(source + ".")
+                or source.startswith(name + ".")
+            ):
+                for value in self._pending.pop(source):
+                    self._flatten(source, value)
+
+    def values(self, name: str) -> list[Scalar]:
+        self._resolve(name)
+        return self.fields.get(name, [])
+
     def has(self, name: str) -> bool:
+        self._resolve(name)
         return name in self.paths
+
+    def everything(self) -> dict[str, list[Scalar]]:
+        self._resolve(None)
+        return self.fields
 
 
 def number(value: Scalar) -> float | None:
@@ -430,10 +462,11 @@ def _in_range(node: Range, value: Scalar) -> bool:
 
 def _values(document: Document, name: str | None, any_fields: tuple[str, ...]) -> list[Scalar]:
     if name is not None:
-        return document.fields.get(name, [])
-    return [v for key in any_fields for v in document.fields.get(key, [])] + [
+        return document.values(name)
+    fields = document.everything()
+    return [v for key in any_fields for v in fields.get(key, [])] + [
         v
-        for key, values in document.fields.items()
+        for key, values in fields.items()
         if key.startswith(("attributes.", "shadow.reported.", "shadow.desired."))
         for v in values
     ]
