@@ -22,37 +22,58 @@ def _home(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
-    """200 things `bulky0..199` as the workshop's fleet-indexing.py leaves them (its Appendix
-    A.6): attribute room_number 100.., a reported temperature 15..30; indexing still OFF."""
-    home = _home(tmp_path_factory, "fleet")
-    temperatures: dict[str, int] = {}
-    chooser = random.Random(4)
+def _make_fleet(home: Path) -> None:
+    """The things the workshop's bulk provisioning made: `bulky0..199`, nothing else yet."""
     cloud = Cloud(home)
     try:
         for number in range(FLEET):
-            name = f"bulky{number}"
-            cloud.create_thing(name)
+            cloud.create_thing(f"bulky{number}")
+    finally:
+        cloud.close()
+
+
+def _fleet_indexing_script(home: Path, base: str = "bulky") -> dict[str, int]:
+    """What the workshop's bin/fleet-indexing.py does (its Appendix A.6), through the API as it
+    does through boto3: every thing found by `thingName:<base>*` gets a reported temperature
+    15..30 and the attribute room_number 100, 101, … (merged)."""
+    chooser = random.Random(4)
+    temperatures: dict[str, int] = {}
+    cloud = Cloud(home)
+    try:
+        found = cloud.search_index(f"thingName:{base}*")["things"]
+        for room, thing in enumerate(found, start=100):
+            name = thing["thingName"]
             temperatures[name] = chooser.randint(15, 30)
-            cloud.update_thing_shadow(
-                name,
-                json.dumps({"state": {"reported": {"temperature": temperatures[name]}}}).encode(),
-            )
+            reported = {"state": {"reported": {"temperature": temperatures[name]}}}
+            cloud.update_thing_shadow(name, json.dumps(reported).encode())
             cloud.update_thing(
-                name,
-                attribute_payload={
-                    "attributes": {"room_number": str(100 + number)},
-                    "merge": True,
-                },
+                name, attribute_payload={"attributes": {"room_number": str(room)}, "merge": True}
             )
     finally:
         cloud.close()
-    return home, temperatures
+    return temperatures
 
 
-def test_workshop_fleet_indexing_section(fleet: tuple[Path, dict[str, int]]) -> None:
-    home, temperatures = fleet
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """The fleet after the workshop's fleet-indexing steps: REGISTRY_AND_SHADOW, 200 things
+    with rooms and temperatures. Tests that change the mode put it back."""
+    home = _home(tmp_path_factory, "fleet")
+    _make_fleet(home)
+    run(
+        home,
+        "iot",
+        "update-indexing-configuration",
+        "--thing-indexing-configuration",
+        "thingIndexingMode=REGISTRY_AND_SHADOW",
+    )
+    return home, _fleet_indexing_script(home)
+
+
+def test_workshop_fleet_indexing_section(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Seed 004's "Fleet indexing" steps in order, with the seed's inputs."""
+    home = _home(tmp_path_factory, "workshop")
+    _make_fleet(home)
     assert run_json(home, "iot", "get-indexing-configuration") == {
         "thingIndexingConfiguration": {
             "thingIndexingMode": "OFF",
@@ -87,11 +108,13 @@ def test_workshop_fleet_indexing_section(fleet: tuple[Path, dict[str, int]]) -> 
     }
     assert run_json(home, "iot", "list-indices") == {"indexNames": ["AWS_Things"]}
 
+    temperatures = _fleet_indexing_script(home, "bulky")  # fleet-indexing.py -b bulky
+    assert len(temperatures) == FLEET
     everything = run_json(home, "iot", "search-index", "--query-string", "thingName:bulky*")
     assert sorted(t["thingName"] for t in everything["things"]) == sorted(temperatures)
     first = next(t for t in everything["things"] if t["thingName"] == "bulky0")
     assert set(first) == {"thingName", "thingId", "attributes", "shadow"}
-    assert first["attributes"] == {"room_number": "100"}
+    assert first["attributes"] == {"room_number": "100"}  # the first found: name order
     assert isinstance(first["shadow"], str)  # a JSON string, as the API's JsonDocument
     shadow = json.loads(first["shadow"])
     assert shadow["reported"] == {"temperature": temperatures["bulky0"]}
@@ -117,9 +140,18 @@ def test_workshop_fleet_indexing_section(fleet: tuple[Path, dict[str, int]]) -> 
         "--query-string",
         "attributes.room_number:[150 TO 199] AND shadow.reported.temperature<=18",
     )
+    rooms = {t["thingName"]: int(t["attributes"]["room_number"]) for t in everything["things"]}
     assert sorted(t["thingName"] for t in by_both["things"]) == sorted(
-        name for name, t in temperatures.items() if 50 <= int(name[5:]) <= 99 and t <= 18
+        name for name, t in temperatures.items() if 150 <= rooms[name] <= 199 and t <= 18
     )
+    run(
+        home,
+        "iot",
+        "update-indexing-configuration",
+        "--thing-indexing-configuration",
+        "thingIndexingMode=OFF",
+    )  # the clean-up section
+    assert run_json(home, "iot", "list-indices") == {"indexNames": []}
 
 
 def test_search_pages_with_max_results_and_next_token(

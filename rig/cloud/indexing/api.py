@@ -137,8 +137,7 @@ class IndexingApi(ControlPlane):
                     response["nextToken"] = _token(found[-1]["thingName"])
                     break
                 found.append(indexed.item)
-        response["things"] = found
-        response["thingGroups"] = []
+        response["things"] = found  # no `thingGroups`: the guide's example shows none
         return response
 
     # ---- dynamic thing groups
