@@ -357,11 +357,11 @@ class Document:
     def add(self, name: str, value: Any) -> None:
         """Index `value` under `name`: objects are flattened (`a.b.c`), arrays give several
         values of one field (an array of objects: its objects' fields)."""
-        self._pending.setdefault(name, []).append(value)
-        parent = name.rpartition(".")[0]
-        while parent:  # `shadow:*` exists once `shadow.reported` does
-            self.paths.add(parent)
-            parent = parent.rpartition(".")[0]
+        pending = self._pending.get(name)
+        if pending is None:
+            self._pending[name] = [value]
+        else:
+            pending.append(value)
 
     def _flatten(self, name: str, value: Any) -> None:
         if isinstance(value, dict):
@@ -393,8 +393,11 @@ class Document:
         return self.fields.get(name, [])
 
     def has(self, name: str) -> bool:
+        """Whether the field or object path exists (`shadow` does once `shadow.reported`
+        does)."""
         self._resolve(name)
-        return name in self.paths
+        prefix = name + "."
+        return name in self.paths or any(path.startswith(prefix) for path in self.paths)
 
     def everything(self) -> dict[str, list[Scalar]]:
         self._resolve(None)
