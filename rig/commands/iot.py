@@ -15,6 +15,7 @@ from typing import Any
 
 from rig.commands.awscli import Operation, Param, add_operations
 from rig.commands.iot_ca import CA_OPERATIONS
+from rig.commands.iot_indexing import INDEXING_OPERATIONS, LOGGING_OPERATIONS
 from rig.commands.iot_jobs import JOBS_OPERATIONS
 from rig.commands.outfiles import write_outfile
 from rig.commands.shapes import BOOLEAN, STRING, list_of, map_of, structure
@@ -318,6 +319,8 @@ OPERATIONS = [
     ),
     *JOBS_OPERATIONS,
     *CA_OPERATIONS,
+    *INDEXING_OPERATIONS,
+    *LOGGING_OPERATIONS,
 ]
 
 
