@@ -26,8 +26,12 @@ from rig.cloud.core.store import Store
 from rig.cloud.jobs.api import JobsApi
 from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
+from rig.cloud.objects.client import ObjectReader
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
+from rig.cloud.provisioning.api import ProvisioningApi
+from rig.cloud.provisioning.provisioner import Provisioner
+from rig.cloud.provisioning.store import TaskStore
 from rig.cloud.registry import Registry
 from rig.cloud.registry.api import RegistryApi
 from rig.cloud.shadow.api import ShadowApi
@@ -54,7 +58,9 @@ def button_policy_document(thing_name: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi):
+class Cloud(
+    RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi, ProvisioningApi
+):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
     def __init__(self, home: Path) -> None:
@@ -72,6 +78,11 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.jobs_data = JobsDataPlane(self.job_store)  # aws iot-jobs-data
         self.registry.membership_observers.append(self.job_store.membership_changed)
         self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
+        # provisioning: templates over the registry, certificates and policies; bulk tasks
+        # read their input from the object store (rig/cloud/objects) of the running cloud
+        self.provisioner = Provisioner(self.store, self.registry, self.certificates, self.policies)
+        self.registration_tasks = TaskStore(self.store)
+        self.objects = ObjectReader(home)
         self.auth_applier = None
 
     # ---- account-wide ----------------------------------------------------------------------

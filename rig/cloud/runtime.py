@@ -49,6 +49,10 @@ from rig.cloud.jobs import mqtt as jobs_mqtt
 from rig.cloud.jobs.timers import StepTimers
 from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
 from rig.cloud.lifecycle.store import PresenceStore
+from rig.cloud.objects.client import ENDPOINT_KEY as OBJECTS_ENDPOINT_KEY
+from rig.cloud.objects.client import ObjectReader
+from rig.cloud.objects.server import ObjectServer
+from rig.cloud.provisioning.tasks import RegistrationRunner
 from rig.cloud.shadow.mqtt import ShadowResponder
 from rig.cloud.shadow.wills import ExpectedWills
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
@@ -145,6 +149,8 @@ class CloudRuntime:
         self._presence_reports: queue.Queue[Report | None] = queue.Queue()  # this one too
         self.job_timers = StepTimers(self.cloud.job_store)  # database only: beside the service
         self.file_server: FileServer | None = None  # OTA files, with the cloud's own CA
+        self.object_server: ObjectServer | None = None  # the rig's S3 (moto's server mode)
+        self.registration_runner: RegistrationRunner | None = None  # bulk provisioning tasks
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -154,6 +160,18 @@ class CloudRuntime:
         self.stop()
 
     def start(self) -> BrokerEndpoint:
+        # the object store's process starts first and comes up while the broker does
+        self.object_server = ObjectServer(self.home, self.cloud.directory / "logs")
+        self.object_server.launch()
+        try:
+            return self._start()
+        except Exception:
+            if self.object_server is not None:
+                self.object_server.stop()
+                self.object_server = None
+            raise
+
+    def _start(self) -> BrokerEndpoint:
         service_identity = self.identities.client(CLOUD_USER)
         probe = self.identities.client(PROBE_USER)
         generation = self.cloud.store.counter("auth_generation")
@@ -210,6 +228,7 @@ class CloudRuntime:
         self._watcher.start()
         self.job_timers.start()
         self._start_file_server()
+        self._start_registration_tasks()
         endpoint.write(self.home, self.endpoint_document())
         return self.endpoint
 
@@ -221,6 +240,19 @@ class CloudRuntime:
             self.file_server = None
             self.stop()
             raise
+
+    def _start_registration_tasks(self) -> None:
+        assert self.object_server is not None
+        try:
+            url = self.object_server.ready()
+        except Exception:
+            self.stop()
+            raise
+        objects = ObjectReader(self.home, url)
+        self.registration_runner = RegistrationRunner(
+            self.cloud.registration_tasks, self.cloud.provisioner, objects
+        )
+        self.registration_runner.start()
 
     def restart_service(self, while_down: Callable[[], None] | None = None) -> None:
         """Stop the cloud's MQTT host and its services and start them again while the broker
@@ -292,6 +324,7 @@ class CloudRuntime:
             else None,
             "mode": "attached" if self._attach else "started",
             "files_url": url_of(self.file_server.port, "") if self.file_server else None,
+            OBJECTS_ENDPOINT_KEY: self.object_server.url if self.object_server else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
@@ -357,6 +390,12 @@ class CloudRuntime:
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         self.job_timers.stop()
+        if self.registration_runner is not None:
+            self.registration_runner.stop()
+            self.registration_runner = None
+        if self.object_server is not None:
+            self.object_server.stop()
+            self.object_server = None
         if self.file_server is not None:
             self.file_server.stop()
             self.file_server = None
