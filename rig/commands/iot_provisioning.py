@@ -4,7 +4,7 @@ Part of `buttonrig iot` (rig/commands/iot.py adds them to its list).
 
 `--input-file-bucket`/`--input-file-key` name an object in the rig's object store
 (`buttonrig s3 cp bulk.json s3://bucket/`); `--role-arn` is taken and shown but grants nothing:
-the rig has no IAM (docs/cloud-decisions.md P-7).
+the rig has no IAM (docs/cloud-decisions.md PV-7).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ process per running cloud, on 127.0.0.1 and the port remembered in `<home>/cloud
 
 moto keeps objects in memory only, so a clean stop saves every bucket and object under
 `<home>/cloud/objects/` and the next start loads them back: a bucket made with `buttonrig s3 mb`
-is still there after `cloud up` stops and starts again, as an S3 bucket would be (P-8). A cloud
+is still there after `cloud up` stops and starts again, as an S3 bucket would be (PV-8). A cloud
 killed with SIGKILL loses what changed since its last start.
 """
 

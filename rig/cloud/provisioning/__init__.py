@@ -1,5 +1,5 @@
 """Provisioning: templates, RegisterThing and bulk thing registration tasks (docs/contracts.md
-"Provisioning", docs/cloud-decisions.md "Provisioning" P-1..).
+"Provisioning", docs/cloud-decisions.md "Provisioning" PV-1..).
 
 * `engine.py`: the template language (parameters, intrinsic functions, resources), pure.
 * `provisioner.py`: applies a resolved template to the registry, certificates and policies in one

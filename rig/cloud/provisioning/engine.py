@@ -7,7 +7,7 @@ intrinsic functions the guide lists: `Fn::Join`, `Fn::Select`, `Fn::FindInMap` (
 `Mappings` section), `Fn::Split` and `Fn::Sub`. `Fn::If` with a `Conditions` section (and the
 condition functions `Fn::Equals`, `Fn::Not`, `Fn::And`, `Fn::Or`, `Condition`) and the pseudo
 parameter `AWS::NoValue` follow AWS CloudFormation's definitions, whose syntax the guide's
-functions share (docs/cloud-decisions.md P-3). Any other function is refused by name, never
+functions share (docs/cloud-decisions.md PV-3). Any other function is refused by name, never
 passed through as data.
 """
 
@@ -155,7 +155,7 @@ class _Resolver:
             if value is not None and declaration["Type"] == "CommaDelimitedList":
                 values[name] = value.split(",")
             else:
-                values[name] = value  # None: declared, given no value and no Default (P-2)
+                values[name] = value  # None: declared, given no value and no Default (PV-2)
         return values
 
     # ---- resources ---------------------------------------------------------------------------

@@ -83,7 +83,7 @@ class Provisioner:
             return None
         ca = self.certificates.ca
         try:
-            # the CSR's own subject is kept, CN included (P-4); none: a unique one of ours
+            # the CSR's own subject is kept, CN included (PV-4); none: a unique one of ours
             common_name = ca.csr_common_name(certificate.csr) or placeholder_common_name()
             if common_name_problem(common_name) and not _plain_common_name(common_name):
                 raise InvalidRequestException(
@@ -117,7 +117,7 @@ class Provisioner:
         try:
             self.policies.create_policy(policy.policy_name, policy.document)
         except ResourceAlreadyExistsException:
-            # named after its document's hash: the same document made it before (P-5)
+            # named after its document's hash: the same document made it before (PV-5)
             existing = self.policies.get_policy(policy.policy_name)
             if existing["policyDocument"] != policy.document:
                 raise
@@ -147,7 +147,7 @@ class Provisioner:
 
     def _override(self, thing: Thing) -> None:
         """An existing thing: each property's OverrideSettings action; without one the thing
-        is left as it is (DO_NOTHING, P-6)."""
+        is left as it is (DO_NOTHING, PV-6)."""
         current = self.registry.describe_thing(thing.thing_name)
         wanted = {
             "AttributePayload": thing.attributes,

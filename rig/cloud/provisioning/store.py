@@ -131,7 +131,7 @@ class TaskStore:
         )
 
     def claim(self, task_id: str) -> bool:
-        """The runner takes an unclaimed task (False: a runner took it before, P-10)."""
+        """The runner takes an unclaimed task (False: a runner took it before, PV-10)."""
         with self.store.write() as db:
             taken = db.execute(
                 "UPDATE registration_tasks SET claimed = 1 WHERE task_id = ? AND claimed = 0",

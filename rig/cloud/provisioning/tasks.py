@@ -4,7 +4,7 @@ A task's input is a newline-delimited JSON file in the object store, one paramet
 ("Each line contains all of the parameter values for provisioning a single device", the guide's
 "Bulk provisioning"). Each line is provisioned on its own (one transaction per line, as
 RegisterThing): a bad line goes to the ERRORS report and the next line goes on. At the end the
-RESULTS and ERRORS reports (one JSON line per input line, P-9) are put in the object store and
+RESULTS and ERRORS reports (one JSON line per input line, PV-9) are put in the object store and
 `list-thing-registration-task-reports` hands out presigned links to them.
 """
 
@@ -105,7 +105,13 @@ class RegistrationRunner:
             )
             return
         results, errors, cancelled = self._lines(task_id, template, text)
-        links = self._publish(task_id, results, errors)
+        try:
+            links = self._publish(task_id, results, errors)
+        except Exception as exc:  # the lines are done; only their reports could not be kept
+            log.exception("thing registration task %s: storing the reports failed", task_id)
+            self.tasks.progress(task_id, len(results), len(errors), 100)
+            self.tasks.finish(task_id, FAILED, f"the reports could not be stored: {exc}", {})
+            return
         self.tasks.progress(task_id, len(results), len(errors), 100)
         self.tasks.finish(
             task_id,
@@ -153,7 +159,7 @@ class RegistrationRunner:
         links: dict[str, str] = {}
         for report_type, lines in (("RESULTS", results), ("ERRORS", errors)):
             if not lines:
-                continue  # no report, no link (P-9)
+                continue  # no report, no link (PV-9)
             body = ("\n".join(lines) + "\n").encode()
             key = f"{task_id}/{report_type.lower()}.json"
             links[report_type] = self.objects.publish(REPORTS_BUCKET, key, body, LINK_EXPIRY_S)
