@@ -123,8 +123,13 @@ def _write_private(path: Path, data: bytes) -> None:
 class CloudRuntime:
     """Start with `start()`, stop with `stop()` (or use as a context manager)."""
 
-    def __init__(self, home: Path, attach: AttachTarget | None = None) -> None:
+    def __init__(
+        self, home: Path, attach: AttachTarget | None = None, objects: bool = True
+    ) -> None:
         self.home = home
+        # the rig's S3 and the bulk registration tasks that read from it (a second or two to
+        # start: tests that need neither leave them out, `temporary_cloud`)
+        self._objects = objects
         self.cloud = Cloud(home)
         self.identities = Identities(self.cloud.ca, self.cloud.directory / "identities")
         self.decider = ConnectionDecider(
@@ -161,8 +166,9 @@ class CloudRuntime:
 
     def start(self) -> BrokerEndpoint:
         # the object store's process starts first and comes up while the broker does
-        self.object_server = ObjectServer(self.home, self.cloud.directory / "logs")
-        self.object_server.launch()
+        if self._objects:
+            self.object_server = ObjectServer(self.home, self.cloud.directory / "logs")
+            self.object_server.launch()
         try:
             return self._start()
         except Exception:
@@ -242,7 +248,8 @@ class CloudRuntime:
             raise
 
     def _start_registration_tasks(self) -> None:
-        assert self.object_server is not None
+        if self.object_server is None:
+            return  # no S3, so no input for a task: start-thing-registration-task says so
         try:
             url = self.object_server.ready()
         except Exception:
@@ -413,13 +420,14 @@ class CloudRuntime:
 
 
 @contextmanager
-def temporary_cloud(prefix: str = "cloud-home-") -> Iterator[CloudRuntime]:
+def temporary_cloud(prefix: str = "cloud-home-", objects: bool = False) -> Iterator[CloudRuntime]:
     """A running cloud (broker + service) in a private throwaway home (mode 0700, as mosquitto
-    needs it when run as root); stopped, its database closed and the home removed on exit."""
+    needs it when run as root); stopped, its database closed and the home removed on exit.
+    With `objects` also the object store (S3) and the bulk registration tasks."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         home = Path(tmp)
         home.chmod(0o700)
-        runtime = CloudRuntime(home)
+        runtime = CloudRuntime(home, objects=objects)
         runtime.start()
         try:
             yield runtime

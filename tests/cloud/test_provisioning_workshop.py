@@ -6,6 +6,7 @@ bad inputs: aws-cli-like errors and nothing half-created."""
 from __future__ import annotations
 
 import json
+import queue
 import time
 import urllib.request
 from pathlib import Path
@@ -14,12 +15,20 @@ import pytest
 from workshop_kit import make_bulk, make_device, write_template
 
 from rig.cloud.core import arn
+from rig.cloud.runtime import temporary_cloud
 from rig.mqtt.device_client import DeviceClient
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 
 S3_BUCKET = "iot-dm-ws-bucket"
 PROVISIONING_ROLE = "arn:aws:iam::123456789012:role/IoTDMWSProvisioningRole"
+
+
+@pytest.fixture(scope="module")
+def cloud_runtime():
+    """This module's cloud has the object store (S3) and the bulk tasks, as `cloud up` has."""
+    with temporary_cloud(objects=True) as runtime:
+        yield runtime
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +70,88 @@ def wait_done(home: Path, task_id: str, timeout: float = 60.0) -> dict:
             return task
         assert time.monotonic() < deadline, f"task {task_id} still {task['status']}"
         time.sleep(0.1)
+
+
+EVENT_TYPES = (
+    "THING_TYPE",
+    "JOB_EXECUTION",
+    "THING_GROUP_HIERARCHY",
+    "CERTIFICATE",
+    "THING_TYPE_ASSOCIATION",
+    "THING_GROUP_MEMBERSHIP",
+    "CA_CERTIFICATE",
+    "THING",
+    "JOB",
+    "POLICY",
+    "THING_GROUP",
+)
+
+
+def event_configurations(enabled: bool) -> str:
+    """The workshop's --cli-input-json for update-event-configurations (§5.2, §5.12)."""
+    return json.dumps(
+        {"eventConfigurations": {name: {"Enabled": enabled} for name in EVENT_TYPES}}
+    )
+
+
+def test_device_provisioning_with_the_api(workshop, tmp_path: Path) -> None:
+    """§5.2-5.3: events on, create-thing (an event), keys and certificate, policy, the
+    attachments, update-thing (an event), publish with client id = thing name, events off."""
+    home, thing_name = workshop.home, "my-first-thing"
+    events: queue.Queue[str] = queue.Queue()
+    workshop.service.subscribe(f"$aws/events/thing/{thing_name}/+", lambda t, _p: events.put(t))
+    run(home, "iot", "update-event-configurations", "--cli-input-json", event_configurations(True))
+    run(home, "iot", "create-thing", "--thing-name", thing_name)
+    assert events.get(timeout=10) == f"$aws/events/thing/{thing_name}/created"
+    response = tmp_path / "create_cert_and_keys_response"
+    response.write_text(
+        run(
+            home,
+            "iot",
+            "create-keys-and-certificate",
+            "--set-as-active",
+            "--public-key-outfile",
+            str(tmp_path / f"{thing_name}.public.key"),
+            "--private-key-outfile",
+            str(tmp_path / f"{thing_name}.private.key"),
+            "--certificate-pem-outfile",
+            str(tmp_path / f"{thing_name}.certificate.pem"),
+        ).stdout
+    )
+    created = json.loads(response.read_text())
+    certificate_arn, certificate_id = created["certificateArn"], created["certificateId"]
+    assert certificate_arn == arn.cert_arn(certificate_id)
+    policy_name = f"{thing_name}_Policy"
+    run(
+        home, "iot", "create-policy", "--policy-name", policy_name, "--policy-document",
+        '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action": "iot:*","Resource":"*"}]}',
+    )  # fmt: skip
+    run(home, "iot", "attach-policy", "--policy-name", policy_name, "--target", certificate_arn)
+    run(
+        home, "iot", "attach-thing-principal", "--thing-name", thing_name,
+        "--principal", certificate_arn,
+    )  # fmt: skip
+    listed = run_json(home, "iot", "list-things")["things"]
+    assert thing_name in [t["thingName"] for t in listed]
+    run(
+        home, "iot", "update-thing", "--thing-name", thing_name,
+        "--attribute-payload", '{"attributes": {"type": "ws-device"}}',
+    )  # fmt: skip
+    assert events.get(timeout=10) == f"$aws/events/thing/{thing_name}/updated"
+    assert run_json(home, "iot", "describe-endpoint")["endpointAddress"] == "localhost"
+    message = {"prov": "first", "date": time.ctime()}
+    cert = tmp_path / f"{thing_name}.certificate.pem"
+    key = tmp_path / f"{thing_name}.private.key"
+    assert publishes(workshop, cert, key, thing_name, message) == message
+    run(
+        home, "iot", "update-event-configurations", "--cli-input-json", event_configurations(False)
+    )
+    run(
+        home, "iot", "update-thing", "--thing-name", thing_name,
+        "--attribute-payload", '{"attributes": {"type": "ws-device-2"}}',
+    )  # fmt: skip
+    with pytest.raises(queue.Empty):
+        events.get(timeout=1)  # events off: no further messages (TV-21)
 
 
 def test_single_device_provisioning_with_register_thing(workshop, tmp_path: Path) -> None:
