@@ -175,9 +175,11 @@ class Provisioner:
                 self._regroup(thing.thing_name, value, replace=action == "REPLACE")
 
     def _regroup(self, thing_name: str, groups: list[str], replace: bool) -> None:
-        current = [
-            g["groupName"]
-            for g in self.registry.list_thing_groups_for_thing(thing_name)["thingGroups"]
+        current = [  # the thing's own memberships (not their ancestors)
+            row["group_name"]
+            for row in self.store.read().execute(
+                "SELECT group_name FROM thing_group_members WHERE thing_name = ?", (thing_name,)
+            )
         ]
         if replace:
             for group in current:
