@@ -15,6 +15,7 @@ from rig.cloud.core.errors import InvalidRequestException, LimitExceededExceptio
 from rig.cloud.objects.client import s3_client
 from rig.cloud.objects.server import ObjectServer
 from rig.cloud.provisioning.tasks import RegistrationRunner
+from rig.pytest_plugin.cli_runner import buttonrig as run
 
 TEMPLATE = json.dumps(TEMPLATE_BODY)
 
@@ -111,3 +112,20 @@ def test_the_object_store_keeps_its_objects_across_restarts(tmp_path: Path) -> N
         assert body == b'{"a": "1"}\n'
     finally:
         again.stop()
+
+
+def test_without_a_running_cloud_there_is_no_s3(tmp_path: Path) -> None:
+    listed = run(tmp_path, "s3", "ls", ok=False)
+    assert listed.returncode == 255
+    assert listed.stderr.startswith("buttonrig: no object store (S3) runs for ")
+    template = tmp_path / "template.json"
+    template.write_text(TEMPLATE)
+    started = run(
+        tmp_path, "iot", "start-thing-registration-task", "--template-body", f"file://{template}",
+        "--input-file-bucket", "bucket", "--input-file-key", "bulk.json", "--role-arn", "r",
+        ok=False,
+    )  # fmt: skip
+    assert "(ServiceUnavailableException) when calling the StartThingRegistrationTask" in (
+        started.stderr
+    )
+    assert Cloud(tmp_path).list_thing_registration_tasks() == {"taskIds": []}

@@ -38,8 +38,7 @@ def url_of_home(home: Path) -> str:
     running = endpoint.running_cloud(home)
     if running is None or not running.get(ENDPOINT_KEY):
         raise ObjectStoreUnavailable(
-            f"no cloud runs for {home}, so no object store (S3) either: start one with"
-            " `buttonrig cloud up`"
+            f"no object store (S3) runs for {home}: `buttonrig cloud up` starts one with the cloud"
         )
     return str(running[ENDPOINT_KEY])
 

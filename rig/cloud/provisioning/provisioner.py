@@ -114,13 +114,15 @@ class Provisioner:
         if policy.document is None:  # an existing policy, by name
             self.policies.get_policy(policy.policy_name)  # ResourceNotFoundException if not
             return arn.policy_arn(policy.policy_name)
-        try:
-            self.policies.create_policy(policy.policy_name, policy.document)
-        except ResourceAlreadyExistsException:
-            # named after its document's hash: the same document made it before (PV-5)
+        try:  # named after its document's hash: the same document may have made it (PV-5)
             existing = self.policies.get_policy(policy.policy_name)
-            if existing["policyDocument"] != policy.document:
-                raise
+        except ResourceNotFoundException:
+            self.policies.create_policy(policy.policy_name, policy.document)
+            return arn.policy_arn(policy.policy_name)
+        if existing["policyDocument"] != policy.document:
+            raise ResourceAlreadyExistsException(
+                f"Policy {policy.policy_name} already exists with another document"
+            )
         return arn.policy_arn(policy.policy_name)
 
     # ---- thing ---------------------------------------------------------------------------
