@@ -5,15 +5,17 @@ keeping its objects across restarts (rig/cloud/objects/server.py)."""
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 from workshop_kit import TEMPLATE_BODY, make_bulk
 
 from rig.cloud.api import Cloud
+from rig.cloud.core.endpoint import write_port
 from rig.cloud.core.errors import InvalidRequestException, LimitExceededException
 from rig.cloud.objects.client import s3_client
-from rig.cloud.objects.server import ObjectServer
+from rig.cloud.objects.server import ObjectServer, ObjectStoreError, port_file
 from rig.cloud.provisioning.tasks import RegistrationRunner
 from rig.pytest_plugin.cli_runner import buttonrig as run
 
@@ -129,3 +131,16 @@ def test_without_a_running_cloud_there_is_no_s3(tmp_path: Path) -> None:
         started.stderr
     )
     assert Cloud(tmp_path).list_thing_registration_tasks() == {"taskIds": []}
+
+
+def test_the_object_store_names_its_port_when_another_program_holds_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        write_port(port_file(home), port)
+        server = ObjectServer(home, home / "logs")
+        with pytest.raises(ObjectStoreError, match=f"port {port} on 127.0.0.1"):
+            server.start()
+    assert server.process is None

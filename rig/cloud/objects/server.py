@@ -76,6 +76,17 @@ def _port_taken(port: int) -> bool:
     return False
 
 
+def _still_taken(port: int, grace_s: float = 5.0) -> bool:
+    """The port is held, also after `grace_s` (the server of a cloud that was just killed gets
+    SIGTERM from the kernel and needs a moment to let the port go)."""
+    deadline = time.monotonic() + grace_s
+    while _port_taken(port):
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 class ObjectServer:
     """Start with `start()` (returns the URL), stop with `stop()` (saves the objects)."""
 
@@ -99,7 +110,7 @@ class ObjectServer:
         port = read_port(port_file(self.home))
         if port is None:
             port = _free_port()
-        elif _port_taken(port):
+        elif _still_taken(port):
             raise ObjectStoreError(
                 f"port {port} on {HOST}, this home's object store (S3) port, is in use by another"
                 f" program: stop it, or delete {port_file(self.home)} to take a new port"
