@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rig.cloud.provisioning.engine import TemplateError, parse_template, policy_name_of, resolve
 
@@ -172,3 +174,86 @@ def test_refusals_name_the_problem(resources: dict, parameters: dict, message: s
 def test_templates_that_do_not_parse(body: str, message: str) -> None:
     with pytest.raises(TemplateError, match=message):
         parse_template(body)
+
+
+FUNCTION_NAMES = (
+    "Ref",
+    "Fn::Join",
+    "Fn::Select",
+    "Fn::FindInMap",
+    "Fn::Split",
+    "Fn::Sub",
+    "Fn::If",
+    "Fn::Equals",
+    "Fn::Not",
+    "Fn::And",
+    "Fn::Or",
+    "Condition",
+    "Fn::GetAtt",
+)
+_leaves = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 3),
+    st.sampled_from(["", "a", "P", "C", ",", "${P}", "${!x}", "${", "AWS::NoValue", "M"]),
+)
+_values = st.recursive(
+    _leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.sampled_from(FUNCTION_NAMES), inner, min_size=1, max_size=1),
+        st.dictionaries(st.sampled_from(["a", "P", "x"]), inner, max_size=3),
+    ),
+    max_leaves=12,
+)
+_properties = st.dictionaries(
+    st.sampled_from(
+        [
+            "ThingName",
+            "AttributePayload",
+            "ThingTypeName",
+            "ThingGroups",
+            "CertificateSigningRequest",
+            "CertificateId",
+            "Status",
+            "PolicyName",
+            "PolicyDocument",
+        ]
+    ),
+    _values,
+    max_size=4,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kinds=st.lists(
+        st.sampled_from(["AWS::IoT::Thing", "AWS::IoT::Certificate", "AWS::IoT::Policy"]),
+        min_size=1,
+        max_size=3,
+    ),
+    properties=st.lists(_properties, min_size=3, max_size=3),
+    conditions=st.dictionaries(st.sampled_from(["C", "D"]), _values, max_size=2),
+    parameters=st.dictionaries(
+        st.sampled_from(["P", "Q"]), st.sampled_from(["", "a,b", "1"]), max_size=2
+    ),
+)
+def test_any_template_resolves_or_is_refused_with_a_template_error(
+    kinds: list[str], properties: list[dict], conditions: dict, parameters: dict
+) -> None:
+    """Never another exception (it would be a traceback in the CLI, an error line lost in bulk)."""
+    resources = {
+        f"r{i}": {"Type": kind, "Properties": properties[i]} for i, kind in enumerate(kinds)
+    }
+    body = json.dumps(
+        {
+            "Parameters": {"P": {"Type": "String"}, "Q": {"Type": "CommaDelimitedList"}},
+            "Mappings": {"M": {"a": {"P": "v"}}},
+            "Conditions": conditions,
+            "Resources": resources,
+        }
+    )
+    try:
+        resolve(parse_template(body), parameters)
+    except TemplateError:
+        pass
