@@ -56,7 +56,7 @@ class Provisioner:
         issued = self._signed(plan.certificate)
         arns: dict[str, str] = {}
         certificate_pem: str | None = None
-        with self.store.write() as db:
+        with self.store.write():  # one transaction: the operations below nest in it (PV-1)
             certificate_arn: str | None = None
             if plan.certificate is not None:
                 certificate_arn, certificate_pem = self._certificate(plan.certificate, issued)
@@ -69,7 +69,6 @@ class Provisioner:
                 arns[plan.thing.logical_name] = self._thing(plan.thing)
                 if certificate_arn is not None:
                     self.registry.attach_thing_principal(plan.thing.thing_name, certificate_arn)
-            del db
         response: dict[str, Any] = {"resourceArns": arns}
         if certificate_pem is not None:
             response = {"certificatePem": certificate_pem, **response}
