@@ -36,9 +36,13 @@ from rig.cloud.lifecycle.store import PresenceStore, index_connectivity
 from rig.cloud.logging_options.api import LoggingApi
 from rig.cloud.logging_options.log import IotLog
 from rig.cloud.logging_options.store import LoggingOptions
+from rig.cloud.objects.client import ObjectReader
 from rig.cloud.oneclick.api import OneClick
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
+from rig.cloud.provisioning.api import ProvisioningApi
+from rig.cloud.provisioning.provisioner import Provisioner
+from rig.cloud.provisioning.store import TaskStore
 from rig.cloud.registry import Registry
 from rig.cloud.registry.api import RegistryApi
 from rig.cloud.shadow.api import ShadowApi
@@ -75,6 +79,7 @@ class Cloud(
     JobsApi,
     IndexingApi,
     LoggingApi,
+    ProvisioningApi,
 ):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
@@ -97,6 +102,11 @@ class Cloud(
         self._compose_indexing()
         self.logging_options = LoggingOptions(self.store)  # v2 logging (aws iot *-v2-logging-*)
         self.iot_log = IotLog(self.store, self.directory)  # the device log honouring it
+        # provisioning: templates over the registry, certificates and policies; bulk tasks
+        # read their input from the object store (rig/cloud/objects) of the running cloud
+        self.provisioner = Provisioner(self.store, self.registry, self.certificates, self.policies)
+        self.registration_tasks = TaskStore(self.store)
+        self.objects = ObjectReader(home)
         self.auth_applier = None
         # AWS IoT 1-Click (aws iot1click-devices / iot1click-projects): recorded clicks become
         # device events and callbacks; callbacks go nowhere until functions are handed in

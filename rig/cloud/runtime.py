@@ -51,6 +51,10 @@ from rig.cloud.host.service import CloudService
 from rig.cloud.jobs import mqtt as jobs_mqtt
 from rig.cloud.jobs.timers import StepTimers
 from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
+from rig.cloud.objects.client import ENDPOINT_KEY as OBJECTS_ENDPOINT_KEY
+from rig.cloud.objects.client import ObjectReader
+from rig.cloud.objects.server import ObjectServer
+from rig.cloud.provisioning.tasks import RegistrationRunner
 from rig.cloud.shadow.mqtt import ShadowResponder
 from rig.cloud.shadow.wills import ExpectedWills
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
@@ -121,8 +125,13 @@ def _write_private(path: Path, data: bytes) -> None:
 class CloudRuntime:
     """Start with `start()`, stop with `stop()` (or use as a context manager)."""
 
-    def __init__(self, home: Path, attach: AttachTarget | None = None) -> None:
+    def __init__(
+        self, home: Path, attach: AttachTarget | None = None, objects: bool = True
+    ) -> None:
         self.home = home
+        # the rig's S3 and the bulk registration tasks that read from it (a second or two to
+        # start: tests that need neither leave them out, `temporary_cloud`)
+        self._objects = objects
         self.cloud = Cloud(home)
         self.identities = Identities(self.cloud.ca, self.cloud.directory / "identities")
         self.decider = ConnectionDecider(
@@ -155,6 +164,8 @@ class CloudRuntime:
         self._presence_reports: queue.Queue[Report | None] = queue.Queue()  # this one too
         self.job_timers = StepTimers(self.cloud.job_store)  # database only: beside the service
         self.file_server: FileServer | None = None  # OTA files, with the cloud's own CA
+        self.object_server: ObjectServer | None = None  # the rig's S3 (moto's server mode)
+        self.registration_runner: RegistrationRunner | None = None  # bulk provisioning tasks
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -164,6 +175,19 @@ class CloudRuntime:
         self.stop()
 
     def start(self) -> BrokerEndpoint:
+        # the object store's process starts first and comes up while the broker does
+        if self._objects:
+            self.object_server = ObjectServer(self.home, self.cloud.directory / "logs")
+            self.object_server.launch()
+        try:
+            return self._start()
+        except Exception:
+            if self.object_server is not None:
+                self.object_server.stop()
+                self.object_server = None
+            raise
+
+    def _start(self) -> BrokerEndpoint:
         service_identity = self.identities.client(CLOUD_USER)
         probe = self.identities.client(PROBE_USER)
         generation = self.cloud.store.counter("auth_generation")
@@ -222,6 +246,7 @@ class CloudRuntime:
         self._watcher.start()
         self.job_timers.start()
         self._start_file_server()
+        self._start_registration_tasks()
         endpoint.write(self.home, self.endpoint_document())
         return self.endpoint
 
@@ -233,6 +258,20 @@ class CloudRuntime:
             self.file_server = None
             self.stop()
             raise
+
+    def _start_registration_tasks(self) -> None:
+        if self.object_server is None:
+            return  # no S3, so no input for a task: start-thing-registration-task says so
+        try:
+            url = self.object_server.ready()
+        except Exception:
+            self.stop()
+            raise
+        objects = ObjectReader(self.home, url)
+        self.registration_runner = RegistrationRunner(
+            self.cloud.registration_tasks, self.cloud.provisioner, objects
+        )
+        self.registration_runner.start()
 
     def restart_service(self, while_down: Callable[[], None] | None = None) -> None:
         """Stop the cloud's MQTT host and its services and start them again while the broker
@@ -305,6 +344,7 @@ class CloudRuntime:
             else None,
             "mode": "attached" if self._attach else "started",
             "files_url": url_of(self.file_server.port, "") if self.file_server else None,
+            OBJECTS_ENDPOINT_KEY: self.object_server.url if self.object_server else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
@@ -389,6 +429,12 @@ class CloudRuntime:
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         self.job_timers.stop()
+        if self.registration_runner is not None:
+            self.registration_runner.stop()
+            self.registration_runner = None
+        if self.object_server is not None:
+            self.object_server.stop()
+            self.object_server = None
         if self.file_server is not None:
             self.file_server.stop()
             self.file_server = None
@@ -406,13 +452,14 @@ class CloudRuntime:
 
 
 @contextmanager
-def temporary_cloud(prefix: str = "cloud-home-") -> Iterator[CloudRuntime]:
+def temporary_cloud(prefix: str = "cloud-home-", objects: bool = False) -> Iterator[CloudRuntime]:
     """A running cloud (broker + service) in a private throwaway home (mode 0700, as mosquitto
-    needs it when run as root); stopped, its database closed and the home removed on exit."""
+    needs it when run as root); stopped, its database closed and the home removed on exit.
+    With `objects` also the object store (S3) and the bulk registration tasks."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         home = Path(tmp)
         home.chmod(0o700)
-        runtime = CloudRuntime(home)
+        runtime = CloudRuntime(home, objects=objects)
         runtime.start()
         try:
             yield runtime

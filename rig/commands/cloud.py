@@ -102,6 +102,7 @@ def _up(args: argparse.Namespace) -> int:
         print(
             f"cloud up: mqtts://{ready.host}:{ready.port} (CA {ready.ca_file});"
             + (f" OTA files https://localhost:{files.port}/;" if files else "")
+            + (f" S3 {runtime.object_server.url};" if runtime.object_server else "")
             + f" {endpoint.path_of(args.home)} written. Ctrl-C to stop.",
             flush=True,
         )

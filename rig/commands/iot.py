@@ -17,6 +17,7 @@ from rig.commands.awscli import Operation, Param, add_operations
 from rig.commands.iot_ca import CA_OPERATIONS
 from rig.commands.iot_indexing import INDEXING_OPERATIONS, LOGGING_OPERATIONS
 from rig.commands.iot_jobs import JOBS_OPERATIONS
+from rig.commands.iot_provisioning import PROVISIONING_OPERATIONS
 from rig.commands.outfiles import write_outfile
 from rig.commands.shapes import BOOLEAN, STRING, list_of, map_of, structure
 
@@ -321,6 +322,7 @@ OPERATIONS = [
     *CA_OPERATIONS,
     *INDEXING_OPERATIONS,
     *LOGGING_OPERATIONS,
+    *PROVISIONING_OPERATIONS,
 ]
 
 
