@@ -45,6 +45,7 @@ from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
 from rig.cloud.files.server import FileServer, url_of
 from rig.cloud.host.service import CloudService
+from rig.cloud.http.server import ApiServer
 from rig.cloud.jobs import mqtt as jobs_mqtt
 from rig.cloud.jobs.timers import StepTimers
 from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
@@ -145,6 +146,7 @@ class CloudRuntime:
         self._presence_reports: queue.Queue[Report | None] = queue.Queue()  # this one too
         self.job_timers = StepTimers(self.cloud.job_store)  # database only: beside the service
         self.file_server: FileServer | None = None  # OTA files, with the cloud's own CA
+        self.api_server: ApiServer | None = None  # the AWS HTTP APIs (boto3, aws-cli)
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -210,6 +212,7 @@ class CloudRuntime:
         self._watcher.start()
         self.job_timers.start()
         self._start_file_server()
+        self._start_api_server()
         endpoint.write(self.home, self.endpoint_document())
         return self.endpoint
 
@@ -219,6 +222,15 @@ class CloudRuntime:
             self.file_server.start()
         except Exception:
             self.file_server = None
+            self.stop()
+            raise
+
+    def _start_api_server(self) -> None:
+        self.api_server = ApiServer(self.cloud)
+        try:
+            self.api_server.start()
+        except Exception:
+            self.api_server = None
             self.stop()
             raise
 
@@ -292,6 +304,7 @@ class CloudRuntime:
             else None,
             "mode": "attached" if self._attach else "started",
             "files_url": url_of(self.file_server.port, "") if self.file_server else None,
+            "api_url": self.api_server.url if self.api_server else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
@@ -357,6 +370,9 @@ class CloudRuntime:
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         self.job_timers.stop()
+        if self.api_server is not None:
+            self.api_server.stop()
+            self.api_server = None
         if self.file_server is not None:
             self.file_server.stop()
             self.file_server = None
