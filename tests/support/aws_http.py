@@ -8,7 +8,7 @@ import subprocess
 import sys
 from typing import Any
 
-import boto3
+import boto3.session
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
