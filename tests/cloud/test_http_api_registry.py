@@ -105,3 +105,21 @@ def test_an_unsigned_request_is_refused_as_aws_does(cloud) -> None:
     assert refused.value.code == 403
     assert refused.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
     assert json.loads(refused.value.read())["message"] == "Missing Authentication Token"
+
+
+def test_version_conflict(cloud) -> None:
+    iot = client(cloud, "iot")
+    iot.create_thing(thingName="http-versioned")
+    iot.update_thing(
+        thingName="http-versioned",
+        attributePayload={"attributes": {"a": "1"}},
+        expectedVersion=1,
+    )
+    with pytest.raises(ClientError) as stale:
+        iot.update_thing(
+            thingName="http-versioned",
+            attributePayload={"attributes": {"a": "2"}},
+            expectedVersion=1,
+        )
+    assert error_of(stale.value)[:2] == ("VersionConflictException", 409)
+    assert iot.describe_thing(thingName="http-versioned")["attributes"] == {"a": "1"}
