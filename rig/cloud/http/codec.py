@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from botocore.model import OperationModel
@@ -77,12 +78,12 @@ def decode_request(
     if payload is not None and members[payload].type_name in ("blob", "string"):
         if body:
             params[payload] = body if members[payload].type_name == "blob" else body.decode()
-        _parser()._parse_non_payload_attrs(  # headers only: the body is the payload
+        _PARSER._parse_non_payload_attrs(  # headers only: the body is the payload
             {"headers": headers, "status_code": 200}, shape, members, params
         )
     else:
         try:
-            parsed = _parser().parse({"headers": headers, "status_code": 200, "body": body}, shape)
+            parsed = _PARSER.parse({"headers": headers, "status_code": 200, "body": body}, shape)
         except (ValueError, TypeError) as exc:  # a body that is not JSON of the shape
             raise SerializationException(f"the request body does not parse: {exc}") from exc
         parsed.pop("ResponseMetadata", None)
@@ -125,15 +126,7 @@ def encode_response(operation: Operation, result: Any) -> Reply:
     for name in _located(members, "statusCode"):
         if name in params:
             status = int(params.pop(name))
-    mirror = OperationModel(  # the output shape as a request's input: the same REST-JSON rules
-        {
-            "name": operation.name,
-            "http": {"method": "POST", "requestUri": "/"},
-            "input": {"shape": shape.name},
-        },
-        operation.service_model,
-    )
-    serialized = _serializer().serialize_to_request(params, mirror)
+    serialized = _SERIALIZER.serialize_to_request(params, _mirror(operation))
     headers = {k: str(v) for k, v in serialized["headers"].items()}
     body = serialized["body"]
     if isinstance(body, str):
@@ -148,11 +141,21 @@ def encode_error(code: str, status: int, message: str) -> Reply:
     return Reply(status, {"x-amzn-ErrorType": code, "Content-Type": "application/json"}, body)
 
 
-def _parser() -> RestJSONParser:
-    return RestJSONParser()
-
-
-def _serializer() -> Any:
-    return create_serializer(
-        "rest-json", include_validation=False, timestamp_precision=TIMESTAMP_PRECISION_MILLISECOND
+@cache
+def _mirror(operation: Operation) -> OperationModel:
+    """The output shape as a request's input: serialized by the same REST-JSON rules."""
+    return OperationModel(
+        {
+            "name": operation.name,
+            "http": {"method": "POST", "requestUri": "/"},
+            "input": {"shape": operation.output_shape.name},
+        },
+        operation.service_model,
     )
+
+
+# both stateless: one of each serves every thread
+_PARSER = RestJSONParser()
+_SERIALIZER: Any = create_serializer(
+    "rest-json", include_validation=False, timestamp_precision=TIMESTAMP_PRECISION_MILLISECOND
+)

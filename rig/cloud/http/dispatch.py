@@ -13,6 +13,7 @@ import inspect
 import logging
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from botocore import xform_name
@@ -95,13 +96,21 @@ def call(cloud: Cloud, service: str, operation: Operation, params: dict[str, Any
 def _check_keywords(
     method: Any, keywords: dict[str, Any], params: dict[str, Any], operation: Operation
 ) -> None:
-    signature = inspect.signature(method)
-    accepted = signature.parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+    accepted = _keywords_of(getattr(method, "__func__", method))
+    if accepted is None:
         return
     for keyword in keywords:
         if keyword not in accepted:
             raise _unsupported(operation, _member_of(keyword, params))
+
+
+@cache
+def _keywords_of(function: Any) -> frozenset[str] | None:
+    """The keywords a method takes; None when it takes any (**kwargs)."""
+    parameters = inspect.signature(function).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return frozenset(parameters)
 
 
 def _member_of(keyword: str, params: dict[str, Any]) -> str:

@@ -91,15 +91,26 @@ def signing_names() -> dict[str, str]:
 
 
 @cache
-def routes(service: str) -> tuple[Route, ...]:
+def routes(service: str) -> dict[tuple[str, str], tuple[Route, ...]]:
+    """The model's operations by (method, first path segment), most literal text first (a
+    literal segment beats a label that would also match it). Every requestUri of the three
+    models starts with a literal segment; one that did not would be filed under ""."""
     model: Any = service_model(service)
-    compiled = []
+    compiled: dict[tuple[str, str], list[Route]] = {}
     for name in model.operation_names:
         operation = Operation(model.operation_model(name))
         pattern, literal = compile_template(operation.http["requestUri"])
-        compiled.append(Route(service, operation, pattern, literal))
-    # most literal text first: a literal segment beats a label that would also match it
-    return tuple(sorted(compiled, key=lambda route: -route.literal_length))
+        first = _first_segment(operation.http["requestUri"])
+        key = (operation.http["method"], "" if "{" in first else first)
+        compiled.setdefault(key, []).append(Route(service, operation, pattern, literal))
+    return {
+        key: tuple(sorted(found, key=lambda route: -route.literal_length))
+        for key, found in compiled.items()
+    }
+
+
+def _first_segment(path: str) -> str:
+    return path.split("?", 1)[0].lstrip("/").split("/", 1)[0]
 
 
 def signing_service(authorization: str | None, credential_query: str | None) -> str:
@@ -122,7 +133,11 @@ def resolve(method: str, path: str, signed_for: str) -> tuple[Route, dict[str, s
             f" signed for {signed_for!r}"
         )
     raw_path = path.split("?", 1)[0]
-    for route in routes(service):
+    by_segment = routes(service)
+    candidates = by_segment.get((method, _first_segment(raw_path)), ()) + by_segment.get(
+        (method, ""), ()
+    )
+    for route in candidates:
         labels = route.match(method, raw_path)
         if labels is not None:
             return route, labels
