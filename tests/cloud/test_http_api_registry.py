@@ -96,6 +96,12 @@ def test_a_parameter_the_cloud_lacks_is_refused(cloud) -> None:
     code, status, message = error_of(refused.value)
     assert (code, status) == ("InvalidRequestException", 400)
     assert "pageSize" in message
+    # a method taking **kwargs that passes the member on to a store that does not take it
+    with pytest.raises(ClientError) as passed_on:
+        iot.list_things(attributeName="a", attributeValue="b", usePrefixAttributeValue=True)
+    code, status, message = error_of(passed_on.value)
+    assert (code, status) == ("InvalidRequestException", 400)
+    assert "usePrefixAttributeValue" in message
 
 
 def test_an_unsigned_request_is_refused_as_aws_does(cloud) -> None:

@@ -71,6 +71,13 @@ def handle(cloud: Cloud, request: Request) -> codec.Reply:
         return codec.encode_error("InternalFailureException", 500, f"{type(exc).__name__}: {exc}")
 
 
+def implemented(cloud: Cloud, service: str, operation: str) -> bool:
+    """Whether the cloud has code for `operation` of botocore model `service`."""
+    if operations.handler(service, operation) is not None:
+        return True
+    return callable(getattr(operations.facade_of(cloud, service), xform_name(operation), None))
+
+
 def call(cloud: Cloud, service: str, operation: Operation, params: dict[str, Any]) -> Any:
     """Run `operation` with its members `params` (API names) on the service's code."""
     keywords = {xform_name(name): value for name, value in params.items()}
