@@ -13,6 +13,7 @@ from pathlib import Path
 import boto3.session
 import pytest
 from aws_http import NO_RETRIES, dummy_env
+from botocore.exceptions import EndpointConnectionError
 
 
 @pytest.fixture(autouse=True)
@@ -71,3 +72,21 @@ def test_api_url_is_kept_across_restarts(tmp_path) -> None:
         assert _iot(url).describe_thing(thingName="http-restart")["thingName"] == "http-restart"
     finally:
         _stop(process)
+
+
+def test_a_kept_alive_connection_ends_with_the_cloud(tmp_path) -> None:
+    from rig.cloud.runtime import CloudRuntime
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    runtime = CloudRuntime(home)
+    runtime.start()
+    try:
+        assert runtime.api_server is not None
+        iot = _iot(runtime.api_server.url)
+        iot.create_thing(thingName="http-kept-alive")  # opens the pooled connection
+    finally:
+        runtime.stop()
+        runtime.cloud.close()
+    with pytest.raises(EndpointConnectionError):
+        iot.describe_thing(thingName="http-kept-alive")

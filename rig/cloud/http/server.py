@@ -90,6 +90,8 @@ class _ApiHttpServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], cloud: Cloud) -> None:
         self.cloud = cloud
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
@@ -97,7 +99,22 @@ class _ApiHttpServer(ThreadingHTTPServer):
         # headers and body leave in two writes: without this, Nagle's algorithm holds the body
         # until the client's delayed ACK (40 ms a call)
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().finish_request(request, client_address)  # type: ignore[arg-type]
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().finish_request(request, client_address)  # type: ignore[arg-type]
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def end_connections(self) -> None:
+        """End the kept-alive connections too: no request reaches a stopped cloud."""
+        with self._open_lock:
+            for connection in self._open:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass  # already closed by the client
 
     def handle_error(self, request: object, client_address: object) -> None:  # noqa: ARG002
         log.debug("request from %s failed", client_address, exc_info=True)
@@ -143,6 +160,7 @@ class ApiServer:
             return
         self._server.shutdown()
         self._server.server_close()
+        self._server.end_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = self._thread = None
