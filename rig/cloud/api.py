@@ -26,6 +26,7 @@ from rig.cloud.core.store import Store
 from rig.cloud.jobs.api import JobsApi
 from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
+from rig.cloud.messages.api import MessagesApi
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
 from rig.cloud.registry import Registry
@@ -54,7 +55,7 @@ def button_policy_document(thing_name: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi):
+class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi, MessagesApi):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
     def __init__(self, home: Path) -> None:
