@@ -36,6 +36,7 @@ from rig.cloud.lifecycle.store import PresenceStore, index_connectivity
 from rig.cloud.logging_options.api import LoggingApi
 from rig.cloud.logging_options.log import IotLog
 from rig.cloud.logging_options.store import LoggingOptions
+from rig.cloud.messages.api import MessagesApi
 from rig.cloud.objects.client import ObjectReader
 from rig.cloud.oneclick.api import OneClick
 from rig.cloud.policies.api import PoliciesApi
@@ -80,6 +81,7 @@ class Cloud(
     IndexingApi,
     LoggingApi,
     ProvisioningApi,
+    MessagesApi,
 ):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 

@@ -48,6 +48,7 @@ from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
 from rig.cloud.files.server import FileServer, url_of
 from rig.cloud.host.service import CloudService
+from rig.cloud.http.server import ApiServer
 from rig.cloud.jobs import mqtt as jobs_mqtt
 from rig.cloud.jobs.timers import StepTimers
 from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
@@ -166,6 +167,7 @@ class CloudRuntime:
         self.file_server: FileServer | None = None  # OTA files, with the cloud's own CA
         self.object_server: ObjectServer | None = None  # the rig's S3 (moto's server mode)
         self.registration_runner: RegistrationRunner | None = None  # bulk provisioning tasks
+        self.api_server: ApiServer | None = None  # the AWS HTTP APIs (boto3, aws-cli)
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -247,6 +249,7 @@ class CloudRuntime:
         self.job_timers.start()
         self._start_file_server()
         self._start_registration_tasks()
+        self._start_api_server()
         endpoint.write(self.home, self.endpoint_document())
         return self.endpoint
 
@@ -272,6 +275,15 @@ class CloudRuntime:
             self.cloud.registration_tasks, self.cloud.provisioner, objects
         )
         self.registration_runner.start()
+
+    def _start_api_server(self) -> None:
+        self.api_server = ApiServer(self.cloud)
+        try:
+            self.api_server.start()
+        except Exception:
+            self.api_server = None
+            self.stop()
+            raise
 
     def restart_service(self, while_down: Callable[[], None] | None = None) -> None:
         """Stop the cloud's MQTT host and its services and start them again while the broker
@@ -345,6 +357,7 @@ class CloudRuntime:
             "mode": "attached" if self._attach else "started",
             "files_url": url_of(self.file_server.port, "") if self.file_server else None,
             OBJECTS_ENDPOINT_KEY: self.object_server.url if self.object_server else None,
+            "api_url": self.api_server.url if self.api_server else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
@@ -435,6 +448,9 @@ class CloudRuntime:
         if self.object_server is not None:
             self.object_server.stop()
             self.object_server = None
+        if self.api_server is not None:
+            self.api_server.stop()
+            self.api_server = None
         if self.file_server is not None:
             self.file_server.stop()
             self.file_server = None
