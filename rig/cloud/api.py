@@ -23,6 +23,7 @@ from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
 from rig.cloud.core.store import Store
+from rig.cloud.functions.api import Functions
 from rig.cloud.jobs.api import JobsApi
 from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
@@ -30,6 +31,8 @@ from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
 from rig.cloud.registry import Registry
 from rig.cloud.registry.api import RegistryApi
+from rig.cloud.rules.api import RulesApi
+from rig.cloud.rules.store import TopicRules
 from rig.cloud.shadow.api import ShadowApi
 from rig.cloud.shadow.store import ShadowStore
 
@@ -54,7 +57,7 @@ def button_policy_document(thing_name: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi):
+class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi, RulesApi):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
     def __init__(self, home: Path) -> None:
@@ -73,6 +76,10 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.registry.membership_observers.append(self.job_store.membership_changed)
         self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
         self.auth_applier = None
+        # rules engine and local Lambda (#14): rules/, functions/; `functions` is the
+        # FunctionInvoker other services call (rig/cloud/functions/__init__.py)
+        self.topic_rules = TopicRules(self.store)
+        self.functions = Functions(self.store, self.directory / "functions")
 
     # ---- account-wide ----------------------------------------------------------------------
 
@@ -141,4 +148,5 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         }
 
     def close(self) -> None:
+        self.functions.close()  # its warm worker processes
         self.store.close()

@@ -44,11 +44,13 @@ from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
 from rig.cloud.files.server import FileServer, url_of
+from rig.cloud.functions.dispatcher import Dispatcher
 from rig.cloud.host.service import CloudService
 from rig.cloud.jobs import mqtt as jobs_mqtt
 from rig.cloud.jobs.timers import StepTimers
 from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
 from rig.cloud.lifecycle.store import PresenceStore
+from rig.cloud.rules.mqtt import RulesService
 from rig.cloud.shadow.mqtt import ShadowResponder
 from rig.cloud.shadow.wills import ExpectedWills
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
@@ -145,6 +147,8 @@ class CloudRuntime:
         self._presence_reports: queue.Queue[Report | None] = queue.Queue()  # this one too
         self.job_timers = StepTimers(self.cloud.job_store)  # database only: beside the service
         self.file_server: FileServer | None = None  # OTA files, with the cloud's own CA
+        self.rules: RulesService | None = None  # topic rules on the MQTT host (#14)
+        self.dispatcher = Dispatcher(self.cloud.functions)  # Lambda "Event" invocations (#14)
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -202,6 +206,8 @@ class CloudRuntime:
         except Exception:
             self.broker.stop()
             raise
+        self._start_rules()
+        self.dispatcher.start()
         self.cloud.auth_applier = self.sync_auth
         if self.plugin_server is not None:  # the plugin's lifecycle reports
             self.plugin_server.on_presence = self._on_presence
@@ -229,11 +235,21 @@ class CloudRuntime:
         assert self.service is not None and self._service_identity is not None, "not running"
         if self.presence is not None:  # first: its events leave on the link still running
             self.presence.stop()
+        self._stop_rules()
         self.service.stop()
         if while_down is not None:
             while_down()
         self.service = self._compose_services(self._service_identity)
         self.service.start()
+        self._start_rules()
+
+    def _start_rules(self) -> None:
+        if self.rules is not None:
+            self.rules.start()
+
+    def _stop_rules(self) -> None:
+        if self.rules is not None:
+            self.rules.stop()
 
     def _start_on_the_home_port(self, broker: MosquittoBroker) -> BrokerEndpoint:
         """The broker on the port this home's broker had (boards configured with it reconnect by
@@ -265,6 +281,8 @@ class CloudRuntime:
         clicks_mqtt.register(service, self.cloud.click_log)
         jobs_mqtt.register(service, self.cloud.job_store)
         ping.register(service)
+        self.rules = RulesService(service, self.cloud.topic_rules, self.cloud.functions)
+        self.rules.register()
         return service
 
     def endpoint_document(self) -> dict[str, Any]:
@@ -362,6 +380,8 @@ class CloudRuntime:
             self.file_server = None
         if self.presence is not None:
             self.presence.stop()
+        self._stop_rules()
+        self.dispatcher.stop()
         if self.service is not None:
             self.service.stop()
             self.service = None

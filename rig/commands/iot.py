@@ -15,6 +15,7 @@ from typing import Any
 
 from rig.commands.awscli import Operation, Param, add_operations
 from rig.commands.iot_jobs import JOBS_OPERATIONS
+from rig.commands.iot_rules import RULES_OPERATIONS
 from rig.commands.outfiles import write_outfile
 from rig.commands.shapes import BOOLEAN, STRING, list_of, map_of, structure
 
@@ -316,6 +317,7 @@ OPERATIONS = [
         lambda c, kw: c.list_thing_principals(**kw),
     ),
     *JOBS_OPERATIONS,
+    *RULES_OPERATIONS,
 ]
 
 
