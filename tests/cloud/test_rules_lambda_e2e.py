@@ -13,9 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from raw_mqtt import raw_connect
+
 from rig.cloud.core import arn
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
+from rig.mqtt.endpoint import ClientIdentity
 from rig.pytest_plugin.cli_runner import buttonrig as run
 
 TUTORIAL_FUNCTION = """
@@ -313,3 +316,54 @@ def test_a_disabled_rule_does_not_fire(
         assert watcher.expect(f"toggled/{serial}")["clickType"] == "DOUBLE"  # not the first
     finally:
         watcher.close()
+
+
+def test_the_guides_lwt_republish_rule_reaches_the_shadow(
+    cloud: CloudRuntime, device: Callable[..., DeviceClient], tmp_path: Path
+) -> None:
+    """§ Detecting a Thing Is Connected: an LWT on a plain topic, republished by a rule to the
+    reserved shadow topic (`$$aws/…`, the guide's escaped dollar)."""
+    thing = "lwt-rule-bulb"
+    _create_rule(
+        cloud.home,
+        tmp_path,
+        "LwtRule",
+        {
+            "sql": "SELECT * FROM 'my/things/+/update'",
+            "description": "Turn my/things/ into $aws/things/",
+            "actions": [
+                {
+                    "republish": {
+                        "topic": "$$aws/things/${topic(3)}/shadow/update",
+                        "roleArn": "arn:aws:iam::123456789012:role/aws_iot_republish",
+                    }
+                }
+            ],
+        },
+    )
+    bulb = device(thing)
+    certificate_arn = cloud.cloud.list_thing_principals(thing)["principals"][0]
+    statement = {
+        "Effect": "Allow",
+        "Action": "iot:Publish",
+        "Resource": arn.topic_arn(f"my/things/{thing}/update"),
+    }
+    cloud.cloud.create_policy(
+        "LwtRulePlainTopic", json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+    )
+    cloud.cloud.attach_policy("LwtRulePlainTopic", certificate_arn)
+    bulb.close()
+    time.sleep(0.5)
+    identity = ClientIdentity(tmp_path / f"{thing}.crt.pem", tmp_path / f"{thing}.key.pem")
+    assert cloud.endpoint is not None
+    will = json.dumps({"state": {"reported": {"connected": "false"}}}).encode()
+    raw_connect(cloud.endpoint, identity, (f"my/things/{thing}/update", will)).close()
+
+    def reported() -> dict[str, Any] | None:
+        try:
+            state = json.loads(cloud.cloud.get_thing_shadow(thing))["state"]["reported"]
+        except Exception:
+            return None
+        return state if state.get("connected") == "false" else None
+
+    assert _wait(reported, "the LWT in the shadow") == {"connected": "false"}

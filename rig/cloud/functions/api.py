@@ -234,7 +234,8 @@ class Functions:
             return False
         seq, event, attempts = found
         configuration = self.store.configuration(name)
-        if configuration is None:
+        if configuration is None:  # deleted (maybe by another process) since it was invoked
+            self.pool.retire(name)
             self.store.failed_attempt(seq, f"Function not found: {function_arn(name)}", None)
             return True
         outcome = self.run(configuration, event)

@@ -195,7 +195,8 @@ def _regexp_substr(text: str, pattern: str) -> str:
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "topic": _topic,
-    "clientid": lambda m: m.client_id if m.client_id is not None else "n/a",
+    # Undefined while the broker does not tell the cloud who published
+    "clientid": lambda m: m.client_id if m.client_id is not None else UNDEFINED,
     "timestamp": lambda m: m.timestamp_ms,
     "newuuid": lambda _m: str(uuid.uuid4()),
     "accountid": lambda _m: arn.ACCOUNT,
