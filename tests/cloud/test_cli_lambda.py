@@ -263,3 +263,14 @@ def test_logs_tail_follow_prints_new_lines(home: Path, tmp_path: Path) -> None:
     unknown = buttonrig_subprocess(home, "logs", "tail", "/aws/lambda/NoSuch", ok=False)
     assert unknown.returncode == 255
     assert "The specified log group does not exist." in unknown.stderr
+
+
+def test_log_type_tail_gives_this_invocations_log(home: Path, tmp_path: Path) -> None:
+    _create(home, "Tailed", zip_file(tmp_path, "app", {"app.py": SOURCE}))
+    out = tmp_path / "out.json"
+    _invoke(home, "Tailed", '{"first": 1}', out)
+    shown = _invoke(home, "Tailed", '{"second": 2}', out, "--log-type", "Tail")
+    assert list(shown) == ["StatusCode", "LogResult", "ExecutedVersion"]
+    log = base64.b64decode(str(shown["LogResult"])).decode()
+    assert log.startswith("START RequestId: ") and "event {'second': 2}" in log
+    assert "first" not in log and "REPORT RequestId: " in log

@@ -15,6 +15,7 @@ from typing import Any
 
 from raw_mqtt import raw_connect
 
+from rig.cloud.api import Cloud
 from rig.cloud.core import arn
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.device_client import DeviceClient
@@ -367,3 +368,26 @@ def test_the_guides_lwt_republish_rule_reaches_the_shadow(
         return state if state.get("connected") == "false" else None
 
     assert _wait(reported, "the LWT in the shadow") == {"connected": "false"}
+
+
+def test_an_event_kept_while_no_cloud_runs_is_run_when_it_starts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    offline = Cloud(home)
+    try:
+        arn_of = offline.functions.create_function(
+            "Durable", "python3.12", "lambda_function.lambda_handler", zip_of(TUTORIAL_FUNCTION)
+        )["FunctionArn"]
+        offline.functions.invoke_event(arn_of, _click("G030JF0DURABLE01"))
+        assert [e["state"] for e in offline.functions.events("Durable")] == ["pending"]
+    finally:
+        offline.close()
+    runtime = CloudRuntime(home)
+    runtime.start()
+    try:
+        _wait(lambda: runtime.cloud.functions.events("Durable") == [], "the kept event to run")
+        line = "Received SINGLE message from button ID: G030JF0DURABLE01"
+        assert line in _log(home, "Durable")
+    finally:
+        runtime.stop()
+        runtime.cloud.close()

@@ -207,9 +207,11 @@ class Functions:
             response["Payload"] = _json_bytes(body)
         else:
             response["Payload"] = _json_bytes(outcome.result)
-        if log_type == "Tail":
+        if log_type == "Tail":  # the last 4 KB of this invocation's log, as Lambda
             lines = [row["message"] for row in self.store.log_events(_group(configuration), 0)]
-            tail = "\n".join(lines).encode()[-4096:]
+            start = f"START RequestId: {outcome.request_id} "
+            first = next((i for i, line in enumerate(lines) if line.startswith(start)), 0)
+            tail = "\n".join(lines[first:]).encode()[-4096:]
             response["LogResult"] = base64.b64encode(tail).decode()
         return response
 
@@ -222,7 +224,13 @@ class Functions:
 
     def run(self, configuration: dict[str, Any], event: Any) -> Outcome:
         """One invocation in the function's warm worker; counted."""
-        outcome = self.pool.invoke(self._spec(configuration), event)
+        try:
+            outcome = self.pool.invoke(self._spec(configuration), event)
+        except OSError as exc:  # its process could not start (its code gone from the home)
+            message = f"the function's process could not start: {exc}"
+            outcome = Outcome(
+                str(uuid.uuid4()), error={"errorMessage": message, "errorType": "Runtime.Unknown"}
+            )
         self.store.count(configuration["FunctionName"], outcome.failed, outcome.timed_out)
         return outcome
 
