@@ -66,6 +66,26 @@ OPERATIONS = [
         lambda c, kw: c.functions.delete_function(**kw),
     ),
     Operation(
+        "add-permission",
+        "AddPermission",
+        (
+            FUNCTION,
+            Param("--statement-id", required=True),
+            Param("--action", required=True),
+            Param("--principal", required=True),
+            Param("--source-arn"),
+            Param("--source-account"),
+        ),
+        lambda c, kw: c.functions.add_permission(**kw),
+    ),
+    Operation("get-policy", "GetPolicy", (FUNCTION,), lambda c, kw: c.functions.get_policy(**kw)),
+    Operation(
+        "remove-permission",
+        "RemovePermission",
+        (FUNCTION, Param("--statement-id", required=True)),
+        lambda c, kw: c.functions.remove_permission(**kw),
+    ),
+    Operation(
         "invoke",
         "Invoke",
         (

@@ -274,3 +274,28 @@ def test_log_type_tail_gives_this_invocations_log(home: Path, tmp_path: Path) ->
     log = base64.b64decode(str(shown["LogResult"])).decode()
     assert log.startswith("START RequestId: ") and "event {'second': 2}" in log
     assert "first" not in log and "REPORT RequestId: " in log
+
+
+def test_the_workshops_add_permission_and_get_policy(home: Path, tmp_path: Path) -> None:
+    _create(home, "jitr", zip_file(tmp_path, "app", {"app.py": SOURCE}))
+    no_policy = run(home, "lambda", "get-policy", "--function-name", "jitr", ok=False)
+    assert "(ResourceNotFoundException)" in no_policy.stderr
+    rule_arn = "arn:aws:iot:us-east-1:123456789012:rule/JITRRule"
+    permission = [
+        "lambda", "add-permission", "--function-name", "jitr", "--principal",
+        "iot.amazonaws.com", "--source-arn", rule_arn, "--source-account", "123456789012",
+        "--statement-id", "Id-123", "--action", "lambda:InvokeFunction",
+    ]  # fmt: skip
+    statement = json.loads(run_json(home, *permission)["Statement"])
+    assert statement["Sid"] == "Id-123" and statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Principal"] == {"Service": "iot.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"] == {"AWS:SourceArn": rule_arn}
+    policy = json.loads(
+        run_json(home, "lambda", "get-policy", "--function-name", "jitr")["Policy"]
+    )
+    assert policy["Statement"] == [statement]
+    again = run(home, *permission, ok=False)
+    assert "(ResourceConflictException)" in again.stderr and "Id-123" in again.stderr
+    run(home, "lambda", "remove-permission", "--function-name", "jitr", "--statement-id", "Id-123")
+    gone = run(home, "lambda", "get-policy", "--function-name", "jitr", ok=False)
+    assert "(ResourceNotFoundException)" in gone.stderr

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import re
 import shutil
 import threading
@@ -177,6 +178,75 @@ class Functions:
             self.store.delete(db, name)
         self.pool.retire(name)
         shutil.rmtree(self.directory / name, ignore_errors=True)
+        return {}
+
+    # ---- resource-based policy (kept and shown; not enforced, L-8) -------------------------
+
+    def add_permission(
+        self,
+        function_name: str,
+        statement_id: str,
+        action: str,
+        principal: str,
+        source_arn: str | None = None,
+        source_account: str | None = None,
+        **_ignored: Any,
+    ) -> dict[str, Any]:
+        configuration = self._configuration(function_name)
+        name = configuration["FunctionName"]
+        if not re.fullmatch(r"[a-zA-Z0-9-_.]{1,100}", statement_id):
+            raise InvalidParameterValueException(
+                f"Value '{statement_id}' at 'statementId' failed to satisfy constraint: Member"
+                " must satisfy regular expression pattern: ([a-zA-Z0-9-_.]+)"
+            )
+        service = principal.endswith(".amazonaws.com")
+        statement: dict[str, Any] = {
+            "Sid": statement_id,
+            "Effect": "Allow",
+            "Principal": {"Service": principal} if service else {"AWS": principal},
+            "Action": action,
+            "Resource": configuration["FunctionArn"],
+        }
+        condition: dict[str, Any] = {}
+        if source_account is not None:
+            condition["StringEquals"] = {"AWS:SourceAccount": source_account}
+        if source_arn is not None:
+            condition["ArnLike"] = {"AWS:SourceArn": source_arn}
+        if condition:
+            statement["Condition"] = condition
+        with self.store.store.write() as db:
+            statements = self.store.statements(name)
+            if any(s["Sid"] == statement_id for s in statements):
+                raise ResourceConflictException(
+                    f"The statement id ({statement_id}) provided already exists. Please provide"
+                    " a new statement id, or remove the existing statement."
+                )
+            self.store.set_statements(db, name, [*statements, statement])
+        return {"Statement": json.dumps(statement, separators=(",", ":"))}
+
+    def get_policy(self, function_name: str, **_ignored: Any) -> dict[str, Any]:
+        configuration = self._configuration(function_name)
+        statements = self.store.statements(configuration["FunctionName"])
+        if not statements:
+            raise FunctionNotFound("The resource you requested does not exist.")
+        policy = {"Version": "2012-10-17", "Id": "default", "Statement": statements}
+        return {
+            "Policy": json.dumps(policy, separators=(",", ":")),
+            "RevisionId": configuration["RevisionId"],
+        }
+
+    def remove_permission(
+        self, function_name: str, statement_id: str, **_ignored: Any
+    ) -> dict[str, Any]:
+        name = self._configuration(function_name)["FunctionName"]
+        with self.store.store.write() as db:
+            statements = self.store.statements(name)
+            kept = [s for s in statements if s["Sid"] != statement_id]
+            if len(kept) == len(statements):
+                raise FunctionNotFound(
+                    f"Statement {statement_id} is not found in resource policy."
+                )
+            self.store.set_statements(db, name, kept)
         return {}
 
     # ---- invocation -----------------------------------------------------------------------
@@ -415,6 +485,4 @@ def _group(configuration: dict[str, Any]) -> str:
 
 
 def _json_bytes(value: Any) -> bytes:
-    import json
-
     return json.dumps(value, separators=(",", ":")).encode()

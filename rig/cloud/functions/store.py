@@ -35,6 +35,11 @@ FUNCTIONS_MIGRATIONS: tuple[str, ...] = (
         log_stream TEXT NOT NULL, timestamp_ms INTEGER NOT NULL, message TEXT NOT NULL);
     CREATE INDEX lambda_logs_by_group ON lambda_logs (log_group, seq);
     """,
+    # the function's resource-based policy (add-permission / get-policy), a JSON list of
+    # statements
+    """
+    ALTER TABLE lambda_functions ADD COLUMN policy TEXT NOT NULL DEFAULT '[]';
+    """,
 )
 
 
@@ -73,6 +78,21 @@ class FunctionStore:
 
     def delete(self, db: sqlite3.Connection, name: str) -> None:
         db.execute("DELETE FROM lambda_functions WHERE name = ?", (name,))
+
+    def statements(self, name: str) -> list[dict[str, Any]]:
+        row = (
+            self.store.read()
+            .execute("SELECT policy FROM lambda_functions WHERE name = ?", (name,))
+            .fetchone()
+        )
+        return [] if row is None else json.loads(row[0])
+
+    def set_statements(
+        self, db: sqlite3.Connection, name: str, statements: list[dict[str, Any]]
+    ) -> None:
+        db.execute(
+            "UPDATE lambda_functions SET policy = ? WHERE name = ?", (json.dumps(statements), name)
+        )
 
     def count(self, name: str, error: bool, timeout: bool) -> None:
         with self.store.write() as db:
