@@ -37,6 +37,9 @@ TUTORIAL_FUNCTION = """
         if event.get("clickType") == "DOUBLE":
             import time
             time.sleep(30)
+        if event.get("crash"):
+            import os
+            os._exit(1)
         return message
 """
 
@@ -192,18 +195,22 @@ def test_failing_functions_keep_their_events_and_the_cloud_goes_on(
     time.sleep(0.5)
     button.publish(f"iotbutton/{serial}", _click(serial, "LONG"))  # raises
     button.publish(f"iotbutton/{serial}", _click(serial, "DOUBLE"))  # sleeps past its timeout
+    button.publish(f"iotbutton/{serial}", {**_click(serial), "crash": True})  # its process dies
     button.publish(f"iotbutton/{serial}", _click(serial, "SINGLE"))  # fine
 
     def settled() -> list[dict[str, Any]] | None:
         events = cloud.cloud.functions.events("Flaky")
-        return events if len(events) == 2 and all(e["state"] == "failed" for e in events) else None
+        return events if len(events) == 3 and all(e["state"] == "failed" for e in events) else None
 
-    failed = _wait(settled, "both failing events to be kept as failed", timeout=40)
-    assert [e["event"]["clickType"] for e in failed] == ["LONG", "DOUBLE"]
-    assert failed[0]["attempts"] == 3 and "RuntimeError" in failed[0]["lastError"]
+    failed = _wait(settled, "the failing events to be kept as failed", timeout=40)
+    assert [e["event"]["clickType"] for e in failed] == ["LONG", "DOUBLE", "SINGLE"]
+    assert all(e["attempts"] == 3 for e in failed)
+    assert "RuntimeError" in failed[0]["lastError"]
     assert "Task timed out after 1.00 seconds" in failed[1]["lastError"]
+    assert "Runtime exited with error: exit status 1" in failed[2]["lastError"]
+    assert failed[2]["event"]["crash"] is True
     metrics = cloud.cloud.functions.metrics("Flaky")
-    assert metrics == {"Invocations": 7, "Errors": 6, "Timeouts": 3}
+    assert metrics == {"Invocations": 10, "Errors": 9, "Timeouts": 3}
     output = _log(home, "Flaky")
     assert "Received SINGLE message from button ID: G030JF0FAILING01" in output
     assert "[ERROR] RuntimeError: long clicks are not handled" in output
