@@ -206,6 +206,9 @@ def test_substitution_templates() -> None:
         "SELECT a FROM 'a/b' WHERE (a = 1",
         "SELECT 'unterminated FROM 'a/b'",
         "DELETE FROM 'a/b'",
+        "SELECT * FROM 'a/#/b'",
+        "SELECT * FROM 'a/b+'",
+        "SELECT * FROM ''",
     ],
 )
 def test_malformed_sql_is_refused(text: str) -> None:
@@ -246,3 +249,28 @@ def test_comparisons_agree_with_numbers_and_numeric_strings(a: int, b: int) -> N
     document = {"a": a, "b": str(b)}
     assert evaluate("SELECT VALUE a < b FROM 'a/b'", document) is (a < b)
     assert evaluate("SELECT VALUE a = b FROM 'a/b'", document) is False  # Int vs String
+
+
+ANY_JSON = st.recursive(
+    JSON_SCALARS | st.floats(allow_nan=False, allow_infinity=False),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["color", "temperature", "e", "n", "v", "a"]), inner)
+    ),
+    max_leaves=8,
+)
+STATEMENTS = [
+    "SELECT color AS rgb FROM 'a/b' WHERE temperature > 50",
+    "SELECT (temperature - 32) * 5 / 9 AS celsius, upper(color) AS my_color FROM 'a/b'",
+    "SELECT CASE color WHEN 'red' THEN 'stop' ELSE 'go' END AS x FROM 'a/b'",
+    "SELECT (SELECT v FROM e WHERE n = 'temperature') AS t FROM 'a/b'",
+    "SELECT *, concat(color, temperature) AS c, get(e, 0) AS g FROM 'a/b' WHERE NOT a",
+    "SELECT VALUE temperature % 7 + substring(color, 1) FROM 'a/b' WHERE a <> e OR a = 1",
+]
+
+
+@given(st.sampled_from(STATEMENTS), ANY_JSON)
+def test_the_evaluator_answers_any_document(text: str, document: Any) -> None:
+    fired = run(sql.parse(text), _message("a/b", document))
+    if fired is not None:
+        json.dumps(fired.result)  # the result is JSON (what the actions send)

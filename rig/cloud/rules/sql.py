@@ -211,8 +211,8 @@ class _Parser:
             source: Any = Path(tuple(text.split(".")))
         else:
             source = self.expect("string").value
-            if not source:
-                raise SqlError("FROM needs a topic filter")
+            if problem := _filter_problem(source):
+                raise SqlError(f"FROM {source!r}: {problem}")
         where = self.expression() if self.accept("keyword", "WHERE") else None
         return Query(items, source, where, value, frozenset(self.functions))
 
@@ -379,6 +379,21 @@ class _Parser:
             if self.accept("op", "}"):
                 return ObjectLiteral(tuple(items))
             self.expect("op", ",")
+
+
+def _filter_problem(topic_filter: str) -> str | None:
+    """Why `topic_filter` is no MQTT topic filter (MQTT 3.1.1 §4.7.1), or None."""
+    if not topic_filter:
+        return "a topic filter is needed"
+    levels = topic_filter.split("/")
+    for index, level in enumerate(levels):
+        if "#" in level and (level != "#" or index != len(levels) - 1):
+            return "'#' must be a whole level, the last one"
+        if "+" in level and level != "+":
+            return "'+' must be a whole level"
+    if "\x00" in topic_filter:
+        return "a topic filter has no NUL character"
+    return None
 
 
 def parse(sql: str) -> Query:
