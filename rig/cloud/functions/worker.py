@@ -141,8 +141,10 @@ class Worker:
         elapsed_ms = (time.monotonic() - started) * 1000
         if timed_out:
             self.stop()
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            message = f"{stamp}Z {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
+            now = time.time()
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+            stamp += f".{int(now * 1000) % 1000:03d}Z"
+            message = f"{stamp} {request_id} Task timed out after {spec.timeout_s:.2f} seconds"
             self._sink(self.stream, [message])
             outcome = Outcome(
                 request_id,
