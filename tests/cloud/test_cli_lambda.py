@@ -37,6 +37,7 @@ SOURCE = """
             "memory": context.memory_limit_in_mb,
             "request": context.aws_request_id,
             "remaining": context.get_remaining_time_in_millis(),
+            "home": os.environ.get("BUTTONRIG_HOME"),
         }
 """
 
@@ -105,6 +106,7 @@ def test_function_lifecycle_and_invoke_shapes(home: Path, tmp_path: Path) -> Non
     assert result["greeting"] == "hello" and result["name"] == "Greeter"
     assert result["arn"] == created["FunctionArn"] and result["memory"] == 128
     assert 0 < result["remaining"] <= 5000
+    assert result["home"] == str(home)  # the rig home: the cloud's Python API is reachable
 
     # aws-cli v2's default binary format: the payload in base64
     encoded = base64.b64encode(b'{"b": 2}').decode()

@@ -88,6 +88,7 @@ class Functions:
     def __init__(self, store: Store, directory: Path) -> None:
         self.store = FunctionStore(store)
         self.directory = directory  # <home>/cloud/functions
+        self.home = directory.parent.parent
         self.pool = WorkerPool(self._log)
         self.on_event: Callable[[], None] | None = None  # set by the dispatcher (wake-up)
         self._lock = threading.Lock()
@@ -463,7 +464,8 @@ class Functions:
             code_dir=self.directory / name / hex_digest,
             timeout_s=int(configuration["Timeout"]),
             memory_mb=int(configuration["MemorySize"]),
-            environment=tuple(sorted(variables.items())),
+            # the rig home, so a local function can use the cloud's Python API (L-7)
+            environment=tuple(sorted({"BUTTONRIG_HOME": str(self.home), **variables}.items())),
         )
 
 
