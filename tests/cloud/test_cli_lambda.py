@@ -30,6 +30,8 @@ SOURCE = """
             raise KeyError(event["boom"])
         if "exit" in event:
             os._exit(event["exit"])
+        if "set" in event:
+            return {1, 2}
         return {
             "greeting": os.environ.get("GREETING"),
             "name": context.function_name,
@@ -154,6 +156,10 @@ def test_function_errors_crashes_and_a_zip_without_the_handler(home: Path, tmp_p
     assert json.loads(out.read_text())["errorType"] == "Runtime.ExitError"
     assert "exit status 7" in json.loads(out.read_text())["errorMessage"]
     assert "FunctionError" not in _invoke(home, "Faulty", "{}", out)  # a new process
+    assert _invoke(home, "Faulty", '{"set": 1}', out)["FunctionError"] == "Unhandled"
+    error = json.loads(out.read_text())
+    assert error["errorType"] == "Runtime.MarshalError"
+    assert error["errorMessage"].startswith("Unable to marshal response:")
 
     _create(home, "NoHandler", zip_file(tmp_path, "other", {"other.py": "x = 1\n"}))
     shown = _invoke(home, "NoHandler", "{}", out)

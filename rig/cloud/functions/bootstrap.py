@@ -102,6 +102,8 @@ def _load(handler: str) -> Any:
 
 
 class _InitError(Exception):
+    """An error of the runtime rather than of the function's code (import, marshalling)."""
+
     def __init__(self, message: str, error_type: str) -> None:
         super().__init__(message)
         self.error_type = error_type
@@ -128,7 +130,12 @@ def main(code_dir: str, handler_name: str) -> None:
             if handler is None:
                 handler = _load(handler_name)
             result = handler(request["event"], LambdaContext(request))
-            json.dumps(result)  # a result that is no JSON is the function's error
+            try:
+                json.dumps(result)
+            except (TypeError, ValueError) as exc:  # as the Lambda Python runtime says it
+                raise _InitError(
+                    f"Unable to marshal response: {exc}", "Runtime.MarshalError"
+                ) from exc
             _answer({"result": result})
         except _InitError as exc:
             print(f"[ERROR] {exc.error_type}: {exc}", flush=True)
