@@ -243,6 +243,18 @@ def test_an_event_invocation_is_kept_until_a_cloud_runs_it(home: Path, tmp_path:
         cloud.close()
     missing = run(home, "lambda", "invoke", "--function-name", "Nope", str(out), ok=False)
     assert "(ResourceNotFoundException)" in missing.stderr
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps({"blob": "x" * 300_000}))  # over the 256 KB of an Event
+    too_big = run(
+        home, "lambda", "invoke", "--function-name", "Later", "--invocation-type", "Event",
+        "--payload", f"fileb://{big}", str(out), ok=False,
+    )  # fmt: skip
+    assert "(RequestEntityTooLargeException)" in too_big.stderr
+    cloud = Cloud(home)
+    try:
+        assert cloud.functions.events("Later") == []  # nothing kept
+    finally:
+        cloud.close()
 
 
 def test_logs_tail_follow_prints_new_lines(home: Path, tmp_path: Path) -> None:

@@ -178,6 +178,16 @@ def test_the_guides_function_examples(expression: str, expected: Any) -> None:
     assert evaluate(f"SELECT VALUE {expression} FROM 'a/b'", {}) == expected
 
 
+def test_select_value_of_something_undefined_gives_no_output() -> None:
+    assert evaluate("SELECT VALUE missing FROM 'a/b'", {"color": "red"}) is None
+    assert evaluate("SELECT VALUE a % 7 FROM 'a/b'", {"a": []}) is None
+
+
+def test_select_star_is_any_json_message_as_it_came() -> None:
+    assert evaluate("SELECT * FROM 'a/b'", [1, {"a": 2}]) == [1, {"a": 2}]
+    assert evaluate("SELECT * FROM 'a/b'", "text") == "text"
+
+
 def test_a_binary_payload_passes_select_star() -> None:
     assert evaluate("SELECT * FROM 'a/b'", b"\x00\xffraw") == b"\x00\xffraw"
     assert evaluate("SELECT * FROM 'a/b' WHERE timestamp() > 0", b"\x00") == b"\x00"

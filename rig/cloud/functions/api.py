@@ -40,6 +40,7 @@ _ARN = re.compile(
     r"(?::(?:\$LATEST|[a-zA-Z0-9_-]+))?$"
 )
 MAX_ZIP_BYTES = 50 * 1024 * 1024  # the direct-upload limit of a deployment package
+MAX_EVENT_BYTES = {"Event": 256 * 1024, "RequestResponse": 6 * 1024 * 1024}  # Lambda quotas
 RETRY_DELAYS_S = (1.0, 2.0)  # L-4: two retries of an asynchronous invocation
 
 
@@ -263,6 +264,7 @@ class Functions:
         """Lambda's Invoke: RequestResponse runs the function here and now (its own process);
         Event keeps the event for the running cloud (202); DryRun only checks (204)."""
         configuration = self._configuration(function_name)
+        _check_size(len(payload), invocation_type)
         event = self._event(payload)
         if invocation_type == "DryRun":
             return {"StatusCode": 204}
@@ -291,6 +293,7 @@ class Functions:
         ResourceNotFoundException (nothing kept) when no function has that ARN, as Lambda's
         Invoke answers an Event invocation of an unknown function."""
         configuration = self._configuration(function_arn)
+        _check_size(len(json.dumps(event)), "Event")
         self._enqueue(configuration["FunctionName"], event)
 
     def run(self, configuration: dict[str, Any], event: Any) -> Outcome:
@@ -475,6 +478,19 @@ class InvalidRequestContentException(CloudError):
 
 class RequestTooLargeException(CloudError):
     code, http_status = "RequestTooLargeException", 413
+
+
+class RequestEntityTooLargeException(CloudError):
+    code, http_status = "RequestEntityTooLargeException", 413
+
+
+def _check_size(size: int, invocation_type: str) -> None:
+    limit = MAX_EVENT_BYTES.get(invocation_type, MAX_EVENT_BYTES["RequestResponse"])
+    if size > limit:
+        raise RequestEntityTooLargeException(
+            f"{invocation_type} invocation payload is {size} bytes, more than the {limit} bytes"
+            " Lambda takes"
+        )
 
 
 def _hex(code_sha256: str) -> str:

@@ -38,10 +38,12 @@ def run(query: sql.Query, message: Message, document: Any = None) -> Fired | Non
     document = document_of(message.payload) if document is None else document
     if query.where is not None and _truth(_eval(query.where, document, message)) is not True:
         return None
-    if query.value:
-        return Fired(_plain(_eval(query.items[0].expression, document, message)))
-    if document is UNDEFINED and all(isinstance(i.expression, sql.Star) for i in query.items):
-        return Fired(message.payload)  # a binary payload passes through `SELECT *`
+    if query.value:  # an Undefined value is no output: nothing to send
+        value = _eval(query.items[0].expression, document, message)
+        return None if value is UNDEFINED else Fired(_plain(value))
+    if all(isinstance(i.expression, sql.Star) for i in query.items):
+        # `SELECT *` is the message as it came: any JSON value, or a binary payload's bytes
+        return Fired(message.payload if document is UNDEFINED else document)
     return Fired(_select(query.items, document, message))
 
 
