@@ -167,6 +167,8 @@ def test_clientid_and_timestamp() -> None:
         ("bitor(8, 5)", 13),
         ("sign(-7)", -1),
         ("power(2, 5)", 32.0),
+        ("trunc(2.888, 2)", 2.88),
+        ("trunc(2.888, 100000000000)", 2.888),  # digits clamped to 34
         ("isNull(null)", True),
         ("isUndefined(5)", False),
         ("regexp_replace('abcd', 'b(.*)d', '$1')", "ac"),
@@ -176,6 +178,11 @@ def test_clientid_and_timestamp() -> None:
 )
 def test_the_guides_function_examples(expression: str, expected: Any) -> None:
     assert evaluate(f"SELECT VALUE {expression} FROM 'a/b'", {}) == expected
+
+
+def test_arithmetic_that_has_no_answer_is_undefined() -> None:
+    assert evaluate("SELECT 0 % 0 AS m, 1 / 0 AS d, 1.5 % 0 AS f FROM 'a/b'", {}) == {}
+    assert evaluate("SELECT n - 1 AS n FROM 'a/b'", {"n": "9" * 5000}) == {}
 
 
 def test_select_value_of_something_undefined_gives_no_output() -> None:
@@ -284,3 +291,57 @@ def test_the_evaluator_answers_any_document(text: str, document: Any) -> None:
     fired = run(sql.parse(text), _message("a/b", document))
     if fired is not None:
         json.dumps(fired.result)  # the result is JSON (what the actions send)
+
+
+CALLED = (
+    "upper length abs concat get substring md5 isUndefined cast mod power sqrt round trunc"
+    " bitand sign floor regexp_matches regexp_replace startswith indexof encode"
+).split()
+
+
+def _expressions() -> st.SearchStrategy[str]:
+    """SQL expressions of the supported subset, as text."""
+    leaves = st.one_of(
+        st.integers(-100, 100).map(str),
+        st.sampled_from(["'red'", "'5'", '"x"', "true", "null", "1.5"]),
+        st.sampled_from(["color", "temperature", "e", "a", "e[0].v", "color.red"]),
+        st.sampled_from(["topic()", "topic(1)", "timestamp()", "clientid()"]),
+    )
+
+    def compound(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        binary = st.tuples(
+            inner,
+            st.sampled_from(["+", "-", "*", "/", "%", "=", "<>", "<", ">=", "AND", "OR"]),
+            inner,
+        )
+        calls = st.tuples(
+            st.sampled_from(CALLED),
+            st.lists(inner, min_size=1, max_size=2),
+        )
+        return st.one_of(
+            binary.map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+            inner.map(lambda e: f"(NOT {e})"),
+            calls.map(
+                lambda c: (
+                    f"cast({c[1][0]} AS String)"
+                    if c[0] == "cast"
+                    else f"{c[0]}({', '.join(c[1])})"
+                )
+            ),
+            st.tuples(inner, inner, inner).map(
+                lambda t: f"CASE {t[0]} WHEN {t[1]} THEN {t[2]} END"
+            ),
+            st.lists(inner, max_size=2).map(lambda items: f"[{', '.join(items)}]"),
+        )
+
+    return st.recursive(leaves, compound, max_leaves=6)
+
+
+@given(_expressions(), _expressions(), ANY_JSON, st.booleans())
+def test_any_statement_of_the_subset_parses_and_evaluates(
+    selected: str, condition: str, document: Any, value: bool
+) -> None:
+    text = f"SELECT {'VALUE ' if value else ''}{selected}{'' if value else ' AS k'} FROM 'a/+' WHERE {condition}"
+    fired = run(sql.parse(text), _message("a/b", document))
+    if fired is not None:
+        json.dumps(fired.result)

@@ -209,7 +209,7 @@ def _arithmetic(op: str, a: Any, b: Any) -> Any:
             return int(a / b) if both_int and a % b else (a // b if both_int else a / b)
         if op == "%":
             return math.fmod(a, b) if not both_int else int(math.fmod(a, b))
-    except ZeroDivisionError:
+    except (ZeroDivisionError, ValueError, OverflowError):  # x % 0 is fmod's ValueError
         return UNDEFINED
     return UNDEFINED
 

@@ -57,7 +57,10 @@ def to_number(value: Any) -> Any:
         return value
     if isinstance(value, str) and _DECIMAL.match(value.strip()):
         text = value.strip()
-        return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+        try:
+            return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            return UNDEFINED
     return UNDEFINED
 
 
@@ -148,6 +151,12 @@ def _substring(text: str, start: str, end: str | None = None) -> str:
     return text[begin:stop] if stop > begin else ""
 
 
+def _trunc(value: Any, digits: Any = 0) -> Any:
+    """trunc(v, d): d clamped to 0..34, as the guide says (and 10**d stays small)."""
+    scale = 10 ** min(34, max(0, int(digits)))
+    return math.trunc(value * scale) / scale if scale > 1 else math.trunc(value)
+
+
 def _round_half_away(value: Any) -> Any:
     return int(math.copysign(math.floor(abs(value) + 0.5), value))
 
@@ -231,7 +240,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sign": _numbers(lambda v: (v > 0) - (v < 0)),
     "power": _numbers(lambda a, b: float(a) ** float(b)),
     "sqrt": _numbers(lambda v: math.sqrt(v)),
-    "trunc": _numbers(lambda v, d=0: math.trunc(v * 10 ** int(d)) / 10 ** int(d)),
+    "trunc": _numbers(_trunc),
     "bitand": _numbers(lambda a, b: int(a) & int(b)),
     "bitor": _numbers(lambda a, b: int(a) | int(b)),
     "bitxor": _numbers(lambda a, b: int(a) ^ int(b)),
