@@ -16,7 +16,6 @@ import io
 import json
 import re
 import shutil
-import threading
 import time
 import uuid
 import zipfile
@@ -56,6 +55,18 @@ class FunctionNotFound(CloudError):
     code, http_status = "ResourceNotFoundException", 404
 
 
+class InvalidRequestContentException(CloudError):
+    code, http_status = "InvalidRequestContentException", 400
+
+
+class RequestTooLargeException(CloudError):
+    code, http_status = "RequestTooLargeException", 413
+
+
+class RequestEntityTooLargeException(CloudError):
+    code, http_status = "RequestEntityTooLargeException", 413
+
+
 def function_arn(name: str) -> str:
     return f"arn:aws:lambda:{iot_arn.REGION}:{iot_arn.ACCOUNT}:function:{name}"
 
@@ -92,7 +103,6 @@ class Functions:
         self.home = directory.parent.parent
         self.pool = WorkerPool(self._log)
         self.on_event: Callable[[], None] | None = None  # set by the dispatcher (wake-up)
-        self._lock = threading.Lock()
 
     # ---- control plane --------------------------------------------------------------------
 
@@ -470,18 +480,6 @@ class Functions:
             # the rig home, so a local function can use the cloud's Python API (L-7)
             environment=tuple(sorted({"BUTTONRIG_HOME": str(self.home), **variables}.items())),
         )
-
-
-class InvalidRequestContentException(CloudError):
-    code, http_status = "InvalidRequestContentException", 400
-
-
-class RequestTooLargeException(CloudError):
-    code, http_status = "RequestTooLargeException", 413
-
-
-class RequestEntityTooLargeException(CloudError):
-    code, http_status = "RequestEntityTooLargeException", 413
 
 
 def _check_size(size: int, invocation_type: str) -> None:
