@@ -22,6 +22,7 @@ from rig.mqtt.device_client import DeviceClient
 from rig.mqtt.endpoint import ClientIdentity
 from rig.pytest_plugin.cli_runner import buttonrig as run
 
+ROLE_ARN = "arn:aws:iam::123456789012:role/aws_iot_republish"
 TUTORIAL_FUNCTION = """
     import logging
     logger = logging.getLogger()
@@ -398,3 +399,29 @@ def test_an_event_kept_while_no_cloud_runs_is_run_when_it_starts(tmp_path: Path)
     finally:
         runtime.stop()
         runtime.cloud.close()
+
+
+def test_a_rule_on_the_shadows_accepted_topic_tv20(
+    cloud: CloudRuntime, device: Callable[..., DeviceClient], tmp_path: Path
+) -> None:
+    """TV-20 (§ Creating an Amazon SNS Rule): `topic(3)` of a shadow reply the cloud itself
+    publishes; republished here instead of SNS."""
+    _create_rule(
+        cloud.home,
+        tmp_path,
+        "ShadowAccepted",
+        {
+            "sql": "SELECT *, topic(3) as thing FROM '$aws/things/+/shadow/update/accepted'",
+            "actions": [{"republish": {"topic": "shadowacc/${topic(3)}", "roleArn": ROLE_ARN}}],
+        },
+    )
+    watcher = _watcher(cloud, tmp_path, "rules-watch-5", "shadowacc")
+    try:
+        thing = "MySNSThing"
+        bulb = device(thing)
+        time.sleep(0.5)
+        bulb.publish(f"$aws/things/{thing}/shadow/update", {"state": {"reported": {"on": 1}}})
+        seen = watcher.expect(f"shadowacc/{thing}")
+        assert seen["thing"] == thing and seen["state"] == {"reported": {"on": 1}}
+    finally:
+        watcher.close()
