@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rig import gestures
+from rig.backends.local import local_backend
 from rig.broker import BrokerError
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core.errors import CloudError
@@ -161,7 +162,7 @@ class Demo:
         self.out.say("   the phone joins the button's access point and submits the config form")
         assert runtime.endpoint is not None
         with Narrator(board, self.out.say):
-            done = CustomerSetup(runtime.cloud, runtime.endpoint).provision(board, WAIT_S)
+            done = CustomerSetup(local_backend(runtime)).provision(board, WAIT_S)
         self.out.say(
             f"  - cloud: thing {done.serial}, certificate {done.certificate_id[:12]}…,"
             f" policy {done.policy_name}"

@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rig.cloud.ca_registration.api import CaRegistrationApi
+from rig.cloud.ca_registration.store import CaRegistry
 from rig.cloud.certificates.api import CertificatesApi
 from rig.cloud.certificates.ca import CertificateAuthority
 from rig.cloud.certificates.store import Certificates, common_name_problem
@@ -27,6 +29,7 @@ from rig.cloud.functions.api import Functions
 from rig.cloud.jobs.api import JobsApi
 from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
+from rig.cloud.oneclick.api import OneClick
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
 from rig.cloud.registry import Registry
@@ -57,7 +60,16 @@ def button_policy_document(thing_name: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi, RulesApi):
+class Cloud(
+    RegistryApi,
+    CaRegistrationApi,
+    CertificatesApi,
+    PoliciesApi,
+    ShadowApi,
+    ClicksApi,
+    JobsApi,
+    RulesApi,
+):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
     def __init__(self, home: Path) -> None:
@@ -68,6 +80,7 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.ca = CertificateAuthority(self.directory / "ca")
         self.registry = Registry(self.store)
         self.certificates = Certificates(self.store, self.ca)
+        self.ca_registry = CaRegistry(self.store)  # your own CA (rig/cloud/ca_registration)
         self.policies = Policies(self.store)
         self.shadow_store = ShadowStore(self.store)
         self.click_log = ClickLog(self.store)
@@ -76,10 +89,15 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.registry.membership_observers.append(self.job_store.membership_changed)
         self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
         self.auth_applier = None
+        # AWS IoT 1-Click (aws iot1click-devices / iot1click-projects): recorded clicks become
+        # device events and callbacks, invoked through the local Lambda functions (below)
+        self.oneclick = OneClick(self.store, self.registry, self.certificates)
+        self.click_log.observers.append(self.oneclick.delivery.on_click)
         # rules engine and local Lambda (#14): rules/, functions/; `functions` is the
         # FunctionInvoker other services call (rig/cloud/functions/__init__.py)
         self.topic_rules = TopicRules(self.store)
         self.functions = Functions(self.store, self.directory / "functions")
+        self.oneclick.use_functions(self.functions)  # 1-Click callbacks run here
 
     # ---- account-wide ----------------------------------------------------------------------
 

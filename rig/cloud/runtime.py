@@ -37,8 +37,11 @@ from rig.broker import (
 )
 from rig.cloud import ping
 from rig.cloud.api import Cloud
-from rig.cloud.auth.decisions import ConnectionDecider
+from rig.cloud.auth.decisions import ConnectionDecider, ConnectionDecision
 from rig.cloud.auth.plugin_server import PluginServer
+from rig.cloud.ca_registration.admission import Admission
+from rig.cloud.ca_registration.jitp import Provision, TemplateProvisioner
+from rig.cloud.ca_registration.trust import TrustDirectory
 from rig.cloud.certificates.ca import CertificateAuthority, certificate_id_of, pem_to_der
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
@@ -130,7 +133,15 @@ class CloudRuntime:
             self.cloud.certificates,
             self.cloud.policies,
             self.identities.own_certificate_ids,
+            self._issuer_problem,
         )
+        # your own CA: JITP's template application (the seam for a fuller template engine),
+        # JITR/JITP at a first CONNECT, and the broker's capath of registered CAs
+        self.jitp_provision: Provision = TemplateProvisioner(
+            self.cloud.registry, self.cloud.policies, self.cloud.ca_registry
+        ).provision
+        self.admission = Admission(self.cloud.ca_registry, lambda r: self.jitp_provision(r))
+        self._trust: TrustDirectory | None = None
         self._attach = attach
         self.broker: MosquittoBroker | AttachedBroker | None = None
         self.service: CloudService | None = None
@@ -175,6 +186,7 @@ class CloudRuntime:
                 server_cert_pem=server_cert,
                 server_key_pem=server_key,
                 auth_socket=self.plugin_server.path,
+                trust_hook=self._trust_ready,
             )
             self.broker = MosquittoBroker(
                 files,
@@ -212,6 +224,7 @@ class CloudRuntime:
         if self.plugin_server is not None:  # the plugin's lifecycle reports
             self.plugin_server.on_presence = self._on_presence
             self.plugin_server.on_will = self._on_will
+            self.plugin_server.on_presented = self._on_presented
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
         self._watcher.start()
         self.job_timers.start()
@@ -320,6 +333,8 @@ class CloudRuntime:
             if self.broker is None:
                 return
             generation = self.cloud.store.counter("auth_generation")
+            if self._trust is not None:  # before the plugin asks again: CAs trusted first
+                self._trust.sync(self.cloud.ca_registry.registered_cas())
             if self.plugin_server is not None and not self.plugin_server.invalidate():
                 log.warning("the broker plugin did not confirm auth change %d", generation)
             self._applied(generation)
@@ -327,6 +342,23 @@ class CloudRuntime:
     def _applied(self, generation: int) -> None:
         self._report(generation)
         self.cloud.store.set_counter("auth_applied", generation)
+
+    def _trust_ready(self, capath: Path, group: int | None) -> None:
+        """A broker run's capath (before mosquitto starts, also at a restart): the registered
+        CAs go there, and again after each auth change (sync_auth)."""
+        self._trust = TrustDirectory(capath, group)
+        self._trust.sync(self.cloud.ca_registry.registered_cas())
+
+    def _on_presented(self, certificate_id: str, der: bytes) -> ConnectionDecision | None:
+        """A first CONNECT's certificate: JITR/JITP when unknown and from a registered CA."""
+        reason = self.admission.presented(certificate_id, der)
+        return None if reason is None else ConnectionDecision(False, reason)
+
+    def _issuer_problem(self, certificate_id: str) -> str | None:
+        ca_id, ca = self.cloud.ca_registry.ca_of_certificate(certificate_id)
+        if ca_id is not None and ca is None:
+            return f"the CA certificate {ca_id} it was registered under is deleted"
+        return None
 
     def _on_presence(
         self, connected: bool, certificate_id: str, client_id: str, reason: str

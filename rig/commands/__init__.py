@@ -2,4 +2,6 @@
 shared helpers named in HELPER_MODULES (listed, so a group that forgot `register` still fails
 loudly instead of silently vanishing from the CLI)."""
 
-HELPER_MODULES = frozenset({"awscli", "errors", "iot_jobs", "iot_rules", "outfiles", "shapes"})
+HELPER_MODULES = frozenset(
+    {"awscli", "errors", "iot_ca", "iot_jobs", "iot_rules", "outfiles", "shapes"}
+)

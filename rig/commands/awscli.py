@@ -56,6 +56,9 @@ class Param:
     # `Key={k=v,…}` one level deep, for options whose aws-cli examples use it
     # (lambda create-function --environment Variables={KEY=value})
     nested_shorthand: bool = False
+    # other spellings the guides' commands use (aws-cli v1 took unambiguous prefixes, e.g. the
+    # guide's `--verification-cert` for --verification-certificate)
+    aliases: tuple[str, ...] = ()
 
     @property
     def member(self) -> str:
@@ -337,7 +340,7 @@ def add_operations(
             elif param.kind == "list":
                 sub.add_argument(param.flag, dest=param.dest, nargs="+", help=param.help)
             else:
-                sub.add_argument(param.flag, dest=param.dest, help=param.help)
+                sub.add_argument(param.flag, *param.aliases, dest=param.dest, help=param.help)
         for name in operation.positional:
             sub.add_argument(name, nargs="?")
         sub.add_argument("--cli-input-json", help="file://request.json or inline JSON")

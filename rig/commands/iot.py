@@ -14,6 +14,7 @@ import sys
 from typing import Any
 
 from rig.commands.awscli import Operation, Param, add_operations
+from rig.commands.iot_ca import CA_OPERATIONS
 from rig.commands.iot_jobs import JOBS_OPERATIONS
 from rig.commands.iot_rules import RULES_OPERATIONS
 from rig.commands.outfiles import write_outfile
@@ -318,6 +319,7 @@ OPERATIONS = [
     ),
     *JOBS_OPERATIONS,
     *RULES_OPERATIONS,
+    *CA_OPERATIONS,
 ]
 
 
