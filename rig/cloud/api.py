@@ -26,9 +26,17 @@ from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
 from rig.cloud.core.store import Store
 from rig.cloud.functions.api import Functions
+from rig.cloud.indexing.api import IndexingApi
+from rig.cloud.indexing.documents import ThingDocuments
+from rig.cloud.indexing.dynamic import DynamicGroups
+from rig.cloud.indexing.store import IndexingConfiguration
 from rig.cloud.jobs.api import JobsApi
 from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
+from rig.cloud.lifecycle.store import PresenceStore, index_connectivity
+from rig.cloud.logging_options.api import LoggingApi
+from rig.cloud.logging_options.log import IotLog
+from rig.cloud.logging_options.store import LoggingOptions
 from rig.cloud.oneclick.api import OneClick
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
@@ -37,7 +45,7 @@ from rig.cloud.registry.api import RegistryApi
 from rig.cloud.rules.api import RulesApi
 from rig.cloud.rules.store import TopicRules
 from rig.cloud.shadow.api import ShadowApi
-from rig.cloud.shadow.store import ShadowStore
+from rig.cloud.shadow.store import ShadowStore, index_shadows
 
 
 def button_policy_document(thing_name: str) -> str:
@@ -68,6 +76,8 @@ class Cloud(
     ShadowApi,
     ClicksApi,
     JobsApi,
+    IndexingApi,
+    LoggingApi,
     RulesApi,
 ):
     """The reference cloud's state and operations, rooted in a rig home directory."""
@@ -88,6 +98,9 @@ class Cloud(
         self.jobs_data = JobsDataPlane(self.job_store)  # aws iot-jobs-data
         self.registry.membership_observers.append(self.job_store.membership_changed)
         self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
+        self._compose_indexing()
+        self.logging_options = LoggingOptions(self.store)  # v2 logging (aws iot *-v2-logging-*)
+        self.iot_log = IotLog(self.store, self.directory)  # the device log honouring it
         self.auth_applier = None
         # AWS IoT 1-Click (aws iot1click-devices / iot1click-projects): recorded clicks become
         # device events and callbacks, invoked through the local Lambda functions (below)
@@ -98,6 +111,18 @@ class Cloud(
         self.topic_rules = TopicRules(self.store)
         self.functions = Functions(self.store, self.directory / "functions")
         self.oneclick.use_functions(self.functions)  # 1-Click callbacks run here
+
+    def _compose_indexing(self) -> None:
+        """Fleet indexing reads the registry, shadows and presence; dynamic groups follow
+        their changes inside the changing transaction (rig/cloud/indexing/dynamic.py)."""
+        self.presence_store = PresenceStore(self.store)  # the runtime's lifecycle service's
+        self.indexing_configuration = IndexingConfiguration(self.store)
+        self.thing_documents = ThingDocuments(index_shadows, index_connectivity)
+        self.dynamic_groups = DynamicGroups(self.registry, self.thing_documents)
+        self.registry.thing_change_observers.append(self.dynamic_groups.thing_changed)
+        self.registry.membership_observers.append(self.dynamic_groups.membership_changed)
+        self.shadow_store.change_observers.append(self.dynamic_groups.shadow_changed)
+        self.presence_store.change_observers.append(self.dynamic_groups.thing_changed)
 
     # ---- account-wide ----------------------------------------------------------------------
 

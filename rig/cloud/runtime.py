@@ -52,7 +52,6 @@ from rig.cloud.host.service import CloudService
 from rig.cloud.jobs import mqtt as jobs_mqtt
 from rig.cloud.jobs.timers import StepTimers
 from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
-from rig.cloud.lifecycle.store import PresenceStore
 from rig.cloud.rules.mqtt import RulesService
 from rig.cloud.shadow.mqtt import ShadowResponder
 from rig.cloud.shadow.wills import ExpectedWills
@@ -289,7 +288,8 @@ class CloudRuntime:
             service, self.cloud.shadow_store, self._expected_wills
         )
         self.shadow_responder.register()
-        self.presence = Presence(service, PresenceStore(self.cloud.store), self._presence_reports)
+        self.presence = Presence(service, self.cloud.presence_store, self._presence_reports)
+        self.presence.listeners.append(self.cloud.iot_log.lifecycle_event)  # v2 logging
         self.presence.register()
         clicks_mqtt.register(service, self.cloud.click_log)
         jobs_mqtt.register(service, self.cloud.job_store)

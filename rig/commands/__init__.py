@@ -3,5 +3,5 @@ shared helpers named in HELPER_MODULES (listed, so a group that forgot `register
 loudly instead of silently vanishing from the CLI)."""
 
 HELPER_MODULES = frozenset(
-    {"awscli", "errors", "iot_ca", "iot_jobs", "iot_rules", "outfiles", "shapes"}
+    {"awscli", "errors", "iot_ca", "iot_indexing", "iot_jobs", "iot_rules", "outfiles", "shapes"}
 )

@@ -15,6 +15,7 @@ from typing import Any
 
 from rig.commands.awscli import Operation, Param, add_operations
 from rig.commands.iot_ca import CA_OPERATIONS
+from rig.commands.iot_indexing import INDEXING_OPERATIONS, LOGGING_OPERATIONS
 from rig.commands.iot_jobs import JOBS_OPERATIONS
 from rig.commands.iot_rules import RULES_OPERATIONS
 from rig.commands.outfiles import write_outfile
@@ -320,6 +321,8 @@ OPERATIONS = [
     *JOBS_OPERATIONS,
     *RULES_OPERATIONS,
     *CA_OPERATIONS,
+    *INDEXING_OPERATIONS,
+    *LOGGING_OPERATIONS,
 ]
 
 
