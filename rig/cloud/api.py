@@ -25,6 +25,7 @@ from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
 from rig.cloud.core.store import Store
+from rig.cloud.functions.api import Functions
 from rig.cloud.indexing.api import IndexingApi
 from rig.cloud.indexing.documents import ThingDocuments
 from rig.cloud.indexing.dynamic import DynamicGroups
@@ -46,6 +47,8 @@ from rig.cloud.provisioning.provisioner import Provisioner
 from rig.cloud.provisioning.store import TaskStore
 from rig.cloud.registry import Registry
 from rig.cloud.registry.api import RegistryApi
+from rig.cloud.rules.api import RulesApi
+from rig.cloud.rules.store import TopicRules
 from rig.cloud.shadow.api import ShadowApi
 from rig.cloud.shadow.store import ShadowStore, index_shadows
 
@@ -82,6 +85,7 @@ class Cloud(
     LoggingApi,
     ProvisioningApi,
     MessagesApi,
+    RulesApi,
 ):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
@@ -111,9 +115,14 @@ class Cloud(
         self.objects = ObjectReader(home)
         self.auth_applier = None
         # AWS IoT 1-Click (aws iot1click-devices / iot1click-projects): recorded clicks become
-        # device events and callbacks; callbacks go nowhere until functions are handed in
+        # device events and callbacks, invoked through the local Lambda functions (below)
         self.oneclick = OneClick(self.store, self.registry, self.certificates)
         self.click_log.observers.append(self.oneclick.delivery.on_click)
+        # rules engine and local Lambda (#14): rules/, functions/; `functions` is the
+        # FunctionInvoker other services call (rig/cloud/functions/__init__.py)
+        self.topic_rules = TopicRules(self.store)
+        self.functions = Functions(self.store, self.directory / "functions")
+        self.oneclick.use_functions(self.functions)  # 1-Click callbacks run here
 
     def _compose_indexing(self) -> None:
         """Fleet indexing reads the registry, shadows and presence; dynamic groups follow
@@ -194,4 +203,5 @@ class Cloud(
         }
 
     def close(self) -> None:
+        self.functions.close()  # its warm worker processes
         self.store.close()

@@ -47,6 +47,7 @@ from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
 from rig.cloud.files.server import FileServer, url_of
+from rig.cloud.functions.dispatcher import Dispatcher
 from rig.cloud.host.service import CloudService
 from rig.cloud.http.server import ApiServer
 from rig.cloud.jobs import mqtt as jobs_mqtt
@@ -56,6 +57,7 @@ from rig.cloud.objects.client import ENDPOINT_KEY as OBJECTS_ENDPOINT_KEY
 from rig.cloud.objects.client import ObjectReader
 from rig.cloud.objects.server import ObjectServer
 from rig.cloud.provisioning.tasks import RegistrationRunner
+from rig.cloud.rules.mqtt import RulesService
 from rig.cloud.shadow.mqtt import ShadowResponder
 from rig.cloud.shadow.wills import ExpectedWills
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
@@ -168,6 +170,8 @@ class CloudRuntime:
         self.object_server: ObjectServer | None = None  # the rig's S3 (moto's server mode)
         self.registration_runner: RegistrationRunner | None = None  # bulk provisioning tasks
         self.api_server: ApiServer | None = None  # the AWS HTTP APIs (boto3, aws-cli)
+        self.rules: RulesService | None = None  # topic rules on the MQTT host (#14)
+        self.dispatcher = Dispatcher(self.cloud.functions)  # Lambda "Event" invocations (#14)
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -239,6 +243,8 @@ class CloudRuntime:
         except Exception:
             self.broker.stop()
             raise
+        self._start_rules()
+        self.dispatcher.start()
         self.cloud.auth_applier = self.sync_auth
         if self.plugin_server is not None:  # the plugin's lifecycle reports
             self.plugin_server.on_presence = self._on_presence
@@ -292,11 +298,21 @@ class CloudRuntime:
         assert self.service is not None and self._service_identity is not None, "not running"
         if self.presence is not None:  # first: its events leave on the link still running
             self.presence.stop()
+        self._stop_rules()
         self.service.stop()
         if while_down is not None:
             while_down()
         self.service = self._compose_services(self._service_identity)
         self.service.start()
+        self._start_rules()
+
+    def _start_rules(self) -> None:
+        if self.rules is not None:
+            self.rules.start()
+
+    def _stop_rules(self) -> None:
+        if self.rules is not None:
+            self.rules.stop()
 
     def _start_on_the_home_port(self, broker: MosquittoBroker) -> BrokerEndpoint:
         """The broker on the port this home's broker had (boards configured with it reconnect by
@@ -329,6 +345,8 @@ class CloudRuntime:
         clicks_mqtt.register(service, self.cloud.click_log)
         jobs_mqtt.register(service, self.cloud.job_store)
         ping.register(service)
+        self.rules = RulesService(service, self.cloud.topic_rules, self.cloud.functions)
+        self.rules.register()
         return service
 
     def endpoint_document(self) -> dict[str, Any]:
@@ -456,6 +474,8 @@ class CloudRuntime:
             self.file_server = None
         if self.presence is not None:
             self.presence.stop()
+        self._stop_rules()
+        self.dispatcher.stop()
         if self.service is not None:
             self.service.stop()
             self.service = None

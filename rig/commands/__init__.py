@@ -10,6 +10,7 @@ HELPER_MODULES = frozenset(
         "iot_indexing",
         "iot_jobs",
         "iot_provisioning",
+        "iot_rules",
         "outfiles",
         "shapes",
     }
