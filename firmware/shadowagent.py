@@ -17,6 +17,7 @@ import identity
 from fault import Fault
 
 _GET_WAIT_MS = 5000  # no answer to the get this long: report without it
+_GET_RETRY_MS = 10000  # and ask again this much later (the cloud may be reconnecting)
 _PUBACK_WAIT_MS = 10000  # a report not acknowledged this long is sent again with the next one
 _TOPICS = ("get/accepted", "get/rejected", "update/delta", "update/rejected")
 _TOKEN = "sa"  # clientToken prefix of this agent's updates
@@ -44,6 +45,7 @@ class Agent:
         self.force = set()  # keys a delta asked for: reported even if unchanged
         self.inbox = []  # (topic suffix, document) waiting for run()
         self.fresh = True  # a session is up: get, then report everything
+        self.need_get = False  # the session's get is not answered yet
         self.got = asyncio.Event()
         self.wake = asyncio.Event()
         self.wake.set()
@@ -69,6 +71,7 @@ class Agent:
             return
         name = topic.decode()[len(self.base) :]
         if name.startswith("get/"):
+            self.need_get = False
             self.got.set()
         if isinstance(doc, dict):
             self.inbox.append((name, doc))
@@ -82,7 +85,13 @@ class Agent:
             except Fault:
                 pass  # routed all the same: subscribed when the next session starts
         while True:
-            await self.wake.wait()
+            if self.need_get:
+                try:
+                    await asyncio.wait_for_ms(self.wake.wait(), _GET_RETRY_MS)
+                except asyncio.TimeoutError:
+                    pass
+            else:
+                await self.wake.wait()
             self.wake.clear()
             try:
                 await self._step()
@@ -99,12 +108,14 @@ class Agent:
             if self.fresh:
                 self.fresh = False
                 self.sent = {}
+                self.need_get = True
+            if self.need_get:
                 self.got.clear()
                 await c.publish(self.base + "get", "{}")
                 try:
                     await asyncio.wait_for_ms(self.got.wait(), _GET_WAIT_MS)
-                except asyncio.TimeoutError:
-                    events.error("shadow", "no answer to get")
+                except asyncio.TimeoutError:  # not the board's failure: asked again later
+                    events.emit("shadow", get="no answer")
             while self.inbox:
                 self.handle(*self.inbox.pop(0))
             await self._report()

@@ -97,3 +97,43 @@ print("OUT forced", json.dumps(shadowagent.report_of(agent.state(False), agent.s
     assert len(json.dumps({"state": {"reported": full}})) < 1024  # far below the 8 KB limit
     assert later == {"clicks": {"single": 1, "double": 1, "long": 0}}
     assert forced == {"double_ms": 400}
+
+
+def test_an_unanswered_get_is_not_an_error_and_is_asked_again_until_answered() -> None:
+    # e.g. the broker is back before the cloud's own client: nobody answers for a while
+    lines = run_mp(
+        HARNESS
+        + """
+shadowagent._GET_WAIT_MS = 200
+shadowagent._GET_RETRY_MS = 300
+sent = []
+async def publish(topic, payload, qos=0):
+    sent.append(topic.rsplit("/", 1)[-1])
+async def route(topic_filter, handler, qos=1):
+    pass
+Client.publish = staticmethod(publish)
+Client.route = staticmethod(route)
+agent.client.connected.set()
+agent.app.set_busy = lambda name, busy=True: None
+async def main():
+    task = asyncio.create_task(agent.run())
+    await asyncio.sleep_ms(1200)
+    print("OUT asked", json.dumps(sent))
+    agent._message(("%sget/accepted" % agent.base).encode(), b'{"version": 4, "state": {}}')
+    await asyncio.sleep_ms(1200)
+    print("OUT answered", json.dumps(sent))
+    task.cancel()
+asyncio.run(main())
+""",
+        path=(FIRMWARE_DIR, SHIMS_DIR),
+    )
+    out = {
+        line.split(" ")[1]: json.loads(line.split(" ", 2)[2]) for line in lines if "OUT " in line
+    }
+    assert '"get":"no answer"' in "\n".join(lines)
+    assert not [line for line in lines if '"ev":"error"' in line], lines
+    asked = out["asked"]
+    assert asked[:2] == ["get", "update"] and asked.count("get") >= 2, asked  # reported anyway
+    assert out["answered"].count("get") == asked.count("get") or (
+        out["answered"].count("get") == asked.count("get") + 1  # one in flight at the answer
+    ), out
