@@ -19,6 +19,7 @@ from fault import Fault
 _GET_WAIT_MS = 5000  # no answer to the get this long: report without it
 _GET_RETRY_MS = 10000  # and ask again this much later (the cloud may be reconnecting)
 _PUBACK_WAIT_MS = 10000  # a report not acknowledged this long is sent again with the next one
+_LOST_MAX = 2  # sessions in a row closed before the get was answered: the policy denies it
 _TOPICS = ("get/accepted", "get/rejected", "update/delta", "update/rejected")
 _TOKEN = "sa"  # clientToken prefix of this agent's updates
 _NONE = object()
@@ -46,6 +47,7 @@ class Agent:
         self.inbox = []  # (topic suffix, document) waiting for run()
         self.fresh = True  # a session is up: get, then report everything
         self.need_get = False  # the session's get is not answered yet
+        self.lost = 0  # sessions in a row that ended with the get unanswered
         self.got = asyncio.Event()
         self.wake = asyncio.Event()
         self.wake.set()
@@ -55,6 +57,7 @@ class Agent:
         def up():
             if prev:
                 prev()
+            self.lost = self.lost + 1 if self.need_get else 0
             self.fresh = True
             self.wake.set()
 
@@ -74,6 +77,10 @@ class Agent:
             self.need_get = False
             self.got.set()
         if isinstance(doc, dict):
+            doc.pop("metadata", None)  # a get's larger half, not needed: garbage at once
+            state = doc.get("state")
+            if name == "get/accepted" and isinstance(state, dict):
+                doc["state"] = {"delta": state.get("delta", {})}
             self.inbox.append((name, doc))
             self.wake.set()
 
@@ -82,9 +89,15 @@ class Agent:
         for suffix in _TOPICS:
             try:
                 await c.route(self.base + suffix, self._message)
-            except Fault:
-                pass  # routed all the same: subscribed when the next session starts
+            except Fault as e:
+                if e.kind == "forbidden":
+                    await self._give_up("subscribe refused")
+                    return
+                # else routed all the same: subscribed when the next session starts
         while True:
+            if self.lost >= _LOST_MAX:
+                await self._give_up("sessions closed after the get")
+                return
             if self.need_get:
                 try:
                     await asyncio.wait_for_ms(self.wake.wait(), _GET_RETRY_MS)
@@ -97,6 +110,16 @@ class Agent:
                 await self._step()
             except (Fault, asyncio.TimeoutError):
                 pass  # the session ended: the next one gets and reports afresh
+
+    async def _give_up(self, why):
+        # AWS IoT closes a session on a request its policy denies: without the shadow's
+        # permissions every session would end at the get. Off until the next boot.
+        events.error("shadow", why + ": no shadow until reboot (does the policy allow it?)")
+        for suffix in _TOPICS:
+            try:
+                await self.client.unroute(self.base + suffix)
+            except Fault:
+                pass
 
     async def _step(self):
         c = self.client

@@ -17,6 +17,8 @@ from connectivity_kit import WAIT_S, connected
 from host.paths import FIRMWARE_DIR
 from rig import gestures
 from rig.cloud.api import Cloud
+from rig.cloud.clicks.store import ClickLog
+from rig.cloud.core import arn
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.emulated import EmulatedBoard
 from rig.pytest_plugin.boards import BoardFactory
@@ -65,9 +67,13 @@ def classify(board: EmulatedBoard, hold1: int, gap: int, hold2: int, window_ms: 
     before = len(board.events("click"))
     board.press([(window_ms + 300, False), *gestures.double(hold1, gap, hold2)])
     board.press(gestures.long(LONG_MS + 600, lead_ms=window_ms + 300))
-    while board.events("click")[-1:] == [] or board.events("click")[-1]["type"] != "LONG":
-        board.expect("click", CLICK_TIMEOUT_S)
-    return [c["type"] for c in board.events("click")[before:-1]]
+    deadline = time.monotonic() + CLICK_TIMEOUT_S
+    while not [c for c in board.events("click")[before:] if c["type"] == "LONG"]:
+        assert time.monotonic() < deadline, board.events("click")[before:]
+        time.sleep(0.05)
+    clicks = [c["type"] for c in board.events("click")[before:]]
+    assert clicks[-1] == "LONG", clicks  # the sentinel comes last
+    return clicks[:-1]
 
 
 def test_the_board_reports_its_version_and_settings_on_connect(
@@ -175,3 +181,37 @@ def test_a_delta_published_while_the_board_sleeps_is_applied_at_its_next_wake(
     )
     assert "delta" not in doc["state"], doc
     assert json.loads(board.read_file("settings.json"))["double_ms"] == NEW_DOUBLE_MS
+
+
+def test_a_policy_without_the_shadow_stops_the_agent_not_the_clicks(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    """AWS IoT ends a session on a request the policy denies: an agent that kept asking would end
+    every session. It stops (one `error` `shadow`) and the clicks go on in one session."""
+    board, setup = connected(boards, cloud_runtime)
+    api = cloud_runtime.cloud
+    clicks_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": arn.client_arn(setup.serial)},
+            {
+                "Effect": "Allow",
+                "Action": "iot:Publish",
+                "Resource": arn.topic_arn(f"iotbutton/{setup.serial}"),
+            },
+        ],
+    }
+    api.create_policy_version(setup.policy_name, json.dumps(clicks_only), set_as_default=True)
+    board.reset()
+    board.expect("boot", WAIT_S, reset="hard")
+    board.expect("error", WAIT_S, code="shadow")
+    # the refused SUBSCRIBE ended that one session (as AWS IoT does); the next one stays up
+    board.expect("mqtt", WAIT_S, state="up")
+    downs = len(board.events("mqtt"))
+    board.press(gestures.single(120))
+    click = board.expect("click", WAIT_S)
+    ClickLog(api.store).wait_for_ids(setup.serial, [click["id"]], WAIT_S)
+    time.sleep(3)
+    later = [e for e in board.events("mqtt")[downs:] if e.get("state") == "down"]
+    assert later == [], later  # the session the click went out on is still up
+    assert [e["code"] for e in board.events("error")] == ["shadow"]  # once, not per session

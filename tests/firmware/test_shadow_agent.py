@@ -137,3 +137,38 @@ asyncio.run(main())
     assert out["answered"].count("get") == asked.count("get") or (
         out["answered"].count("get") == asked.count("get") + 1  # one in flight at the answer
     ), out
+
+
+def test_sessions_that_end_before_the_get_is_answered_stop_the_agent() -> None:
+    # AWS IoT closes the session on a publish the policy denies: the get, each session
+    lines = run_mp(
+        HARNESS
+        + """
+shadowagent._GET_WAIT_MS = 100
+routes = []
+async def publish(topic, payload, qos=0):
+    pass
+async def route(topic_filter, handler, qos=1):
+    routes.append(topic_filter)
+async def unroute(topic_filter):
+    routes.remove(topic_filter)
+Client.publish = staticmethod(publish)
+Client.route = staticmethod(route)
+Client.unroute = staticmethod(unroute)
+agent.client.connected.set()
+agent.app.set_busy = lambda name, busy=True: None
+async def main():
+    task = asyncio.create_task(agent.run())
+    for _ in range(3):
+        await asyncio.sleep_ms(300)
+        agent.client.on_up()  # a new session: the last one ended with the get unanswered
+    await asyncio.sleep_ms(300)
+    print("OUT done", json.dumps({"ended": task.done(), "routes": routes}))
+asyncio.run(main())
+""",
+        path=(FIRMWARE_DIR, SHIMS_DIR),
+    )
+    done = next(json.loads(line.split(" ", 2)[2]) for line in lines if line.startswith("OUT "))
+    assert done == {"ended": True, "routes": []}, lines
+    errors = [line for line in lines if '"ev":"error"' in line]
+    assert len(errors) == 1 and "no shadow until reboot" in errors[0], lines
