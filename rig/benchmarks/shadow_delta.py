@@ -23,9 +23,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from rig.backends.local import local_backend
 from rig.cloud.core import arn
 from rig.cloud.core.errors import ResourceNotFoundException
-from rig.cloud.runtime import temporary_cloud
+from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.drivers.emulated import EmulatedBoard
 from rig.mqtt.device_client import DeviceClient
 from rig.strategies.provisioning import CustomerSetup
@@ -81,9 +82,10 @@ def _wait_reported(cloud: Any, thing: str) -> None:
     raise TimeoutError("the board never reported its shadow")
 
 
-def _samples(runtime: Any, board: EmulatedBoard, workdir: Path, n: int) -> list[float]:
-    cloud = runtime.cloud
-    setup = CustomerSetup(cloud, runtime.endpoint).provision(board)
+def _samples(runtime: CloudRuntime, board: EmulatedBoard, workdir: Path, n: int) -> list[float]:
+    cloud, endpoint = runtime.cloud, runtime.endpoint
+    assert endpoint is not None
+    setup = CustomerSetup(local_backend(runtime)).provision(board)
     thing = setup.serial
     accepted = f"$aws/things/{thing}/shadow/update/accepted"
     observer = cloud.provision_button(f"observer-{uuid.uuid4().hex[:8]}")
@@ -93,7 +95,7 @@ def _samples(runtime: Any, board: EmulatedBoard, workdir: Path, n: int) -> list[
     cert.write_text(observer["certificatePem"])
     key.write_text(observer["privateKeyPem"])
     key.chmod(0o600)
-    client = DeviceClient(runtime.endpoint, cert, key, observer["thingName"]).connect()
+    client = DeviceClient(endpoint, cert, key, observer["thingName"]).connect()
     try:
         if client.subscribe(accepted) != [1]:
             raise RuntimeError(f"the observer may not subscribe to {accepted}")
