@@ -33,6 +33,7 @@ for name in (
     "power",
     "services",
     "settings",
+    "shadowagent",
     "stall",
     "store",
     "upload",

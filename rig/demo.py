@@ -42,11 +42,11 @@ PRESSES = [
 ]
 SHOWN_EVENTS = ("led", "click", "mqtt")
 SHADOW_UPDATE = {"state": {"desired": {"double_ms": 400, "long_ms": 1500}}}
+DEVICE_DESIRED = {"double_ms": 600}  # step 7: a wider double-click window, desired at the cloud
 LATER = """\
-Not in this firmware yet: the device does not report its shadow (no "reported" state above) and
-does not apply deltas, follow jobs or trigger 1-Click callbacks; those arrive with later work.
-The shadow above was written by this demo through the cloud API, as
-`buttonrig iot-data update-thing-shadow` would."""
+Not in this firmware yet: the device does not follow jobs or trigger 1-Click callbacks; those
+arrive with later work. The desired states above were written by this demo through the cloud
+API, as `buttonrig iot-data update-thing-shadow` would."""
 
 
 class DemoFailed(Exception):
@@ -140,6 +140,7 @@ class Demo:
         clicks = self._press(runtime, board)
         self._show_clicks(clicks)
         self._show_shadow(runtime)
+        self._device_shadow(runtime, board)
         self.out.say()
         self.out.say(LATER)
 
@@ -204,6 +205,41 @@ class Demo:
         self.out.say(f"  get-thing-shadow --thing-name {SERIAL} (metadata left out):")
         self.out.say(f"    state: {json.dumps(shadow['state'])}")
         self.out.say(f"    version: {shadow['version']}")
+
+    def _device_shadow(self, runtime: CloudRuntime, board: EmulatedBoard) -> None:
+        """The firmware's shadow agent: what the board reported, then a desired change it applies
+        and acknowledges with its reported state."""
+        self.out.say("7. The shadow from the device side (the firmware's shadow agent):")
+        cloud = runtime.cloud
+        reported = self._reported(cloud, lambda r: "fw" in r)
+        self.out.say(f"  reported by the board: {json.dumps(reported)}")
+        payload = json.dumps({"state": {"desired": DEVICE_DESIRED}})
+        self.out.say(f"  update-thing-shadow --thing-name {SERIAL} --payload '{payload}'")
+        start = len(board.events())
+        cloud.update_thing_shadow(SERIAL, payload.encode())
+        board.expect("shadow", WAIT_S, reported=list(DEVICE_DESIRED))
+        for event in board.events()[start:]:
+            if event.get("ev") in ("settings", "shadow"):
+                self.out.say(f"    {json.dumps(event, separators=(',', ':'))}")
+        wanted = DEVICE_DESIRED["double_ms"]
+        self._reported(cloud, lambda r: r.get("double_ms") == wanted)
+        state = json.loads(cloud.get_thing_shadow(SERIAL))["state"]
+        self.out.say(
+            f"  acknowledged: reported double_ms {state['reported']['double_ms']},"
+            f" delta {json.dumps(state.get('delta'))}"
+        )
+        if "delta" in state:
+            raise DemoFailed(f"the board's report left a delta: {state['delta']}")
+
+    def _reported(self, cloud: Any, ok: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + WAIT_S
+        reported: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            reported = json.loads(cloud.get_thing_shadow(SERIAL))["state"].get("reported", {})
+            if ok(reported):
+                return reported
+            time.sleep(0.1)
+        raise DemoFailed(f"the board's reported state never came: {json.dumps(reported)}")
 
     def check_no_secrets(self) -> None:
         if self.provisioned is None:

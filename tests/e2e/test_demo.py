@@ -47,7 +47,8 @@ def test_demo_shows_three_clicks_at_the_cloud_and_no_secret(tmp_path: Path) -> N
     assert {m["serialNumber"] for m in at_cloud} == {SERIAL}
     for step in ("solid orange", "blinking blue", "form submitted", "blinking white", "connected"):
         assert step in run.stdout, f"set-up step {step!r} not shown:\n{run.stdout}"
-    assert "device does not report its shadow" in run.stdout
+    assert "reported by the board: " in run.stdout and '"fw":' in run.stdout
+    assert "acknowledged: reported double_ms 600, delta null" in run.stdout, run.stdout
 
     key_der = (home / "boards" / SERIAL / "flash" / "pki" / "key.der").read_bytes()
     key_b64 = base64.b64encode(key_der).decode()
