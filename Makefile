@@ -54,6 +54,9 @@ typecheck: setup
 # tests queued on one worker ran on alone for minutes (620 s against 410 s, both on 2 cores).
 test: lint typecheck
 	$(BIN)/pytest -n 2 --dist worksteal $(PYTEST_ARGS)
+	# the backend-agnostic tests again, through the AWS backend's boto3 code against the local
+	# cloud's AWS HTTP interface (README "Tests against AWS IoT Core")
+	$(BIN)/pytest -n 2 -m backend --backend aws-http $(PYTEST_ARGS)
 
 demo: setup
 	$(BIN)/python -m rig.demo

@@ -36,6 +36,10 @@ def pytest_configure(config: pytest.Config) -> None:
     backends.configure(config)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    backends.mark_backend_tests(items)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     backends.runtest_setup(item)
 
@@ -58,6 +62,7 @@ __all__ = [
     "cloud_runtime",
     "device",
     "pytest_addoption",
+    "pytest_collection_modifyitems",
     "pytest_configure",
     "pytest_report_teststatus",
     "pytest_runtest_makereport",

@@ -39,6 +39,17 @@ def configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "needs(*capabilities): backend capabilities the test needs (local-cloud)"
     )
+    config.addinivalue_line(
+        "markers", "backend: takes `cloud_backend` (added by the plugin): runs on every backend"
+    )
+
+
+def mark_backend_tests(items: list[pytest.Item]) -> None:
+    """`-m backend` selects the tests that take `cloud_backend` (what `make test` runs again
+    with `--backend aws-http`)."""
+    for item in items:
+        if "cloud_backend" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.backend)
 
 
 def backend_name(config: pytest.Config) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from rig.backends.base import CloudBackend
 from rig.backends.local import local_backend
 from rig.broker import MosquittoBroker
 from rig.cloud.runtime import CloudRuntime
@@ -41,6 +42,14 @@ def connected(
     board = emulated(boards, **options)
     assert cloud_runtime.endpoint is not None
     return board, CustomerSetup(local_backend(cloud_runtime)).provision(board)
+
+
+def set_up_through(
+    boards: BoardFactory, backend: CloudBackend, **options: object
+) -> tuple[EmulatedBoard, Provisioned]:
+    """A fresh board set up through its config page in the backend's cloud (any `--backend`)."""
+    board = emulated(boards, **options)
+    return board, CustomerSetup(backend).provision(board)
 
 
 def led_patterns(board: Board) -> list[str]:

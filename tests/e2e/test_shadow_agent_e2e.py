@@ -1,7 +1,8 @@
 """The firmware's shadow agent end to end (docs/firmware-connectivity.md "Shadow agent"): real
 firmware on an emulated board, real mosquitto, the reference cloud; desired state is written as
-`aws iot-data update-thing-shadow` does (the cloud's REST-shaped API), reported state read back
-with get-thing-shadow."""
+`aws iot-data update-thing-shadow` does, reported state read back with get-thing-shadow, through
+the backend interface (rig/backends), so these run on `--backend aws` too. The last test changes
+the board's policy in the local cloud's own API."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from connectivity_kit import WAIT_S, connected
+from connectivity_kit import WAIT_S, connected, set_up_through
 
 from host.paths import FIRMWARE_DIR
 from rig import gestures
-from rig.cloud.api import Cloud
+from rig.backends.base import CloudBackend
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn
 from rig.cloud.runtime import CloudRuntime
@@ -34,24 +35,21 @@ LONG_MS = 1500
 CLICK_TIMEOUT_S = 20.0
 
 
-def shadow(cloud: Cloud, thing: str) -> dict[str, Any]:
-    return json.loads(cloud.get_thing_shadow(thing))
+def shadow(cloud: CloudBackend, thing: str) -> dict[str, Any]:
+    return cloud.get_shadow(thing) or {}
 
 
-def desire(cloud: Cloud, thing: str, desired: dict[str, Any]) -> None:
-    cloud.update_thing_shadow(thing, json.dumps({"state": {"desired": desired}}).encode())
+def desire(cloud: CloudBackend, thing: str, desired: dict[str, Any]) -> None:
+    cloud.update_shadow(thing, {"state": {"desired": desired}})
 
 
 def wait_shadow(
-    cloud: Cloud, thing: str, ok: Callable[[dict[str, Any]], bool], what: str
+    cloud: CloudBackend, thing: str, ok: Callable[[dict[str, Any]], bool], what: str
 ) -> dict[str, Any]:
     deadline = time.monotonic() + WAIT_S
     doc: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        try:
-            doc = shadow(cloud, thing)
-        except Exception:  # no shadow yet (ResourceNotFoundException)
-            doc = {}
+        doc = shadow(cloud, thing)  # {} while there is none
         if doc and ok(doc):
             return doc
         time.sleep(0.2)
@@ -77,10 +75,10 @@ def classify(board: EmulatedBoard, hold1: int, gap: int, hold2: int, window_ms: 
 
 
 def test_the_board_reports_its_version_and_settings_on_connect(
-    boards: BoardFactory, cloud_runtime: CloudRuntime
+    boards: BoardFactory, cloud_backend: CloudBackend
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    doc = wait_shadow(cloud_runtime.cloud, setup.serial, lambda d: "fw" in reported(d), "reported")
+    board, setup = set_up_through(boards, cloud_backend)
+    doc = wait_shadow(cloud_backend, setup.serial, lambda d: "fw" in reported(d), "reported")
     state = reported(doc)
     assert state["fw"] == FW_VERSION
     assert state["double_ms"] == OLD_DOUBLE_MS and state["topic"] == "iotbutton/{serial}"
@@ -94,7 +92,7 @@ def test_the_board_reports_its_version_and_settings_on_connect(
     board.press(gestures.single(120))
     board.expect("shadow", WAIT_S, reported=["clicks"])
     wait_shadow(
-        cloud_runtime.cloud,
+        cloud_backend,
         setup.serial,
         lambda d: reported(d)["clicks"]["single"] == 1,
         "counting the click",
@@ -102,10 +100,10 @@ def test_the_board_reports_its_version_and_settings_on_connect(
 
 
 def test_a_desired_double_click_window_changes_how_presses_are_classified(
-    boards: BoardFactory, cloud_runtime: CloudRuntime
+    boards: BoardFactory, cloud_backend: CloudBackend
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    cloud = cloud_runtime.cloud
+    board, setup = set_up_through(boards, cloud_backend)
+    cloud = cloud_backend
     wait_shadow(cloud, setup.serial, lambda d: "fw" in reported(d), "reported")
     assert classify(board, 100, GAP_MS, 100, OLD_DOUBLE_MS) == ["SINGLE", "SINGLE"]
 
@@ -123,10 +121,10 @@ def test_a_desired_double_click_window_changes_how_presses_are_classified(
 
 
 def test_an_invalid_value_is_refused_not_applied_and_reported_with_the_reason(
-    boards: BoardFactory, cloud_runtime: CloudRuntime
+    boards: BoardFactory, cloud_backend: CloudBackend
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    cloud = cloud_runtime.cloud
+    board, setup = set_up_through(boards, cloud_backend)
+    cloud = cloud_backend
     wait_shadow(cloud, setup.serial, lambda d: "fw" in reported(d), "reported")
     desire(cloud, setup.serial, {"double_ms": 5000, "long_ms": 1200})
     doc = wait_shadow(
@@ -154,10 +152,10 @@ def test_an_invalid_value_is_refused_not_applied_and_reported_with_the_reason(
 
 
 def test_a_delta_published_while_the_board_sleeps_is_applied_at_its_next_wake(
-    boards: BoardFactory, cloud_runtime: CloudRuntime
+    boards: BoardFactory, cloud_backend: CloudBackend
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    cloud = cloud_runtime.cloud
+    board, setup = set_up_through(boards, cloud_backend)
+    cloud = cloud_backend
     wait_shadow(cloud, setup.serial, lambda d: "fw" in reported(d), "reported")
     desire(cloud, setup.serial, {"idle_sleep_s": 2})  # through the shadow too
     board.expect("sleep", WAIT_S)
