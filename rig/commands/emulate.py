@@ -45,6 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PORT",
         help="also serve the board as rfc2217://127.0.0.1:PORT (a free port when omitted)",
     )
+    supervisor.add_backend_options(start)
     start.set_defaults(handler=start_board)
 
     press = actions.add_parser("press", help="press a running emulated button")
@@ -87,7 +88,7 @@ def start_board(args: argparse.Namespace) -> int:
         raise CommandError(f"emulated button {args.serial} is already running")
     directory.mkdir(parents=True, exist_ok=True)
     home = Path(args.home)
-    if endpoint.running_cloud(home) is None:
+    if args.backend == "local" and endpoint.running_cloud(home) is None:
         print(
             f"buttonrig: no cloud runs for {home} (start one: buttonrig cloud up);"
             f" {args.serial} runs unprovisioned",
@@ -97,6 +98,10 @@ def start_board(args: argparse.Namespace) -> int:
     command += ["--home", str(home)]
     if args.rfc2217 is not None:
         command += ["--rfc2217", str(args.rfc2217)]
+    command += ["--backend", args.backend]
+    for option in ("endpoint_url", "device_endpoint", "device_ca"):
+        if getattr(args, option):
+            command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     log = directory / "supervisor.log"
     offset = log.stat().st_size if log.exists() else 0
     with log.open("ab") as out:

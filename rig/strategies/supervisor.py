@@ -10,7 +10,9 @@ it runs.
 `python -m rig.strategies.supervisor <statedir> <serial> [--home DIR] [--rfc2217 PORT]`: with a
 home whose cloud runs (`buttonrig cloud up`, found through `<home>/endpoint.json`), the board is
 set up as a customer would (rig.strategies.provisioning.CustomerSetup) before the supervisor
-reports it running: the supervisor owns the board, so provisioning runs here. With `--rfc2217` the
+reports it running: the supervisor owns the board, so provisioning runs here. With
+`--backend aws` it is set up in AWS IoT Core instead (rig/backends/aws.py; `--endpoint-url`,
+`--device-endpoint` and `--device-ca` point it at another implementation of AWS's APIs). With `--rfc2217` the
 running board is also served as an RFC 2217 port (rig.drivers.rfc2217_server.serve_emulated).
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rig import gestures
+from rig.backends.base import CloudBackend
 from rig.backends.local import LocalBackend
 from rig.drivers.base import ExpectTimeout
 from rig.drivers.emulated import EmulatedBoard
@@ -125,11 +128,13 @@ class Supervisor:
         serial: str,
         home: Path | None = None,
         rfc2217_port: int | None = None,
+        backend: CloudBackend | None = None,
     ) -> None:
         self.directory = directory
         self.serial = check_serial(serial)
         self.home = home
         self.rfc2217_port = rfc2217_port
+        self.backend = backend  # None: the home's running cloud, if any
         self.board = EmulatedBoard(directory, serial)
         self.provisioned: dict[str, str] | None = None
         self.rfc2217: Rfc2217Server | None = None
@@ -137,7 +142,9 @@ class Supervisor:
 
     def boot(self) -> None:
         self.board.deploy({"serial": self.serial.encode()})
-        if self.home is not None:
+        if self.backend is not None:
+            self.provisioned = set_up_in(self.board, self.backend)
+        elif self.home is not None:
             self.provisioned = start_set_up(self.board, self.home)
         else:
             start(self.board)
@@ -216,14 +223,11 @@ def start(board: EmulatedBoard) -> None:
 
 
 def start_set_up(board: EmulatedBoard, home: Path) -> dict[str, str] | None:
-    """Start the board set up for the cloud running for `home`: as it is when what it keeps on
-    flash still works there, else set up through its access point as a new button (after the
-    firmware's factory reset, so no hold and no click; rig/strategies/provisioning.py). What it
-    is (thing, certificate, policy, endpoint — no secrets), or None when no cloud runs."""
+    """Start the board set up for the cloud running for `home` (`set_up_in`), or None and the
+    board unprovisioned when no cloud runs there."""
     from rig.cloud.api import Cloud
     from rig.cloud.core import endpoint
     from rig.mqtt.endpoint import BrokerEndpoint
-    from rig.strategies.provisioning import CustomerSetup, factory_reset, set_radio, stored_setup
 
     running = endpoint.running_cloud(home)
     if running is None:
@@ -238,30 +242,72 @@ def start_set_up(board: EmulatedBoard, home: Path) -> dict[str, str] | None:
     )
     cloud = Cloud(home)
     try:
-        setup = CustomerSetup(LocalBackend(cloud, broker))
-        kept = setup.still_set_up(board)
-        if kept is not None:
-            set_radio(board, [setup.network.ap()])  # the home network is there from the start
-            start(board)
-            done = setup.resume(board, kept)
-            print(f"still set up as thing {done.serial} for {done.endpoint}", flush=True)
-        else:
-            replaced = stored_setup(board)
-            factory_reset(board)  # also what a half-configured board keeps
-            start(board)
-            done = setup.provision(
-                board, replaces=replaced.certificate_id if replaced is not None else None
-            )
-            print(f"provisioned as thing {done.serial} against {done.endpoint}", flush=True)
+        return set_up_in(board, LocalBackend(cloud, broker))
     finally:
         cloud.close()
+
+
+def set_up_in(board: EmulatedBoard, backend: CloudBackend) -> dict[str, str]:
+    """Start the board set up in the backend's cloud: as it is when what it keeps on flash still
+    works there, else set up through its access point as a new button (after the firmware's
+    factory reset, so no hold and no click; rig/strategies/provisioning.py). What it is (thing,
+    certificate, policy, endpoint — no secrets)."""
+    from rig.strategies.provisioning import CustomerSetup, factory_reset, set_radio, stored_setup
+
+    setup = CustomerSetup(backend)
+    kept = setup.still_set_up(board)
+    if kept is not None:
+        set_radio(board, [setup.network.ap()])  # the home network is there from the start
+        start(board)
+        done = setup.resume(board, kept)
+        print(f"still set up as thing {done.serial} for {done.endpoint}", flush=True)
+    else:
+        replaced = stored_setup(board)
+        factory_reset(board)  # also what a half-configured board keeps
+        start(board)
+        done = setup.provision(
+            board, replaces=replaced.certificate_id if replaced is not None else None
+        )
+        print(f"provisioned as thing {done.serial} against {done.endpoint}", flush=True)
     return {
         "thingName": done.serial,
         "certificateId": done.certificate_id,
         "policyName": done.policy_name,
         "endpoint": done.endpoint,
         "ssid": done.network.ssid,
+        "backend": backend.name,
     }
+
+
+def aws_backend(args: argparse.Namespace) -> CloudBackend:
+    """The AWS backend the options name: boto3's account, or `--endpoint-url` (another
+    implementation of AWS IoT's API, e.g. `cloud up`'s `api_url`) with the devices' endpoint
+    given as `--device-endpoint HOST:PORT` and `--device-ca FILE`."""
+    from rig.backends.aws import AwsBackend
+    from rig.mqtt.endpoint import BrokerEndpoint
+
+    device = None
+    if args.device_endpoint:
+        host, _, port = args.device_endpoint.rpartition(":")
+        if not host or not port.isdigit() or args.device_ca is None:
+            raise SystemExit("--device-endpoint is HOST:PORT and needs --device-ca FILE")
+        device = BrokerEndpoint(host, int(port), Path(args.device_ca), host)
+    return AwsBackend(endpoint_url=args.endpoint_url, device_endpoint=device)
+
+
+def add_backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=("local", "aws"),
+        default="local",
+        help="set the button up in the home's running cloud (local, default) or in AWS IoT Core"
+        " with boto3's credentials (aws)",
+    )
+    parser.add_argument("--endpoint-url", help="aws: another implementation of AWS IoT's API")
+    parser.add_argument(
+        "--device-endpoint", metavar="HOST:PORT", help="aws: where devices connect"
+    )
+    parser.add_argument("--device-ca", metavar="FILE", help="aws: the CA of --device-endpoint")
 
 
 def main(argv: list[str]) -> int:
@@ -270,9 +316,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("serial")
     parser.add_argument("--home", type=Path, help="rig home: provision against its running cloud")
     parser.add_argument("--rfc2217", type=int, metavar="PORT", help="serve it over RFC 2217")
+    add_backend_options(parser)
     args = parser.parse_args(argv)
     args.directory.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(args.directory, args.serial, args.home, args.rfc2217)
+    backend = aws_backend(args) if args.backend == "aws" else None
+    supervisor = Supervisor(args.directory, args.serial, args.home, args.rfc2217, backend)
     try:
         supervisor.boot()
         print(f"emulated button {args.serial} running, console {supervisor.board.tty}", flush=True)

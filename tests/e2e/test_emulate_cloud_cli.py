@@ -269,3 +269,39 @@ def test_starting_a_button_again_records_no_click_and_leaves_one_active_certific
         assert [c["message"]["eventId"] for c in at_cloud] == [pressed["id"]]
     finally:
         buttonrig(home, "emulate", "stop", "--serial", serial)  # may be stopped already
+
+
+def test_a_button_started_with_the_aws_backend_is_set_up_through_the_aws_api(
+    cloud_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`emulate start --backend aws` sets the button up with boto3 (rig/backends/aws.py); here
+    against `cloud up`'s AWS HTTP interface, as a user points it at another implementation."""
+    running = json.loads((cloud_home / "endpoint.json").read_text())
+    for name, value in (("AWS_ACCESS_KEY_ID", "rig"), ("AWS_SECRET_ACCESS_KEY", "rig")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    serial = "G030CLIAWS00001"
+    started = buttonrig(
+        cloud_home,
+        *("emulate", "start", "--serial", serial, "--backend", "aws"),
+        *("--endpoint-url", running["api_url"]),
+        *("--device-endpoint", f"{running['server_hostname']}:{running['port']}"),
+        *("--device-ca", running["ca_file"]),
+    )
+    assert started.returncode == 0, started.stderr
+    try:
+        info = json.loads(started.stdout)
+        assert info["provisioned"]["backend"] == "aws", info
+        thing = json.loads(
+            buttonrig(cloud_home, "iot", "describe-thing", "--thing-name", serial).stdout
+        )
+        run = thing["attributes"]["buttonrig_run"]  # what marks the AWS backend's things
+        assert info["provisioned"]["policyName"].startswith(run), (run, info)
+        pressed = buttonrig(cloud_home, "emulate", "press", "--serial", serial, "single")
+        assert pressed.returncode == 0, pressed.stderr
+        click = json.loads(pressed.stdout)
+        at_cloud = wait_for_clicks(cloud_home, 1)
+        assert [c["message"]["eventId"] for c in at_cloud] == [click["id"]], at_cloud
+    finally:
+        stopped = buttonrig(cloud_home, "emulate", "stop", "--serial", serial)
+    assert stopped.returncode == 0, stopped.stderr
