@@ -175,6 +175,21 @@ class Clicks:
         await self.sender.run()
 
 
+class Jobs:
+    # The jobs agent (jobsagent.py), imported only once the first session is up: a board that
+    # never connects never loads it.
+    def __init__(self, app, client):
+        self.app = app
+        self.client = client
+
+    async def run(self):
+        await self.client.connected.wait()
+        gc.collect()
+        import jobsagent
+
+        await jobsagent.Agent(self.app, self.client).run()
+
+
 def register(app):
     import certs
     import netcfg
@@ -234,3 +249,4 @@ def register(app):
     app.add(station)
     app.add(Connection(app, client, station, cfg["host"]))
     app.add(Clicks(sender))
+    app.add(Jobs(app, client))

@@ -66,9 +66,10 @@ def test_a_configured_board_gets_station_connection_and_clicks(tmp_path: Path) -
             "pki/ca.der": ca.certificate_der,
         }
     )
-    assert json.loads(got["ADDED"][0]) == ["ConfigMode", "Station", "Connection", "Clicks"]
+    assert json.loads(got["ADDED"][0]) == ["ConfigMode", "Station", "Connection", "Clicks", "Jobs"]
     modules = json.loads(got["MODULES"][0])
     assert "configap" not in modules and "httpd" not in modules  # only when config mode opens
+    assert "jobsagent" not in modules and "ota" not in modules  # only once a session is up
     assert {"wifi", "mqtt", "outbox"} <= set(modules)
 
 

@@ -1,0 +1,96 @@
+"""The firmware's jobs agent end to end (firmware/jobsagent.py, docs/firmware-connectivity.md "Jobs
+agent and OTA"): real firmware on emulated boards, the real broker and the reference cloud's jobs
+service. Each job is created through the cloud API and its execution read back from the cloud."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from connectivity_kit import WAIT_S, connected, led_patterns
+
+from rig.cloud.runtime import CloudRuntime
+from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.jobs import JobRunner, details
+
+pytestmark = [pytest.mark.e2e]
+
+
+def job_id(kind: str) -> str:
+    return f"{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def test_identify_job_blinks_the_led_and_succeeds(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    jid = job_id("identify")
+    jobs.create(jid, {"operation": "identify"}, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"pattern": "identify"}
+    assert "identify" in led_patterns(board)
+    assert board.events("job")[-1] == {
+        "ev": "job",
+        "id": jid,
+        "status": "SUCCEEDED",
+        "pattern": "identify",
+    }
+
+
+def test_unknown_operation_and_malformed_documents_are_rejected_with_the_reason(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    cases = {
+        job_id("dance"): ({"operation": "dance"}, "unknown operation dance"),
+        job_id("noop"): ({"steps": []}, "no valid operation in the job document"),
+        job_id("path"): ({"operation": "../main"}, "no valid operation in the job document"),
+        job_id("ota"): (
+            {"operation": "ota", "version": "9.9.9", "url": "http://x/y"},
+            "job document: missing or invalid url",
+        ),
+    }
+    for jid, (document, _) in cases.items():
+        jobs.create(jid, document, things=[setup.serial])
+    for jid, (_, reason) in cases.items():
+        done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+        assert done["status"] == "REJECTED", (jid, done)
+        assert details(done)["reason"] == reason
+    # the board carried on: a job after them still runs
+    jid = job_id("identify")
+    jobs.create(jid, {"operation": "identify"}, things=[setup.serial])
+    assert jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]["status"] == "SUCCEEDED"
+    assert not board.events("error"), board.events("error")
+
+
+def test_config_job_applies_valid_settings_and_refuses_all_of_an_invalid_set(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    bad = job_id("config")
+    jobs.create(
+        bad,
+        {"operation": "config", "settings": {"double_ms": 600, "long_ms": 5}},
+        things=[setup.serial],
+    )
+    done = jobs.wait(bad, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "FAILED", done
+    assert details(done)["long_ms"] == "out of range 500..10000"
+    stored = board.flash / "settings.json"
+    assert not stored.exists() or json.loads(stored.read_text())["double_ms"] == 400
+    good = job_id("config")
+    jobs.create(
+        good,
+        {"operation": "config", "settings": {"double_ms": 600, "heap_report_s": 0}},
+        things=[setup.serial],
+    )
+    done = jobs.wait(good, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"changed": "double_ms,heap_report_s"}
+    assert json.loads(board.read_file("settings.json"))["double_ms"] == 600
+    assert board.events("settings")[-1]["changed"] == {"double_ms": 600, "heap_report_s": 0}
