@@ -12,7 +12,7 @@ from connectivity_kit import WAIT_S, connected, led_patterns
 
 from rig.cloud.runtime import CloudRuntime
 from rig.pytest_plugin.boards import BoardFactory
-from rig.strategies.jobs import JobRunner, details
+from rig.strategies.jobs import JobRunner, details, ota_bundle
 
 pytestmark = [pytest.mark.e2e]
 
@@ -94,3 +94,68 @@ def test_config_job_applies_valid_settings_and_refuses_all_of_an_invalid_set(
     assert details(done) == {"changed": "double_ms,heap_report_s"}
     assert json.loads(board.read_file("settings.json"))["double_ms"] == 600
     assert board.events("settings")[-1]["changed"] == {"double_ms": 600, "heap_report_s": 0}
+
+
+def ota_job(cloud_runtime: CloudRuntime, version: str, **changes: object) -> dict[str, object]:
+    _, document = ota_bundle(cloud_runtime.home, version)
+    document.update(changes)
+    return document
+
+
+def test_ota_job_installs_the_new_version_and_the_board_runs_it(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    version = f"0.2.{uuid.uuid4().hex[:6]}"
+    jid = job_id("ota")
+    jobs.create(jid, ota_job(cloud_runtime, version), things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"step": "done", "version": version}
+    assert board.events("boot")[-1]["fw"] == version
+    steps = [e.get("step") for e in board.events("job") if e["id"] == jid]
+    assert steps[:1] == ["downloading"] and "installing" in steps and steps[-1] == "done"
+    pointer = json.loads(board.read_file("fw.json"))
+    assert pointer == {"run": "app_a", "ver": version}
+    assert not (board.flash / "ota.part").exists()
+
+
+def test_ota_bundle_with_a_bad_checksum_fails_and_the_old_firmware_keeps_running(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    jid = job_id("ota")
+    document = ota_job(cloud_runtime, f"0.3.{uuid.uuid4().hex[:6]}", sha256="0" * 64)
+    jobs.create(jid, document, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "FAILED", done
+    assert details(done)["reason"] == "bundle sha256 mismatch; kept 0.1.0"
+    assert [e["fw"] for e in board.events("boot")][-1] == "0.1.0"
+    assert len(board.events("boot")) == 2  # set-up reset only: never reset into anything new
+    assert not (board.flash / "fw.json").exists() and not (board.flash / "app_a").exists()
+
+
+NEVER_CONNECTS = """def register(app):
+    raise RuntimeError("a broken build: no session ever")
+"""
+
+
+def test_a_new_firmware_that_never_reports_healthy_is_rolled_back(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    version = f"0.4.{uuid.uuid4().hex[:6]}"
+    _, document = ota_bundle(cloud_runtime.home, version, replace={"services.py": NEVER_CONNECTS})
+    document["trialSeconds"] = 6
+    jid = job_id("ota")
+    jobs.create(jid, document, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=2 * WAIT_S)[setup.serial]
+    assert done["status"] == "FAILED", done
+    assert details(done) == {"reason": "rolled back to 0.1.0", "version": "0.1.0"}
+    versions = [e["fw"] for e in board.events("boot")]
+    assert versions[-3:] == [version, version, "0.1.0"], versions  # two trial boots, then back
+    assert [e["code"] for e in board.events("error")] == ["services_register"] * 2
+    assert json.loads(board.read_file("fw.json"))["run"] == ""
