@@ -48,6 +48,8 @@ def test_demo_shows_three_clicks_at_the_cloud_and_no_secret(tmp_path: Path) -> N
     for step in ("solid orange", "blinking blue", "form submitted", "blinking white", "connected"):
         assert step in run.stdout, f"set-up step {step!r} not shown:\n{run.stdout}"
     assert "device does not report its shadow" in run.stdout
+    job = run.stdout.split("7. A job reaches the button")[1]
+    assert '"pattern":"identify"' in job and ": SUCCEEDED {" in job, run.stdout
 
     key_der = (home / "boards" / SERIAL / "flash" / "pki" / "key.der").read_bytes()
     key_b64 = base64.b64encode(key_der).decode()
