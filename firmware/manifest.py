@@ -35,6 +35,7 @@ for name in (
     "mqtt",
     "netcfg",
     "ota",
+    "ota_esp32",
     "outbox",
     "pem",
     "power",

@@ -83,10 +83,8 @@ def prepare(doc):
 
 
 async def download(doc, ca, report=None):
-    # Fetch the rest of the bundle into ota.part; report(got) now and then. Raises OtaError or
-    # an OSError / fault.Fault of the connection.
-    from mqtt import _close_all, open_tls
-
+    # Fetch the rest of the bundle into ota.part (Range from what it holds); report(got) now and
+    # then. Raises OtaError, or an OSError / fault.Fault of the connection.
     size = doc["size"]
     got = prepare(doc)
     if got > size:
@@ -94,7 +92,34 @@ async def download(doc, ca, report=None):
         got = prepare(doc)
     if got == size:
         return
-    host, port, path = _split_url(doc["url"])
+    f = open(PART, "ab")
+
+    async def durable(n):
+        f.flush()  # what a power cut keeps (LittleFS commits a file on flush / close)
+        if report:
+            await report(n)
+
+    try:
+        got = await fetch(doc["url"], ca, got, size, f.write, durable)
+    except Restart:
+        f.close()
+        f = open(PART, "wb")  # the server sent the whole file: start again
+        await fetch(doc["url"], ca, 0, size, f.write, durable)
+    finally:
+        f.close()
+
+
+class Restart(Exception):
+    # the server answered a range request with the whole file
+    pass
+
+
+async def fetch(url, ca, got, size, sink, report=None):
+    # GET `url` from byte `got` of `size` over TLS verified against `ca` (DER); sink(bytes) gets
+    # the body in blocks of at most BLOCK bytes; report(got) about every quarter. -> size
+    from mqtt import _close_all, open_tls
+
+    host, port, path = _split_url(url)
     st, socks = await open_tls(host, port, tls_context(ca))
     try:
         req = "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n" % (path, host)
@@ -117,28 +142,27 @@ async def download(doc, ca, report=None):
                 length = int(v)
             elif k == b"content-range":  # bytes a-b/size
                 start = int(v.strip()[6:].split(b"-")[0])
-        if code == 200:
-            got = start = 0
-        elif code != 206 or start != got:
+        if code == 200 and got:
+            raise Restart()
+        if code not in (200, 206) or start != got:
             raise OtaError("HTTP %d" % code)
         if length < 0 or got + length != size:
             raise OtaError("size %d, not %d" % (got + (length if length > 0 else 0), size))
         step = max(size // 4, 1)
         mark = got + step
-        with open(PART, "ab" if got else "wb") as f:
-            while got < size:
-                # read(n): at most n bytes, a small block each (the stream's readinto does not
-                # retry a TLS read that wants more data, MicroPython extmod/asyncio/stream.py)
-                data = await asyncio.wait_for_ms(st.read(min(BLOCK, size - got)), READ_MS)
-                if not data:
-                    raise OtaError("connection closed at %d of %d" % (got, size))
-                f.write(data)
-                got += len(data)
-                data = None
-                if report and got >= mark and got < size:
-                    f.flush()
-                    mark = got + step
-                    await report(got)
+        while got < size:
+            # read(n): at most n bytes, a small block each (the stream's readinto does not
+            # retry a TLS read that wants more data, MicroPython extmod/asyncio/stream.py)
+            data = await asyncio.wait_for_ms(st.read(min(BLOCK, size - got)), READ_MS)
+            if not data:
+                raise OtaError("connection closed at %d of %d" % (got, size))
+            sink(data)
+            got += len(data)
+            data = None
+            if report and got >= mark and got < size:
+                mark = got + step
+                await report(got)
+        return got
     finally:
         _close_all(socks)
 
