@@ -1,8 +1,8 @@
 # Jobs agent: the device side of the AWS IoT Jobs MQTT API (guide "Jobs device MQTT and HTTPS
 # APIs", the flow of the AWS IoT Device Client's jobs feature). Imported by services.py only once
-# the first session is up (memory). On each session and on each `notify-next` naming a job we are
-# not already running it asks `start-next`; the execution it gets is run by the operation's own
-# module, `jobop_<operation>.py` (imported for that job, dropped after it):
+# the first session is up (memory). On each session, and on a `notify-next` naming an execution
+# while it is idle, it asks `start-next` until nothing is pending; each execution it gets is run
+# by the operation's own module, `jobop_<operation>.py` (imported for that job, dropped after):
 #     async def run(agent, job) -> (status, statusDetails) | None
 #     def resume(agent, job) -> (status, statusDetails) | None      (optional)
 # `job` is the execution (jobId, jobDocument, status, statusDetails, versionNumber). run() returning
@@ -46,18 +46,22 @@ class Agent:
         self.details = {}  # its statusDetails as last reported
         self._waits = {}  # clientToken -> [Event, accepted, reply]
         self._wake = asyncio.Event()
+        self._busy = False  # starting or running jobs
 
     # -- MQTT --
 
     def _on_notify(self, _topic, payload):
+        # While the agent starts or runs jobs it asks start-next again after each one, so a
+        # notification then (a duplicate, the job being run, the next one) changes nothing; and
+        # one may come before start-next's own answer. Idle, one naming an execution wakes it.
+        if self._busy:
+            return
         try:
             ex = json.loads(payload).get("execution")
         except ValueError:
             return
-        job = self.job
-        if ex and job and ex.get("jobId") == job["jobId"]:
-            return  # a duplicate (or the one running): nothing new
-        self._wake.set()  # an execution to start, or ours ended under us
+        if ex:
+            self._wake.set()
 
     def _on_reply(self, topic, payload):
         try:
@@ -150,8 +154,12 @@ class Agent:
                 except asyncio.TimeoutError:
                     continue
                 self._wake.clear()
-                while await self._next():
-                    pass
+                self._busy = True
+                try:
+                    while await self._next():
+                        pass
+                finally:
+                    self._busy = False
 
     async def _next(self):
         # start the next pending execution and run it; -> whether there was one
