@@ -15,6 +15,7 @@ include("$(PORT_DIR)/boards/manifest.py")  # the port's own frozen modules (asyn
 
 for name in (
     "app",
+    "appsel",
     "button",
     "certs",
     "clicks",

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from host.paths import FIRMWARE_DIR
 from rig.cloud.api import Cloud
@@ -122,16 +122,15 @@ def ota_bundle(
 
 @dataclass(frozen=True)
 class CutOutcome:
-    """One OTA job whose board lost power at `delay` s after the job reported `where`."""
+    """One OTA job whose board lost power at a random point `where` (`point` says which)."""
 
     job_id: str
-    where: str
-    delay: float
+    where: str  # download | unpack | switch | trial
+    point: str  # e.g. "41472 of 98816 bytes", "7 of 31 files"; what the flash showed at the cut
     before: str  # the version running when the job was created
     target: str
     running: str  # the version the board runs once the job ended
     status: str  # the job's final state
-    phase: str  # what the console had shown when the power went: the last step, or "new boot"
 
     @property
     def consistent(self) -> bool:
@@ -142,13 +141,15 @@ class CutOutcome:
 
 
 class PowerCutRun:
-    """OTA jobs to one emulated board, each interrupted by a power cut at a random instant of the
-    download or of the unpack and A/B switch (after its `downloading` or `installing` report)."""
+    """OTA jobs to one emulated board, each interrupted by a power cut at a random point, watched
+    on the board's flash (a directory) so the point is exact whatever the machine's load:
+    `download` (once `ota.part` holds a random number of the bundle's bytes), `unpack` (once the
+    folder being installed holds a random number of the bundle's files), `switch` (as `fw.json`
+    is rewritten, and up to 20 ms after) or `trial` (a random 0-3 s into the new firmware's first
+    boot, before or after it confirmed itself); each kind once in every four runs."""
 
-    WHERE: ClassVar[dict[str, float]] = {
-        "downloading": 1.5,
-        "installing": 0.3,
-    }  # step -> max delay, s
+    WHERE = ("download", "unpack", "switch", "trial")
+    POLL_S = 0.0005
 
     def __init__(
         self,
@@ -166,6 +167,7 @@ class PowerCutRun:
         self.seed = random.randrange(1 << 30) if seed is None else seed
         self.rng = random.Random(self.seed)
         self.timeout = timeout
+        self._order: list[str] = []
 
     def running(self) -> str:
         return str(self.board.events("boot")[-1]["fw"])
@@ -174,37 +176,92 @@ class PowerCutRun:
         before = self.running()
         document = next(d for d in self.documents if d["version"] != before)
         job_id = f"ota-cut-{uuid.uuid4().hex[:10]}"
-        where = self.rng.choice(sorted(self.WHERE))
-        delay = self.rng.uniform(0, self.WHERE[where])
+        if not self._order:  # each kind of point once in every len(WHERE) runs, in random order
+            self._order = self.rng.sample(self.WHERE, len(self.WHERE))
+        where = self._order.pop()
+        folder = "app_b" if self._pointer().get("run") == "app_a" else "app_a"
+        since = time.time() - 1.0  # a margin for coarse file times; older installs are older still
         self.jobs.create(job_id, document, things=[self.thing])
-        self.board.expect("job", self.timeout, id=job_id, step=where)
-        time.sleep(delay)
+        point = self._wait_for(
+            where, int(document["size"]), folder, str(document["version"]), since
+        )
         self.board.power_cut()
-        phase = self._phase(job_id, str(document["version"]))
         self.board.start()
+        self.board.expect("mqtt", self.timeout, state="up")  # up again, on some firmware
         done = self.jobs.wait(job_id, [self.thing], timeout=self.timeout)[self.thing]
         return CutOutcome(
             job_id,
             where,
-            delay,
+            point,
             before,
             str(document["version"]),
             self.running(),
             done["status"],
-            phase,
         )
 
-    def _phase(self, job_id: str, target: str) -> str:
-        if any(e["fw"] == target for e in self.board.events("boot")):
-            return "new boot"
-        steps = [e.get("step") for e in self.board.events("job") if e.get("id") == job_id]
-        return str([s for s in steps if s][-1])
+    def _pointer(self) -> dict[str, Any]:
+        for name in ("fw.json", "fw.json.tmp"):
+            try:
+                return dict(json.loads((self.board.flash / name).read_text()))
+            except (OSError, ValueError):
+                continue
+        return {}
+
+    def _wait_for(self, where: str, size: int, folder: str, target: str, since: float) -> str:
+        """Return at the random point of `where`, saying what the flash showed."""
+        flash = self.board.flash
+        deadline = time.monotonic() + self.timeout
+        if where == "download":
+            at = self.rng.randrange(1, size)
+            while self._size(flash / "ota.part") < at and time.monotonic() < deadline:
+                time.sleep(self.POLL_S)
+            return f"{self._size(flash / 'ota.part')} of {size} bytes (cut at >= {at})"
+        if where == "unpack":
+            at = self.rng.randrange(1, 30)
+            while self._count(flash / folder, since) < at and time.monotonic() < deadline:
+                time.sleep(self.POLL_S)
+            return f"{self._count(flash / folder, since)} new files in {folder} (cut at >= {at})"
+        if where == "switch":
+            while self._pointer().get("run") != folder and time.monotonic() < deadline:
+                if (flash / "fw.json.tmp").exists():
+                    break
+                time.sleep(self.POLL_S)
+            time.sleep(self.rng.uniform(0, 0.02))
+            return f"fw.json switching to {folder}"
+        while not any(e["fw"] == target for e in self.board.events("boot")):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        delay = self.rng.uniform(0, 3)
+        time.sleep(delay)
+        return f"{delay:.2f} s into the new firmware's boot"
+
+    @staticmethod
+    def _size(path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0
+
+    @staticmethod
+    def _count(path: Path, since: float) -> int:
+        """Files in `path` written since `since` (wall clock): the folder may hold an older
+        install until the unpack clears it."""
+        count = 0
+        try:
+            for entry in path.iterdir():
+                try:
+                    count += entry.stat().st_mtime >= since
+                except OSError:
+                    continue  # removed as the folder is cleared
+        except OSError:
+            pass
+        return count
 
     def summary(self, outcomes: Sequence[CutOutcome]) -> str:
         lines = [f"seed {self.seed}: {len(outcomes)} power cuts"]
         lines += [
-            f"  {o.job_id} cut {o.delay:.2f}s after {o.where} (in {o.phase}):"
-            f" {o.before} -> {o.target}:"
+            f"  {o.job_id} cut in {o.where} ({o.point}): {o.before} -> {o.target}:"
             f" runs {o.running}, job {o.status}{'' if o.consistent else '  <-- WRONG'}"
             for o in outcomes
         ]

@@ -1,5 +1,5 @@
-"""Power cuts (the board process SIGKILLed) at random instants of an OTA job: during the download,
-the unpack and the A/B switch. The board always comes up on the old or the new firmware, never
+"""Power cuts (the board process SIGKILLed) at random points of an OTA job, watched on the flash:
+during the download, the unpack, the A/B switch and the new firmware's trial boot. The board always comes up on the old or the new firmware, never
 neither, and the job's final state says which (SUCCEEDED only when the new one runs). This test
 runs CUTS of them; `python -m rig.benchmarks --only ota_power` runs 50 (rig/benchmarks/fleet_ota.py)."""
 
@@ -30,3 +30,4 @@ def test_power_cut_during_ota_leaves_old_or_new_firmware_and_a_true_job_state(
     print(runs.summary(outcomes))
     assert all(o.consistent for o in outcomes), runs.summary(outcomes)
     assert {o.status for o in outcomes} <= {"SUCCEEDED", "FAILED"}
+    assert {o.where for o in outcomes} == set(PowerCutRun.WHERE)
