@@ -159,3 +159,32 @@ def test_a_new_firmware_that_never_reports_healthy_is_rolled_back(
     assert versions[-3:] == [version, version, "0.1.0"], versions  # two trial boots, then back
     assert [e["code"] for e in board.events("error")] == ["services_register"] * 2
     assert json.loads(board.read_file("fw.json"))["run"] == ""
+
+
+def test_reboot_job_resets_the_board_and_succeeds_after_the_boot(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    jid = job_id("reboot")
+    jobs.create(jid, {"operation": "reboot"}, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"step": "rebooted", "reset": "hard"}
+    boots = board.events("boot")
+    assert len(boots) == 3 and boots[-1]["reset"] == "hard"  # set-up reset, then the job's
+
+
+def test_factory_reset_job_succeeds_then_the_board_forgets_its_identity(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    jid = job_id("factory-reset")
+    jobs.create(jid, {"operation": "factory-reset"}, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"step": "wiped"}
+    board.expect("led", WAIT_S, pattern="unconfigured")  # boots blank: config mode again
+    for path in ("pki/cert.der", "pki/key.der", "netcfg.json"):
+        assert not (board.flash / path).exists(), path
