@@ -155,11 +155,13 @@ class Agent:
                     continue
                 self._wake.clear()
                 self._busy = True
+                self.app.set_busy("job")  # no deep sleep before start-next answered
                 try:
                     while await self._next():
                         pass
                 finally:
                     self._busy = False
+                    self.app.set_busy("job", False)
 
     async def _next(self):
         # start the next pending execution and run it; -> whether there was one
@@ -170,14 +172,12 @@ class Agent:
         self.job = ex
         self.version = ex.get("versionNumber", 1)
         self.details = ex.get("statusDetails") or {}
-        self.app.set_busy("job")
         try:
             await self._execute(ex)
         except JobEnded:
             pass
         finally:
             self.job = None
-            self.app.set_busy("job", False)
             gc.collect()
         return True
 

@@ -222,6 +222,7 @@ class Demo:
             done = jobs.wait(job_id, [SERIAL], timeout=WAIT_S)[SERIAL]
         except JobWaitTimeout as exc:
             raise DemoFailed(str(exc)) from exc
+        board.expect("job", WAIT_S, id=job_id, status=done["status"])  # its console line too
         for event in board.events()[start:]:
             if event.get("ev") in ("job", "led"):
                 self.out.say(f"    {json.dumps(event, separators=(',', ':'))}")
