@@ -15,7 +15,9 @@ all: test
 
 # mosquitto, and what its plugin (rig/broker_plugin/buttonrig_auth.c) is built with: the broker's
 # plugin headers (mosquitto-dev, libmosquitto-dev), OpenSSL's (libssl-dev) and a C compiler.
-SYSTEM_PACKAGES := mosquitto mosquitto-dev libmosquitto-dev libssl-dev gcc
+# openssl names the registered CAs in the broker's capath (rig/cloud/ca_registration/trust.py);
+# mosquitto-clients: mosquitto_pub, the workshop's device in tests/cloud/test_ca_registration_broker.py.
+SYSTEM_PACKAGES := mosquitto mosquitto-dev libmosquitto-dev libssl-dev gcc openssl mosquitto-clients
 
 system-deps:
 	@missing=$$(for p in $(SYSTEM_PACKAGES); do \

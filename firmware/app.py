@@ -34,6 +34,7 @@ class App:
         self.settings = Settings()
         self.services = []
         self.clicks = 0
+        self.counts = {"single": 0, "double": 0, "long": 0}  # since boot, by type (shadow agent)
         self.serial = ""
         self.led = None  # type: Led  # type: ignore[assignment]
         self.button = None  # type: Button  # type: ignore[assignment]
@@ -105,6 +106,7 @@ class App:
 
     def _click(self, kind, t):
         self.clicks += 1
+        self.counts[kind.lower()] += 1
         event = {"type": kind, "t": t, "id": hexlify(os.urandom(8)).decode(), "n": self.clicks}
         events.emit("click", **event)
         self.tell("on_click", event)

@@ -42,6 +42,7 @@ for name in (
     "power",
     "services",
     "settings",
+    "shadowagent",
     "stall",
     "store",
     "upload",

@@ -175,19 +175,28 @@ class Clicks:
         await self.sender.run()
 
 
-class Jobs:
-    # The jobs agent (jobsagent.py), imported only once the first session is up: a board that
-    # never connects never loads it.
-    def __init__(self, app, client):
+class LazyAgent:
+    # A device agent (`module`.Agent(app, client, *args)): imported once the first session is up,
+    # so a board that never connects never loads it; then it serves every later session itself.
+    # The app's on_click reaches it once loaded.
+    def __init__(self, app, client, module, *args):
         self.app = app
         self.client = client
+        self.module = module
+        self.args = args
+        self.agent = None
+
+    def on_click(self, event):
+        hook = getattr(self.agent, "on_click", None)
+        if hook:
+            hook(event)
 
     async def run(self):
-        await self.client.connected.wait()
-        gc.collect()
-        import jobsagent
-
-        await jobsagent.Agent(self.app, self.client).run()
+        if self.agent is None:
+            await self.client.connected.wait()
+            gc.collect()
+            self.agent = __import__(self.module).Agent(self.app, self.client, *self.args)
+        await self.agent.run()
 
 
 def register(app):
@@ -249,4 +258,5 @@ def register(app):
     app.add(station)
     app.add(Connection(app, client, station, cfg["host"]))
     app.add(Clicks(sender))
-    app.add(Jobs(app, client))
+    app.add(LazyAgent(app, client, "shadowagent", station.rssi))  # docs: "Shadow agent"
+    app.add(LazyAgent(app, client, "jobsagent"))  # docs: "Jobs agent and OTA"

@@ -55,6 +55,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,6 +180,13 @@ class RuntimeDirectory:
                 os.chown(path, pwd.getpwnam("mosquitto").pw_uid, self._gid)
         return path
 
+    def readable_directory(self, name: str) -> Path:
+        """A subdirectory the broker may read (ours to write)."""
+        path = self.path / name
+        path.mkdir()
+        self._secure(path, 0o750)
+        return path
+
     def write(self, name: str, data: bytes) -> Path:
         """Write atomically (readers never see half a file), group-readable by the broker."""
         target = self.path / name
@@ -194,6 +202,12 @@ class RuntimeDirectory:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
+# Called with the `capath` directory of a broker run (and the broker's group, or None) before
+# mosquitto starts: the cloud keeps the CAs its owner registered there (rig/cloud/ca_registration)
+TrustHook = Callable[[Path, "int | None"], None]
+CAPATH = "capath"
+
+
 @dataclass(frozen=True)
 class BrokerFiles:
     """The TLS material the broker needs, and the socket its plugin asks the cloud on. The
@@ -203,6 +217,7 @@ class BrokerFiles:
     server_cert_pem: bytes
     server_key_pem: bytes
     auth_socket: Path
+    trust_hook: TrustHook | None = None  # client CAs besides `ca_pem`, in an OpenSSL capath
 
     def __repr__(self) -> str:
         return "BrokerFiles(<server key hidden>)"
@@ -257,6 +272,9 @@ def render_config(
         # no `max_qos 1`: mosquitto would lower a QoS 2 SUBSCRIBE to 1 before the plugin sees it;
         # the plugin refuses QoS 2 PUBLISH and SUBSCRIBE itself (no PUBREC, no SUBACK)
         f"cafile {runtime / 'ca.pem'}",
+        # and the CAs registered by their owners, looked up by subject hash at each handshake
+        # (OpenSSL X509_LOOKUP_hash_dir): one registered later is trusted without a restart
+        f"capath {runtime / CAPATH}",
         f"certfile {runtime / 'server.crt'}",
         f"keyfile {runtime / 'server.key'}",
         "tls_version tlsv1.2",
@@ -386,6 +404,9 @@ class MosquittoBroker:
         runtime.write("server.crt", files.server_cert_pem)
         runtime.write("server.key", files.server_key_pem)
         runtime.write("buttonrig_auth.so", plugin_library().read_bytes())
+        capath = runtime.readable_directory(CAPATH)
+        if files.trust_hook is not None:
+            files.trust_hook(capath, runtime.group)
         state = runtime.writable_directory("state")
         if self._saved_state is not None:
             (state / PERSISTENCE_FILE).write_bytes(self._saved_state)

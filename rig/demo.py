@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from rig import gestures
+from rig.backends.local import local_backend
 from rig.broker import BrokerError
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core.errors import CloudError
@@ -44,10 +45,10 @@ PRESSES = [
 SHOWN_EVENTS = ("led", "click", "mqtt")
 JOB_DOCUMENT = {"operation": "identify"}  # the LED blinks green: the job reached this button
 SHADOW_UPDATE = {"state": {"desired": {"double_ms": 400, "long_ms": 1500}}}
+DEVICE_DESIRED = {"double_ms": 600}  # step 7: a wider double-click window, desired at the cloud
 LATER = """\
-Not in this firmware yet: the device does not report its shadow (no "reported" state above) and
-does not apply deltas or trigger 1-Click callbacks; those arrive with later work.
-The shadow above was written by this demo through the cloud API, as
+Not in this firmware yet: the device does not trigger 1-Click callbacks; that arrives with later
+work. The desired states above were written by this demo through the cloud API, as
 `buttonrig iot-data update-thing-shadow` would."""
 
 
@@ -142,6 +143,7 @@ class Demo:
         clicks = self._press(runtime, board)
         self._show_clicks(clicks)
         self._show_shadow(runtime)
+        self._device_shadow(runtime, board)
         self._show_job(runtime, board)
         self.out.say()
         self.out.say(LATER)
@@ -165,7 +167,7 @@ class Demo:
         self.out.say("   the phone joins the button's access point and submits the config form")
         assert runtime.endpoint is not None
         with Narrator(board, self.out.say):
-            done = CustomerSetup(runtime.cloud, runtime.endpoint).provision(board, WAIT_S)
+            done = CustomerSetup(local_backend(runtime)).provision(board, WAIT_S)
         self.out.say(
             f"  - cloud: thing {done.serial}, certificate {done.certificate_id[:12]}…,"
             f" policy {done.policy_name}"
@@ -208,8 +210,43 @@ class Demo:
         self.out.say(f"    state: {json.dumps(shadow['state'])}")
         self.out.say(f"    version: {shadow['version']}")
 
+    def _device_shadow(self, runtime: CloudRuntime, board: EmulatedBoard) -> None:
+        """The firmware's shadow agent: what the board reported, then a desired change it applies
+        and acknowledges with its reported state."""
+        self.out.say("7. The shadow from the device side (the firmware's shadow agent):")
+        cloud = runtime.cloud
+        reported = self._reported(cloud, lambda r: "fw" in r)
+        self.out.say(f"  reported by the board: {json.dumps(reported)}")
+        payload = json.dumps({"state": {"desired": DEVICE_DESIRED}})
+        self.out.say(f"  update-thing-shadow --thing-name {SERIAL} --payload '{payload}'")
+        start = len(board.events())
+        cloud.update_thing_shadow(SERIAL, payload.encode())
+        board.expect("shadow", WAIT_S, reported=list(DEVICE_DESIRED))
+        for event in board.events()[start:]:
+            if event.get("ev") in ("settings", "shadow"):
+                self.out.say(f"    {json.dumps(event, separators=(',', ':'))}")
+        wanted = DEVICE_DESIRED["double_ms"]
+        self._reported(cloud, lambda r: r.get("double_ms") == wanted)
+        state = json.loads(cloud.get_thing_shadow(SERIAL))["state"]
+        self.out.say(
+            f"  acknowledged: reported double_ms {state['reported']['double_ms']},"
+            f" delta {json.dumps(state.get('delta'))}"
+        )
+        if "delta" in state:
+            raise DemoFailed(f"the board's report left a delta: {state['delta']}")
+
+    def _reported(self, cloud: Any, ok: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + WAIT_S
+        reported: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            reported = json.loads(cloud.get_thing_shadow(SERIAL))["state"].get("reported", {})
+            if ok(reported):
+                return reported
+            time.sleep(0.1)
+        raise DemoFailed(f"the board's reported state never came: {json.dumps(reported)}")
+
     def _show_job(self, runtime: CloudRuntime, board: EmulatedBoard) -> None:
-        self.out.say("7. A job reaches the button (iot create-job; the firmware's jobs agent):")
+        self.out.say("8. A job reaches the button (iot create-job; the firmware's jobs agent):")
         job_id = f"identify-{int(time.time())}"  # a kept --home may have older demo jobs
         document = json.dumps(JOB_DOCUMENT)
         self.out.say(

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from rig import gestures
+from rig.backends.local import local_backend
 from rig.benchmarks import _heap
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import temporary_cloud
@@ -125,7 +126,7 @@ def run(ctx: Any) -> dict[str, float | int]:
         clicks = ClickLog(runtime.cloud.store)
         board = _board(ctx.workdir, "bench", HEAPSIZE)
         try:
-            setup = CustomerSetup(runtime.cloud, runtime.endpoint).provision(board)
+            setup = CustomerSetup(local_backend(runtime)).provision(board)
             latencies = _latencies(board, clicks, setup.serial, n)
             heap = _heap_sample_max(board)
             duplicates = sum(c.copies - 1 for c in clicks.clicks(setup.serial))

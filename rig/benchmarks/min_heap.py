@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from rig import gestures
+from rig.backends.local import local_backend
 from rig.broker import MosquittoBroker
 from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.drivers.base import ExpectTimeout
@@ -87,7 +88,7 @@ class Session:
         assert runtime.endpoint is not None and isinstance(runtime.broker, MosquittoBroker)
         self.runtime = runtime
         self.broker = runtime.broker
-        self.setup = CustomerSetup(runtime.cloud, runtime.endpoint)
+        self.setup = CustomerSetup(local_backend(runtime))
         self.workdir = workdir
         self.clicks = clicks
 

@@ -6,6 +6,7 @@
  *   certificate id = SHA-256 of the peer certificate's DER, lowercase hex (as AWS IoT and
  *   rig/cloud/certificates/ca.py compute it); the cloud answers ALLOW with the connection's
  *   permissions or DENY; a denial is MOSQ_ERR_AUTH, so mosquitto sends CONNACK 5 and closes.
+ *   A first CONNECT also carries the certificate (DER, hex): just-in-time registration.
  * - MOSQ_EVT_ACL_CHECK: decided here per message against the permissions kept per connection.
  *   A refused PUBLISH or SUBSCRIBE returns MOSQ_ERR_ADMINISTRATIVE_ACTION, not
  *   MOSQ_ERR_ACL_DENIED: mosquitto (src/handle_publish.c, src/handle_subscribe.c) then returns
@@ -153,19 +154,23 @@ static void drop_request_socket(void)
 	reply_start = reply_end = 0; /* what the old connection left unread is void */
 }
 
-/* Parse one permission line ("<KEY> <hex value>") of an ALLOW reply into `p`. */
-static int ask(const char *certificate_id, const char *client_id, struct permissions *out)
+/* Parse one permission line ("<KEY> <hex value>") of an ALLOW reply into `p`.
+ * `certificate_hex`: the certificate of a first CONNECT (NULL when asking again). */
+static int ask(const char *certificate_id, const char *client_id, const char *certificate_hex,
+		struct permissions *out)
 {
 	memset(out, 0, sizeof(*out));
 	char *client_hex = ba_hex_encode(client_id);
 	if(!client_hex) return -1;
-	size_t len = strlen(certificate_id) + strlen(client_hex) + 16;
+	size_t len = strlen(certificate_id) + strlen(client_hex)
+			+ (certificate_hex ? strlen(certificate_hex) + 1 : 0) + 16;
 	char *request = malloc(len);
 	if(!request){
 		free(client_hex);
 		return -1;
 	}
-	snprintf(request, len, "CONNECT %s %s\n", certificate_id, client_hex);
+	snprintf(request, len, "CONNECT %s %s%s%s\n", certificate_id, client_hex,
+			certificate_hex ? " " : "", certificate_hex ? certificate_hex : "");
 	free(client_hex);
 	int verdict = -1;
 	for(int attempt = 0; attempt < 2 && verdict < 0; attempt++){
@@ -297,8 +302,9 @@ static void forget_connection(const struct mosquitto *client)
 	}
 }
 
-/* SHA-256 of the certificate's DER encoding, lowercase hex: the AWS IoT certificate id. */
-static int certificate_id_of(struct mosquitto *client, char out[65])
+/* SHA-256 of the certificate's DER encoding, lowercase hex: the AWS IoT certificate id; and
+ * the DER in hex (`*der_hex`, to free) for the cloud's first look at it. */
+static int certificate_id_of(struct mosquitto *client, char out[65], char **der_hex)
 {
 	X509 *certificate = mosquitto_client_certificate(client);
 	if(!certificate) return -1;
@@ -309,8 +315,9 @@ static int certificate_id_of(struct mosquitto *client, char out[65])
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int digest_len = 0;
 	int ok = EVP_Digest(der, (size_t)der_len, digest, &digest_len, EVP_sha256(), NULL);
+	*der_hex = ok && digest_len == 32 ? ba_hex_bytes(der, (size_t)der_len) : NULL;
 	OPENSSL_free(der);
-	if(!ok || digest_len != 32) return -1;
+	if(!*der_hex) return -1;
 	for(unsigned int i = 0; i < digest_len; i++) sprintf(out + 2 * i, "%02x", digest[i]);
 	out[64] = '\0';
 	return 0;
@@ -329,9 +336,11 @@ static int on_basic_auth(int event, void *event_data, void *userdata)
 	forget_connection(ed->client);
 	const char *client_id = mosquitto_client_id(ed->client);
 	char certificate_id[65];
-	if(!client_id || certificate_id_of(ed->client, certificate_id) < 0) return MOSQ_ERR_AUTH;
+	char *der_hex = NULL;
+	if(!client_id || certificate_id_of(ed->client, certificate_id, &der_hex) < 0) return MOSQ_ERR_AUTH;
 	struct permissions permissions;
-	int verdict = ask(certificate_id, client_id, &permissions);
+	int verdict = ask(certificate_id, client_id, der_hex, &permissions);
+	free(der_hex);
 	if(verdict != 1){
 		if(verdict < 0){
 			mosquitto_log_printf(MOSQ_LOG_WARNING,
@@ -445,7 +454,7 @@ static void redecide_all(void)
 	for(struct connection *c = connections; c; c = c->next){
 		if(c->permissions.full || c->closing) continue;
 		struct permissions fresh;
-		if(ask(c->certificate_id, c->client_id, &fresh) == 1){
+		if(ask(c->certificate_id, c->client_id, NULL, &fresh) == 1){
 			ba_permissions_free(&c->permissions);
 			c->permissions = fresh;
 		}else{

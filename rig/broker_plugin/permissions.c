@@ -71,13 +71,17 @@ char *ba_hex_decode(const char *hex)
 
 char *ba_hex_encode(const char *text)
 {
+	return ba_hex_bytes((const unsigned char *)text, strlen(text));
+}
+
+char *ba_hex_bytes(const unsigned char *data, size_t len)
+{
 	static const char digits[] = "0123456789abcdef";
-	size_t len = strlen(text);
 	char *out = malloc(2 * len + 1);
 	if(!out) return NULL;
 	for(size_t i = 0; i < len; i++){
-		out[2 * i] = digits[(unsigned char)text[i] >> 4];
-		out[2 * i + 1] = digits[(unsigned char)text[i] & 15];
+		out[2 * i] = digits[data[i] >> 4];
+		out[2 * i + 1] = digits[data[i] & 15];
 	}
 	out[2 * len] = '\0';
 	return out;

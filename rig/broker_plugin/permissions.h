@@ -27,6 +27,7 @@ void ba_list_free(struct list *list);
 void ba_permissions_free(struct permissions *p);
 char *ba_hex_decode(const char *hex);
 char *ba_hex_encode(const char *text);
+char *ba_hex_bytes(const unsigned char *data, size_t len); /* lowercase hex, to free */
 /* Whether `action` (PUBLISH, SUBSCRIBE, RECEIVE) on `<arn prefix><kind>/<name>` is allowed. */
 int ba_allowed(const struct permissions *p, int action, const char *kind, const char *name);
 /* Whether a device may use this `$` topic (or, to subscribe, filter); other topics: 1. */

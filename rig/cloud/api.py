@@ -15,6 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from rig.cloud.ca_registration.api import CaRegistrationApi
+from rig.cloud.ca_registration.store import CaRegistry
 from rig.cloud.certificates.api import CertificatesApi
 from rig.cloud.certificates.ca import CertificateAuthority
 from rig.cloud.certificates.store import Certificates, common_name_problem
@@ -23,15 +25,32 @@ from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
 from rig.cloud.core.store import Store
+from rig.cloud.functions.api import Functions
+from rig.cloud.indexing.api import IndexingApi
+from rig.cloud.indexing.documents import ThingDocuments
+from rig.cloud.indexing.dynamic import DynamicGroups
+from rig.cloud.indexing.store import IndexingConfiguration
 from rig.cloud.jobs.api import JobsApi
 from rig.cloud.jobs.data_plane import JobsDataPlane
 from rig.cloud.jobs.store import JobStore
+from rig.cloud.lifecycle.store import PresenceStore, index_connectivity
+from rig.cloud.logging_options.api import LoggingApi
+from rig.cloud.logging_options.log import IotLog
+from rig.cloud.logging_options.store import LoggingOptions
+from rig.cloud.messages.api import MessagesApi
+from rig.cloud.objects.client import ObjectReader
+from rig.cloud.oneclick.api import OneClick
 from rig.cloud.policies.api import PoliciesApi
 from rig.cloud.policies.store import Policies
+from rig.cloud.provisioning.api import ProvisioningApi
+from rig.cloud.provisioning.provisioner import Provisioner
+from rig.cloud.provisioning.store import TaskStore
 from rig.cloud.registry import Registry
 from rig.cloud.registry.api import RegistryApi
+from rig.cloud.rules.api import RulesApi
+from rig.cloud.rules.store import TopicRules
 from rig.cloud.shadow.api import ShadowApi
-from rig.cloud.shadow.store import ShadowStore
+from rig.cloud.shadow.store import ShadowStore, index_shadows
 
 
 def button_policy_document(thing_name: str) -> str:
@@ -54,7 +73,20 @@ def button_policy_document(thing_name: str) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
-class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, JobsApi):
+class Cloud(
+    RegistryApi,
+    CaRegistrationApi,
+    CertificatesApi,
+    PoliciesApi,
+    ShadowApi,
+    ClicksApi,
+    JobsApi,
+    IndexingApi,
+    LoggingApi,
+    ProvisioningApi,
+    MessagesApi,
+    RulesApi,
+):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
     def __init__(self, home: Path) -> None:
@@ -65,6 +97,7 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.ca = CertificateAuthority(self.directory / "ca")
         self.registry = Registry(self.store)
         self.certificates = Certificates(self.store, self.ca)
+        self.ca_registry = CaRegistry(self.store)  # your own CA (rig/cloud/ca_registration)
         self.policies = Policies(self.store)
         self.shadow_store = ShadowStore(self.store)
         self.click_log = ClickLog(self.store)
@@ -72,7 +105,36 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         self.jobs_data = JobsDataPlane(self.job_store)  # aws iot-jobs-data
         self.registry.membership_observers.append(self.job_store.membership_changed)
         self.registry.thing_deletion_observers.append(self.job_store.thing_deleted)
+        self._compose_indexing()
+        self.logging_options = LoggingOptions(self.store)  # v2 logging (aws iot *-v2-logging-*)
+        self.iot_log = IotLog(self.store, self.directory)  # the device log honouring it
+        # provisioning: templates over the registry, certificates and policies; bulk tasks
+        # read their input from the object store (rig/cloud/objects) of the running cloud
+        self.provisioner = Provisioner(self.store, self.registry, self.certificates, self.policies)
+        self.registration_tasks = TaskStore(self.store)
+        self.objects = ObjectReader(home)
         self.auth_applier = None
+        # AWS IoT 1-Click (aws iot1click-devices / iot1click-projects): recorded clicks become
+        # device events and callbacks, invoked through the local Lambda functions (below)
+        self.oneclick = OneClick(self.store, self.registry, self.certificates)
+        self.click_log.observers.append(self.oneclick.delivery.on_click)
+        # rules engine and local Lambda (#14): rules/, functions/; `functions` is the
+        # FunctionInvoker other services call (rig/cloud/functions/__init__.py)
+        self.topic_rules = TopicRules(self.store)
+        self.functions = Functions(self.store, self.directory / "functions")
+        self.oneclick.use_functions(self.functions)  # 1-Click callbacks run here
+
+    def _compose_indexing(self) -> None:
+        """Fleet indexing reads the registry, shadows and presence; dynamic groups follow
+        their changes inside the changing transaction (rig/cloud/indexing/dynamic.py)."""
+        self.presence_store = PresenceStore(self.store)  # the runtime's lifecycle service's
+        self.indexing_configuration = IndexingConfiguration(self.store)
+        self.thing_documents = ThingDocuments(index_shadows, index_connectivity)
+        self.dynamic_groups = DynamicGroups(self.registry, self.thing_documents)
+        self.registry.thing_change_observers.append(self.dynamic_groups.thing_changed)
+        self.registry.membership_observers.append(self.dynamic_groups.membership_changed)
+        self.shadow_store.change_observers.append(self.dynamic_groups.shadow_changed)
+        self.presence_store.change_observers.append(self.dynamic_groups.thing_changed)
 
     # ---- account-wide ----------------------------------------------------------------------
 
@@ -141,4 +203,5 @@ class Cloud(RegistryApi, CertificatesApi, PoliciesApi, ShadowApi, ClicksApi, Job
         }
 
     def close(self) -> None:
+        self.functions.close()  # its warm worker processes
         self.store.close()

@@ -37,18 +37,27 @@ from rig.broker import (
 )
 from rig.cloud import ping
 from rig.cloud.api import Cloud
-from rig.cloud.auth.decisions import ConnectionDecider
+from rig.cloud.auth.decisions import ConnectionDecider, ConnectionDecision
 from rig.cloud.auth.plugin_server import PluginServer
+from rig.cloud.ca_registration.admission import Admission
+from rig.cloud.ca_registration.jitp import Provision, TemplateProvisioner
+from rig.cloud.ca_registration.trust import TrustDirectory
 from rig.cloud.certificates.ca import CertificateAuthority, certificate_id_of, pem_to_der
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
 from rig.cloud.clicks import mqtt as clicks_mqtt
 from rig.cloud.core import endpoint
 from rig.cloud.files.server import FileServer, url_of
+from rig.cloud.functions.dispatcher import Dispatcher
 from rig.cloud.host.service import CloudService
+from rig.cloud.http.server import ApiServer
 from rig.cloud.jobs import mqtt as jobs_mqtt
 from rig.cloud.jobs.timers import StepTimers
 from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
-from rig.cloud.lifecycle.store import PresenceStore
+from rig.cloud.objects.client import ENDPOINT_KEY as OBJECTS_ENDPOINT_KEY
+from rig.cloud.objects.client import ObjectReader
+from rig.cloud.objects.server import ObjectServer
+from rig.cloud.provisioning.tasks import RegistrationRunner
+from rig.cloud.rules.mqtt import RulesService
 from rig.cloud.shadow.mqtt import ShadowResponder
 from rig.cloud.shadow.wills import ExpectedWills
 from rig.mqtt.endpoint import BrokerEndpoint, ClientIdentity
@@ -119,8 +128,13 @@ def _write_private(path: Path, data: bytes) -> None:
 class CloudRuntime:
     """Start with `start()`, stop with `stop()` (or use as a context manager)."""
 
-    def __init__(self, home: Path, attach: AttachTarget | None = None) -> None:
+    def __init__(
+        self, home: Path, attach: AttachTarget | None = None, objects: bool = True
+    ) -> None:
         self.home = home
+        # the rig's S3 and the bulk registration tasks that read from it (a second or two to
+        # start: tests that need neither leave them out, `temporary_cloud`)
+        self._objects = objects
         self.cloud = Cloud(home)
         self.identities = Identities(self.cloud.ca, self.cloud.directory / "identities")
         self.decider = ConnectionDecider(
@@ -128,7 +142,15 @@ class CloudRuntime:
             self.cloud.certificates,
             self.cloud.policies,
             self.identities.own_certificate_ids,
+            self._issuer_problem,
         )
+        # your own CA: JITP's template application (the seam for a fuller template engine),
+        # JITR/JITP at a first CONNECT, and the broker's capath of registered CAs
+        self.jitp_provision: Provision = TemplateProvisioner(
+            self.cloud.registry, self.cloud.policies, self.cloud.ca_registry
+        ).provision
+        self.admission = Admission(self.cloud.ca_registry, lambda r: self.jitp_provision(r))
+        self._trust: TrustDirectory | None = None
         self._attach = attach
         self.broker: MosquittoBroker | AttachedBroker | None = None
         self.service: CloudService | None = None
@@ -145,6 +167,11 @@ class CloudRuntime:
         self._presence_reports: queue.Queue[Report | None] = queue.Queue()  # this one too
         self.job_timers = StepTimers(self.cloud.job_store)  # database only: beside the service
         self.file_server: FileServer | None = None  # OTA files, with the cloud's own CA
+        self.object_server: ObjectServer | None = None  # the rig's S3 (moto's server mode)
+        self.registration_runner: RegistrationRunner | None = None  # bulk provisioning tasks
+        self.api_server: ApiServer | None = None  # the AWS HTTP APIs (boto3, aws-cli)
+        self.rules: RulesService | None = None  # topic rules on the MQTT host (#14)
+        self.dispatcher = Dispatcher(self.cloud.functions)  # Lambda "Event" invocations (#14)
 
     def __enter__(self) -> CloudRuntime:
         self.start()
@@ -154,6 +181,19 @@ class CloudRuntime:
         self.stop()
 
     def start(self) -> BrokerEndpoint:
+        # the object store's process starts first and comes up while the broker does
+        if self._objects:
+            self.object_server = ObjectServer(self.home, self.cloud.directory / "logs")
+            self.object_server.launch()
+        try:
+            return self._start()
+        except Exception:
+            if self.object_server is not None:
+                self.object_server.stop()
+                self.object_server = None
+            raise
+
+    def _start(self) -> BrokerEndpoint:
         service_identity = self.identities.client(CLOUD_USER)
         probe = self.identities.client(PROBE_USER)
         generation = self.cloud.store.counter("auth_generation")
@@ -171,6 +211,7 @@ class CloudRuntime:
                 server_cert_pem=server_cert,
                 server_key_pem=server_key,
                 auth_socket=self.plugin_server.path,
+                trust_hook=self._trust_ready,
             )
             self.broker = MosquittoBroker(
                 files,
@@ -202,14 +243,19 @@ class CloudRuntime:
         except Exception:
             self.broker.stop()
             raise
+        self._start_rules()
+        self.dispatcher.start()
         self.cloud.auth_applier = self.sync_auth
         if self.plugin_server is not None:  # the plugin's lifecycle reports
             self.plugin_server.on_presence = self._on_presence
             self.plugin_server.on_will = self._on_will
+            self.plugin_server.on_presented = self._on_presented
         self._watcher = threading.Thread(target=self._watch_auth, name="auth-sync", daemon=True)
         self._watcher.start()
         self.job_timers.start()
         self._start_file_server()
+        self._start_registration_tasks()
+        self._start_api_server()
         endpoint.write(self.home, self.endpoint_document())
         return self.endpoint
 
@@ -222,6 +268,29 @@ class CloudRuntime:
             self.stop()
             raise
 
+    def _start_registration_tasks(self) -> None:
+        if self.object_server is None:
+            return  # no S3, so no input for a task: start-thing-registration-task says so
+        try:
+            url = self.object_server.ready()
+        except Exception:
+            self.stop()
+            raise
+        objects = ObjectReader(self.home, url)
+        self.registration_runner = RegistrationRunner(
+            self.cloud.registration_tasks, self.cloud.provisioner, objects
+        )
+        self.registration_runner.start()
+
+    def _start_api_server(self) -> None:
+        self.api_server = ApiServer(self.cloud)
+        try:
+            self.api_server.start()
+        except Exception:
+            self.api_server = None
+            self.stop()
+            raise
+
     def restart_service(self, while_down: Callable[[], None] | None = None) -> None:
         """Stop the cloud's MQTT host and its services and start them again while the broker
         stays up (as a cloud process restarted against a broker that keeps running, or one
@@ -229,11 +298,21 @@ class CloudRuntime:
         assert self.service is not None and self._service_identity is not None, "not running"
         if self.presence is not None:  # first: its events leave on the link still running
             self.presence.stop()
+        self._stop_rules()
         self.service.stop()
         if while_down is not None:
             while_down()
         self.service = self._compose_services(self._service_identity)
         self.service.start()
+        self._start_rules()
+
+    def _start_rules(self) -> None:
+        if self.rules is not None:
+            self.rules.start()
+
+    def _stop_rules(self) -> None:
+        if self.rules is not None:
+            self.rules.stop()
 
     def _start_on_the_home_port(self, broker: MosquittoBroker) -> BrokerEndpoint:
         """The broker on the port this home's broker had (boards configured with it reconnect by
@@ -260,11 +339,14 @@ class CloudRuntime:
             service, self.cloud.shadow_store, self._expected_wills
         )
         self.shadow_responder.register()
-        self.presence = Presence(service, PresenceStore(self.cloud.store), self._presence_reports)
+        self.presence = Presence(service, self.cloud.presence_store, self._presence_reports)
+        self.presence.listeners.append(self.cloud.iot_log.lifecycle_event)  # v2 logging
         self.presence.register()
         clicks_mqtt.register(service, self.cloud.click_log)
         jobs_mqtt.register(service, self.cloud.job_store)
         ping.register(service)
+        self.rules = RulesService(service, self.cloud.topic_rules, self.cloud.functions)
+        self.rules.register()
         return service
 
     def endpoint_document(self) -> dict[str, Any]:
@@ -292,6 +374,8 @@ class CloudRuntime:
             else None,
             "mode": "attached" if self._attach else "started",
             "files_url": url_of(self.file_server.port, "") if self.file_server else None,
+            OBJECTS_ENDPOINT_KEY: self.object_server.url if self.object_server else None,
+            "api_url": self.api_server.url if self.api_server else None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
 
@@ -302,6 +386,8 @@ class CloudRuntime:
             if self.broker is None:
                 return
             generation = self.cloud.store.counter("auth_generation")
+            if self._trust is not None:  # before the plugin asks again: CAs trusted first
+                self._trust.sync(self.cloud.ca_registry.registered_cas())
             if self.plugin_server is not None and not self.plugin_server.invalidate():
                 log.warning("the broker plugin did not confirm auth change %d", generation)
             self._applied(generation)
@@ -309,6 +395,23 @@ class CloudRuntime:
     def _applied(self, generation: int) -> None:
         self._report(generation)
         self.cloud.store.set_counter("auth_applied", generation)
+
+    def _trust_ready(self, capath: Path, group: int | None) -> None:
+        """A broker run's capath (before mosquitto starts, also at a restart): the registered
+        CAs go there, and again after each auth change (sync_auth)."""
+        self._trust = TrustDirectory(capath, group)
+        self._trust.sync(self.cloud.ca_registry.registered_cas())
+
+    def _on_presented(self, certificate_id: str, der: bytes) -> ConnectionDecision | None:
+        """A first CONNECT's certificate: JITR/JITP when unknown and from a registered CA."""
+        reason = self.admission.presented(certificate_id, der)
+        return None if reason is None else ConnectionDecision(False, reason)
+
+    def _issuer_problem(self, certificate_id: str) -> str | None:
+        ca_id, ca = self.cloud.ca_registry.ca_of_certificate(certificate_id)
+        if ca_id is not None and ca is None:
+            return f"the CA certificate {ca_id} it was registered under is deleted"
+        return None
 
     def _on_presence(
         self, connected: bool, certificate_id: str, client_id: str, reason: str
@@ -357,11 +460,22 @@ class CloudRuntime:
         if self._watcher is not None:
             self._watcher.join(timeout=5)
         self.job_timers.stop()
+        if self.registration_runner is not None:
+            self.registration_runner.stop()
+            self.registration_runner = None
+        if self.object_server is not None:
+            self.object_server.stop()
+            self.object_server = None
+        if self.api_server is not None:
+            self.api_server.stop()
+            self.api_server = None
         if self.file_server is not None:
             self.file_server.stop()
             self.file_server = None
         if self.presence is not None:
             self.presence.stop()
+        self._stop_rules()
+        self.dispatcher.stop()
         if self.service is not None:
             self.service.stop()
             self.service = None
@@ -374,13 +488,14 @@ class CloudRuntime:
 
 
 @contextmanager
-def temporary_cloud(prefix: str = "cloud-home-") -> Iterator[CloudRuntime]:
+def temporary_cloud(prefix: str = "cloud-home-", objects: bool = False) -> Iterator[CloudRuntime]:
     """A running cloud (broker + service) in a private throwaway home (mode 0700, as mosquitto
-    needs it when run as root); stopped, its database closed and the home removed on exit."""
+    needs it when run as root); stopped, its database closed and the home removed on exit.
+    With `objects` also the object store (S3) and the bulk registration tasks."""
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         home = Path(tmp)
         home.chmod(0o700)
-        runtime = CloudRuntime(home)
+        runtime = CloudRuntime(home, objects=objects)
         runtime.start()
         try:
             yield runtime

@@ -53,6 +53,12 @@ class Param:
     help: str = ""
     choices: tuple[str, ...] | None = None
     shape: Shape | None = None  # structures: their members (default: any JSON object)
+    # `Key={k=v,…}` one level deep, for options whose aws-cli examples use it
+    # (lambda create-function --environment Variables={KEY=value})
+    nested_shorthand: bool = False
+    # other spellings the guides' commands use (aws-cli v1 took unambiguous prefixes, e.g. the
+    # guide's `--verification-cert` for --verification-certificate)
+    aliases: tuple[str, ...] = ()
 
     @property
     def member(self) -> str:
@@ -62,6 +68,12 @@ class Param:
     @property
     def keyword(self) -> str:
         return self.flag.lstrip("-").replace("-", "_")
+
+    @property
+    def dest(self) -> str:
+        """Its argparse attribute: `--handler` (lambda create-function) must not replace the
+        sub-command's `handler` function that rig/cli.py calls."""
+        return "option_handler" if self.keyword == "handler" else self.keyword
 
 
 @dataclass(frozen=True)
@@ -120,14 +132,20 @@ def load_json(text: str | bytes, what: str) -> Any:
         raise InputError(f"{what}: Invalid JSON: {exc}") from exc
 
 
-def parse_structure(flag: str, value: str, shape: Shape | None = None) -> Any:
+def parse_structure(
+    flag: str, value: str, shape: Shape | None = None, nested_shorthand: bool = False
+) -> Any:
     """JSON, or flat aws-cli shorthand `key=value,key2=a,b` (lists when a value has commas, or
     when `shape` says the member is a list); nested shorthand is refused with a pointer to JSON."""
     text = read_text_value(value, f"Error parsing parameter '{flag}'")
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         return load_json(stripped, f"Error parsing parameter '{flag}'")
-    if re.search(r"=\s*[{\[]", stripped):  # aws-cli's key={…} / key=[…]: not parsed here
+    nested = re.fullmatch(r"([A-Za-z_]\w*)=\{([^{}\[\]]*)\}", stripped)
+    if nested and nested_shorthand:  # `--environment Variables={KEY=value,KEY2=value2}`
+        inner = parse_structure(flag, nested.group(2)) if nested.group(2).strip() else {}
+        return {nested.group(1): {k: str(v) for k, v in inner.items()}}
+    if re.search(r"=\s*[{\[]", stripped):  # deeper key={…} / key=[…]: not parsed here
         raise InputError(
             f"Error parsing parameter '{flag}': nested shorthand (key={{...}} or key=[...]) is"
             ' not supported; give JSON instead, e.g. \'{"attributes": {"a": "1"}}\''
@@ -163,7 +181,9 @@ def _convert(param: Param, value: Any) -> Any:
     if param.kind == "boolean":
         return bool(value)
     if param.kind == "structure":
-        return parse_structure(param.flag, value, param.shape) if isinstance(value, str) else value
+        if isinstance(value, str):
+            return parse_structure(param.flag, value, param.shape, param.nested_shorthand)
+        return value
     if param.kind == "list":  # its shape (a list of strings) was checked
         return list(value)
     if param.kind in ("text", "blob"):  # strings: the request's shape was checked
@@ -227,9 +247,9 @@ def gather(operation: Operation, args: argparse.Namespace) -> dict[str, Any]:
     shape = request_shape(operation)
     by_member = {param.member: param for param in operation.params}
     typed = {
-        param.member: getattr(args, param.keyword)
+        param.member: getattr(args, param.dest)
         for param in operation.params
-        if getattr(args, param.keyword, None) is not None
+        if getattr(args, param.dest, None) is not None
     }
     typed.update(
         {name: getattr(args, name) for name in operation.positional if getattr(args, name, None)}
@@ -311,16 +331,16 @@ def add_operations(
         )
         for param in operation.params:
             if param.kind == "boolean":
-                sub.add_argument(param.flag, dest=param.keyword, action="store_true", default=None)
+                sub.add_argument(param.flag, dest=param.dest, action="store_true", default=None)
                 sub.add_argument(
                     "--no-" + param.flag[2:],
-                    dest=param.keyword,
+                    dest=param.dest,
                     action="store_false",
                 )
             elif param.kind == "list":
-                sub.add_argument(param.flag, dest=param.keyword, nargs="+", help=param.help)
+                sub.add_argument(param.flag, dest=param.dest, nargs="+", help=param.help)
             else:
-                sub.add_argument(param.flag, dest=param.keyword, help=param.help)
+                sub.add_argument(param.flag, *param.aliases, dest=param.dest, help=param.help)
         for name in operation.positional:
             sub.add_argument(name, nargs="?")
         sub.add_argument("--cli-input-json", help="file://request.json or inline JSON")

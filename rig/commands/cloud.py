@@ -98,10 +98,12 @@ def _up(args: argparse.Namespace) -> int:
             ready = runtime.start()
         except (BrokerError, RuntimeError, OSError) as exc:
             raise CommandError(f"the cloud did not start: {exc}") from exc
-        files = runtime.file_server
+        files, api = runtime.file_server, runtime.api_server
         print(
             f"cloud up: mqtts://{ready.host}:{ready.port} (CA {ready.ca_file});"
             + (f" OTA files https://localhost:{files.port}/;" if files else "")
+            + (f" S3 {runtime.object_server.url};" if runtime.object_server else "")
+            + (f" AWS HTTP API {api.url} (--endpoint-url);" if api else "")
             + f" {endpoint.path_of(args.home)} written. Ctrl-C to stop.",
             flush=True,
         )

@@ -14,7 +14,11 @@ import sys
 from typing import Any
 
 from rig.commands.awscli import Operation, Param, add_operations
+from rig.commands.iot_ca import CA_OPERATIONS
+from rig.commands.iot_indexing import INDEXING_OPERATIONS, LOGGING_OPERATIONS
 from rig.commands.iot_jobs import JOBS_OPERATIONS
+from rig.commands.iot_provisioning import PROVISIONING_OPERATIONS
+from rig.commands.iot_rules import RULES_OPERATIONS
 from rig.commands.outfiles import write_outfile
 from rig.commands.shapes import BOOLEAN, STRING, list_of, map_of, structure
 
@@ -316,6 +320,11 @@ OPERATIONS = [
         lambda c, kw: c.list_thing_principals(**kw),
     ),
     *JOBS_OPERATIONS,
+    *RULES_OPERATIONS,
+    *CA_OPERATIONS,
+    *INDEXING_OPERATIONS,
+    *LOGGING_OPERATIONS,
+    *PROVISIONING_OPERATIONS,
 ]
 
 

@@ -30,7 +30,7 @@ BoardFactory = Callable[..., list[Board]]
 _BOARDS_KEY = pytest.StashKey[list[Board]]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def add_options(parser: pytest.Parser) -> None:
     parser.addoption(
         "--board",
         default=EMULATED,
@@ -45,7 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "board_files(files): files on the board's flash at start")
     config.addinivalue_line("markers", "board_options(**options): board driver options")
 

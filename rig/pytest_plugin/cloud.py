@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from rig.backends.base import LOCAL_CLOUD
 from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.mqtt.device_client import DeviceClient
+from rig.pytest_plugin.backends import require
 
 
 class DeviceFactory:
@@ -50,7 +52,9 @@ class DeviceFactory:
 
 
 @pytest.fixture(scope="module")
-def cloud_runtime() -> Iterator[CloudRuntime]:
+def cloud_runtime(request: pytest.FixtureRequest) -> Iterator[CloudRuntime]:
+    """The local cloud itself: NOT APPLICABLE on another `--backend` (its internals are ours)."""
+    require(request, LOCAL_CLOUD)
     with temporary_cloud() as runtime:
         yield runtime
 

@@ -36,10 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from host.provision import Identity
+from rig.backends.base import CloudBackend
 from rig.cloud.api import Cloud
 from rig.cloud.certificates.ca import certificate_id_of
-from rig.cloud.core.arn import cert_arn
-from rig.cloud.core.errors import CloudError
 from rig.drivers.emulated import EmulatedBoard
 from rig.mqtt.endpoint import BrokerEndpoint
 from rig.unix_port.process import run_mp
@@ -245,13 +244,12 @@ def factory_reset(board: EmulatedBoard) -> None:
 
 
 class CustomerSetup:
-    """The strategy: `CustomerSetup(cloud, endpoint).provision(board)` → a connected board."""
+    """The strategy: `CustomerSetup(backend).provision(board)` → a connected board, on whichever
+    cloud the backend is (rig/backends)."""
 
-    def __init__(
-        self, cloud: Cloud, endpoint: BrokerEndpoint, network: Network | None = None
-    ) -> None:
-        self.cloud = cloud
-        self.endpoint = endpoint
+    def __init__(self, backend: CloudBackend, network: Network | None = None) -> None:
+        self.backend = backend
+        self.endpoint = backend.endpoint
         self.network = network or Network()
 
     def still_set_up(self, board: EmulatedBoard) -> StoredSetup | None:
@@ -264,13 +262,11 @@ class CustomerSetup:
             or stored.ssid != self.network.ssid
         ):
             return None
-        try:
-            status = self.cloud.describe_certificate(stored.certificate_id)
-            principals = self.cloud.list_thing_principals(label_serial(board))["principals"]
-        except CloudError:
-            return None
-        active = status["certificateDescription"]["status"] == "ACTIVE"
-        return stored if active and cert_arn(stored.certificate_id) in principals else None
+        active = self.backend.certificate_status(stored.certificate_id) == "ACTIVE"
+        attached = _certificate_arn(
+            self.backend.thing_principals(label_serial(board)), stored.certificate_id
+        )
+        return stored if active and attached else None
 
     def resume(
         self, board: EmulatedBoard, stored: StoredSetup, timeout: float = WAIT_S
@@ -279,13 +275,14 @@ class CustomerSetup:
         (`set_radio` before the start): connected. Nothing is created in the cloud and nothing
         is pressed."""
         board.expect("mqtt", timeout, state="up")
-        arn = cert_arn(stored.certificate_id)
-        policies = self.cloud.list_attached_policies(arn)["policies"]
+        serial = label_serial(board)
+        arn = _certificate_arn(self.backend.thing_principals(serial), stored.certificate_id)
+        policies = self.backend.attached_policies(arn) if arn else []
         return Provisioned(
-            serial=label_serial(board),
+            serial=serial,
             certificate_id=stored.certificate_id,
-            certificate_arn=arn,
-            policy_name=policies[0]["policyName"] if policies else "",
+            certificate_arn=arn or "",
+            policy_name=policies[0] if policies else "",
             network=self.network,
             endpoint=stored.endpoint,
         )
@@ -296,7 +293,7 @@ class CustomerSetup:
         """Set the board up as a new button; `replaces`, the id of the certificate it had, is
         made INACTIVE once the board is connected with its new one."""
         serial = label_serial(board)
-        identity = self.cloud.provision_button(serial)
+        identity = self.backend.provision_board(serial)
         set_radio(board, [self.network.ap()])
         page = enter_config_mode(board, timeout)
         shown = page.get()
@@ -310,10 +307,10 @@ class CustomerSetup:
                 "ssid": self.network.ssid,
                 "password": self.network.password,
                 "cert": FilePart(
-                    f"{serial}-certificate.pem.crt", identity["certificatePem"].encode()
+                    f"{serial}-certificate.pem.crt", identity.certificate_pem.encode()
                 ),
-                "key": FilePart(f"{serial}-private.pem.key", identity["privateKeyPem"].encode()),
-                "ca": FilePart("AmazonRootCA1.pem", identity["caPem"].encode()),
+                "key": FilePart(f"{serial}-private.pem.key", identity.private_key_pem.encode()),
+                "ca": FilePart("AmazonRootCA1.pem", identity.ca_pem.encode()),
                 "endpoint": endpoint_text(self.endpoint),
             }
         )
@@ -324,25 +321,27 @@ class CustomerSetup:
         board.expect("config", timeout, state="applied")
         board.expect("boot", timeout)
         board.expect("mqtt", timeout, state="up")
-        if replaces is not None and replaces != identity["certificateId"]:
+        if replaces is not None and replaces != identity.certificate_id:
             self._deactivate(replaces)
         return Provisioned(
             serial=serial,
-            certificate_id=identity["certificateId"],
-            certificate_arn=identity["certificateArn"],
-            policy_name=identity["policyName"],
+            certificate_id=identity.certificate_id,
+            certificate_arn=identity.certificate_arn,
+            policy_name=identity.policy_name,
             network=self.network,
             endpoint=endpoint_text(self.endpoint),
-            secrets=secrets_of(identity, self.network),
+            secrets=secrets_of(identity.private_key_pem, identity.private_key_der, self.network),
         )
 
     def _deactivate(self, certificate_id: str) -> None:
-        try:
-            status = self.cloud.describe_certificate(certificate_id)
-        except CloudError:
-            return  # deleted meanwhile: nothing left to deactivate
-        if status["certificateDescription"]["status"] == "ACTIVE":
-            self.cloud.update_certificate(certificate_id, "INACTIVE")
+        # deleted meanwhile (None): nothing left to deactivate
+        if self.backend.certificate_status(certificate_id) == "ACTIVE":
+            self.backend.set_certificate_status(certificate_id, "INACTIVE")
+
+
+def _certificate_arn(principals: list[str], certificate_id: str) -> str | None:
+    """The principal among `principals` that is the certificate with this id, if attached."""
+    return next((p for p in principals if p.endswith(f":cert/{certificate_id}")), None)
 
 
 def reconfigure(
@@ -393,16 +392,14 @@ def _offers_config_mode(board: EmulatedBoard, timeout: float) -> bool:
         time.sleep(0.05)
 
 
-def secrets_of(identity: Mapping[str, Any], network: Network) -> list[str]:
+def secrets_of(key_pem: str, der: bytes, network: Network) -> list[str]:
     """Strings that must never appear on a console or in a log: the Wi-Fi password, the key as
     PEM, its base64 body lines, and its DER as hex."""
-    key_pem: str = identity["privateKeyPem"]
     lines = [
         line
         for line in key_pem.splitlines()
         if line and not line.startswith("-----") and len(line) >= 16
     ]
-    der: bytes = identity["privateKeyDer"]
     return [network.password, key_pem.strip(), *lines, der.hex(), der.hex().upper()]
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from rig import gestures
+from rig.backends.local import LocalBackend
 from rig.drivers.base import ExpectTimeout
 from rig.drivers.emulated import EmulatedBoard
 from rig.drivers.rfc2217_server import Rfc2217Server, serve_emulated
@@ -237,7 +238,7 @@ def start_set_up(board: EmulatedBoard, home: Path) -> dict[str, str] | None:
     )
     cloud = Cloud(home)
     try:
-        setup = CustomerSetup(cloud, broker)
+        setup = CustomerSetup(LocalBackend(cloud, broker))
         kept = setup.still_set_up(board)
         if kept is not None:
             set_radio(board, [setup.network.ap()])  # the home network is there from the start

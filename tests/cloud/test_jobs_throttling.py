@@ -58,3 +58,15 @@ def test_a_burst_beyond_the_in_flight_limit_is_throttled_per_thing() -> None:
     service.take(Publish("$aws/things/busy/jobs/get", b'{"clientToken": "again"}', 1, 7, False))
     service.after_read()
     assert service.published == [("$aws/things/busy/jobs/get/accepted", {"clientToken": "again"})]
+
+
+def test_messages_on_other_topics_are_not_taken_for_jobs_requests() -> None:
+    # every tap of the cloud's MQTT host sees every message it reads: a click on iotbutton/<dsn>
+    # raised IndexError (logged with a traceback) in the jobs tap for each click
+    service = FakeService()
+    JobsResponder(service, AcceptingDevice()).register()  # type: ignore[arg-type]
+    assert service.take is not None and service.after_read is not None
+    service.take(Publish("iotbutton/G030PM0123456789", b'{"clickType": "SINGLE"}', 1, 1, False))
+    service.take(Publish("$aws/things/t/shadow/update", b"{}", 1, 2, False))
+    service.after_read()
+    assert service.published == []

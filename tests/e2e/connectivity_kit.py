@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+from rig.backends.local import local_backend
 from rig.broker import MosquittoBroker
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import Board
@@ -39,7 +40,7 @@ def connected(
     """A fresh board set up through its config page, connected to the cloud."""
     board = emulated(boards, **options)
     assert cloud_runtime.endpoint is not None
-    return board, CustomerSetup(cloud_runtime.cloud, cloud_runtime.endpoint).provision(board)
+    return board, CustomerSetup(local_backend(cloud_runtime)).provision(board)
 
 
 def led_patterns(board: Board) -> list[str]:

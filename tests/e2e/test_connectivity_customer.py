@@ -14,6 +14,7 @@ import pytest
 from connectivity_kit import WAIT_S, assert_no_leaks, colours, emulated, led_patterns
 
 from rig import gestures
+from rig.backends.local import local_backend
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import CloudRuntime
 from rig.pytest_plugin.boards import BoardFactory
@@ -45,7 +46,7 @@ def test_blank_board_is_set_up_by_the_customer_and_every_press_reaches_the_cloud
     shown = colours(board)
     assert "orange" in shown and shown.index("orange") < shown.index("blue"), shown
 
-    provisioned = CustomerSetup(cloud_runtime.cloud, cloud_runtime.endpoint).provision(board)
+    provisioned = CustomerSetup(local_backend(cloud_runtime)).provision(board)
     serial = provisioned.serial
     boot = board.events("boot")[-1]
     assert boot["reset"] == "hard", f"a submitted configuration resets the board: {boot}"

@@ -47,8 +47,9 @@ def test_demo_shows_three_clicks_at_the_cloud_and_no_secret(tmp_path: Path) -> N
     assert {m["serialNumber"] for m in at_cloud} == {SERIAL}
     for step in ("solid orange", "blinking blue", "form submitted", "blinking white", "connected"):
         assert step in run.stdout, f"set-up step {step!r} not shown:\n{run.stdout}"
-    assert "device does not report its shadow" in run.stdout
-    job = run.stdout.split("7. A job reaches the button")[1]
+    assert "reported by the board: " in run.stdout and '"fw":' in run.stdout
+    assert "acknowledged: reported double_ms 600, delta null" in run.stdout, run.stdout
+    job = run.stdout.split("8. A job reaches the button")[1]
     assert '"pattern":"identify"' in job and ": SUCCEEDED {" in job, run.stdout
 
     key_der = (home / "boards" / SERIAL / "flash" / "pki" / "key.der").read_bytes()

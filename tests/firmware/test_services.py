@@ -35,7 +35,7 @@ app = App()
 services.register(app)
 print("ADDED", json.dumps(app.added))
 print("MODULES", json.dumps(sorted(m for m in sys.modules if m in
-    ("configap", "httpd", "form", "pem", "wifi", "mqtt", "outbox", "clock", "ssl"))))
+    ("configap", "httpd", "form", "pem", "wifi", "mqtt", "outbox", "clock", "ssl", "shadowagent"))))
 """
 
 
@@ -66,10 +66,18 @@ def test_a_configured_board_gets_station_connection_and_clicks(tmp_path: Path) -
             "pki/ca.der": ca.certificate_der,
         }
     )
-    assert json.loads(got["ADDED"][0]) == ["ConfigMode", "Station", "Connection", "Clicks", "Jobs"]
+    assert json.loads(got["ADDED"][0]) == [
+        "ConfigMode",
+        "Station",
+        "Connection",
+        "Clicks",
+        "LazyAgent",
+        "LazyAgent",
+    ]
     modules = json.loads(got["MODULES"][0])
     assert "configap" not in modules and "httpd" not in modules  # only when config mode opens
-    assert "jobsagent" not in modules and "ota" not in modules  # only once a session is up
+    assert "shadowagent" not in modules  # only once a session is up
+    assert "jobsagent" not in modules and "ota" not in modules  # likewise
     assert {"wifi", "mqtt", "outbox"} <= set(modules)
 
 

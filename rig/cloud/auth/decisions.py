@@ -82,11 +82,14 @@ class ConnectionDecider:
         certificates: Certificates,
         policies: Policies,
         own_certificate_ids: Callable[[], set[str]],
+        issuer_problem: Callable[[str], str | None] = lambda _certificate_id: None,
     ) -> None:
         self.registry = registry
         self.certificates = certificates
         self.policies = policies
         self.own_certificate_ids = own_certificate_ids
+        # why the CA a certificate was registered under refuses it (rig/cloud/ca_registration)
+        self.issuer_problem = issuer_problem
 
     def decide(self, certificate_id: str, client_id: str) -> ConnectionDecision:
         if certificate_id in self.own_certificate_ids():
@@ -96,6 +99,9 @@ class ConnectionDecider:
             return ConnectionDecision(False, "unknown certificate")
         if row["status"] != "ACTIVE":
             return ConnectionDecision(False, f"certificate is {row['status']}")
+        problem = self.issuer_problem(certificate_id)
+        if problem is not None:
+            return ConnectionDecision(False, problem)
         policies, principal = self.principal(certificate_id, client_id, row["pem"])
         decision = authorize(policies, "iot:Connect", arn.client_arn(client_id), principal)
         if not decision.allowed:

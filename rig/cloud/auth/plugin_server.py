@@ -4,8 +4,10 @@ socket"; the plugin: rig/broker_plugin/buttonrig_auth.c).
 A Unix stream socket in a directory the broker's user can reach. Two kinds of connections from
 the plugin, each served by a thread of its own:
 
-* requests: `CONNECT <certificateId> <clientId hex>` answered by `DENY <reason hex>` or
-  `ALLOW`, permission lines, `END`;
+* requests: `CONNECT <certificateId> <clientId hex> [<certificate DER hex>]` answered by
+  `DENY <reason hex>` or `ALLOW`, permission lines, `END` (the certificate comes with a client's
+  first CONNECT, not when asking again: `on_presented` sees it first, for just-in-time
+  registration);
 * one watch connection (`WATCH`): the cloud writes `CHANGED <generation>` after an auth change;
   the plugin asks again for every live connection, kicks the refused ones and answers
   `APPLIED <generation>`;
@@ -36,6 +38,8 @@ Decide = Callable[[str, str], ConnectionDecision]
 # (connected?, certificate id, client id, the plugin's reason: a disconnectReason, WILL or -)
 PresenceReport = Callable[[bool, str, str, str], None]
 WillReport = Callable[[str, str, bytes], None]  # client id, topic, payload
+# (certificate id, certificate DER) of a first CONNECT -> a decision that replaces `decide`'s
+Presented = Callable[[str, bytes], ConnectionDecision | None]
 
 
 def _hex(text: str) -> str:
@@ -74,6 +78,7 @@ class PluginServer:
         # set by the runtime: where lifecycle reports go (plugin connection threads)
         self.on_presence: PresenceReport = lambda _connected, _certificate, _client, _reason: None
         self.on_will: WillReport = lambda _client, _topic, _payload: None
+        self.on_presented: Presented = lambda _certificate, _der: None
 
     def start(self) -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -134,9 +139,16 @@ class PluginServer:
 
     def _answer(self, line: str) -> str:
         try:
-            _, certificate_id, client_hex = line.split(" ")
+            _, certificate_id, client_hex, *presented = line.split(" ")
+            if len(presented) > 1:
+                raise ValueError(f"{len(presented) + 3} fields")
             client_id = bytes.fromhex(client_hex).decode()
-            decision = self.decide(certificate_id, client_id)
+            early = (
+                self.on_presented(certificate_id, bytes.fromhex(presented[0]))
+                if presented
+                else None
+            )
+            decision = early or self.decide(certificate_id, client_id)
         except ValueError as exc:
             decision = ConnectionDecision(False, f"malformed request: {exc}")
         except Exception as exc:  # never leave the broker waiting: refuse

@@ -125,6 +125,10 @@ class Certificates:
             )
             self.store.bump(db, "auth_generation")
 
+    def record(self, issued: IssuedCertificate, common_name: str, active: bool) -> None:
+        """Keep a certificate signed by the caller (a provisioning template's CSR)."""
+        self._record(issued, common_name, active)
+
     def create_keys_and_certificate(
         self, set_as_active: bool = False, common_name: str | None = None, key_type: str = "EC"
     ) -> tuple[dict[str, Any], IssuedCertificate]:

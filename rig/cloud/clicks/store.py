@@ -7,7 +7,9 @@ copy and counts the others (`copies`). Records persist in the cloud's database (
 benchmarks: the emulated board's `ticks_ms` is the same monotonic clock).
 
 API for tests and later layers: `ClickLog(store).clicks(serial)`, `.wait_for(serial, n)`;
-`Cloud.clicks(serial)` delegates here.
+`Cloud.clicks(serial)` delegates here. Layers above (the 1-Click devices) add a callable to
+`observers`: each is called with the `Click` once its first copy is stored (not for a resend), in
+the recording thread, after the transaction; one that raises is logged and the others still run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from rig.cloud.clicks.engine import Click, ClickError, parse
 from rig.cloud.core.store import Store
@@ -41,6 +44,7 @@ class ClickLog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.observers: list[Callable[[Click], None]] = []
         store.migrate("clicks", CLICKS_MIGRATIONS)
 
     def record(self, topic: str, payload: bytes) -> bool:
@@ -74,12 +78,34 @@ class ClickLog:
                     received_mono_ms,
                 ),
             )
-            if cursor.rowcount:
-                return True
-            db.execute(
-                "UPDATE clicks SET copies = copies + 1 WHERE event_id = ?", (message["eventId"],)
+            if not cursor.rowcount:
+                db.execute(
+                    "UPDATE clicks SET copies = copies + 1 WHERE event_id = ?",
+                    (message["eventId"],),
+                )
+                return False
+        self._tell_observers(
+            Click(
+                event_id=message["eventId"],
+                serial=message["serialNumber"],
+                topic=topic,
+                click_type=message["clickType"],
+                battery_voltage=message["batteryVoltage"],
+                reported_time=message["reportedTime"],
+                payload=message,
+                received_ms=received_ms,
+                received_mono_ms=received_mono_ms,
+                copies=1,
             )
-            return False
+        )
+        return True
+
+    def _tell_observers(self, click: Click) -> None:
+        for observer in self.observers:
+            try:
+                observer(click)
+            except Exception:
+                log.exception("a click observer failed on %s", click.event_id)
 
     def clicks(self, serial: str | None = None) -> list[Click]:
         """Recorded clicks (one per eventId), oldest first; all serials when None."""

@@ -87,3 +87,16 @@ class ServiceUnavailableException(CloudError):
 
 class InternalFailureException(CloudError):
     pass
+
+
+# Your own CA (RegisterCACertificate, RegisterCertificate): rig/cloud/ca_registration/
+class CertificateValidationException(CloudError):
+    code, http_status = "CertificateValidationException", 400
+
+
+class RegistrationCodeValidationException(CloudError):
+    code, http_status = "RegistrationCodeValidationException", 400
+
+
+class CertificateConflictException(CloudError):
+    code, http_status = "CertificateConflictException", 409

@@ -64,8 +64,22 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE: writers queue instead of failing later)."""
+        """A write transaction (BEGIN IMMEDIATE: writers queue instead of failing later).
+
+        Inside another write transaction of this thread it is a savepoint of that one, so an
+        operation made of several services' operations (a provisioning template: thing,
+        certificate, policy, attachments) commits whole or not at all."""
         db = self.connection()
+        if db.in_transaction:
+            db.execute("SAVEPOINT nested")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK TO nested")
+                db.execute("RELEASE nested")
+                raise
+            db.execute("RELEASE nested")
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rig.cloud.core import operations
 from rig.cloud.core.errors import ResourceNotFoundException
 from rig.cloud.jobs import engine
 from rig.cloud.jobs.engine import Execution, JobsError
@@ -136,3 +137,7 @@ class JobsDataPlane:
         if include_document:
             described["jobDocument"] = self.jobs.get_job_document(execution.job_id)["document"]
         return described
+
+
+# the AWS HTTP API's iot-jobs-data operations are this class's methods (rig/cloud/core/operations.py)
+operations.facade("iot-jobs-data", lambda cloud: cloud.jobs_data)

@@ -15,7 +15,7 @@ import logging
 from collections import deque
 
 from rig.cloud.host.service import CloudService
-from rig.cloud.jobs.device import JOBS_FILTERS, DeviceJobs
+from rig.cloud.jobs.device import JOBS_FILTERS, JOBS_TOPIC, DeviceJobs
 from rig.cloud.jobs.store import JobStore
 from rig.mqtt.packets import Publish
 
@@ -40,6 +40,9 @@ class JobsResponder:
         self.service.tap([(f, 1) for f in JOBS_FILTERS], self._take, self._answer_requests)
 
     def _take(self, message: Publish) -> None:
+        # every tap sees every message the host reads (clicks, shadows, …): only jobs are ours
+        if JOBS_TOPIC.match(message.topic) is None:
+            return
         thing = _thing_of(message.topic)
         if self._in_flight.get(thing, 0) >= MAX_IN_FLIGHT:
             for reply_topic, body in self.device.throttled(message.topic, message.payload):

@@ -27,6 +27,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
@@ -83,6 +84,8 @@ class Presence:
     ) -> None:
         self.service = service
         self.presence = presence
+        # called with each presence event after it is recorded (the runtime adds the v2 log)
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self._sessions: dict[str, tuple[str, str]] = {}  # client id -> (session, certificate)
         self._words: dict[str, tuple[str, float]] = {}  # client id -> (reason, when seen)
         self._words_seen = threading.Condition()
@@ -181,6 +184,8 @@ class Presence:
             client_id, reason is None, session, certificate_id, event["timestamp"]
         )
         self.service.publish(f"$aws/events/presence/{event_type}/{client_id}", event)
+        for listener in self.listeners:
+            listener(event)
 
     def _subscription(self, subscribed: bool, line: str) -> None:
         """$aws/events/subscriptions/subscribed|unsubscribed/<clientId>, one event per filter

@@ -6,6 +6,10 @@ client id with a refused certificate is still connected decides when its block t
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
 from rig.cloud.core.store import Store
 
 # `IF NOT EXISTS`: a database from before the split into services has it under `core` already.
@@ -18,11 +22,17 @@ LIFECYCLE_MIGRATIONS: tuple[str, ...] = (
 )
 
 
+# Called inside the write transaction of a recorded connect or disconnect with (db, client id):
+# fleet indexing's dynamic groups may query connectivity (rig/cloud/indexing/dynamic.py).
+PresenceObserver = Callable[[sqlite3.Connection, str], None]
+
+
 class PresenceStore:
     """The last connect or disconnect the cloud saw of each client id."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.change_observers: list[PresenceObserver] = []
         store.migrate("lifecycle", LIFECYCLE_MIGRATIONS)
 
     def record(
@@ -36,6 +46,8 @@ class PresenceStore:
                 " principal = excluded.principal, changed_ms = excluded.changed_ms",
                 (client_id, connected, session, principal, changed_ms),
             )
+            for observer in self.change_observers:
+                observer(db, client_id)
 
     def state(self, client_id: str) -> tuple[bool, int] | None:
         """(connected, when it last changed in epoch ms), or None when never seen."""
@@ -52,3 +64,20 @@ class PresenceStore:
         """Whether the cloud last saw `client_id` connected (None: never seen)."""
         state = self.state(client_id)
         return None if state is None else state[0]
+
+
+def index_connectivity(db: sqlite3.Connection, thing_name: str | None = None) -> dict[str, Any]:
+    """Connectivity as fleet indexing shows it (rig/cloud/indexing): client id → {connected,
+    timestamp in epoch ms}; a thing's is its client id's, as AWS indexes the client id that
+    matches the thing name."""
+    if thing_name is None:
+        rows = db.execute("SELECT client_id, connected, changed_ms FROM presence")
+    else:
+        rows = db.execute(
+            "SELECT client_id, connected, changed_ms FROM presence WHERE client_id = ?",
+            (thing_name,),
+        )
+    return {
+        row["client_id"]: {"connected": bool(row["connected"]), "timestamp": row["changed_ms"]}
+        for row in rows
+    }

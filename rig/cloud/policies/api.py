@@ -42,3 +42,7 @@ class PoliciesApi(ControlPlane):
 
     def list_attached_policies(self, target: str) -> dict[str, Any]:
         return self.policies.list_attached_policies(target)
+
+    def attach_principal_policy(self, policy_name: str, principal: str) -> dict[str, Any]:
+        """Deprecated in AWS for attach_policy, which it is; the seeds' walkthroughs use it."""
+        return self.attach_policy(policy_name, principal)

@@ -179,8 +179,16 @@ class Policies:
             return
         group = arn.resource_name(target, "thinggroup")
         if group is not None:
-            if not db.execute("SELECT 1 FROM thing_groups WHERE name = ?", (group,)).fetchone():
+            row = db.execute(
+                "SELECT query_string FROM thing_groups WHERE name = ?", (group,)
+            ).fetchone()
+            if row is None:
                 raise ResourceNotFoundException(f"Thing group {group} cannot be found.")
+            if row["query_string"] is not None:  # guide, "Dynamic thing groups"
+                raise InvalidRequestException(
+                    f"Thing group {group} is a dynamic thing group: policies cannot be attached"
+                    " to dynamic thing groups"
+                )
             attached = db.execute(
                 "SELECT COUNT(*) FROM policy_targets WHERE target = ?", (target,)
             ).fetchone()[0]

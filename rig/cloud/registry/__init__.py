@@ -24,4 +24,5 @@ class Registry(ThingOperations, ThingTypeOperations, ThingGroupOperations, Princ
         self.store = store
         self.membership_observers = []
         self.thing_deletion_observers = []
+        self.thing_change_observers = []
         store.migrate("registry", REGISTRY_MIGRATIONS)

@@ -26,4 +26,11 @@ REGISTRY_MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE IF NOT EXISTS thing_principals (
         thing_name TEXT NOT NULL, principal TEXT NOT NULL, PRIMARY KEY (thing_name, principal));
     """,
+    # Dynamic thing groups (rig/cloud/indexing): a group with a query string; the indexing
+    # service keeps its members, nobody adds or removes them by hand.
+    """
+    ALTER TABLE thing_groups ADD COLUMN query_string TEXT;
+    ALTER TABLE thing_groups ADD COLUMN query_version TEXT;
+    ALTER TABLE thing_groups ADD COLUMN index_name TEXT;
+    """,
 )

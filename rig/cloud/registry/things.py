@@ -39,10 +39,15 @@ def thing_row(db: sqlite3.Connection, name: str) -> sqlite3.Row:
 # its tables in step. The `Cloud` facade registers them.
 ThingDeletionObserver = Callable[[sqlite3.Connection, str], None]
 
+# Called inside CreateThing's and UpdateThing's transaction with (db, thing name), after the
+# change: the indexing service re-evaluates the dynamic groups of the thing.
+ThingChangeObserver = Callable[[sqlite3.Connection, str], None]
+
 
 class ThingOperations:
     store: Store
     thing_deletion_observers: list[ThingDeletionObserver]
+    thing_change_observers: list[ThingChangeObserver]
 
     @staticmethod
     def _check_attribute_count(attributes: dict[str, str], type_name: str | None) -> None:
@@ -90,6 +95,8 @@ class ThingOperations:
             events.thing_event(db, "CREATED", row)
             if thing_type_name:
                 events.type_association_event(db, "ADDED", row, thing_type_name)
+            for observer in self.thing_change_observers:
+                observer(db, thing_name)
             return self._created(row)
 
     @staticmethod
@@ -191,6 +198,8 @@ class ThingOperations:
                     events.type_association_event(db, "ADDED", row, type_name)
             # policies may use iot:Connection.Thing.Attributes[...] / ThingTypeName
             self.store.bump(db, "auth_generation")
+            for observer in self.thing_change_observers:
+                observer(db, thing_name)
         return {}
 
     def delete_thing(self, thing_name: str, expected_version: int | None = None) -> dict[str, Any]:

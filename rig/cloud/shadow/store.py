@@ -16,9 +16,11 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from rig.cloud.core import jsoncodec
 from rig.cloud.core.errors import (
     CloudError,
     ConflictException,
@@ -98,11 +100,17 @@ class _ParsedShadows:
     shadows: dict[tuple[str, str], engine.Shadow | None] = field(default_factory=dict)
 
 
+# Called inside a shadow's write transaction after an accepted update or delete, with (db,
+# thing name, shadow name): the indexing service keeps dynamic groups in step (X-7).
+ShadowChangeObserver = Callable[[sqlite3.Connection, str, str], None]
+
+
 class ShadowStore:
     """Runs shadow requests against the database."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.change_observers: list[ShadowChangeObserver] = []
         store.migrate("shadow", SHADOW_MIGRATIONS)
         self._local = threading.local()  # connections are per thread (Store), so are the copies
 
@@ -162,6 +170,8 @@ class ShadowStore:
                         " DO UPDATE SET document = excluded.document",
                         (thing_name, shadow_name, stored.to_json()),
                     )
+                    for observer in self.change_observers:
+                        observer(db, thing_name, shadow_name)
                 if to_outbox:
                     for message_topic, body in outcome["result"].messages:
                         enqueue(db, message_topic, body)
@@ -227,3 +237,33 @@ _REST_ERRORS: dict[int, type[CloudError]] = {
 def rest_error(err: engine.ShadowError) -> CloudError:
     """The REST API's exception for an engine error (spec-shadow-jobs §1.9 tables)."""
     return _REST_ERRORS.get(err.code, InternalFailureException)(err.message)
+
+
+def index_shadows(db: sqlite3.Connection, thing_name: str | None = None) -> dict[str, Any]:
+    """The classic shadows as fleet indexing sees them (rig/cloud/indexing): thing name →
+    {desired, reported, delta, metadata, hasDelta, version}; deleted shadows left out. One
+    thing's, or every thing's with `thing_name` None."""
+    if thing_name is None:
+        rows = db.execute("SELECT thing_name, document FROM shadows WHERE shadow_name = ''")
+    else:
+        rows = db.execute(
+            "SELECT thing_name, document FROM shadows WHERE shadow_name = '' AND thing_name = ?",
+            (thing_name,),
+        )
+    documents: dict[str, Any] = {}
+    for row in rows:
+        try:  # not Shadow.from_json: its checks cost more than the rest of a search
+            stored = jsoncodec.loads(row["document"].encode())
+            if stored["deleted_at"] is not None:
+                continue
+            shadow = engine.Shadow(stored["state"], stored["metadata"], stored["version"])
+            delta, _ = engine.delta_of(shadow)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue  # a corrupt stored document is not indexed
+        document: dict[str, Any] = dict(shadow.state)
+        if delta:
+            document["delta"] = delta
+        document |= {"metadata": shadow.metadata, "hasDelta": bool(delta)}
+        document["version"] = shadow.version
+        documents[row["thing_name"]] = document
+    return documents

@@ -1,0 +1,1 @@
+"""Messages published through the data plane (iot-data Publish), not by a device."""

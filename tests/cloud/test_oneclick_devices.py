@@ -1,0 +1,215 @@
+"""1-Click devices on the cloud model (no broker): the claim by a press, describe/list, state,
+methods, events and tags, with the shapes of "Using AWS IoT 1-Click with the AWS CLI"."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from oneclick_kit import check_std_event, click_message, iso_now
+
+from rig.cloud.api import Cloud
+from rig.cloud.core.errors import CloudError
+
+SERIAL = "G030PM0123456789"
+
+
+@pytest.fixture
+def cloud(tmp_path: Path) -> Iterator[Cloud]:
+    api = Cloud(tmp_path)
+    yield api
+    api.close()
+
+
+def press(cloud: Cloud, serial: str = SERIAL, click_type: str = "SINGLE", **kw: str) -> None:
+    assert cloud.click_log.record(f"iotbutton/{serial}", click_message(serial, click_type, **kw))
+
+
+def claimed(cloud: Cloud, serial: str = SERIAL) -> None:
+    cloud.provision_button(serial)
+    devices = cloud.oneclick.devices
+    assert devices.initiate_device_claim(serial) == {"State": "CLAIM_INITIATED"}
+    press(cloud, serial)
+    assert devices.finalize_device_claim(serial) == {"State": "CLAIMED"}
+
+
+def error_code(call, *args, **kwargs) -> str:
+    with pytest.raises(CloudError) as caught:
+        call(*args, **kwargs)
+    return caught.value.code
+
+
+def test_finalize_needs_a_press_after_the_initiate(cloud: Cloud) -> None:
+    devices = cloud.oneclick.devices
+    cloud.provision_button(SERIAL)
+    press(cloud)  # before the claim began: does not count
+    assert error_code(devices.finalize_device_claim, SERIAL) == "PreconditionFailedException"
+    devices.initiate_device_claim(SERIAL)
+    assert error_code(devices.finalize_device_claim, SERIAL) == "PreconditionFailedException"
+    assert error_code(devices.describe_device, SERIAL) == "ResourceNotFoundException"
+    press(cloud)
+    assert devices.finalize_device_claim(SERIAL) == {"State": "CLAIMED"}
+    described = devices.describe_device(SERIAL)["DeviceDescription"]
+    keys = {"Arn", "Attributes", "DeviceId", "Enabled", "RemainingLife", "Type", "Tags"}
+    assert set(described) == keys
+    assert described["Arn"].endswith(f":devices/{SERIAL}")
+    assert described["Arn"].startswith("arn:aws:iot1click:")
+    assert (described["Enabled"], described["Type"], described["Attributes"]) == (
+        False,
+        "button",
+        {},
+    )
+    assert described["RemainingLife"] == pytest.approx(99.9)  # two clicks of 2000
+    assert error_code(devices.initiate_device_claim, SERIAL) == "ResourceConflictException"
+    assert error_code(devices.finalize_device_claim, SERIAL) == "ResourceConflictException"
+
+
+def test_unknown_and_unsupported_device_ids_are_refused(cloud: Cloud) -> None:
+    devices = cloud.oneclick.devices
+    assert error_code(devices.initiate_device_claim, SERIAL) == "ResourceNotFoundException"
+    cloud.provision_button("G030PT0212345678")  # a classic IoT button: not 1-Click
+    assert error_code(devices.initiate_device_claim, "G030PT0212345678") == (
+        "InvalidRequestException"
+    )
+    assert error_code(devices.initiate_device_claim, "ESP32-0A1B2C") == "InvalidRequestException"
+    assert devices.list_devices() == {"Devices": []}
+
+
+def test_events_in_a_window_with_remaining_life_falling_per_click(cloud: Cloud) -> None:
+    claimed(cloud)
+    devices = cloud.oneclick.devices
+    press(cloud, click_type="SINGLE")
+    press(cloud, click_type="DOUBLE")
+    window: dict[str, Any] = {
+        "from_time_stamp": iso_now(-60_000),
+        "to_time_stamp": iso_now(60_000),
+    }
+    events = devices.list_device_events(SERIAL, **window)["Events"]
+    assert [e["Device"] for e in events] == [
+        {"Attributes": {}, "DeviceId": SERIAL, "Type": "button"}
+    ] * 3
+    std = [check_std_event(e["StdEvent"]) for e in events]
+    assert [e["clickType"] for e in std] == ["SINGLE", "SINGLE", "DOUBLE"]
+    assert [e["remainingLife"] for e in std] == pytest.approx([99.95, 99.9, 99.85])
+    certificate = cloud.list_thing_principals(SERIAL)["principals"][0].rsplit("/", 1)[1]
+    assert {e["certificateId"] for e in std} == {certificate}
+    before = devices.list_device_events(
+        SERIAL, from_time_stamp="2019-07-17T15:45:12.880Z", to_time_stamp=iso_now(-60_000)
+    )
+    assert before == {"Events": []}
+    assert (
+        error_code(
+            devices.list_device_events,
+            SERIAL,
+            from_time_stamp="yesterday",
+            to_time_stamp=iso_now(),
+        )
+        == "InvalidRequestException"
+    )
+    page = devices.list_device_events(SERIAL, max_results=2, **window)
+    assert len(page["Events"]) == 2
+    rest = devices.list_device_events(SERIAL, next_token=page["NextToken"], **window)
+    assert [e["StdEvent"] for e in rest["Events"]] == [events[2]["StdEvent"]]
+
+
+def test_methods_list_get_health_and_the_parameter_rule(cloud: Cloud) -> None:
+    claimed(cloud)
+    devices = cloud.oneclick.devices
+    assert devices.get_device_methods(SERIAL) == {
+        "DeviceMethods": [
+            {"MethodName": "getDeviceHealthParameters"},
+            {"MethodName": "setDeviceHealthMonitorCallback"},
+            {"MethodName": "getDeviceHealthMonitorCallback"},
+            {"MethodName": "setOnClickCallback"},
+            {"MethodName": "getOnClickCallback"},
+        ]
+    }
+    health = {"DeviceType": "device", "MethodName": "getDeviceHealthParameters"}
+    answer = devices.invoke_device_method(SERIAL, health)
+    assert json.loads(answer["DeviceMethodResponse"]) == {"remainingLife": 99.95}
+    with pytest.raises(CloudError) as caught:
+        devices.invoke_device_method(SERIAL, health, "")
+    assert (caught.value.code, caught.value.message) == (
+        "InvalidRequestException",
+        "A request parameter was invalid.",
+    )
+    on_click = {"DeviceType": "button", "MethodName": "setOnClickCallback"}
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:MyButtonListener"
+    params = json.dumps({"deviceId": SERIAL, "callback": {"awsLambdaArn": arn}})
+    assert devices.invoke_device_method(SERIAL, on_click, params) == {}
+    got = devices.invoke_device_method(
+        SERIAL, {"DeviceType": "button", "MethodName": "getOnClickCallback"}
+    )
+    assert json.loads(got["DeviceMethodResponse"]) == {"callback": {"awsLambdaArn": arn}}
+    for method, parameters in [
+        ({"DeviceType": "device", "MethodName": "setOnClickCallback"}, params),  # wrong type
+        ({"DeviceType": "button", "MethodName": "reboot"}, None),
+        (on_click, "{not json"),
+        (
+            on_click,
+            json.dumps({"deviceId": "G030PM9999999999", "callback": {"awsLambdaArn": arn}}),
+        ),
+    ]:
+        assert error_code(devices.invoke_device_method, SERIAL, method, parameters) == (
+            "InvalidRequestException"
+        )
+    assert json.loads(
+        devices.invoke_device_method(SERIAL, {"MethodName": "getOnClickCallback"})[
+            "DeviceMethodResponse"
+        ]
+    ) == {"callback": {"awsLambdaArn": arn}}, "a refused call changed the callback"
+
+
+def test_enable_tags_unclaim_and_claim_again(cloud: Cloud) -> None:
+    claimed(cloud)
+    devices = cloud.oneclick.devices
+    devices.update_device_state(SERIAL, enabled=True)
+    assert devices.list_devices(device_type="button")["Devices"][0]["Enabled"] is True
+    devices.update_device_state(SERIAL, enabled=False)
+    assert devices.describe_device(SERIAL)["DeviceDescription"]["Enabled"] is False
+    device_arn = devices.describe_device(SERIAL)["DeviceDescription"]["Arn"]
+    devices.tag_resource(device_arn, {"Driver": "John Smith", "Driver Phone": "206-123-4567"})
+    assert devices.list_tags_for_resource(device_arn) == {
+        "Tags": {"Driver": "John Smith", "Driver Phone": "206-123-4567"}
+    }
+    assert devices.list_devices()["Devices"][0]["Tags"]["Driver"] == "John Smith"
+    assert (
+        error_code(devices.tag_resource, device_arn, {"aws:x": "1"}) == "InvalidRequestException"
+    )
+    devices.untag_resource(device_arn, ["Driver Phone", "Driver"])
+    assert devices.list_tags_for_resource(device_arn) == {"Tags": {}}
+    assert devices.unclaim_device(SERIAL) == {"State": "UNCLAIMED"}
+    assert devices.list_devices() == {"Devices": []}
+    assert error_code(devices.unclaim_device, SERIAL) == "ResourceNotFoundException"
+    assert devices.initiate_device_claim(SERIAL) == {"State": "CLAIM_INITIATED"}
+    press(cloud)
+    devices.finalize_device_claim(SERIAL)
+    window: dict[str, Any] = {
+        "from_time_stamp": iso_now(-60_000),
+        "to_time_stamp": iso_now(60_000),
+    }
+    events = devices.list_device_events(SERIAL, **window)["Events"]
+    assert len(events) == 1, "the previous claim's events are not the new owner's"
+    assert check_std_event(events[0]["StdEvent"])["remainingLife"] == pytest.approx(99.9)
+
+
+def test_claim_code_claims_its_devices_only_lte_m_ones(cloud: Cloud) -> None:
+    devices = cloud.oneclick.devices
+    lte = [f"B9GHXT00000000{i:02d}" for i in range(3)]
+    for serial in [*lte, SERIAL]:
+        cloud.provision_button(serial)
+    assert error_code(devices.register_claim_code, "C-123EXAMPLE", [SERIAL]) == (
+        "InvalidRequestException"
+    )
+    devices.register_claim_code("C-123EXAMPLE", lte)
+    assert error_code(devices.claim_devices_by_claim_code, "C-NOTACODE00") == (
+        "InvalidRequestException"
+    )
+    assert devices.claim_devices_by_claim_code("C-123EXAMPLE") == {
+        "Total": 3,
+        "ClaimCode": "C-123EXAMPLE",
+    }
+    assert [d["DeviceId"] for d in devices.list_devices()["Devices"]] == lte

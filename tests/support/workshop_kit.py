@@ -1,0 +1,94 @@
+"""The AWS IoT Device Management workshop's inputs (spec-1click-workshop.md Appendix A, from the
+workshop repository's templateBody.json, bin/mk-prov.sh and bin/mk-bulk.sh, re-made here in
+Python: keys and CSRs with `cryptography` instead of openssl)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+# templateBody.json in the workshop's home directory (Appendix A.1)
+TEMPLATE_BODY = {
+    "Parameters": {
+        "ThingName": {"Type": "String"},
+        "SerialNumber": {"Type": "String"},
+        "Location": {"Type": "String", "Default": "WA"},
+        "CSR": {"Type": "String"},
+    },
+    "Resources": {
+        "thing": {
+            "Type": "AWS::IoT::Thing",
+            "Properties": {
+                "ThingName": {"Ref": "ThingName"},
+                "AttributePayload": {"version": "v1", "serialNumber": {"Ref": "SerialNumber"}},
+                "ThingTypeName": "bulk-type",
+                "ThingGroups": ["bulk-group"],
+            },
+        },
+        "certificate": {
+            "Type": "AWS::IoT::Certificate",
+            "Properties": {"CertificateSigningRequest": {"Ref": "CSR"}, "Status": "ACTIVE"},
+        },
+        "policy": {
+            "Type": "AWS::IoT::Policy",
+            "Properties": {
+                "PolicyDocument": '{"Version": "2012-10-17","Statement": [{"Effect": "Allow",'
+                '"Action": ["iot:*"],"Resource": ["*"]}]}'
+            },
+        },
+    },
+}
+# the subject mk-prov.sh and mk-bulk.sh give every CSR (Appendix A.2)
+SUBJECT = x509.Name(
+    [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+        x509.NameAttribute(NameOID.STATE_OR_PROVINCE_NAME, "Berlin"),
+        x509.NameAttribute(NameOID.LOCALITY_NAME, "Berlin"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "AWS"),
+        x509.NameAttribute(NameOID.COMMON_NAME, "Big Orchestra"),
+    ]
+)
+KEY_POOL = 4  # RSA-2048 keys take ~0.1 s each: bulk devices share a few (each CSR is its own)
+
+
+def write_template(directory: Path) -> Path:
+    path = directory / "templateBody.json"
+    path.write_text(json.dumps(TEMPLATE_BODY, indent=2))
+    return path
+
+
+@functools.cache
+def _key(index: int) -> rsa.RSAPrivateKey:
+    del index  # the cache key: one key per pool slot
+    return rsa.generate_private_key(65537, 2048)
+
+
+def make_device(directory: Path, thing_name: str, serial: str, key_index: int = 0) -> dict:
+    """mk-prov.sh for one device: `<thing>.key` written, its parameter set returned."""
+    key = _key(key_index % KEY_POOL)
+    (directory / f"{thing_name}.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    csr = x509.CertificateSigningRequestBuilder().subject_name(SUBJECT).sign(key, hashes.SHA256())
+    pem = csr.public_bytes(serialization.Encoding.PEM).decode()
+    return {"ThingName": thing_name, "SerialNumber": serial, "CSR": pem}
+
+
+def make_bulk(directory: Path, base: str, count: int) -> Path:
+    """mk-bulk.sh: `<base><i>.key` for i = 1..count and bulk.json, one parameter set a line."""
+    lines = [
+        json.dumps(make_device(directory, f"{base}{i}", str(i), i)) for i in range(1, count + 1)
+    ]
+    path = directory / "bulk.json"
+    path.write_text("\n".join(lines) + "\n")
+    return path
