@@ -5,6 +5,7 @@ service. Each job is created through the cloud API and its execution read back f
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -98,6 +99,18 @@ def ota_job(cloud_runtime: CloudRuntime, version: str, **changes: object) -> dic
     return document
 
 
+def reported_fw(cloud_runtime: CloudRuntime, thing: str, wanted: str) -> object:
+    """The firmware version in the thing's reported shadow, once it is `wanted` (or the last one
+    seen when the time runs out)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        state = json.loads(cloud_runtime.cloud.get_thing_shadow(thing))["state"]
+        fw = state.get("reported", {}).get("fw")
+        if fw == wanted or time.monotonic() > deadline:
+            return fw
+        time.sleep(0.2)
+
+
 def test_ota_job_installs_the_new_version_and_the_board_runs_it(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
@@ -115,6 +128,7 @@ def test_ota_job_installs_the_new_version_and_the_board_runs_it(
     assert steps[:1] == ["downloading"] and "installing" in steps and steps[-1] == "done"
     pointer = json.loads(board.read_file("fw.json"))
     assert pointer == {"run": "app_a", "ver": version}
+    assert reported_fw(cloud_runtime, setup.serial, version) == version  # the shadow agent's
     assert not (board.flash / "ota.part").exists()
 
 
