@@ -42,6 +42,7 @@ PATTERNS = {
     "err_connect": (RED, (_S, _G, _L, _G, _L, _P), 3),
     "err_tls": (RED, (_L, _G, _S, _G, _S, _P), 3),
     "err_forbidden": (RED, (_L, _G, _S, _G, _L, _P), 3),
+    "identify": (GREEN, (100, 100), 10),  # a job `identify` reached this button (2 s)
 }
 
 

@@ -1,5 +1,19 @@
-"""Entry point: the boot sequence is in app.py."""
+"""Entry point: run the application folder `fw.json` names (A/B OTA, appsel.py), then app.py's
+boot sequence. Never replaced by an OTA: keep it small."""
 
-import app
+import sys
 
-app.main()
+import appsel
+
+trial = appsel.choose()
+if not trial:  # its code is not kept (a trial boot keeps it for its deadline)
+    del appsel
+    sys.modules.pop("appsel", None)
+try:
+    import app
+
+    app.main()
+except Exception:
+    if trial:
+        appsel.crashed()  # type: ignore[possibly-unbound]  # kept when trial
+    raise

@@ -259,3 +259,4 @@ def register(app):
     app.add(Connection(app, client, station, cfg["host"]))
     app.add(Clicks(sender))
     app.add(LazyAgent(app, client, "shadowagent", station.rssi))  # docs: "Shadow agent"
+    app.add(LazyAgent(app, client, "jobsagent"))  # docs: "Jobs agent and OTA"

@@ -4,7 +4,8 @@ Brings up the broker and the reference cloud in a temporary rig home (or `--home
 starts an emulated button, sets it up through its access point as a customer would
 (rig.strategies.provisioning.CustomerSetup, narrated from the board's own console events), presses
 SINGLE, DOUBLE and LONG, and shows the board's console events, the click messages as the cloud
-recorded them, and a shadow round trip through the cloud API. Exits 0 on success, 1 with the reason
+recorded them, a shadow round trip through the cloud API, and a job (`identify`) that reaches
+the button and SUCCEEDS. Exits 0 on success, 1 with the reason
 on failure; every process it started is stopped either way. It never prints key material or the
 Wi-Fi password, and checks its own output for them before it reports success.
 """
@@ -31,6 +32,7 @@ from rig.cloud.core.errors import CloudError
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import ExpectTimeout
 from rig.drivers.emulated import BoardError, EmulatedBoard
+from rig.strategies.jobs import JobRunner, JobWaitTimeout, details
 from rig.strategies.provisioning import CustomerSetup, Provisioned, ProvisioningError, leaks
 
 SERIAL = "G030DEMO0000001"
@@ -41,12 +43,13 @@ PRESSES = [
     ("LONG", lambda: gestures.long(2000)),
 ]
 SHOWN_EVENTS = ("led", "click", "mqtt")
+JOB_DOCUMENT = {"operation": "identify"}  # the LED blinks green: the job reached this button
 SHADOW_UPDATE = {"state": {"desired": {"double_ms": 400, "long_ms": 1500}}}
 DEVICE_DESIRED = {"double_ms": 600}  # step 7: a wider double-click window, desired at the cloud
 LATER = """\
-Not in this firmware yet: the device does not follow jobs or trigger 1-Click callbacks; those
-arrive with later work. The desired states above were written by this demo through the cloud
-API, as `buttonrig iot-data update-thing-shadow` would."""
+Not in this firmware yet: the device does not trigger 1-Click callbacks; that arrives with later
+work. The desired states above were written by this demo through the cloud API, as
+`buttonrig iot-data update-thing-shadow` would."""
 
 
 class DemoFailed(Exception):
@@ -141,6 +144,7 @@ class Demo:
         self._show_clicks(clicks)
         self._show_shadow(runtime)
         self._device_shadow(runtime, board)
+        self._show_job(runtime, board)
         self.out.say()
         self.out.say(LATER)
 
@@ -240,6 +244,29 @@ class Demo:
                 return reported
             time.sleep(0.1)
         raise DemoFailed(f"the board's reported state never came: {json.dumps(reported)}")
+
+    def _show_job(self, runtime: CloudRuntime, board: EmulatedBoard) -> None:
+        self.out.say("8. A job reaches the button (iot create-job; the firmware's jobs agent):")
+        job_id = f"identify-{int(time.time())}"  # a kept --home may have older demo jobs
+        document = json.dumps(JOB_DOCUMENT)
+        self.out.say(
+            f"  create-job --job-id {job_id} --targets thing/{SERIAL} --document '{document}'"
+        )
+        start = len(board.events())
+        jobs = JobRunner(runtime.cloud)
+        jobs.create(job_id, JOB_DOCUMENT, things=[SERIAL])
+        try:
+            done = jobs.wait(job_id, [SERIAL], timeout=WAIT_S)[SERIAL]
+        except JobWaitTimeout as exc:
+            raise DemoFailed(str(exc)) from exc
+        board.expect("job", WAIT_S, id=job_id, status=done["status"])  # its console line too
+        for event in board.events()[start:]:
+            if event.get("ev") in ("job", "led"):
+                self.out.say(f"    {json.dumps(event, separators=(',', ':'))}")
+        status = f"{done['status']} {json.dumps(details(done))}"
+        self.out.say(f"  describe-job-execution --job-id {job_id}: {status}")
+        if done["status"] != "SUCCEEDED":
+            raise DemoFailed(f"job {job_id} ended {status}")
 
     def check_no_secrets(self) -> None:
         if self.provisioned is None:

@@ -49,6 +49,8 @@ def test_demo_shows_three_clicks_at_the_cloud_and_no_secret(tmp_path: Path) -> N
         assert step in run.stdout, f"set-up step {step!r} not shown:\n{run.stdout}"
     assert "reported by the board: " in run.stdout and '"fw":' in run.stdout
     assert "acknowledged: reported double_ms 600, delta null" in run.stdout, run.stdout
+    job = run.stdout.split("8. A job reaches the button")[1]
+    assert '"pattern":"identify"' in job and ": SUCCEEDED {" in job, run.stdout
 
     key_der = (home / "boards" / SERIAL / "flash" / "pki" / "key.der").read_bytes()
     key_b64 = base64.b64encode(key_der).decode()

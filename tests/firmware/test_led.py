@@ -63,7 +63,7 @@ def test_red_codes_follow_the_table(name: str, code: str) -> None:
 
 
 def test_every_contract_pattern_exists_and_nothing_else() -> None:
-    names = {"off", "connecting", "published", "config", "unconfigured", *RED_CODES}
+    names = {"off", "connecting", "published", "config", "unconfigured", "identify", *RED_CODES}
     assert set(led.PATTERNS) == names
 
 

@@ -72,10 +72,12 @@ def test_a_configured_board_gets_station_connection_and_clicks(tmp_path: Path) -
         "Connection",
         "Clicks",
         "LazyAgent",
+        "LazyAgent",
     ]
     modules = json.loads(got["MODULES"][0])
     assert "configap" not in modules and "httpd" not in modules  # only when config mode opens
     assert "shadowagent" not in modules  # only once a session is up
+    assert "jobsagent" not in modules and "ota" not in modules  # likewise
     assert {"wifi", "mqtt", "outbox"} <= set(modules)
 
 

@@ -1,0 +1,201 @@
+"""The firmware's jobs agent end to end (firmware/jobsagent.py, docs/firmware-connectivity.md "Jobs
+agent and OTA"): real firmware on emulated boards, the real broker and the reference cloud's jobs
+service. Each job is created through the cloud API and its execution read back from the cloud."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+import pytest
+from connectivity_kit import WAIT_S, connected, led_patterns
+
+from rig.cloud.runtime import CloudRuntime
+from rig.pytest_plugin.boards import BoardFactory
+from rig.strategies.jobs import JobRunner, details, ota_bundle
+
+pytestmark = [pytest.mark.e2e]
+
+
+def job_id(kind: str) -> str:
+    return f"{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def test_identify_job_blinks_the_led_and_succeeds(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    jid = job_id("identify")
+    jobs.create(jid, {"operation": "identify"}, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"pattern": "identify"}
+    assert "identify" in led_patterns(board)
+    # the console line follows the accepted update: it may reach the rig after the cloud's state
+    board.expect("job", WAIT_S, id=jid, status="SUCCEEDED", pattern="identify")
+
+
+def test_unknown_operation_and_malformed_documents_are_rejected_with_the_reason(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    cases = {
+        job_id("dance"): ({"operation": "dance"}, "unknown operation dance"),
+        job_id("noop"): ({"steps": []}, "no valid operation in the job document"),
+        job_id("path"): ({"operation": "../main"}, "no valid operation in the job document"),
+        job_id("ota"): (
+            {"operation": "ota", "version": "9.9.9", "url": "http://x/y"},
+            "job document: missing or invalid url",
+        ),
+    }
+    for jid, (document, _) in cases.items():
+        jobs.create(jid, document, things=[setup.serial])
+    for jid, (_, reason) in cases.items():
+        done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+        assert done["status"] == "REJECTED", (jid, done)
+        assert details(done)["reason"] == reason
+    # the board carried on: a job after them still runs
+    jid = job_id("identify")
+    jobs.create(jid, {"operation": "identify"}, things=[setup.serial])
+    assert jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]["status"] == "SUCCEEDED"
+    assert not board.events("error"), board.events("error")
+
+
+def test_config_job_applies_valid_settings_and_refuses_all_of_an_invalid_set(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    bad = job_id("config")
+    jobs.create(
+        bad,
+        {"operation": "config", "settings": {"double_ms": 600, "long_ms": 5}},
+        things=[setup.serial],
+    )
+    done = jobs.wait(bad, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "FAILED", done
+    assert details(done)["long_ms"] == "out of range 500..10000"
+    stored = board.flash / "settings.json"
+    assert not stored.exists() or json.loads(stored.read_text())["double_ms"] == 400
+    good = job_id("config")
+    jobs.create(
+        good,
+        {"operation": "config", "settings": {"double_ms": 600, "heap_report_s": 0}},
+        things=[setup.serial],
+    )
+    done = jobs.wait(good, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"changed": "double_ms,heap_report_s"}
+    assert json.loads(board.read_file("settings.json"))["double_ms"] == 600
+    assert board.events("settings")[-1]["changed"] == {"double_ms": 600, "heap_report_s": 0}
+
+
+def ota_job(cloud_runtime: CloudRuntime, version: str, **changes: object) -> dict[str, object]:
+    _, document = ota_bundle(cloud_runtime.home, version)
+    document.update(changes)
+    return document
+
+
+def reported_fw(cloud_runtime: CloudRuntime, thing: str, wanted: str) -> object:
+    """The firmware version in the thing's reported shadow, once it is `wanted` (or the last one
+    seen when the time runs out)."""
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        state = json.loads(cloud_runtime.cloud.get_thing_shadow(thing))["state"]
+        fw = state.get("reported", {}).get("fw")
+        if fw == wanted or time.monotonic() > deadline:
+            return fw
+        time.sleep(0.2)
+
+
+def test_ota_job_installs_the_new_version_and_the_board_runs_it(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    version = f"0.2.{uuid.uuid4().hex[:6]}"
+    jid = job_id("ota")
+    jobs.create(jid, ota_job(cloud_runtime, version), things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"step": "done", "version": version}
+    assert board.events("boot")[-1]["fw"] == version
+    board.expect("job", WAIT_S, id=jid, status="SUCCEEDED", step="done")
+    steps = [e.get("step") for e in board.events("job") if e["id"] == jid]
+    assert steps[:1] == ["downloading"] and "installing" in steps and steps[-1] == "done"
+    pointer = json.loads(board.read_file("fw.json"))
+    assert pointer == {"run": "app_a", "ver": version}
+    assert reported_fw(cloud_runtime, setup.serial, version) == version  # the shadow agent's
+    assert not (board.flash / "ota.part").exists()
+
+
+def test_ota_bundle_with_a_bad_checksum_fails_and_the_old_firmware_keeps_running(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    jid = job_id("ota")
+    document = ota_job(cloud_runtime, f"0.3.{uuid.uuid4().hex[:6]}", sha256="0" * 64)
+    jobs.create(jid, document, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "FAILED", done
+    assert details(done)["reason"] == "bundle sha256 mismatch; kept 0.1.0"
+    assert [e["fw"] for e in board.events("boot")][-1] == "0.1.0"
+    assert len(board.events("boot")) == 2  # set-up reset only: never reset into anything new
+    assert not (board.flash / "fw.json").exists() and not (board.flash / "app_a").exists()
+
+
+NEVER_CONNECTS = """def register(app):
+    raise RuntimeError("a broken build: no session ever")
+"""
+
+
+def test_a_new_firmware_that_never_reports_healthy_is_rolled_back(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    version = f"0.4.{uuid.uuid4().hex[:6]}"
+    _, document = ota_bundle(cloud_runtime.home, version, replace={"services.py": NEVER_CONNECTS})
+    document["trialSeconds"] = 6
+    jid = job_id("ota")
+    jobs.create(jid, document, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=2 * WAIT_S)[setup.serial]
+    assert done["status"] == "FAILED", done
+    assert details(done) == {"reason": "rolled back to 0.1.0", "version": "0.1.0"}
+    versions = [e["fw"] for e in board.events("boot")]
+    assert versions[-3:] == [version, version, "0.1.0"], versions  # two trial boots, then back
+    assert [e["code"] for e in board.events("error")] == ["services_register"] * 2
+    assert json.loads(board.read_file("fw.json"))["run"] == ""
+
+
+def test_reboot_job_resets_the_board_and_succeeds_after_the_boot(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    jid = job_id("reboot")
+    jobs.create(jid, {"operation": "reboot"}, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"step": "rebooted", "reset": "hard"}
+    boots = board.events("boot")
+    assert len(boots) == 3 and boots[-1]["reset"] == "hard"  # set-up reset, then the job's
+
+
+def test_factory_reset_job_succeeds_then_the_board_forgets_its_identity(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    board, setup = connected(boards, cloud_runtime)
+    jobs = JobRunner(cloud_runtime.cloud)
+    jid = job_id("factory-reset")
+    jobs.create(jid, {"operation": "factory-reset"}, things=[setup.serial])
+    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    assert done["status"] == "SUCCEEDED", done
+    assert details(done) == {"step": "wiped"}
+    board.expect("led", WAIT_S, pattern="unconfigured")  # boots blank: config mode again
+    for path in ("pki/cert.der", "pki/key.der", "netcfg.json"):
+        assert not (board.flash / path).exists(), path

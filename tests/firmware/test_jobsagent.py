@@ -1,0 +1,107 @@
+"""firmware/jobsagent.py on the unix port against a scripted MQTT client (no broker): the retry
+and duplicate rules the end-to-end tests cannot provoke at will. A start-next rejected
+RequestThrottled and one never answered are sent again, each with a new clientToken; a
+notify-next repeating the job being run starts nothing; the update carries expectedVersion."""
+
+from __future__ import annotations
+
+import json
+
+from host.paths import FIRMWARE_DIR, SHIMS_DIR
+from rig.unix_port.process import run_mp
+
+SCRIPT = """
+import asyncio, json
+import jobsagent
+jobsagent.BACKOFF_BASE_MS = 40
+jobsagent.REPLY_MS = 400
+BASE = "$aws/things/T1/jobs/"
+EXECUTION = {"jobId": "j1", "status": "IN_PROGRESS", "versionNumber": 1, "statusDetails": {},
+             "jobDocument": {"operation": "identify"}}
+
+class Led:
+    def show(self, name):
+        print("LED", name)
+
+class App:
+    serial = "T1"
+    led = Led()
+    def set_busy(self, name, busy=True):
+        print("BUSY", name, busy)
+
+class Client:
+    def __init__(self):
+        self.connected = asyncio.Event()
+        self.connected.set()
+        self.routes = {}
+        self.sent = []
+        self.starts = 0
+
+    async def route(self, topic_filter, handler, qos=1):
+        self.routes[topic_filter] = handler
+
+    def handler(self, suffix):
+        for f, h in self.routes.items():
+            if f.endswith(suffix):
+                return h
+
+    async def deliver(self, suffix, topic, reply):
+        await asyncio.sleep_ms(5)
+        self.handler(suffix)(topic.encode(), json.dumps(reply).encode())
+
+    async def publish(self, topic, payload, qos=0):
+        body = json.loads(payload)
+        self.sent.append([topic, body])
+        token = body.get("clientToken")
+        if topic == BASE + "start-next":
+            self.starts += 1
+            n = self.starts
+            if n == 1:
+                reply = ("rejected", {"code": "RequestThrottled", "clientToken": token})
+            elif n == 2:
+                return  # lost: the agent must time out and ask again
+            elif n == 3:
+                reply = ("accepted", {"execution": EXECUTION, "clientToken": token})
+                # the cloud's notification of the job being run, twice (a duplicate)
+                for _ in range(2):
+                    asyncio.create_task(self.deliver(
+                        "notify-next", BASE + "notify-next", {"execution": EXECUTION}))
+            else:
+                reply = ("accepted", {"clientToken": token})
+            asyncio.create_task(self.deliver(
+                "start-next/+", topic + "/" + reply[0], reply[1]))
+        elif topic.endswith("/update"):
+            state = {"status": body["status"], "versionNumber": body["expectedVersion"] + 1,
+                     "statusDetails": body["statusDetails"]}
+            asyncio.create_task(self.deliver("+/update/+", topic + "/accepted",
+                                             {"executionState": state, "clientToken": token}))
+
+async def main():
+    client = Client()
+    agent = jobsagent.Agent(App(), client)
+    task = asyncio.create_task(agent.run())
+    await asyncio.sleep_ms(4500)
+    task.cancel()
+    print(json.dumps(client.sent))
+
+asyncio.run(main())
+"""
+
+
+def test_throttled_and_lost_requests_are_retried_with_fresh_tokens_and_duplicates_ignored() -> (
+    None
+):
+    lines = run_mp(SCRIPT, path=(FIRMWARE_DIR, SHIMS_DIR))
+    sent = json.loads(lines[-1])
+    topics = [topic.rsplit("/jobs/", 1)[1] for topic, _ in sent]
+    # throttled, lost, accepted (the job), then nothing pending: no start-next for the duplicate
+    assert topics == ["start-next"] * 3 + ["j1/update", "start-next"], topics
+    tokens = [body["clientToken"] for _, body in sent]
+    assert len(set(tokens)) == len(tokens)
+    update = sent[3][1]
+    assert update["status"] == "SUCCEEDED" and update["expectedVersion"] == 1
+    assert update["statusDetails"] == {"pattern": "identify"}
+    assert "LED identify" in lines
+    assert "BUSY job True" in lines and lines.index("BUSY job False") > lines.index(
+        "BUSY job True"
+    )
