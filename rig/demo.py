@@ -253,7 +253,7 @@ class Demo:
             f"  create-job --job-id {job_id} --targets thing/{SERIAL} --document '{document}'"
         )
         start = len(board.events())
-        jobs = JobRunner(runtime.cloud)
+        jobs = JobRunner(local_backend(runtime))
         jobs.create(job_id, JOB_DOCUMENT, things=[SERIAL])
         try:
             done = jobs.wait(job_id, [SERIAL], timeout=WAIT_S)[SERIAL]

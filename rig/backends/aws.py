@@ -284,6 +284,9 @@ class AwsBackend(CloudBackend):
     def thing_arn(self, thing_name: str) -> str:
         return str(self.iot.describe_thing(thingName=thing_name)["thingArn"])
 
+    def thing_group_arn(self, group_name: str) -> str:
+        return str(self.iot.describe_thing_group(thingGroupName=group_name)["thingGroupArn"])
+
     # ---- shadows and jobs -----------------------------------------------------------------------
 
     def get_shadow(self, thing_name: str, shadow_name: str = "") -> dict[str, Any] | None:

@@ -113,6 +113,9 @@ class CloudBackend(ABC):
     @abstractmethod
     def thing_arn(self, thing_name: str) -> str: ...
 
+    @abstractmethod
+    def thing_group_arn(self, group_name: str) -> str: ...
+
     def wait_for_clicks(
         self, serial: str, count: int, timeout: float = 30.0
     ) -> list[ObservedClick]:
@@ -128,24 +131,6 @@ class CloudBackend(ABC):
                 raise BackendError(
                     f"{self.name}: {count} clicks of {serial} not seen within {timeout} s;"
                     f" saw {len(seen)}: {shown}"
-                )
-            time.sleep(0.1)
-
-    def wait_for_execution(
-        self, job_id: str, thing_name: str, statuses: Sequence[str], timeout: float = 60.0
-    ) -> dict[str, Any]:
-        """The execution once its status is one of `statuses`; BackendError with the last status
-        seen if not within `timeout`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            execution = self.job_execution(job_id, thing_name)
-            if execution is not None and execution.get("status") in statuses:
-                return execution
-            if time.monotonic() > deadline:
-                last = None if execution is None else execution.get("status")
-                raise BackendError(
-                    f"{self.name}: execution of {job_id} on {thing_name} not in {list(statuses)}"
-                    f" within {timeout} s; last status {last}"
                 )
             time.sleep(0.1)
 

@@ -82,6 +82,9 @@ class LocalBackend(CloudBackend):
     def thing_arn(self, thing_name: str) -> str:
         return arn.thing_arn(thing_name)
 
+    def thing_group_arn(self, group_name: str) -> str:
+        return arn.thing_group_arn(group_name)
+
     def get_shadow(self, thing_name: str, shadow_name: str = "") -> dict[str, Any] | None:
         try:
             return json.loads(self.cloud.get_thing_shadow(thing_name, shadow_name))

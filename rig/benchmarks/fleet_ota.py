@@ -24,6 +24,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from rig.backends.local import local_backend
 from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.drivers.emulated import EmulatedBoard
 from rig.strategies.fleet import set_up_fleet
@@ -61,7 +62,7 @@ def fleet(runtime: CloudRuntime, workdir: Path, n: int) -> dict[str, int | float
             board.expect("mqtt", UP_S, state="up")
         version = f"9.0.{tag}"
         _, document = ota_bundle(runtime.home, version)
-        jobs = JobRunner(runtime.cloud)
+        jobs = JobRunner(local_backend(runtime))
         started = time.monotonic()
         jobs.create(f"fleet-{tag}", document, groups=[f"bench-{tag}"])
         done = jobs.wait(f"fleet-{tag}", things, timeout=JOB_S)
@@ -90,7 +91,7 @@ def power_cuts(runtime: CloudRuntime, workdir: Path, cuts: int) -> dict[str, int
         thing = set_up_fleet(runtime.cloud, runtime.endpoint, [board], f"cuts-{tag}")[0]
         board.expect("mqtt", UP_S, state="up")
         documents = [ota_bundle(runtime.home, f"9.1.{tag}.{i}")[1] for i in range(2)]
-        runs = PowerCutRun(runtime.cloud, board, thing, documents)
+        runs = PowerCutRun(local_backend(runtime), board, thing, documents)
         outcomes = [runs.once() for _ in range(cuts)]
     finally:
         board.close()

@@ -2,7 +2,7 @@
 OTA bundle of the working tree's firmware under a new version (firmware/jobsagent.py runs both
 on the board; docs/firmware-connectivity.md "Jobs agent and OTA").
 
-`JobRunner(cloud).create(job_id, document, things=[...], groups=[...])` creates the job (targets
+`JobRunner(backend).create(job_id, document, things=[...], groups=[...])` creates the job (targets
 as ARNs, as `iot create-job --targets`), `.wait(job_id, things, states)` polls the cloud's
 executions until each thing's is in one of `states` (by default any terminal one) and returns
 them. `ota_bundle(home, version)` copies `firmware/`, sets `FW_VERSION` to `version`, compiles it
@@ -26,8 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from host.paths import FIRMWARE_DIR
-from rig.cloud.api import Cloud
-from rig.cloud.core import arn
+from rig.backends.base import CloudBackend
 from rig.cloud.files.bundle import Bundle, write_bundle
 from rig.cloud.files.server import home_port
 from rig.drivers.emulated import EmulatedBoard
@@ -47,10 +46,11 @@ class JobWaitTimeout(AssertionError):
 
 
 class JobRunner:
-    """Creates jobs for things or thing groups and waits for their executions."""
+    """Creates jobs for things or thing groups and waits for their executions, in the backend's
+    cloud (rig/backends: the local cloud, or AWS IoT Core)."""
 
-    def __init__(self, cloud: Cloud) -> None:
-        self.cloud = cloud
+    def __init__(self, backend: CloudBackend) -> None:
+        self.backend = backend
 
     def create(
         self,
@@ -58,13 +58,18 @@ class JobRunner:
         document: Mapping[str, Any],
         things: Iterable[str] = (),
         groups: Iterable[str] = (),
-        **options: Any,
+        target_selection: str = "SNAPSHOT",
     ) -> dict[str, Any]:
-        targets = [arn.thing_arn(t) for t in things] + [arn.thing_group_arn(g) for g in groups]
-        return self.cloud.create_job(job_id, targets, document=json.dumps(document), **options)
+        backend = self.backend
+        targets = [backend.thing_arn(t) for t in things] + [
+            backend.thing_group_arn(g) for g in groups
+        ]
+        return backend.create_job(job_id, targets, dict(document), target_selection)
 
     def execution(self, job_id: str, thing: str) -> dict[str, Any]:
-        return self.cloud.describe_job_execution(job_id, thing)["execution"]
+        """The execution as iot DescribeJobExecution gives it; status NONE while there is none
+        (a continuous job's new member, or a job the backend has not made visible yet)."""
+        return self.backend.job_execution(job_id, thing) or {"status": "NONE"}
 
     def wait(
         self,
@@ -153,14 +158,14 @@ class PowerCutRun:
 
     def __init__(
         self,
-        cloud: Cloud,
+        backend: CloudBackend,
         board: EmulatedBoard,
         thing: str,
         documents: Sequence[Mapping[str, Any]],
         seed: int | None = None,
         timeout: float = 90.0,
     ) -> None:
-        self.jobs = JobRunner(cloud)
+        self.jobs = JobRunner(backend)
         self.board = board
         self.thing = thing
         self.documents = documents

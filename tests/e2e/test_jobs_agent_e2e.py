@@ -1,6 +1,8 @@
 """The firmware's jobs agent end to end (firmware/jobsagent.py, docs/firmware-connectivity.md "Jobs
 agent and OTA"): real firmware on emulated boards, the real broker and the reference cloud's jobs
-service. Each job is created through the cloud API and its execution read back from the cloud."""
+service. Each job is created through the cloud API and its execution read back from the cloud;
+the first two tests do it through the backend interface (rig/backends), so they run on
+`--backend aws` too (the others need the local cloud's OTA file server)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,10 @@ import time
 import uuid
 
 import pytest
-from connectivity_kit import WAIT_S, connected, led_patterns
+from connectivity_kit import WAIT_S, connected, led_patterns, set_up_through
 
+from rig.backends.base import CloudBackend
+from rig.backends.local import local_backend
 from rig.cloud.runtime import CloudRuntime
 from rig.pytest_plugin.boards import BoardFactory
 from rig.strategies.jobs import JobRunner, details, ota_bundle
@@ -23,12 +27,14 @@ def job_id(kind: str) -> str:
 
 
 def test_identify_job_blinks_the_led_and_succeeds(
-    boards: BoardFactory, cloud_runtime: CloudRuntime
+    boards: BoardFactory, cloud_backend: CloudBackend
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(cloud_runtime.cloud)
-    jid = job_id("identify")
-    jobs.create(jid, {"operation": "identify"}, things=[setup.serial])
+    board, setup = set_up_through(boards, cloud_backend)
+    jobs = JobRunner(cloud_backend)
+    # the id the backend gave it (AWS's carries the run prefix)
+    jid = jobs.create(job_id("identify"), {"operation": "identify"}, things=[setup.serial])[
+        "jobId"
+    ]
     done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
     assert done["status"] == "SUCCEEDED", done
     assert details(done) == {"pattern": "identify"}
@@ -38,10 +44,10 @@ def test_identify_job_blinks_the_led_and_succeeds(
 
 
 def test_unknown_operation_and_malformed_documents_are_rejected_with_the_reason(
-    boards: BoardFactory, cloud_runtime: CloudRuntime
+    boards: BoardFactory, cloud_backend: CloudBackend
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(cloud_runtime.cloud)
+    board, setup = set_up_through(boards, cloud_backend)
+    jobs = JobRunner(cloud_backend)
     cases = {
         job_id("dance"): ({"operation": "dance"}, "unknown operation dance"),
         job_id("noop"): ({"steps": []}, "no valid operation in the job document"),
@@ -68,7 +74,7 @@ def test_config_job_applies_valid_settings_and_refuses_all_of_an_invalid_set(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
     board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(cloud_runtime.cloud)
+    jobs = JobRunner(local_backend(cloud_runtime))
     bad = job_id("config")
     jobs.create(
         bad,
@@ -115,7 +121,7 @@ def test_ota_job_installs_the_new_version_and_the_board_runs_it(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
     board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(cloud_runtime.cloud)
+    jobs = JobRunner(local_backend(cloud_runtime))
     version = f"0.2.{uuid.uuid4().hex[:6]}"
     jid = job_id("ota")
     jobs.create(jid, ota_job(cloud_runtime, version), things=[setup.serial])
@@ -136,7 +142,7 @@ def test_ota_bundle_with_a_bad_checksum_fails_and_the_old_firmware_keeps_running
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
     board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(cloud_runtime.cloud)
+    jobs = JobRunner(local_backend(cloud_runtime))
     jid = job_id("ota")
     document = ota_job(cloud_runtime, f"0.3.{uuid.uuid4().hex[:6]}", sha256="0" * 64)
     jobs.create(jid, document, things=[setup.serial])
@@ -157,7 +163,7 @@ def test_a_new_firmware_that_never_reports_healthy_is_rolled_back(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
     board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(cloud_runtime.cloud)
+    jobs = JobRunner(local_backend(cloud_runtime))
     version = f"0.4.{uuid.uuid4().hex[:6]}"
     _, document = ota_bundle(cloud_runtime.home, version, replace={"services.py": NEVER_CONNECTS})
     document["trialSeconds"] = 6
@@ -176,7 +182,7 @@ def test_reboot_job_resets_the_board_and_succeeds_after_the_boot(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
     board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(cloud_runtime.cloud)
+    jobs = JobRunner(local_backend(cloud_runtime))
     jid = job_id("reboot")
     jobs.create(jid, {"operation": "reboot"}, things=[setup.serial])
     done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
@@ -190,7 +196,7 @@ def test_factory_reset_job_succeeds_then_the_board_forgets_its_identity(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
     board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(cloud_runtime.cloud)
+    jobs = JobRunner(local_backend(cloud_runtime))
     jid = job_id("factory-reset")
     jobs.create(jid, {"operation": "factory-reset"}, things=[setup.serial])
     done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]

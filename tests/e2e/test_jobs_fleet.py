@@ -10,6 +10,7 @@ import uuid
 import pytest
 from connectivity_kit import WAIT_S
 
+from rig.backends.local import local_backend
 from rig.cloud.runtime import CloudRuntime
 from rig.drivers.emulated import EmulatedBoard
 from rig.pytest_plugin.boards import BoardFactory
@@ -38,7 +39,7 @@ def test_ota_job_to_a_thing_group_succeeds_on_every_member_and_a_cancelled_one_n
         board.expect("mqtt", WAIT_S, state="up")
     version = f"0.6.{tag}"
     _, document = ota_bundle(cloud_runtime.home, version)
-    jobs = JobRunner(cloud_runtime.cloud)
+    jobs = JobRunner(local_backend(cloud_runtime))
     ota, skipped = f"ota-{tag}", f"identify-{tag}"
     jobs.create(ota, document, groups=[group])
     jobs.create(skipped, {"operation": "identify"}, things=[things[0]])

@@ -10,6 +10,7 @@ import uuid
 import pytest
 from connectivity_kit import connected
 
+from rig.backends.local import local_backend
 from rig.cloud.runtime import CloudRuntime
 from rig.pytest_plugin.boards import BoardFactory
 from rig.strategies.jobs import PowerCutRun, ota_bundle
@@ -25,7 +26,7 @@ def test_power_cut_during_ota_leaves_old_or_new_firmware_and_a_true_job_state(
     board, setup = connected(boards, cloud_runtime)
     tag = uuid.uuid4().hex[:6]
     documents = [ota_bundle(cloud_runtime.home, f"0.5.{tag}.{i}")[1] for i in range(2)]
-    runs = PowerCutRun(cloud_runtime.cloud, board, setup.serial, documents, seed=None)
+    runs = PowerCutRun(local_backend(cloud_runtime), board, setup.serial, documents, seed=None)
     outcomes = [runs.once() for _ in range(CUTS)]
     print(runs.summary(outcomes))
     assert all(o.consistent for o in outcomes), runs.summary(outcomes)
