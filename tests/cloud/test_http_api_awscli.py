@@ -84,8 +84,8 @@ def test_service_error_exits_as_aws_cli_does(url) -> None:
         " operation: Thing cli-no-such-thing cannot be found." in failed.stderr
     )
     assert failed.stdout == ""
-    lacking = aws(url, "iot", "list-topic-rules")
+    lacking = aws(url, "iot", "list-audit-suppressions")
     assert lacking.returncode == 255
-    assert "(UnknownOperationException) when calling the ListTopicRules operation" in (
+    assert "(UnknownOperationException) when calling the ListAuditSuppressions operation" in (
         lacking.stderr
     )

@@ -83,10 +83,10 @@ def test_list_things_paginates(cloud) -> None:
 def test_an_operation_the_cloud_lacks_is_named(cloud) -> None:
     iot = client(cloud, "iot")
     with pytest.raises(ClientError) as lacking:
-        iot.list_topic_rules()
+        iot.list_audit_suppressions()
     code, status, message = error_of(lacking.value)
     assert (code, status) == ("UnknownOperationException", 501)
-    assert "ListTopicRules" in message
+    assert "ListAuditSuppressions" in message
 
 
 def test_a_parameter_the_cloud_lacks_is_refused(cloud) -> None:
