@@ -16,6 +16,9 @@ the port's ticks itself, agrees with them.
 
 Where user namespaces are not allowed, the process runs with the host's clock and a warning
 says so: a press that wakes an emulated board is then measured from the host's boot.
+
+- `monotonic_offset_ns(pid)`: the other way, from the host: how far a running process's ticks are
+  from the host's monotonic clock (the benchmarks put a board's click on the host's clock so).
 """
 
 from __future__ import annotations
