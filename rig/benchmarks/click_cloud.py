@@ -4,13 +4,10 @@ One emulated button (firmware and shims as .mpy, GC heap `HEAPSIZE`) is set up t
 way (rig.strategies.provisioning) against a real broker and cloud model, then plays SINGLE and
 LONG clicks.
 
-Common clock: the unix port's `ticks_ms()` is CLOCK_MONOTONIC in ms (modulo 2**30), the same
-clock as the host's `time.monotonic()`; the cloud model records each click's receive time on it
-(rig/cloud/clicks/). So latency = cloud receive time - the `click` event's `t`, where
-`t` is the decision point (release + double-click window for SINGLE, the LONG threshold while
-held). The mapping is checked against the rig's own gesture timing (the release is played by the
-shim; `press()` returns when it was played): both must agree within `CLOCK_CHECK_MS`, else the
-run fails rather than report a number from a wrong clock.
+Common clock (rig/benchmarks/_decision.py): the board's `click` event carries its `ticks_ms()`
+at the decision point, the host's CLOCK_MONOTONIC modulo 2**30; the cloud model records each
+click's receive time on that clock (rig/cloud/clicks/). So latency = cloud receive time - the
+decision point, cross-checked against the rig's own gesture timing.
 
 Metrics: `click_to_cloud_ms_p50`, `click_to_cloud_ms_p99` (nearest rank), `click_cloud_clicks`,
 `click_cloud_duplicates` (copies the cloud dropped), `network_live_heap_sample_max_bytes` (the
@@ -34,15 +31,12 @@ on a copy of the board's flash) and reported as:
 from __future__ import annotations
 
 import json
-import math
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from rig import gestures
 from rig.backends.local import local_backend
-from rig.benchmarks import _heap
+from rig.benchmarks import _decision, _heap
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import temporary_cloud
 from rig.drivers.emulated import EmulatedBoard
@@ -57,23 +51,9 @@ METRICS = (
     *_heap.METRICS,
 )
 HEAPSIZE = "160K"  # roomy: latency, not the heap's limit (that is `min_heap`)
-TICKS_PERIOD = 1 << 30
-CLOCK_CHECK_MS = 150.0
-DOUBLE_MS = 400  # firmware default double-click window
-LONG_MS = 1500  # firmware default LONG threshold
-WAIT_S = 60.0
+WAIT_S = _decision.WAIT_S
 CLICKS = 40
 CLICKS_QUICK = 10
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def _ticks_now_ms() -> float:
-    return (time.monotonic() * 1000) % TICKS_PERIOD
 
 
 def _board(workdir: Path, name: str, heapsize: str) -> EmulatedBoard:
@@ -89,25 +69,10 @@ def _board(workdir: Path, name: str, heapsize: str) -> EmulatedBoard:
 def _latencies(board: EmulatedBoard, clicks: ClickLog, serial: str, n: int) -> list[float]:
     out: list[float] = []
     for i in range(n):
-        kind = "LONG" if i % 4 == 3 else "SINGLE"
-        steps = gestures.long(2000) if kind == "LONG" else gestures.single(100)
-        started = time.monotonic() * 1000
-        board.press(steps)
-        released = time.monotonic() * 1000
-        click = board.expect("click", WAIT_S)
-        if click["type"] != kind:
-            raise RuntimeError(f"played {kind}, the board saw {click}")
-        got = {c.event_id: c for c in clicks.wait_for_ids(serial, [click["id"]], WAIT_S)}
-        received = got[click["id"]].received_mono_ms
-        latency = (received % TICKS_PERIOD - click["t"]) % TICKS_PERIOD
-        # the rig's own idea of the decision point (press() returns after the release)
-        planned = released + DOUBLE_MS if kind == "SINGLE" else started + LONG_MS
-        if abs((received - planned) - latency) > CLOCK_CHECK_MS:
-            raise RuntimeError(
-                f"board ticks and host clock disagree: {latency:.1f} ms from ticks vs"
-                f" {received - planned:.1f} ms from the gesture timing"
-            )
-        out.append(latency)
+        click = _decision.play(board, _decision.kind_of(i))
+        event_id = click.event["id"]
+        got = {c.event_id: c for c in clicks.wait_for_ids(serial, [event_id], WAIT_S)}
+        out.append(click.latency_to(got[event_id].received_mono_ms))
         board.expect("led", WAIT_S, pattern="off")  # the green light is over
     return out
 
@@ -136,8 +101,8 @@ def run(ctx: Any) -> dict[str, float | int]:
         print("[click_cloud] live GC heap with the network up, by owner (bytes, x64):")
         print(breakdown.table())
     return {
-        "click_to_cloud_ms_p50": round(percentile(latencies, 50), 1),
-        "click_to_cloud_ms_p99": round(percentile(latencies, 99), 1),
+        "click_to_cloud_ms_p50": round(_decision.percentile(latencies, 50), 1),
+        "click_to_cloud_ms_p99": round(_decision.percentile(latencies, 99), 1),
         "click_cloud_clicks": len(latencies),
         "click_cloud_duplicates": duplicates,
         "network_live_heap_sample_max_bytes": heap,

@@ -30,7 +30,7 @@ from rig.drivers.console import ConsoleLog
 from rig.drivers.console_proxy import Child, ConsoleProxy
 from rig.drivers.profile import BoardProfile
 from rig.drivers.sidechannel import Message, SideChannel, SideChannelError
-from rig.unix_port.app_clock import wake_clock_prefix
+from rig.unix_port.app_clock import monotonic_offset_ns, wake_clock_prefix
 from rig.unix_port.binary import checked_binary, default_binary
 
 # machine.reset_cause() / wake_reason() values (ESP32 constants, mirrored by the shim).
@@ -531,6 +531,16 @@ class EmulatedBoard(Board):
             self._rtc = dict(msg.get("state") or {})
         for callback in list(self._subscribers):
             callback(msg)
+
+    def ticks_offset_ms(self) -> float:
+        """What the running process's ticks_ms() reads ahead of the host's
+        `time.monotonic() * 1000` (its time namespace, rig/unix_port/app_clock.py): a console
+        event's `t` on the host's clock is `t - ticks_offset_ms()`. A new one at each reset."""
+        with self._lock:
+            child = self._child
+        if child is None:
+            raise BoardError(f"{self.name} is not running")
+        return monotonic_offset_ns(child.proc.pid) / 1e6
 
     # ----- console -----
 

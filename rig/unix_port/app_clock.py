@@ -16,6 +16,9 @@ the port's ticks itself, agrees with them.
 
 Where user namespaces are not allowed, the process runs with the host's clock and a warning
 says so: a press that wakes an emulated board is then measured from the host's boot.
+
+- `monotonic_offset_ns(pid)`: the other way, from the host: how far a running process's ticks are
+  from the host's monotonic clock (the benchmarks put a board's click on the host's clock so).
 """
 
 from __future__ import annotations
@@ -61,3 +64,22 @@ def wake_clock_prefix() -> list[str]:
     """For a board the rig powers on or wakes at a known instant (a press that wakes it began
     then): tick 0 at the process's start, not before it."""
     return app_clock_prefix(0)
+
+
+def monotonic_offset_ns(pid: int) -> int:
+    """What process `pid`'s CLOCK_MONOTONIC reads ahead of the host's (negative for a process
+    started at a tick below the host's monotonic time): its time namespace's offset, from
+    /proc/<pid>/timens_offsets (time_namespaces(7)); 0 in the host's own namespace or on a
+    kernel without time namespaces. The host's `time.monotonic_ns() + offset` is the process's
+    `ticks_ms()` in ns: how a board's ticks are put on the host's clock."""
+    try:
+        text = Path(f"/proc/{pid}/timens_offsets").read_text()
+    except FileNotFoundError:
+        if Path(f"/proc/{pid}").exists():
+            return 0  # no time namespaces in this kernel
+        raise
+    for line in text.splitlines():
+        name, secs, nsecs = line.split()
+        if name == "monotonic":
+            return int(secs) * 1_000_000_000 + int(nsecs)
+    return 0

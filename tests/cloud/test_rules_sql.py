@@ -158,6 +158,12 @@ def test_clientid_and_timestamp() -> None:
         ("startswith('ranger', 'ran')", True),
         ("endswith('cat', 'at')", True),
         ("md5('hello')", "5d41402abc4b2a76b9719d911017c592"),
+        ("md2('hello')", "a9046c73e00331af68917d3804f70655"),
+        # § Functions, parse_time (Joda-Time patterns; the zone's name at that instant)
+        (
+            """parse_time("yyyy.MM.dd G 'at' HH:mm:ss z", 100000000, "America/Belize")""",
+            "1970.01.01 AD at 21:46:40 CST",
+        ),
         ("cast(true as Decimal)", 1.0),
         ("abs(-5)", 5),
         ("mod(8, 3)", 2),
@@ -177,6 +183,35 @@ def test_clientid_and_timestamp() -> None:
     ],
 )
 def test_the_guides_function_examples(expression: str, expected: Any) -> None:
+    assert evaluate(f"SELECT VALUE {expression} FROM 'a/b'", {}) == expected
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        (
+            "parse_time(\"yyyy-MM-dd'T'HH:mm:ss.SSSZ\", 1481825251155)",
+            "2016-12-15T18:07:31.155+0000",
+        ),
+        (
+            "parse_time('EEE, d MMM yy hh:mm a ZZ', 1481825251155, 'Asia/Kolkata')",
+            "Thu, 15 Dec 16 11:37 PM +05:30",
+        ),
+        ("parse_time('EEEE MMMM D', 0)", "Thursday January 1"),
+        ("parse_time(\"''yyyy''\", 0)", "'1970'"),
+        ("parse_time('yyyy', '86400000')", "1970"),  # a numeric string converts
+        ("parse_time('yyyy', 0, 'Nowhere/Atlantis')", None),  # unknown zone
+        ("parse_time('yyyy qq', 0)", None),  # a pattern letter Joda does not have
+        ('parse_time("yyyy \'open", 0)', None),  # an unclosed quote
+        ("parse_time('yyyy', 'soon')", None),
+        ("parse_time('yyyy')", None),
+        # RFC 1319's test suite
+        ("md2('')", "8350e5a3e24c153df2275c9f80692773"),
+        ("md2('abc')", "da853b0d3f88d99b30283a69e6ded6bb"),
+        (f"md2('{'1234567890' * 8}')", "d5976f79d83d3a0dc9806c3c66f3efd8"),
+    ],
+)
+def test_parse_time_and_md2(expression: str, expected: Any) -> None:
     assert evaluate(f"SELECT VALUE {expression} FROM 'a/b'", {}) == expected
 
 

@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 
 from rig.unix_port import app_clock
@@ -20,3 +25,25 @@ def test_without_a_time_namespace_the_rig_warns_and_runs_on_the_hosts_clock(
     monkeypatch.setattr(app_clock, "_available", lambda: False)
     with pytest.warns(RuntimeWarning, match="host's boot"):
         assert app_clock.app_clock_prefix() == []
+
+
+def test_the_hosts_clock_maps_onto_a_process_ticks_by_its_namespace_offset() -> None:
+    """A process started at tick 0 reads host monotonic + the offset read from the host side
+    (0 where the host allows no time namespace)."""
+    argv = [*app_clock.wake_clock_prefix(), sys.executable, "-c", CHILD]
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as child:
+        assert child.stdout is not None and child.stdin is not None
+        child_ns = int(child.stdout.readline())
+        host_ns = time.monotonic_ns()
+        offset_ns = app_clock.monotonic_offset_ns(child.pid)
+        child.stdin.close()
+    if app_clock._available():
+        assert child_ns < 10 * 10**9  # ticks from the process's start, not the host's boot
+    assert 0 <= (host_ns + offset_ns) - child_ns < 2 * 10**9
+
+
+def test_a_process_on_the_hosts_clock_has_no_offset() -> None:
+    assert app_clock.monotonic_offset_ns(os.getpid()) == 0
+
+
+CHILD = "import sys, time; print(time.monotonic_ns(), flush=True); sys.stdin.read()"

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rig.cloud.core import arn
+from rig.cloud.rules.md2 import md2_hex
+from rig.cloud.rules.timefmt import parse_time
 
 
 class _Undefined:
@@ -92,6 +94,25 @@ def _hash(name: str) -> Callable[..., Any]:
         return hashlib.new(name, text.encode()).hexdigest()
 
     return digest
+
+
+def _md2(_message: Message, value: Any = UNDEFINED) -> Any:
+    text = _string(value)
+    return UNDEFINED if text is UNDEFINED else md2_hex(text.encode())
+
+
+def _parse_time(
+    _message: Message, pattern: Any = UNDEFINED, timestamp: Any = UNDEFINED, zone: Any = "UTC"
+) -> Any:
+    """parse_time(pattern, timestampMs[, timezone]): rig/cloud/rules/timefmt.py."""
+    number = to_number(timestamp)
+    if not isinstance(pattern, str) or not isinstance(zone, str) or number is UNDEFINED:
+        return UNDEFINED
+    try:
+        formatted = parse_time(pattern, int(number), zone)
+    except (ValueError, OverflowError):
+        return UNDEFINED
+    return UNDEFINED if formatted is None else formatted
 
 
 def _strings(operation: Callable[..., Any]) -> Callable[..., Any]:
@@ -244,5 +265,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "bitand": _numbers(lambda a, b: int(a) & int(b)),
     "bitor": _numbers(lambda a, b: int(a) | int(b)),
     "bitxor": _numbers(lambda a, b: int(a) ^ int(b)),
+    "md2": _md2,
+    "parse_time": _parse_time,
     **{name: _hash(name) for name in ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")},
 }
