@@ -13,6 +13,7 @@ Wi-Fi password, and checks its own output for them before it reports success.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import shutil
 import signal
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,9 +35,10 @@ from rig.cloud.runtime import CloudRuntime
 from rig.drivers.base import ExpectTimeout
 from rig.drivers.emulated import BoardError, EmulatedBoard
 from rig.strategies.jobs import JobRunner, JobWaitTimeout, details
+from rig.strategies.oneclick import Placement, claim_and_place
 from rig.strategies.provisioning import CustomerSetup, Provisioned, ProvisioningError, leaks
 
-SERIAL = "G030DEMO0000001"
+SERIAL = "G030PM0000DEMO1"  # an Enterprise Button serial: a 1-Click device id
 WAIT_S = 30.0
 PRESSES = [
     ("SINGLE", lambda: gestures.single(120)),
@@ -46,9 +49,17 @@ SHOWN_EVENTS = ("led", "click", "mqtt")
 JOB_DOCUMENT = {"operation": "identify"}  # the LED blinks green: the job reached this button
 SHADOW_UPDATE = {"state": {"desired": {"double_ms": 400, "long_ms": 1500}}}
 DEVICE_DESIRED = {"double_ms": 600}  # step 7: a wider double-click window, desired at the cloud
+CALLBACK = "DemoOnClick"
+CALLBACK_CODE = """
+import json
+
+
+def handler(event, context):
+    print("onClickCallback " + json.dumps(event, sort_keys=True))
+"""
+PLACED = Placement("DemoRoom", "room-1", "button", {"location": "meeting room 1"})
 LATER = """\
-Not in this firmware yet: the device does not trigger 1-Click callbacks; that arrives with later
-work. The desired states above were written by this demo through the cloud API, as
+The desired states above were written by this demo through the cloud API, as
 `buttonrig iot-data update-thing-shadow` would."""
 
 
@@ -145,6 +156,7 @@ class Demo:
         self._show_shadow(runtime)
         self._device_shadow(runtime, board)
         self._show_job(runtime, board)
+        self._show_callback(runtime, board)
         self.out.say()
         self.out.say(LATER)
 
@@ -267,6 +279,47 @@ class Demo:
         self.out.say(f"  describe-job-execution --job-id {job_id}: {status}")
         if done["status"] != "SUCCEEDED":
             raise DemoFailed(f"job {job_id} ended {status}")
+
+    def _show_callback(self, runtime: CloudRuntime, board: EmulatedBoard) -> None:
+        self.out.say(
+            "9. 1-Click: the button claimed by a press, placed, a press calls its callback"
+        )
+        cloud = runtime.cloud
+        run = int(time.time())  # a kept --home may have an older demo's function and project
+        name = f"{CALLBACK}-{run}"
+        where = Placement(
+            f"{PLACED.project}-{run}", PLACED.placement, PLACED.template, PLACED.attributes
+        )
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("callback.py", CALLBACK_CODE)
+        arn = cloud.functions.create_function(
+            name, "python3.12", "callback.handler", code.getvalue()
+        )["FunctionArn"]
+        self.out.say(f"  lambda create-function --function-name {name}: {arn}")
+        claim_and_place(cloud, board, SERIAL, arn, where)
+        self.out.say(
+            f"  claimed {SERIAL} (initiate, a press, finalize); project {where.project},"
+            f" placement {where.placement}, onClickCallback {name}; enabled"
+        )
+        board.press(gestures.double(100, 150, 100))
+        board.expect("click", WAIT_S, type="DOUBLE")
+        store = cloud.functions.store
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            lines = [r["message"] for r in store.log_events(f"/aws/lambda/{name}", 0, 0)]
+            called = [m for m in lines if m.startswith("onClickCallback ")]
+            if called:
+                break
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"the callback never ran; its log: {lines}")
+            time.sleep(0.1)
+        event = json.loads(called[0].removeprefix("onClickCallback "))
+        self.out.say(f"  logs tail /aws/lambda/{name}: the event the function got:")
+        for line in json.dumps(event, indent=2, sort_keys=True).splitlines():
+            self.out.say(f"    {line}")
+        if event["deviceEvent"]["buttonClicked"]["clickType"] != "DOUBLE":
+            raise DemoFailed(f"the callback's event is not the DOUBLE pressed: {event}")
 
     def check_no_secrets(self) -> None:
         if self.provisioned is None:

@@ -34,10 +34,10 @@ from typing import Any
 
 from rig.backends.local import local_backend
 from rig.benchmarks import _decision
-from rig.cloud.api import Cloud
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.runtime import temporary_cloud
 from rig.drivers.emulated import EmulatedBoard
+from rig.strategies.oneclick import Placement, claim_and_place
 from rig.strategies.provisioning import CustomerSetup
 
 METRICS = ("click_to_callback_ms_p50", "click_to_callback_ms_p99", "click_callback_clicks")
@@ -45,7 +45,7 @@ SERIAL = "G030PM00000BENCH1"  # an Enterprise Button serial: a 1-Click device id
 CLICKS = 200
 CLICKS_QUICK = 20
 WAIT_S = _decision.WAIT_S
-PROJECT, PLACEMENT, TEMPLATE = "ClickBench", "bench1", "button"
+PLACED = Placement("ClickBench", "bench1", "button", {"site": "bench"})
 FUNCTION = """
 import os
 import time
@@ -97,25 +97,6 @@ class FirstLines:
         if len(found) > count:
             raise RuntimeError(f"{len(found)} callbacks for {count} clicks")
         return found
-
-
-def _claimed_and_placed(cloud: Cloud, board: EmulatedBoard, clicks: ClickLog, arn: str) -> None:
-    """Claim the device by a real press, then project, placement, association, enabled."""
-    devices, projects = cloud.oneclick.devices, cloud.oneclick.projects
-    devices.initiate_device_claim(SERIAL)
-    click = _decision.play(board, "SINGLE")
-    clicks.wait_for_ids(SERIAL, [click.event["id"]], WAIT_S)
-    board.expect("led", WAIT_S, pattern="off")
-    devices.finalize_device_claim(SERIAL)
-    template = {
-        "deviceTemplates": {
-            TEMPLATE: {"deviceType": "button", "callbackOverrides": {"onClickCallback": arn}}
-        }
-    }
-    projects.create_project(PROJECT, placement_template=template)
-    projects.create_placement(PROJECT, PLACEMENT, {"site": "bench"})
-    projects.associate_device_with_placement(PROJECT, PLACEMENT, SERIAL, TEMPLATE)
-    devices.update_device_state(SERIAL, enabled=True)
 
 
 class Split:
@@ -170,7 +151,7 @@ def run(ctx: Any) -> dict[str, int | float]:
             if setup.serial != SERIAL:
                 raise RuntimeError(f"the board came up as {setup.serial}, not {SERIAL}")
             clicks = ClickLog(cloud.store)
-            _claimed_and_placed(cloud, board, clicks, arn)
+            claim_and_place(cloud, board, SERIAL, arn, PLACED)
             split = _latencies(board, clicks, first_lines, n)
         finally:
             board.close()

@@ -51,6 +51,11 @@ def test_demo_shows_three_clicks_at_the_cloud_and_no_secret(tmp_path: Path) -> N
     assert "acknowledged: reported double_ms 600, delta null" in run.stdout, run.stdout
     job = run.stdout.split("8. A job reaches the button")[1]
     assert '"pattern":"identify"' in job and ": SUCCEEDED {" in job, run.stdout
+    callback = run.stdout.split("9. 1-Click:")[1].split("the event the function got:\n")[1]
+    lines = [line[4:] for line in callback.splitlines()]
+    event = json.loads("\n".join(lines[: lines.index("}") + 1]))
+    assert event["deviceEvent"]["buttonClicked"]["clickType"] == "DOUBLE", event
+    assert event["deviceInfo"]["deviceId"] == SERIAL and "placementInfo" in event, event
 
     key_der = (home / "boards" / SERIAL / "flash" / "pki" / "key.der").read_bytes()
     key_b64 = base64.b64encode(key_der).decode()
