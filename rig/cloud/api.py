@@ -110,7 +110,9 @@ class Cloud(
         self.iot_log = IotLog(self.store, self.directory)  # the device log honouring it
         # provisioning: templates over the registry, certificates and policies; bulk tasks
         # read their input from the object store (rig/cloud/objects) of the running cloud
-        self.provisioner = Provisioner(self.store, self.registry, self.certificates, self.policies)
+        self.provisioner = Provisioner(
+            self.store, self.registry, self.certificates, self.policies, self.ca_registry
+        )
         self.registration_tasks = TaskStore(self.store)
         self.objects = ObjectReader(home)
         self.auth_applier = None
