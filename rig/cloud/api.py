@@ -24,6 +24,7 @@ from rig.cloud.clicks.api import ClicksApi
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
+from rig.cloud.core.objects import ObjectSource
 from rig.cloud.core.store import Store
 from rig.cloud.functions.api import Functions
 from rig.cloud.indexing.api import IndexingApi
@@ -88,6 +89,8 @@ class Cloud(
     RulesApi,
 ):
     """The reference cloud's state and operations, rooted in a rig home directory."""
+
+    objects: ObjectSource  # the rig's S3 (ObjectReader): jobs and provisioning read from it
 
     def __init__(self, home: Path) -> None:
         self.home = home
