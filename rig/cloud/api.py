@@ -24,6 +24,7 @@ from rig.cloud.clicks.api import ClicksApi
 from rig.cloud.clicks.store import ClickLog
 from rig.cloud.core import arn, endpoint, events
 from rig.cloud.core.errors import CloudError, InvalidRequestException, ResourceNotFoundException
+from rig.cloud.core.objects import ObjectSource
 from rig.cloud.core.store import Store
 from rig.cloud.functions.api import Functions
 from rig.cloud.indexing.api import IndexingApi
@@ -89,6 +90,8 @@ class Cloud(
 ):
     """The reference cloud's state and operations, rooted in a rig home directory."""
 
+    objects: ObjectSource  # the rig's S3 (ObjectReader): jobs and provisioning read from it
+
     def __init__(self, home: Path) -> None:
         self.home = home
         self.directory = home / "cloud"
@@ -110,7 +113,9 @@ class Cloud(
         self.iot_log = IotLog(self.store, self.directory)  # the device log honouring it
         # provisioning: templates over the registry, certificates and policies; bulk tasks
         # read their input from the object store (rig/cloud/objects) of the running cloud
-        self.provisioner = Provisioner(self.store, self.registry, self.certificates, self.policies)
+        self.provisioner = Provisioner(
+            self.store, self.registry, self.certificates, self.policies, self.ca_registry
+        )
         self.registration_tasks = TaskStore(self.store)
         self.objects = ObjectReader(home)
         self.auth_applier = None

@@ -40,7 +40,6 @@ from rig.cloud.api import Cloud
 from rig.cloud.auth.decisions import ConnectionDecider, ConnectionDecision
 from rig.cloud.auth.plugin_server import PluginServer
 from rig.cloud.ca_registration.admission import Admission
-from rig.cloud.ca_registration.jitp import Provision, TemplateProvisioner
 from rig.cloud.ca_registration.trust import TrustDirectory
 from rig.cloud.certificates.ca import CertificateAuthority, certificate_id_of, pem_to_der
 from rig.cloud.certificates.store import CLOUD_USER, PROBE_USER
@@ -56,6 +55,7 @@ from rig.cloud.lifecycle.mqtt import Presence, Report, gets_lifecycle_events
 from rig.cloud.objects.client import ENDPOINT_KEY as OBJECTS_ENDPOINT_KEY
 from rig.cloud.objects.client import ObjectReader
 from rig.cloud.objects.server import ObjectServer
+from rig.cloud.provisioning.just_in_time import JustInTimeProvisioner
 from rig.cloud.provisioning.tasks import RegistrationRunner
 from rig.cloud.rules.mqtt import RulesService
 from rig.cloud.shadow.mqtt import ShadowResponder
@@ -144,12 +144,11 @@ class CloudRuntime:
             self.identities.own_certificate_ids,
             self._issuer_problem,
         )
-        # your own CA: JITP's template application (the seam for a fuller template engine),
-        # JITR/JITP at a first CONNECT, and the broker's capath of registered CAs
-        self.jitp_provision: Provision = TemplateProvisioner(
-            self.cloud.registry, self.cloud.policies, self.cloud.ca_registry
-        ).provision
-        self.admission = Admission(self.cloud.ca_registry, lambda r: self.jitp_provision(r))
+        # your own CA: JITR/JITP at a first CONNECT (JITP's template applied by the provisioning
+        # engine, as RegisterThing's), and the broker's capath of registered CAs
+        self.admission = Admission(
+            self.cloud.ca_registry, JustInTimeProvisioner(self.cloud.provisioner).provision
+        )
         self._trust: TrustDirectory | None = None
         self._attach = attach
         self.broker: MosquittoBroker | AttachedBroker | None = None

@@ -11,6 +11,7 @@ HELPER_MODULES = frozenset(
         "iot_jobs",
         "iot_provisioning",
         "iot_rules",
+        "log_filter",
         "outfiles",
         "shapes",
     }

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.cloud.api import Cloud
+from rig.cloud.core import arn
 from rig.cloud.core.errors import CloudError
 from rig.commands import outfiles
 from rig.commands.errors import CommandError
@@ -344,6 +345,10 @@ def add_operations(
         for name in operation.positional:
             sub.add_argument(name, nargs="?")
         sub.add_argument("--cli-input-json", help="file://request.json or inline JSON")
+        # aws-cli's global --region (the workshop gives it: `--region $AWS_REGION`)
+        sub.add_argument(
+            "--region", dest="aws_region", help=f"the cloud's one region: {arn.REGION}"
+        )
         sub.set_defaults(handler=_handler(operation, finish))
 
 
@@ -358,6 +363,11 @@ def _handler(
             raise InputError(f"{operation.command}: a value is nested too deeply") from exc
 
     def _handle(args: argparse.Namespace) -> int:
+        region = getattr(args, "aws_region", None)
+        if region is not None and region != arn.REGION:
+            raise InputError(
+                f"--region {region}: the reference cloud has one region, {arn.REGION}"
+            )
         values = gather(operation, args)
         check_outfiles(operation, values)
         cloud = Cloud(args.home)

@@ -4,10 +4,11 @@ with aws-cli's option names and botocore's request and response shapes (service 
 iot/2015-05-28). Part of `buttonrig iot` (rig/commands/iot.py adds them to its list).
 
 `update-job` changes a job IN_PROGRESS (J-19); `--timeout-config`, `--job-executions-rollout-config`
-and `--abort-config` are enforced (J-20..J-22). `--document-source` takes an `https://` URL on
-the rig's file server or a `file://` path (docs/cloud-decisions.md J-18: the rig has no S3). Not
-taken yet: the options of configurations the reference cloud does not model
-(`--presigned-url-config`, `--scheduling-config`, `--tags`, `--namespace-id`).
+and `--abort-config` are enforced (J-20..J-22). `--document-source` takes an Amazon S3 URL
+(read from the rig's S3), an `https://` URL on the rig's file server or a `file://` path
+(docs/cloud-decisions.md J-18); `--presigned-url-config` is stored and shown. Not taken yet: the
+options of configurations the reference cloud does not model (`--scheduling-config`, `--tags`,
+`--namespace-id`).
 """
 
 from __future__ import annotations
@@ -57,14 +58,21 @@ JOBS_OPERATIONS = [
             Param("--document", "text", help="the job document: JSON, or file://document.json"),
             Param(
                 "--document-source",
-                help="a URL the document is fetched from now: https://localhost:<files-port>/…"
-                " (the rig's file server) or file://path",
+                help="a URL the document is fetched from now: https://s3.amazonaws.com/<bucket>/"
+                "<key> (the rig's S3), https://localhost:<files-port>/… (the rig's file server)"
+                " or file://path",
             ),
             Param("--description"),
             Param("--target-selection", choices=TARGET_SELECTIONS),
             Param("--job-executions-rollout-config", "structure", shape=ROLLOUT),
             TIMEOUT,
             ABORT,
+            Param(
+                "--presigned-url-config",
+                "structure",
+                shape=structure(roleArn=STRING, expiresInSec=INTEGER),
+                help="roleArn=…,expiresInSec=60-3600: stored and shown (J-18)",
+            ),
         ),
         lambda c, kw: c.create_job(kw.pop("job_id"), kw.pop("targets"), **kw),
     ),

@@ -7,57 +7,17 @@ Python API; the device's next connection is let in."""
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 from pathlib import Path
 
+from jitr_function import jitr_zip
 from own_ca import OwnCa
 
 from rig.cloud.runtime import CloudRuntime
 from rig.mqtt.handshake import connection_problem
 
 WAIT_S = 20.0
-JITR_FUNCTION = """
-import json
-import os
-from pathlib import Path
-
-from rig.cloud.api import Cloud
-
-ALLOW_ALL = json.dumps({"Version": "2012-10-17",
-                        "Statement": [{"Effect": "Allow", "Action": "iot:*", "Resource": "*"}]})
-
-
-def described_status(cloud, certificate_id):
-    return cloud.describe_certificate(certificate_id)["certificateDescription"]["status"]
-
-
-def lambda_handler(event, context):
-    cloud = Cloud(Path(os.environ["BUTTONRIG_HOME"]))
-    try:
-        certificate_id = event["certificateId"]
-        thing = "jitr-" + certificate_id
-        if described_status(cloud, certificate_id) == "ACTIVE":
-            return  # the event of a second connection while this ran: done already
-        cloud.create_thing(thing)
-        cloud.create_policy(certificate_id, ALLOW_ALL)
-        cloud.update_certificate(certificate_id, "ACTIVE")
-        described = cloud.describe_certificate(certificate_id)["certificateDescription"]
-        cloud.attach_thing_principal(thing, described["certificateArn"])
-        cloud.attach_policy(certificate_id, described["certificateArn"])
-        print("activated " + certificate_id)
-    finally:
-        cloud.close()
-"""
-
-
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", JITR_FUNCTION)
-    return buffer.getvalue()
 
 
 def test_the_workshops_jitr_rule_and_function_let_the_device_in(
@@ -65,7 +25,7 @@ def test_the_workshops_jitr_rule_and_function_let_the_device_in(
 ) -> None:
     api = cloud.cloud
     function_arn = api.functions.create_function(
-        "jitr", "python3.12", "lambda_function.lambda_handler", _zip(), timeout=30
+        "jitr", "python3.12", "lambda_function.lambda_handler", jitr_zip(), timeout=30
     )["FunctionArn"]
     api.create_topic_rule(
         "JITRRule",

@@ -17,10 +17,16 @@ from cryptography.x509.oid import NameOID
 from rig.mqtt.endpoint import ClientIdentity
 
 
-def _name(common_name: str, country: str | None = None) -> x509.Name:
+def _name(
+    common_name: str, country: str | None = None, serial_number: str | None = None
+) -> x509.Name:
     attributes = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
     if country is not None:
         attributes.insert(0, x509.NameAttribute(NameOID.COUNTRY_NAME, country))
+    if (
+        serial_number is not None
+    ):  # the subject's serialNumber (AWS::IoT::Certificate::SerialNumber)
+        attributes.append(x509.NameAttribute(NameOID.SERIAL_NUMBER, serial_number))
     return x509.Name(attributes)
 
 
@@ -91,7 +97,10 @@ class OwnCa:
         key = ec.generate_private_key(ec.SECP256R1())
         return _pem(self.sign(_name(registration_code), key.public_key()))
 
-    def device(self, common_name: str, country: str | None = "DE") -> Device:
+    def device(
+        self, common_name: str, country: str | None = "DE", serial_number: str | None = None
+    ) -> Device:
         key = ec.generate_private_key(ec.SECP256R1())
-        certificate = _pem(self.sign(_name(common_name, country), key.public_key()))
+        subject = _name(common_name, country, serial_number)
+        certificate = _pem(self.sign(subject, key.public_key()))
         return Device(certificate, _key_pem(key), certificate + self.pem)

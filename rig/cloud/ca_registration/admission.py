@@ -20,17 +20,21 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 
 from cryptography import x509
 
 from rig.cloud.ca_registration import pem
-from rig.cloud.ca_registration.jitp import Provision, ProvisioningRequest, built_in_parameters
 from rig.cloud.ca_registration.store import CaRegistry
 from rig.cloud.core import arn, events
 from rig.cloud.core.errors import CloudError, ResourceAlreadyExistsException
 
 log = logging.getLogger(__name__)
 REGISTERED_TOPIC = "$aws/events/certificates/registered/{ca}"
+# JITP: (the CA's template body, the connecting certificate, the CA's id) -> provisioned, or a
+# CloudError with nothing created; the provisioning engine's (rig/cloud/provisioning/
+# just_in_time.py), handed in by the runtime (this layer does not import provisioning)
+Provision = Callable[[str, x509.Certificate, str], None]
 
 
 def registered_event(certificate_id: str, ca_certificate_id: str, registered_ms: int) -> dict:
@@ -50,7 +54,7 @@ class Admission:
 
     def __init__(self, ca_registry: CaRegistry, provision: Provision) -> None:
         self.ca_registry = ca_registry
-        self.provision = provision  # JITP's template application (jitp.TemplateProvisioner)
+        self.provision = provision
 
     def presented(self, certificate_id: str, der: bytes) -> str | None:
         try:
@@ -109,9 +113,7 @@ class Admission:
                 )
                 return "just-in-time registered as PENDING_ACTIVATION: connection closed"
         try:
-            self.provision(
-                ProvisioningRequest(template, built_in_parameters(certificate), certificate, ca_id)
-            )
+            self.provision(template, certificate, ca_id)
         except ResourceAlreadyExistsException:
             return None  # another connection of this certificate provisioned it meanwhile
         return "just-in-time provisioned from the CA's template: connection closed"

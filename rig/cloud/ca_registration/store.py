@@ -399,32 +399,42 @@ class CaRegistry:
         status: str | None = None,
     ) -> dict[str, Any]:
         certificate = pem.load(certificate_pem, "certificate")
-        named_ca = pem.load(ca_certificate_pem, "CA certificate") if ca_certificate_pem else None
         chosen = self._status(status, set_as_active)
         with self.store.write() as db:
-            if named_ca is not None:
-                ca = self._ca(db, pem.id_of(named_ca), missing_ok=True)
-                if ca is None:
-                    raise CertificateValidationException("The CA certificate is not registered")
-                if not pem.signed_by(certificate, named_ca):
-                    raise CertificateValidationException(
-                        "The certificate is not signed by the given CA certificate"
-                    )
-            else:
-                ca = self.issuer_of(db, certificate)
-                if ca is None:
-                    raise CertificateValidationException(
-                        "The certificate is not signed by a registered CA certificate"
-                    )
-            if ca["status"] != "ACTIVE":
-                raise CertificateStateException(
-                    f"The CA certificate {ca['ca_certificate_id']} is INACTIVE: no device"
-                    " certificate can be registered under it"
-                )
-            certificate_id = self.insert_certificate(
-                db, certificate, chosen, ca["ca_certificate_id"]
-            )
+            certificate_id = self.insert_ca_signed(db, certificate, ca_certificate_pem, chosen)
         return {"certificateArn": arn.cert_arn(certificate_id), "certificateId": certificate_id}
+
+    def insert_ca_signed(
+        self,
+        db: sqlite3.Connection,
+        certificate: x509.Certificate,
+        ca_certificate_pem: str | None,
+        status: str,
+    ) -> str:
+        """Register a device certificate an ACTIVE registered CA signed (RegisterCertificate,
+        and a provisioning template's CertificatePem/CACertificatePem) in the caller's
+        transaction; its id."""
+        named_ca = pem.load(ca_certificate_pem, "CA certificate") if ca_certificate_pem else None
+        if named_ca is not None:
+            ca = self._ca(db, pem.id_of(named_ca), missing_ok=True)
+            if ca is None:
+                raise CertificateValidationException("The CA certificate is not registered")
+            if not pem.signed_by(certificate, named_ca):
+                raise CertificateValidationException(
+                    "The certificate is not signed by the given CA certificate"
+                )
+        else:
+            ca = self.issuer_of(db, certificate)
+            if ca is None:
+                raise CertificateValidationException(
+                    "The certificate is not signed by a registered CA certificate"
+                )
+        if ca["status"] != "ACTIVE":
+            raise CertificateStateException(
+                f"The CA certificate {ca['ca_certificate_id']} is INACTIVE: no device"
+                " certificate can be registered under it"
+            )
+        return self.insert_certificate(db, certificate, status, ca["ca_certificate_id"])
 
     def register_certificate_without_ca(
         self, certificate_pem: str, status: str | None = None

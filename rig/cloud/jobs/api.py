@@ -9,6 +9,7 @@ from typing import Any
 from rig.cloud.certificates.ca import CertificateAuthority
 from rig.cloud.core.control_plane import ControlPlane
 from rig.cloud.core.errors import InvalidRequestException
+from rig.cloud.core.objects import ObjectSource
 from rig.cloud.jobs.engine import JobsError
 from rig.cloud.jobs.shapes import execution_description, rest_error
 from rig.cloud.jobs.source import fetch_document
@@ -19,6 +20,7 @@ from rig.cloud.registry.names import check_name
 class JobsApi(ControlPlane):
     job_store: JobStore
     ca: CertificateAuthority
+    objects: ObjectSource  # the rig's S3: documentSource https://s3.amazonaws.com/<bucket>/<key>
 
     def create_job(
         self,
@@ -32,7 +34,7 @@ class JobsApi(ControlPlane):
         if document_source is not None:
             if document is not None:  # guide silent: J-18
                 raise InvalidRequestException("give either document or documentSource, not both")
-            document = fetch_document(document_source, self.ca.certificate_file)
+            document = fetch_document(document_source, self.ca.certificate_file, self.objects)
         return self.job_store.create_job(
             job_id, targets, document, document_source=document_source, **kwargs
         )

@@ -76,6 +76,9 @@ def job_description(job: sqlite3.Row, statuses: list[str]) -> dict[str, Any]:
             if job["in_progress_minutes"] is None
             else {"inProgressTimeoutInMinutes": job["in_progress_minutes"]},
             "abortConfig": json.loads(job["abort"]) if job["abort"] else None,
+            "presignedUrlConfig": json.loads(job["presigned_url_config"])
+            if job["presigned_url_config"]
+            else None,
             "createdAt": seconds(job["created_ms"]),
             "lastUpdatedAt": seconds(job["last_updated_ms"]),
             "completedAt": seconds(job["completed_ms"]),
@@ -142,3 +145,24 @@ def abort_met(job: sqlite3.Row, statuses: list[str]) -> bool:
         ] * len(executed):
             return True
     return False
+
+
+PRESIGNED_EXPIRES_S = (60, 3600)  # PresignedUrlConfig.expiresInSec: "Valid values are 60 - 3600"
+
+
+def check_presigned_url_config(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    """presignedUrlConfig (API reference PresignedUrlConfig): roleArn (20-2048 characters) and
+    expiresInSec (60-3600, default 3600). Stored and shown by DescribeJob; the document
+    placeholders it signs URLs for are not supported (J-11), so it is not used (J-18)."""
+    if config is None:
+        return None
+    if not isinstance(config, dict) or not set(config) <= {"roleArn", "expiresInSec"}:
+        raise InvalidRequestException("presignedUrlConfig takes roleArn and expiresInSec")
+    role = config.get("roleArn")
+    if role is not None and (not isinstance(role, str) or not 20 <= len(role) <= 2048):
+        raise InvalidRequestException("presignedUrlConfig.roleArn must be 20-2048 characters")
+    expires = config.get("expiresInSec", PRESIGNED_EXPIRES_S[1])
+    low, high = PRESIGNED_EXPIRES_S
+    if isinstance(expires, bool) or not isinstance(expires, int) or not low <= expires <= high:
+        raise InvalidRequestException(f"presignedUrlConfig.expiresInSec must be {low}-{high}")
+    return {**config, "expiresInSec": expires}

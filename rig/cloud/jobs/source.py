@@ -3,35 +3,73 @@
 AWS takes only an S3 URL ("must be a valid Amazon S3 URL ... https://s3.amazonaws.com/bucketName/
 objectName", CreateJob in the API reference) and reads it then ("Job documents that are
 specified as Amazon S3 files are retrieved at the time you create the job", developer guide
-"Jobs"). The rig has no S3: ours takes an `https://` URL, verified against the cloud's own CA (so
-in practice the rig's file server, rig/cloud/files/server.py, serving `<home>/files/`), or a
-local `file://` path (docs/cloud-decisions.md "Jobs", J-18). The document must be UTF-8 JSON
-(the API reference) and, as an inline one, a JSON object of at most 32 KB (J-11).
+"Jobs"). Ours (docs/cloud-decisions.md "Jobs", J-18): an Amazon S3 URL is read from the rig's
+S3 (rig/cloud/objects, started by `buttonrig cloud up`) by bucket and key; any other `https://`
+URL is fetched verified against the cloud's own CA (so in practice the rig's file server,
+rig/cloud/files/server.py, serving `<home>/files/`); a `file://` path is read locally. The
+document must be UTF-8 JSON (the API reference) and, as an inline one, a JSON object of at most
+32 KB (J-11).
 """
 
 from __future__ import annotations
 
+import re
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from rig.cloud.core.errors import InvalidRequestException
+from rig.cloud.core.errors import CloudError, InvalidRequestException
+from rig.cloud.core.objects import ObjectSource
 from rig.cloud.jobs.shapes import MAX_DOCUMENT_BYTES, parse_document
 
 MAX_SOURCE_CHARS = 1350  # Jobs Limits: "The maximum job document source size is 1350 characters"
-SUPPORTED = "https:// (the rig's file server, <home>/files/) or file:// (a local file)"
+SUPPORTED = (
+    "https://s3.amazonaws.com/<bucket>/<key> (the rig's S3), https:// (the rig's file server,"
+    " <home>/files/) or file:// (a local file)"
+)
 FETCH_TIMEOUT_S = 10.0
+# Amazon S3 URLs (S3 User Guide "Methods for accessing a bucket"): path style on the global or a
+# regional endpoint (https://s3.amazonaws.com/bucket/key, the API reference's example and the
+# workshop's), or virtual-hosted style (https://bucket.s3[.region].amazonaws.com/key)
+_S3_PATH_STYLE = re.compile(r"^s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com$")
+_S3_VIRTUAL_HOSTED = re.compile(
+    r"^(?P<bucket>[a-z0-9][a-z0-9.-]*)\.s3(?:[.-][a-z0-9-]+)?\.amazonaws\.com$"
+)
 
 
-def fetch_document(source: object, ca_file: Path) -> str:
+def s3_location(source: str) -> tuple[str, str] | None:
+    """(bucket, key) of an Amazon S3 `https://` URL, or None for any other URL."""
+    parts = urllib.parse.urlsplit(source)
+    if parts.scheme != "https" or parts.query or parts.fragment:
+        return None
+    host = (parts.hostname or "").lower()
+    path = urllib.parse.unquote(parts.path)
+    if _S3_PATH_STYLE.match(host):
+        bucket, _, key = path.lstrip("/").partition("/")
+    elif (hosted := _S3_VIRTUAL_HOSTED.match(host)) is not None:
+        bucket, key = hosted.group("bucket"), path.lstrip("/")
+    else:
+        return None
+    if not bucket or not key:
+        raise InvalidRequestException(
+            f"documentSource {source}: an S3 URL names a bucket and an object key"
+        )
+    return bucket, key
+
+
+def fetch_document(source: object, ca_file: Path, objects: ObjectSource | None = None) -> str:
     """The document `source` names, checked as an inline document is; InvalidRequestException
     saying why when it cannot be had."""
     if not isinstance(source, str) or not 1 <= len(source) <= MAX_SOURCE_CHARS:
         raise InvalidRequestException(
             f"documentSource must be a URL of 1-{MAX_SOURCE_CHARS} characters"
         )
-    if source.startswith("https://"):
+    location = s3_location(source)
+    if location is not None:
+        data = _read_s3(source, location, objects)
+    elif source.startswith("https://"):
         data = _fetch_https(source, ca_file)
     elif source.startswith("file://"):
         data = _read_file(source)
@@ -50,6 +88,29 @@ def fetch_document(source: object, ca_file: Path) -> str:
         return parse_document(text)
     except InvalidRequestException as exc:
         raise InvalidRequestException(f"documentSource {source}: {exc.message}") from exc
+
+
+def _read_s3(source: str, location: tuple[str, str], objects: ObjectSource | None) -> bytes:
+    """ "Job documents that are specified as Amazon S3 files are retrieved at the time you create
+    the job": from the rig's S3, which runs while `buttonrig cloud up` does."""
+    from botocore.exceptions import BotoCoreError, ClientError  # the CLI starts without boto
+
+    if objects is None:
+        raise InvalidRequestException(f"documentSource {source}: this cloud has no S3")
+    bucket, key = location
+    try:
+        data = objects.read(bucket, key)
+    except CloudError as exc:  # no S3 runs for the home
+        raise InvalidRequestException(f"documentSource {source}: {exc.message}") from exc
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise InvalidRequestException(
+            f"documentSource {source}: S3 answered {error.get('Code', '?')}"
+            f" ({error.get('Message', 'no message')}) for s3://{bucket}/{key}"
+        ) from exc
+    except BotoCoreError as exc:
+        raise InvalidRequestException(f"documentSource {source}: S3: {exc}") from exc
+    return data[: MAX_DOCUMENT_BYTES + 1]
 
 
 def _read_file(source: str) -> bytes:

@@ -33,6 +33,7 @@ from rig.cloud.jobs import events as job_events
 from rig.cloud.jobs.config import (
     abort_met,
     check_abort,
+    check_presigned_url_config,
     check_rollout,
     check_timeout,
     rollout_rate,
@@ -85,6 +86,8 @@ JOBS_MIGRATIONS: tuple[str, ...] = (
     " PRIMARY KEY (job_id, thing_name));",
     # abortConfig (J-22)
     "ALTER TABLE jobs ADD COLUMN abort TEXT;",
+    # presignedUrlConfig (J-18): stored and shown
+    "ALTER TABLE jobs ADD COLUMN presigned_url_config TEXT;",
 )
 
 
@@ -279,6 +282,7 @@ class JobStore(JobQueries):
         document_source: str | None = None,
         timeout_config: dict[str, Any] | None = None,
         abort_config: dict[str, Any] | None = None,
+        presigned_url_config: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         check_job_id(job_id)
         if document is None:
@@ -295,6 +299,7 @@ class JobStore(JobQueries):
         rollout = check_rollout(job_executions_rollout_config)
         timeout = check_timeout(timeout_config)
         abort = check_abort(abort_config)
+        presigned = check_presigned_url_config(presigned_url_config)
         now = now_ms()
         with self._write() as db:
             if db.execute("SELECT 1 FROM jobs WHERE job_id = ?", (job_id,)).fetchone():
@@ -312,7 +317,8 @@ class JobStore(JobQueries):
             db.execute(
                 "INSERT INTO jobs (job_id, seq, document, description, targets, target_selection,"
                 " status, rollout, created_ms, last_updated_ms, document_source,"
-                " in_progress_minutes, abort) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " in_progress_minutes, abort, presigned_url_config)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     job_id,
                     seq,
@@ -327,6 +333,7 @@ class JobStore(JobQueries):
                     document_source,
                     None if timeout is None else timeout["inProgressTimeoutInMinutes"],
                     None if abort is None else json.dumps(abort),
+                    None if presigned is None else json.dumps(presigned),
                 ),
             )
             self._reach(db, job_id, things, now)

@@ -152,11 +152,17 @@ class Policies:
     def delete_policy(self, policy_name: str) -> dict[str, Any]:
         with self.store.write() as db:
             row = self._policy(db, policy_name)
+            # "A policy cannot be deleted if it has non-default versions or it is attached to
+            # any certificate" (API reference DeletePolicy): attachments to thing groups go
+            # with the policy (the workshop's clean-up deletes SmartBuilding_Policy attached to
+            # its group, docs/cloud-decisions.md P-13)
             if db.execute(
-                "SELECT 1 FROM policy_targets WHERE policy_name = ?", (policy_name,)
+                "SELECT 1 FROM policy_targets WHERE policy_name = ? AND target LIKE ?",
+                (policy_name, arn.cert_arn("%")),
             ).fetchone():
                 raise DeleteConflictException(
-                    f"Policy {policy_name} is attached to one or more targets: detach it first"
+                    f"Policy {policy_name} is attached to one or more certificates: detach it"
+                    " first"
                 )
             others = db.execute(
                 "SELECT 1 FROM policy_versions WHERE name = ? AND version != ?",
@@ -166,7 +172,12 @@ class Policies:
                 raise DeleteConflictException(
                     f"Policy {policy_name} has non-default versions: delete them first"
                 )
+            grouped = db.execute(
+                "DELETE FROM policy_targets WHERE policy_name = ?", (policy_name,)
+            ).rowcount
             db.execute("DELETE FROM policies WHERE name = ?", (policy_name,))
+            if grouped:  # the group members' connections lose what it allowed
+                self.store.bump(db, "auth_generation")
         return {}
 
     def _check_target(self, db: sqlite3.Connection, target: str) -> None:

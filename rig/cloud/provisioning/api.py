@@ -3,19 +3,14 @@ RegisterThing and the thing registration tasks, with the AWS IoT API's names and
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 from rig.cloud.core.control_plane import ControlPlane
 from rig.cloud.core.errors import InvalidRequestException
+from rig.cloud.core.objects import ObjectSource
 from rig.cloud.provisioning.engine import TemplateError, parse_template, resolve
 from rig.cloud.provisioning.provisioner import Provisioner
 from rig.cloud.provisioning.store import TaskStore
-
-
-class ObjectLookup(Protocol):
-    """The object store as the API needs it (rig/cloud/objects/client.py ObjectReader)."""
-
-    def exists(self, bucket: str, key: str) -> bool: ...
 
 
 def _page(items: list[str], key: str, max_results: int | None, token: str | None) -> dict:
@@ -44,7 +39,7 @@ def _template(template_body: str) -> dict[str, Any]:
 class ProvisioningApi(ControlPlane):
     provisioner: Provisioner
     registration_tasks: TaskStore
-    objects: ObjectLookup
+    objects: ObjectSource
 
     def register_thing(
         self, template_body: str, parameters: dict[str, str] | None = None

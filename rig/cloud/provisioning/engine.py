@@ -68,6 +68,9 @@ class Certificate:
     csr: str | None
     certificate_id: str | None
     status: str | None
+    # a device certificate a registered CA signed, and that CA when several share a subject
+    certificate_pem: str | None = None
+    ca_certificate_pem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -260,10 +263,9 @@ class _Resolver:
                 f"Resource {logical_name}: give exactly one of CertificateSigningRequest,"
                 f" CertificateId or CertificatePem (given: {', '.join(ways) or 'none'})"
             )
-        if ways[0] == "CertificatePem" or "CACertificatePem" in properties:
+        if "CACertificatePem" in properties and ways[0] != "CertificatePem":
             raise TemplateError(
-                f"Resource {logical_name}: a device certificate signed by a registered CA"
-                " (CertificatePem, CACertificatePem) is not supported by this cloud yet"
+                f"Resource {logical_name}: CACertificatePem names the CA of a CertificatePem"
             )
         status = properties.get("Status")
         if status is not None and status not in CERTIFICATE_STATUSES:
@@ -276,7 +278,15 @@ class _Resolver:
             csr = self._string(logical_name, "CertificateSigningRequest", csr)
         if certificate_id is not None:
             certificate_id = self._string(logical_name, "CertificateId", certificate_id)
-        return Certificate(logical_name, csr, certificate_id, status)
+        certificate_pem = properties.get("CertificatePem")
+        ca_certificate_pem = properties.get("CACertificatePem")
+        if certificate_pem is not None:
+            certificate_pem = self._string(logical_name, "CertificatePem", certificate_pem)
+        if ca_certificate_pem is not None:
+            ca_certificate_pem = self._string(logical_name, "CACertificatePem", ca_certificate_pem)
+        return Certificate(
+            logical_name, csr, certificate_id, status, certificate_pem, ca_certificate_pem
+        )
 
     def _policy(self, logical_name: str, properties: dict[str, Any]) -> Policy:
         self._known(logical_name, properties, POLICY_PROPERTIES)

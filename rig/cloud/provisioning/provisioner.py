@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rig.cloud.ca_registration import pem
+from rig.cloud.ca_registration.store import CaRegistry
 from rig.cloud.certificates.ca import CsrError, IssuedCertificate
 from rig.cloud.certificates.store import (
     RESERVED_COMMON_NAMES,
@@ -42,12 +44,18 @@ class Provisioner:
     """RegisterThing's work for one parameter set (the API and the bulk tasks share it)."""
 
     def __init__(
-        self, store: Store, registry: Registry, certificates: Certificates, policies: Policies
+        self,
+        store: Store,
+        registry: Registry,
+        certificates: Certificates,
+        policies: Policies,
+        ca_registry: CaRegistry,
     ) -> None:
         self.store = store
         self.registry = registry
         self.certificates = certificates
         self.policies = policies
+        self.ca_registry = ca_registry  # CertificatePem: a registered CA's device certificate
 
     def provision(self, plan: Plan) -> dict[str, Any]:
         """{"certificatePem": ..., "resourceArns": {logical name: ARN}} (RegisterThing)."""
@@ -100,12 +108,25 @@ class Provisioner:
             issued, common_name = signed
             self.certificates.record(issued, common_name, active)
             return arn.cert_arn(issued.certificate_id), issued.certificate_pem
+        if certificate.certificate_pem is not None:
+            return self._ca_signed(certificate)
         assert certificate.certificate_id is not None
         described = self.certificates.describe_certificate(certificate.certificate_id)
         description = described["certificateDescription"]
         if certificate.status is not None and description["status"] != certificate.status:
             self.certificates.update_certificate(certificate.certificate_id, certificate.status)
         return description["certificateArn"], description["certificatePem"]
+
+    def _ca_signed(self, certificate: Certificate) -> tuple[str, str]:
+        """CertificatePem: registered under the registered, ACTIVE CA that signed it (named by
+        CACertificatePem when given), as RegisterCertificate does (A-7)."""
+        assert certificate.certificate_pem is not None
+        device = pem.load(certificate.certificate_pem, "CertificatePem")
+        with self.store.write() as db:
+            certificate_id = self.ca_registry.insert_ca_signed(
+                db, device, certificate.ca_certificate_pem, certificate.status or "ACTIVE"
+            )
+        return arn.cert_arn(certificate_id), pem.pem_of(device)
 
     # ---- policy --------------------------------------------------------------------------
 
