@@ -289,6 +289,29 @@ def test_two_hundred_things_by_one_task_with_bad_lines_reported(workshop, tmp_pa
     assert not workshop.cloud.registry.thing_exists("button120")
     assert workshop.cloud.registry.thing_exists("button200")
 
+    # then found with fleet indexing, by an attribute and by a shadow value
+    run(
+        home, "iot", "update-indexing-configuration",
+        "--thing-indexing-configuration", "thingIndexingMode=REGISTRY_AND_SHADOW",
+    )  # fmt: skip
+    for serial, battery in (("7", 2400), ("77", 2900), ("177", 2300)):
+        run(
+            home, "iot-data", "update-thing-shadow", "--thing-name", f"button{serial}",
+            "--payload", json.dumps({"state": {"reported": {"battery_mv": battery}}}),
+            str(tmp_path / "shadow-out.json"),
+        )  # fmt: skip
+    by_attribute = run_json(
+        home, "iot", "search-index", "--index-name", "AWS_Things",
+        "--query-string", "attributes.serialNumber:17*",
+    )  # fmt: skip
+    found = sorted(t["thingName"] for t in by_attribute["things"])
+    assert found == sorted(["button17", *[f"button17{i}" for i in range(10)]]), found
+    low = run_json(
+        home, "iot", "search-index", "--index-name", "AWS_Things",
+        "--query-string", "shadow.reported.battery_mv<2500 AND attributes.version:v1",
+    )  # fmt: skip
+    assert sorted(t["thingName"] for t in low["things"]) == ["button177", "button7"], low
+
 
 def test_bad_inputs_give_aws_errors_and_create_nothing(workshop, tmp_path: Path) -> None:
     home = workshop.home
