@@ -14,6 +14,10 @@
 # from the executionState the cloud returns. A job the cloud ended under us (canceled, timed out)
 # is dropped. Never raises out of a job: a malformed document or an unknown operation is
 # REJECTED, an operation's exception FAILED, with the reason in statusDetails.
+# AWS IoT closes a session on a request its policy denies: with a policy that allows the clicks
+# but not jobs, every session would end at the agent's subscribe or start-next, and no click would
+# get through. A refused subscribe, or _LOST_MAX sessions in a row ended with a request of ours
+# unanswered, turn the agent off until the next boot (an `error` `jobs`), as the shadow agent does.
 import asyncio
 import gc
 import json
@@ -22,17 +26,24 @@ import sys
 from binascii import hexlify
 
 import events
-from fault import backoff_ms
+from fault import Fault, backoff_ms
 
 REPLY_MS = 10000  # a request with no accepted/rejected answer this long is sent again
 BACKOFF_BASE_MS = 1000
 BACKOFF_MAX_MS = 32000
 _THROTTLED = ("RequestThrottled", "Throttled")
 _OP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
+_LOST_MAX = 2  # sessions in a row closed with a request unanswered: the policy denies jobs
+_FILTERS = ("notify-next", "start-next/+", "+/update/+")
 
 
 class JobEnded(Exception):
     # the cloud ended the execution under us (terminal state, canceled): drop the job
+    pass
+
+
+class Denied(Exception):
+    # the policy does not allow jobs (see the top of this file)
     pass
 
 
@@ -47,6 +58,16 @@ class Agent:
         self._waits = {}  # clientToken -> [Event, accepted, reply]
         self._wake = asyncio.Event()
         self._busy = False  # starting or running jobs
+        self.asking = False  # a request of ours waits for its answer
+        self.lost = 0  # sessions in a row that ended while one waited
+        prev = client.on_up
+
+        def up():
+            if prev:
+                prev()
+            self.lost = self.lost + 1 if self.asking else 0
+
+        client.on_up = up
 
     # -- MQTT --
 
@@ -78,7 +99,10 @@ class Agent:
         # -> (accepted, reply). Sent again (fresh clientToken, after a back-off) when unanswered
         # or throttled; waits across sessions.
         attempt = 0
+        self.asking = True
         while True:
+            if self.lost >= _LOST_MAX:
+                raise Denied()
             token = hexlify(os.urandom(8)).decode()
             body["clientToken"] = token
             w = [asyncio.Event(), False, None]
@@ -92,6 +116,7 @@ class Agent:
                 self._waits.pop(token, None)
             reply = w[2]
             if reply is not None and (w[1] or reply.get("code") not in _THROTTLED):
+                self.asking = False
                 return w[1], reply
             await asyncio.sleep_ms(backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS))
             attempt += 1
@@ -141,10 +166,31 @@ class Agent:
         return await self.update("IN_PROGRESS", d)
 
     async def run(self):
+        try:
+            await self._serve()
+        except Denied:
+            await self._give_up("sessions closed with a request unanswered")
+        except Fault:  # only a refused subscribe comes this far
+            await self._give_up("subscribe refused")
+
+    async def _give_up(self, why):
+        events.error("jobs", why + ": no jobs until reboot (does the policy allow them?)")
+        self.app.set_busy("job", False)
+        for f in _FILTERS:
+            try:
+                await self.client.unroute(self.base + f)
+            except Fault:
+                pass
+
+    async def _serve(self):
         c = self.client
-        await c.route(self.base + "notify-next", self._on_notify)
-        await c.route(self.base + "start-next/+", self._on_reply)
-        await c.route(self.base + "+/update/+", self._on_reply)
+        for f, handler in zip(_FILTERS, (self._on_notify, self._on_reply, self._on_reply)):
+            try:
+                await c.route(self.base + f, handler)
+            except Fault as e:
+                if e.kind == "forbidden":
+                    raise
+                # else routed all the same: subscribed when the next session starts
         while True:
             await c.connected.wait()
             self._wake.set()  # a new session: ask what is pending (a notification may be lost)

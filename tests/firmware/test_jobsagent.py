@@ -30,6 +30,8 @@ class App:
         print("BUSY", name, busy)
 
 class Client:
+    on_up = None
+
     def __init__(self):
         self.connected = asyncio.Event()
         self.connected.set()
