@@ -52,8 +52,10 @@ typecheck: setup
 
 # worksteal: a worker that runs out takes tests queued on the other; with `load` the long e2e
 # tests queued on one worker ran on alone for minutes (620 s against 410 s, both on 2 cores).
+# Three workers on the two cores: most of an end-to-end test's time is a board's own timers
+# (debounce, back-off, boots), not CPU; with two the suite took 695 s on a quiet machine.
 test: lint typecheck
-	$(BIN)/pytest -n 2 --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest -n 3 --dist worksteal $(PYTEST_ARGS)
 	# the backend-agnostic tests again, through the AWS backend's boto3 code against the local
 	# cloud's AWS HTTP interface (README "Tests against AWS IoT Core")
 	$(BIN)/pytest -n 2 -m backend --backend aws-http $(PYTEST_ARGS)

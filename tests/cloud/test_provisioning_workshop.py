@@ -302,7 +302,7 @@ def test_two_hundred_things_by_one_task_with_bad_lines_reported(workshop, tmp_pa
         )  # fmt: skip
     by_attribute = run_json(
         home, "iot", "search-index", "--index-name", "AWS_Things",
-        "--query-string", "attributes.serialNumber:17*",
+        "--query-string", "thingName:button* AND attributes.serialNumber:17*",
     )  # fmt: skip
     found = sorted(t["thingName"] for t in by_attribute["things"])
     assert found == sorted(["button17", *[f"button17{i}" for i in range(10)]]), found
