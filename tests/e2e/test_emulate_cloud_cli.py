@@ -23,7 +23,7 @@ from process_kit import processes_using
 from host.console_events import parse_event_line
 from rig.strategies.supervisor import process_alive
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.needs("local-cloud")]  # `buttonrig cloud up` itself
 
 SERIAL = "G030CLI0000001"
 WAIT_S = 60.0
