@@ -139,7 +139,10 @@ class App:
                 await service.run()
                 return
             except Exception as e:
-                _service_error(service, e)
+                try:
+                    _service_error(service, e)
+                except MemoryError:  # no room for the report: the restart matters more
+                    pass
             await asyncio.sleep(_RESTART_PAUSE_S)
 
     async def _heap_reports(self):

@@ -1,0 +1,40 @@
+"""firmware/app.py's service supervisor on the unix port: a service that fails is restarted, even
+when the heap has no room left to report its failure (a MemoryError in the `error` event itself
+ended the supervisor before, and with it the service for good: a button that never clicks again
+until it is reset)."""
+
+from __future__ import annotations
+
+from host.paths import BOARDS_DIR, FIRMWARE_DIR, SHIMS_DIR
+from rig.unix_port.process import run_mp
+
+SCRIPT = """
+import asyncio
+import app, events
+
+emit = events.emit
+def emit_without_room(ev, **fields):
+    if ev == "error":
+        raise MemoryError("memory allocation failed, allocating 116 bytes")
+    emit(ev, **fields)
+events.emit = emit_without_room
+
+class Flaky:
+    runs = 0
+    async def run(self):
+        self.runs += 1
+        print("RUN", self.runs)
+        if self.runs == 1:
+            raise MemoryError("memory allocation failed, allocating 828 bytes")
+
+async def main():
+    await asyncio.wait_for(app.App()._supervise(Flaky()), 10)
+    print("DONE")
+
+asyncio.run(main())
+"""
+
+
+def test_a_service_is_restarted_when_its_failure_cannot_be_reported() -> None:
+    lines = run_mp(SCRIPT, path=(FIRMWARE_DIR, SHIMS_DIR, BOARDS_DIR / "emulated"))
+    assert lines[-3:] == ["RUN 1", "RUN 2", "DONE"], lines
