@@ -1,8 +1,10 @@
 # Jobs agent: the device side of the AWS IoT Jobs MQTT API (guide "Jobs device MQTT and HTTPS
-# APIs", the flow of the AWS IoT Device Client's jobs feature). Imported by services.py only once
-# the first session is up (memory). On each session, and on a `notify-next` naming an execution
-# while it is idle, it asks `start-next` until nothing is pending; each execution it gets is run
-# by the operation's own module, `jobop_<operation>.py` (imported for that job, dropped after):
+# APIs", the flow of the AWS IoT Device Client's jobs feature). services.JobsWatch routes the Jobs
+# topics and imports this module only while there is work: on each session, and on a
+# `notify-next` naming an execution while no agent runs, Agent.drain() asks `start-next` until
+# nothing is pending, and the module is dropped again (memory: an idle button keeps only the
+# watch). Each execution it gets is run by the operation's own module, `jobop_<operation>.py`
+# (imported for that job, dropped after):
 #     async def run(agent, job) -> (status, statusDetails) | None
 #     def resume(agent, job) -> (status, statusDetails) | None      (optional)
 # `job` is the execution (jobId, jobDocument, status, statusDetails, versionNumber). run() returning
@@ -15,9 +17,10 @@
 # is dropped. Never raises out of a job: a malformed document or an unknown operation is
 # REJECTED, an operation's exception FAILED, with the reason in statusDetails.
 # AWS IoT closes a session on a request its policy denies: with a policy that allows the clicks
-# but not jobs, every session would end at the agent's subscribe or start-next, and no click would
-# get through. A refused subscribe, or _LOST_MAX sessions in a row ended with a request of ours
-# unanswered, turn the agent off until the next boot (an `error` `jobs`), as the shadow agent does.
+# but not jobs, every session would end at the watch's subscribe or the agent's start-next, and no
+# click would get through. A refused subscribe, or _LOST_MAX sessions in a row ended with a request
+# of ours unanswered (counted by the watch, which outlives the agent), turn jobs off until the next
+# boot (an `error` `jobs`), as the shadow agent does.
 import asyncio
 import gc
 import json
@@ -26,7 +29,7 @@ import sys
 from binascii import hexlify
 
 import events
-from fault import Fault, backoff_ms
+from fault import backoff_ms
 
 REPLY_MS = 10000  # a request with no accepted/rejected answer this long is sent again
 BACKOFF_BASE_MS = 1000
@@ -34,7 +37,6 @@ BACKOFF_MAX_MS = 32000
 _THROTTLED = ("RequestThrottled", "Throttled")
 _OP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
 _LOST_MAX = 2  # sessions in a row closed with a request unanswered: the policy denies jobs
-_FILTERS = ("notify-next", "start-next/+", "+/update/+")
 
 
 class JobEnded(Exception):
@@ -48,43 +50,29 @@ class Denied(Exception):
 
 
 class Agent:
-    def __init__(self, app, client):
+    def __init__(self, app, client, watch):
         self.app = app
         self.client = client
-        self.base = "$aws/things/" + app.serial + "/jobs/"
+        self.watch = watch  # services.JobsWatch: routes the replies here, counts lost sessions
+        self.base = watch.base
         self.job = None  # type: dict | None  # the execution being run
         self.version = 0  # its versionNumber as last accepted
         self.details = {}  # its statusDetails as last reported
         self._waits = {}  # clientToken -> [Event, accepted, reply]
-        self._wake = asyncio.Event()
-        self._busy = False  # starting or running jobs
-        self.asking = False  # a request of ours waits for its answer
-        self.lost = 0  # sessions in a row that ended while one waited
-        prev = client.on_up
 
-        def up():
-            if prev:
-                prev()
-            self.lost = self.lost + 1 if self.asking else 0
-
-        client.on_up = up
+    async def drain(self):
+        # Start and run executions until none is pending. -> None, or why the policy seems to
+        # deny jobs.
+        try:
+            while await self._next():
+                pass
+        except Denied:
+            return "sessions closed with a request unanswered"
+        return None
 
     # -- MQTT --
 
-    def _on_notify(self, _topic, payload):
-        # While the agent starts or runs jobs it asks start-next again after each one, so a
-        # notification then (a duplicate, the job being run, the next one) changes nothing; and
-        # one may come before start-next's own answer. Idle, one naming an execution wakes it.
-        if self._busy:
-            return
-        try:
-            ex = json.loads(payload).get("execution")
-        except ValueError:
-            return
-        if ex:
-            self._wake.set()
-
-    def _on_reply(self, topic, payload):
+    def on_reply(self, topic, payload):
         try:
             reply = json.loads(payload)
             w = self._waits.get(reply.get("clientToken"))
@@ -99,9 +87,10 @@ class Agent:
         # -> (accepted, reply). Sent again (fresh clientToken, after a back-off) when unanswered
         # or throttled; waits across sessions.
         attempt = 0
-        self.asking = True
+        watch = self.watch
+        watch.asking = True
         while True:
-            if self.lost >= _LOST_MAX:
+            if watch.lost >= _LOST_MAX:
                 raise Denied()
             token = hexlify(os.urandom(8)).decode()
             body["clientToken"] = token
@@ -116,7 +105,7 @@ class Agent:
                 self._waits.pop(token, None)
             reply = w[2]
             if reply is not None and (w[1] or reply.get("code") not in _THROTTLED):
-                self.asking = False
+                watch.asking = False
                 return w[1], reply
             await asyncio.sleep_ms(backoff_ms(attempt, BACKOFF_BASE_MS, BACKOFF_MAX_MS))
             attempt += 1
@@ -164,50 +153,6 @@ class Agent:
         d = dict(self.details)
         d.update(details)
         return await self.update("IN_PROGRESS", d)
-
-    async def run(self):
-        try:
-            await self._serve()
-        except Denied:
-            await self._give_up("sessions closed with a request unanswered")
-        except Fault:  # only a refused subscribe comes this far
-            await self._give_up("subscribe refused")
-
-    async def _give_up(self, why):
-        events.error("jobs", why + ": no jobs until reboot (does the policy allow them?)")
-        self.app.set_busy("job", False)
-        for f in _FILTERS:
-            try:
-                await self.client.unroute(self.base + f)
-            except Fault:
-                pass
-
-    async def _serve(self):
-        c = self.client
-        for f, handler in zip(_FILTERS, (self._on_notify, self._on_reply, self._on_reply)):
-            try:
-                await c.route(self.base + f, handler)
-            except Fault as e:
-                if e.kind == "forbidden":
-                    raise
-                # else routed all the same: subscribed when the next session starts
-        while True:
-            await c.connected.wait()
-            self._wake.set()  # a new session: ask what is pending (a notification may be lost)
-            while c.connected.is_set():
-                try:
-                    await asyncio.wait_for_ms(self._wake.wait(), 1000)
-                except asyncio.TimeoutError:
-                    continue
-                self._wake.clear()
-                self._busy = True
-                self.app.set_busy("job")  # no deep sleep before start-next answered
-                try:
-                    while await self._next():
-                        pass
-                finally:
-                    self._busy = False
-                    self.app.set_busy("job", False)
 
     async def _next(self):
         # start the next pending execution and run it; -> whether there was one

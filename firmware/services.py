@@ -24,6 +24,7 @@
 # session, so their large blocks are taken from a heap without the garbage of what came before.
 import asyncio
 import gc
+import json
 import sys
 
 import events
@@ -199,6 +200,113 @@ class LazyAgent:
         await self.agent.run()
 
 
+class JobsWatch:
+    # The door of the jobs agent (docs/firmware-connectivity.md "Jobs agent and OTA"): routes the
+    # Jobs topics for the whole boot and imports `jobsagent` only while there is work, at each new
+    # session (a job may have been queued while the board was away) and on a `notify-next` naming
+    # an execution while no agent runs; the agent asks `start-next` until nothing is pending and
+    # is dropped with its code, so an idle button keeps only this. What must outlive an agent
+    # lives here: sessions lost while it asked (a policy that denies jobs ends them).
+    FILTERS = ("notify-next", "start-next/+", "+/update/+")
+    SETTLE_MS = 200
+
+    def __init__(self, app, client):
+        self.app = app
+        self.client = client
+        self.base = "$aws/things/" + app.serial + "/jobs/"
+        self.agent = None  # the jobsagent.Agent while it drains
+        self.draining = False  # from before the import until the agent is dropped
+        self.wake = asyncio.Event()
+        self.asking = False  # a request of the agent's waits for its answer
+        self.lost = 0  # sessions in a row that ended while one waited
+        prev = client.on_up
+
+        def up():
+            if prev:
+                prev()
+            self.lost = self.lost + 1 if self.asking else 0
+
+        client.on_up = up
+
+    def _on_notify(self, _topic, payload):
+        # An agent asks start-next again after each job, so a notification while it drains (a
+        # duplicate, the job being run, one before start-next's own answer) changes nothing.
+        if self.draining:
+            return
+        try:
+            execution = json.loads(payload).get("execution")
+        except (ValueError, AttributeError):
+            return
+        if execution:
+            self.wake.set()
+
+    def _on_reply(self, topic, payload):
+        if self.agent is not None:
+            self.agent.on_reply(topic, payload)
+
+    async def run(self):
+        from fault import Fault
+
+        c = self.client
+        # routed from within a session, so that a refused SUBSCRIBE is this call's (and ends
+        # jobs), not a failure of every session's start
+        await c.connected.wait()
+        for f, handler in zip(self.FILTERS, (self._on_notify, self._on_reply, self._on_reply)):
+            try:
+                await c.route(self.base + f, handler)
+            except Fault as e:
+                if e.kind == "forbidden":
+                    await self._give_up("subscribe refused")
+                    return
+                # else routed all the same: subscribed when the next session starts
+        while True:
+            await c.connected.wait()
+            self.wake.set()  # a new session: ask what is pending (a notification may be lost)
+            while c.connected.is_set():
+                try:
+                    await asyncio.wait_for_ms(self.wake.wait(), 1000)
+                except asyncio.TimeoutError:
+                    continue
+                self.wake.clear()
+                await self._settle()
+                denied = await self._drain()
+                if denied:
+                    await self._give_up(denied)
+                    return
+
+    async def _settle(self):
+        # A session's first moments belong to the clicks in flight and the shadow's exchange (the
+        # work that keeps the board awake): the agent is imported after them, so that their
+        # buffers and its code are not in the heap at once (a reconnect is the session's peak).
+        await asyncio.sleep_ms(self.SETTLE_MS)
+        while self.app.is_busy() and self.client.connected.is_set():
+            await asyncio.sleep_ms(self.SETTLE_MS)
+
+    async def _drain(self):
+        self.draining = True
+        self.app.set_busy("job")  # no deep sleep before start-next answered
+        gc.collect()
+        try:
+            self.agent = __import__("jobsagent").Agent(self.app, self.client, self)
+            return await self.agent.drain()
+        finally:
+            self.agent = None
+            self.draining = False
+            sys.modules.pop("jobsagent", None)
+            self.app.set_busy("job", False)
+            gc.collect()
+
+    async def _give_up(self, why):
+        from fault import Fault
+
+        events.error("jobs", why + ": no jobs until reboot (does the policy allow them?)")
+        for f in self.FILTERS:
+            try:
+                await self.client.unroute(self.base + f)
+            except Fault:
+                pass
+
+
 def register(app):
     import certs
     import netcfg
@@ -259,4 +367,4 @@ def register(app):
     app.add(Connection(app, client, station, cfg["host"]))
     app.add(Clicks(sender))
     app.add(LazyAgent(app, client, "shadowagent", station.rssi))  # docs: "Shadow agent"
-    app.add(LazyAgent(app, client, "jobsagent"))  # docs: "Jobs agent and OTA"
+    app.add(JobsWatch(app, client))  # docs: "Jobs agent and OTA"

@@ -1,5 +1,5 @@
-"""firmware/jobsagent.py on the unix port against a scripted MQTT client (no broker): the retry
-and duplicate rules the end-to-end tests cannot provoke at will. A start-next rejected
+"""firmware/jobsagent.py, behind services.JobsWatch, on the unix port against a scripted MQTT client
+(no broker): the retry and duplicate rules the end-to-end tests cannot provoke at will. A start-next rejected
 RequestThrottled and one never answered are sent again, each with a new clientToken; a
 notify-next repeating the job being run starts nothing; the update carries expectedVersion."""
 
@@ -11,8 +11,8 @@ from host.paths import FIRMWARE_DIR, SHIMS_DIR
 from rig.unix_port.process import run_mp
 
 SCRIPT = """
-import asyncio, json
-import jobsagent
+import asyncio, json, sys
+import jobsagent, services
 jobsagent.BACKOFF_BASE_MS = 40
 jobsagent.REPLY_MS = 400
 BASE = "$aws/things/T1/jobs/"
@@ -26,8 +26,12 @@ class Led:
 class App:
     serial = "T1"
     led = Led()
+    busy = set()
     def set_busy(self, name, busy=True):
         print("BUSY", name, busy)
+        (self.busy.add if busy else self.busy.discard)(name)
+    def is_busy(self):
+        return bool(self.busy)
 
 class Client:
     on_up = None
@@ -80,10 +84,11 @@ class Client:
 
 async def main():
     client = Client()
-    agent = jobsagent.Agent(App(), client)
-    task = asyncio.create_task(agent.run())
+    watch = services.JobsWatch(App(), client)
+    task = asyncio.create_task(watch.run())
     await asyncio.sleep_ms(4500)
     task.cancel()
+    print("DROPPED", watch.agent is None and "jobsagent" not in sys.modules)
     print(json.dumps(client.sent))
 
 asyncio.run(main())
@@ -104,6 +109,7 @@ def test_throttled_and_lost_requests_are_retried_with_fresh_tokens_and_duplicate
     assert update["status"] == "SUCCEEDED" and update["expectedVersion"] == 1
     assert update["statusDetails"] == {"pattern": "identify"}
     assert "LED identify" in lines
+    assert "DROPPED True" in lines  # idle again: the agent and its code are gone
     assert "BUSY job True" in lines and lines.index("BUSY job False") > lines.index(
         "BUSY job True"
     )

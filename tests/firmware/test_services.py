@@ -72,7 +72,7 @@ def test_a_configured_board_gets_station_connection_and_clicks(tmp_path: Path) -
         "Connection",
         "Clicks",
         "LazyAgent",
-        "LazyAgent",
+        "JobsWatch",
     ]
     modules = json.loads(got["MODULES"][0])
     assert "configap" not in modules and "httpd" not in modules  # only when config mode opens
