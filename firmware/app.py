@@ -149,7 +149,10 @@ class App:
         while True:
             period = self.settings["heap_report_s"]
             if period:
-                events.heap()
+                try:
+                    events.heap()
+                except MemoryError:  # the loop is app.main()'s last task: it must not end
+                    pass
             await asyncio.sleep(period or 60)
 
     async def run(self):
