@@ -4,6 +4,8 @@ methods, events and tags, with the shapes of "Using AWS IoT 1-Click with the AWS
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from rig.cloud.api import Cloud
 from rig.cloud.core.errors import CloudError
 
 SERIAL = "G030PM0123456789"
+WAIT_S = 30.0
 
 
 @pytest.fixture
@@ -65,6 +68,43 @@ def test_finalize_needs_a_press_after_the_initiate(cloud: Cloud) -> None:
     assert described["RemainingLife"] == pytest.approx(99.9)  # two clicks of 2000
     assert error_code(devices.initiate_device_claim, SERIAL) == "ResourceConflictException"
     assert error_code(devices.finalize_device_claim, SERIAL) == "ResourceConflictException"
+
+
+def test_finalize_the_moment_the_click_is_visible_is_claimed(cloud: Cloud) -> None:
+    """The guide's claim: initiate, press, finalize. A finalize from another connection (the
+    CLI, a test) issued the moment the clicks API shows the press finds the 1-Click event too:
+    the layer records it in the click's own transaction (C-12)."""
+    devices = cloud.oneclick.devices
+    cloud.provision_button(SERIAL)
+    devices.initiate_device_claim(SERIAL)
+    message = click_message(SERIAL)
+    event_id = json.loads(message)["eventId"]
+    answered = threading.Event()
+    answers: list[Any] = []
+
+    def finalize_once_visible() -> None:  # its own thread, so its own connection
+        deadline = time.monotonic() + WAIT_S
+        while event_id not in {c.event_id for c in cloud.clicks(SERIAL)}:
+            assert time.monotonic() < deadline, "the click never became visible"
+            time.sleep(0.001)
+        try:
+            answers.append(devices.finalize_device_claim(SERIAL))
+        except CloudError as exc:
+            answers.append(f"{exc.code}: {exc}")
+        answered.set()
+
+    def widen(click: Any) -> None:
+        """First observer: holds the moment between the click's visibility and the 1-Click
+        event open (the cloud service under load) until the finalize answered or 1 s passed."""
+        del click
+        answered.wait(1.0)
+
+    cloud.click_log.observers.insert(0, widen)
+    finalizer = threading.Thread(target=finalize_once_visible)
+    finalizer.start()
+    assert cloud.click_log.record(f"iotbutton/{SERIAL}", message)
+    finalizer.join(WAIT_S)
+    assert answers == [{"State": "CLAIMED"}]
 
 
 def test_unknown_and_unsupported_device_ids_are_refused(cloud: Cloud) -> None:
