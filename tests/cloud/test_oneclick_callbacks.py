@@ -3,6 +3,7 @@ a JSON Schema written from its examples), which callback, and when none is deliv
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -215,6 +216,62 @@ def test_a_failing_invoker_is_counted_and_the_click_kept(cloud: Cloud) -> None:
         SAT, from_time_stamp="2020-01-01T00:00:00Z", to_time_stamp="2100-01-01T00:00:00Z"
     )["Events"]
     assert len(events) == 2
+
+
+class Observing:
+    """An invoker that notes, at each invocation, whether a transaction is open on its thread
+    and what another connection sees: the click and its 1-Click event, committed or not."""
+
+    def __init__(self, cloud: Cloud) -> None:
+        self.cloud = cloud
+        self.seen: list[tuple[bool, int, int]] = []
+
+    def invoke_event(self, function_arn: str, event: dict[str, Any]) -> None:
+        del function_arn, event
+        serial = SAT
+        found: list[tuple[int, int]] = []
+
+        def look() -> None:  # its own thread: its own connection, only committed rows
+            events = self.cloud.store.read().execute(
+                "SELECT COUNT(*) FROM oneclick_events WHERE device_id = ?", (serial,)
+            )
+            found.append((len(self.cloud.clicks(serial)), int(events.fetchone()[0])))
+
+        other = threading.Thread(target=look)
+        other.start()
+        other.join(10.0)
+        self.seen.append((self.cloud.store.connection().in_transaction, *found[0]))
+
+
+def test_callbacks_are_invoked_after_the_commit_outside_any_transaction(cloud: Cloud) -> None:
+    meeting_room(cloud)  # SAT claimed by one press
+    observing = Observing(cloud)
+    cloud.oneclick.use_functions(observing)
+    press(cloud, SAT)
+    assert observing.seen == [(False, 2, 2)], "(in a transaction, clicks seen, events seen)"
+
+
+def test_a_failing_1click_layer_keeps_the_click_and_writes_no_half_event(
+    cloud: Cloud, invoker: RecordingInvoker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meeting_room(cloud)
+    delivery = cloud.oneclick.delivery
+
+    def broken(*args: Any) -> Any:  # after the event row was written: it must go too
+        del args
+        raise RuntimeError("1-Click layer broken")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(delivery, "_callbacks", broken)
+        press(cloud, SAT)
+    assert len(cloud.clicks(SAT)) == 2, "the click stays recorded"
+    count = cloud.store.read().execute(
+        "SELECT COUNT(*) FROM oneclick_events WHERE device_id = ?", (SAT,)
+    )
+    assert count.fetchone()[0] == 1, "only the claim press: the broken click's event rolled back"
+    assert not cloud.store.connection().in_transaction
+    press(cloud, SAT)  # the layer works again: the next click is delivered
+    assert [arn for arn, _ in invoker.wait_for(1)] == [SAT_LAMBDA]
 
 
 def test_association_rules(cloud: Cloud) -> None:

@@ -4,6 +4,8 @@ methods, events and tags, with the shapes of "Using AWS IoT 1-Click with the AWS
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,8 +15,11 @@ from oneclick_kit import check_std_event, click_message, iso_now
 
 from rig.cloud.api import Cloud
 from rig.cloud.core.errors import CloudError
+from rig.cloud.core.store import Store
+from rig.cloud.oneclick.store import ONECLICK_MIGRATIONS, OneClickStore
 
 SERIAL = "G030PM0123456789"
+WAIT_S = 30.0
 
 
 @pytest.fixture
@@ -65,6 +70,93 @@ def test_finalize_needs_a_press_after_the_initiate(cloud: Cloud) -> None:
     assert described["RemainingLife"] == pytest.approx(99.9)  # two clicks of 2000
     assert error_code(devices.initiate_device_claim, SERIAL) == "ResourceConflictException"
     assert error_code(devices.finalize_device_claim, SERIAL) == "ResourceConflictException"
+
+
+def test_finalize_the_moment_the_click_is_visible_is_claimed(cloud: Cloud) -> None:
+    """The guide's claim: initiate, press, finalize. A finalize from another connection (the
+    CLI, a test) issued the moment the clicks API shows the press finds the 1-Click event too:
+    the layer records it in the click's own transaction (C-12)."""
+    devices = cloud.oneclick.devices
+    cloud.provision_button(SERIAL)
+    devices.initiate_device_claim(SERIAL)
+    message = click_message(SERIAL)
+    event_id = json.loads(message)["eventId"]
+    answered = threading.Event()
+    answers: list[Any] = []
+
+    def finalize_once_visible() -> None:  # its own thread, so its own connection
+        deadline = time.monotonic() + WAIT_S
+        while event_id not in {c.event_id for c in cloud.clicks(SERIAL)}:
+            assert time.monotonic() < deadline, "the click never became visible"
+            time.sleep(0.001)
+        try:
+            answers.append(devices.finalize_device_claim(SERIAL))
+        except CloudError as exc:
+            answers.append(f"{exc.code}: {exc}")
+        answered.set()
+
+    def widen(click: Any) -> None:
+        """First observer: holds the moment between the click's visibility and the 1-Click
+        event open (the cloud service under load) until the finalize answered or 1 s passed."""
+        del click
+        answered.wait(1.0)
+
+    cloud.click_log.observers.insert(0, widen)
+    finalizer = threading.Thread(target=finalize_once_visible)
+    finalizer.start()
+    assert cloud.click_log.record(f"iotbutton/{SERIAL}", message)
+    finalizer.join(WAIT_S)
+    assert answers == [{"State": "CLAIMED"}]
+
+
+def test_a_press_counts_by_arriving_after_the_initiate_not_by_the_clock(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ "After initiate" is the order the cloud saw things in: a press in the same millisecond
+    just before the initiate does not claim, one after it does even if the host's clock stepped
+    back between them (an NTP correction)."""
+    devices = cloud.oneclick.devices
+    cloud.provision_button(SERIAL)
+    now_s = [1_800_000_000.0]
+    monkeypatch.setattr(time, "time", lambda: now_s[0])
+    press(cloud, reported="2027-01-15T08:00:00.000Z")  # just before: the same millisecond
+    devices.initiate_device_claim(SERIAL)
+    assert error_code(devices.finalize_device_claim, SERIAL) == "PreconditionFailedException"
+    now_s[0] -= 5.0  # the host's clock stepped back
+    press(cloud, reported="2027-01-15T08:00:01.000Z")
+    assert devices.finalize_device_claim(SERIAL) == {"State": "CLAIMED"}
+    events = devices.list_device_events(
+        SERIAL, from_time_stamp="2027-01-01T00:00:00Z", to_time_stamp="2027-02-01T00:00:00Z"
+    )["Events"]
+    assert [json.loads(e["StdEvent"])["reportedTime"] for e in events] == [
+        "2027-01-15T08:00:01.000Z"
+    ], "only the press after the initiate is this claim's"
+
+
+def test_a_claim_begun_before_the_sequence_migration_keeps_its_events(tmp_path: Path) -> None:
+    """A rig home from before claims were ordered by event sequence: an initiated claim keeps
+    its old bound (events received at or after its start), the earlier click stays out."""
+    store = Store(tmp_path / "cloud.db")
+    store.migrate("oneclick", ONECLICK_MIGRATIONS[:1])
+    with store.write() as db:
+        db.execute(
+            "INSERT INTO oneclick_devices (device_id, state, claim_started_ms)"
+            " VALUES (?, 'CLAIM_INITIATED', 2000)",
+            (SERIAL,),
+        )
+        for event_id, received_ms in (("a" * 16, 1999), ("b" * 16, 2000)):
+            db.execute(
+                "INSERT INTO oneclick_events (device_id, event_id, click_type, reported_time,"
+                " reported_ms, received_ms, certificate_id, remaining_life)"
+                " VALUES (?, ?, 'SINGLE', '2027-01-15T08:00:00.000Z', 0, ?, '', 100)",
+                (SERIAL, event_id, received_ms),
+            )
+    OneClickStore(store)
+    row = store.read().execute(
+        "SELECT claim_after_seq FROM oneclick_devices WHERE device_id = ?", (SERIAL,)
+    )
+    assert row.fetchone()[0] == 1, "after the click before the claim (seq 1), not after seq 2"
+    store.close()
 
 
 def test_unknown_and_unsupported_device_ids_are_refused(cloud: Cloud) -> None:

@@ -184,17 +184,3 @@ def click_message(serial: str, click_type: str = "SINGLE", reported: str | None 
             "eventId": secrets.token_hex(8),
         }
     ).encode()
-
-
-def wait_for_device_event(store: Any, event_id: str, timeout: float = 30.0) -> None:
-    """Until the 1-Click layer stored its device event for the click `event_id`: it sees a click
-    after the clicks service's own transaction (ClickLog observers), so a finalize right after
-    the click is in the click log can come first."""
-    deadline = time.monotonic() + timeout
-    while (
-        not store.read()
-        .execute("SELECT 1 FROM oneclick_events WHERE event_id = ?", (event_id,))
-        .fetchone()
-    ):
-        assert time.monotonic() < deadline, f"no 1-Click device event for click {event_id}"
-        time.sleep(0.01)

@@ -7,9 +7,14 @@ copy and counts the others (`copies`). Records persist in the cloud's database (
 benchmarks: the emulated board's `ticks_ms` is the same monotonic clock).
 
 API for tests and later layers: `ClickLog(store).clicks(serial)`, `.wait_for(serial, n)`;
-`Cloud.clicks(serial)` delegates here. Layers above (the 1-Click devices) add a callable to
+`Cloud.clicks(serial)` delegates here. Layers above (the 1-Click devices) add a `ClickObserver` to
 `observers`: each is called with the `Click` once its first copy is stored (not for a resend), in
-the recording thread, after the transaction; one that raises is logged and the others still run.
+the recording thread, INSIDE the click's transaction, each in a savepoint of its own: once the
+click is visible to anyone, so is what the observers wrote (a finalize-device-claim right after
+the click is in the log finds the 1-Click event). One that raises is logged, its savepoint rolls
+back, the click and the others' writes stay. What an observer returns (a `FollowUp`, such as a
+callback's invocation) runs after the commit, outside any transaction: no slow work under the
+write lock. docs/cloud-decisions.md C-12.
 """
 
 from __future__ import annotations
@@ -23,6 +28,11 @@ from rig.cloud.clicks.engine import Click, ClickError, parse
 from rig.cloud.core.store import Store
 
 log = logging.getLogger(__name__)
+
+FollowUp = Callable[[], None]
+"""Work an observer leaves for after the click's commit (a 1-Click callback's invocation)."""
+ClickObserver = Callable[[Click], "FollowUp | None"]
+"""Called inside the click's transaction; its writes commit with the click or not at all."""
 
 CLICKS_MIGRATIONS: tuple[str, ...] = (
     """
@@ -44,7 +54,7 @@ class ClickLog:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.observers: list[Callable[[Click], None]] = []
+        self.observers: list[ClickObserver] = []
         store.migrate("clicks", CLICKS_MIGRATIONS)
 
     def record(self, topic: str, payload: bytes) -> bool:
@@ -84,8 +94,7 @@ class ClickLog:
                     (message["eventId"],),
                 )
                 return False
-        self._tell_observers(
-            Click(
+            click = Click(
                 event_id=message["eventId"],
                 serial=message["serialNumber"],
                 topic=topic,
@@ -97,15 +106,30 @@ class ClickLog:
                 received_mono_ms=received_mono_ms,
                 copies=1,
             )
-        )
+            follow_ups = self._tell_observers(click)
+        self._run_follow_ups(click, follow_ups)
         return True
 
-    def _tell_observers(self, click: Click) -> None:
+    def _tell_observers(self, click: Click) -> list[FollowUp]:
+        """Each observer in a savepoint of the click's transaction (Store.write nests)."""
+        follow_ups: list[FollowUp] = []
         for observer in self.observers:
             try:
-                observer(click)
+                with self.store.write():
+                    follow_up = observer(click)
             except Exception:
-                log.exception("a click observer failed on %s", click.event_id)
+                log.exception("a click observer failed on %s (its writes undone)", click.event_id)
+                continue
+            if follow_up is not None:
+                follow_ups.append(follow_up)
+        return follow_ups
+
+    def _run_follow_ups(self, click: Click, follow_ups: list[FollowUp]) -> None:
+        for follow_up in follow_ups:
+            try:
+                follow_up()
+            except Exception:
+                log.exception("a click observer's follow-up failed on %s", click.event_id)
 
     def clicks(self, serial: str | None = None) -> list[Click]:
         """Recorded clicks (one per eventId), oldest first; all serials when None."""

@@ -1,11 +1,13 @@
 """Clicks become 1-Click device events and callbacks.
 
 `ClickDelivery.on_click` is a click-log observer (rig/cloud/clicks/store.py): it runs in the
-cloud service once per recorded click (first copy of an eventId). For a 1-Click device id it
-records the device event (the press a finalize-device-claim waits for, what list-device-events
-shows), then, for an enabled CLAIMED device, invokes its onClickCallback with the guide's click
-payload, and its health callback when remainingLife falls below the threshold set (once per
-crossing). Which callback and when: C-8, C-9 (docs/cloud-decisions.md).
+cloud service once per recorded click (first copy of an eventId), inside the click's transaction.
+For a 1-Click device id it records the device event (the press a finalize-device-claim waits for,
+what list-device-events shows) there, so the event is visible exactly when the click is (C-12).
+For an enabled CLAIMED device it returns the invocations due, which the click log runs after the
+commit: its onClickCallback with the guide's click payload, and its health callback when
+remainingLife falls below the threshold set (once per crossing). Which callback and when: C-8,
+C-9 (docs/cloud-decisions.md).
 """
 
 from __future__ import annotations
@@ -50,15 +52,24 @@ class ClickDelivery:
         self.region = region
         self.invoker: FunctionInvoker = NoFunctions()
 
-    def on_click(self, click: RecordedClick) -> None:
+    def on_click(self, click: RecordedClick) -> Callable[[], None] | None:
+        """The device event written in the caller's (the click's) transaction; the callbacks
+        due returned as the work for after its commit, None when there are none."""
         if engine.product_of(click.serial) is None:
-            return  # not a 1-Click device id: a plain AWS IoT button
+            return None  # not a 1-Click device id: a plain AWS IoT button
         calls = self._record(click)
-        for function_arn, payload in calls:
-            self._invoke(function_arn, payload)
+        if not calls:
+            return None
+
+        def invoke_all() -> None:  # after the commit: the function runtime is not under the lock
+            for function_arn, payload in calls:
+                self._invoke(function_arn, payload)
+
+        return invoke_all
 
     def _record(self, click: RecordedClick) -> list[tuple[str, dict[str, Any]]]:
-        """The event written; the callbacks due (invoked after the transaction)."""
+        """The event written (a savepoint when inside the click's transaction); the callbacks
+        due."""
         device_id = click.serial
         certificate_id = self.certificate_of(device_id) or ""
         with self.store.write() as db:

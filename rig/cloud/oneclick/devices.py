@@ -64,10 +64,11 @@ class Devices:
                 raise ResourceConflictException(f"device {device_id} is already claimed")
             # C-2: initiating again restarts the wait for a press
             db.execute(
-                "INSERT INTO oneclick_devices (device_id, state, claim_started_ms)"
-                " VALUES (?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET"
-                " state = excluded.state, claim_started_ms = excluded.claim_started_ms",
-                (device_id, CLAIM_INITIATED, now_ms),
+                "INSERT INTO oneclick_devices (device_id, state, claim_started_ms, claim_after_seq)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET"
+                " state = excluded.state, claim_started_ms = excluded.claim_started_ms,"
+                " claim_after_seq = excluded.claim_after_seq",
+                (device_id, CLAIM_INITIATED, now_ms, self.tables.last_event_seq(db)),
             )
         return {"State": CLAIM_INITIATED}
 
@@ -86,9 +87,9 @@ class Devices:
                     f"device {device_id}: no claim initiated (run initiate-device-claim, press"
                     " the button, then finalize-device-claim)"
                 )
-            pressed = db.execute(
-                "SELECT 1 FROM oneclick_events WHERE device_id = ? AND received_ms >= ?",
-                (device_id, row["claim_started_ms"]),
+            pressed = db.execute(  # C-2: recorded after the initiate, whatever the clock says
+                "SELECT 1 FROM oneclick_events WHERE device_id = ? AND seq > ?",
+                (device_id, row["claim_after_seq"]),
             ).fetchone()
             if pressed is None:
                 raise PreconditionFailedException(
@@ -129,10 +130,10 @@ class Devices:
                 raise InvalidRequestException(f"claim code {claim_code!r} is not valid")
             for row in rows:
                 db.execute(
-                    "INSERT INTO oneclick_devices (device_id, state, claim_started_ms)"
-                    " VALUES (?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET state = excluded.state"
+                    "INSERT INTO oneclick_devices (device_id, state, claim_started_ms, claim_after_seq)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT(device_id) DO UPDATE SET state = excluded.state"
                     " WHERE state != 'CLAIMED'",
-                    (row["device_id"], CLAIMED, now_ms),
+                    (row["device_id"], CLAIMED, now_ms, self.tables.last_event_seq(db)),
                 )
         return {"Total": len(rows), "ClaimCode": claim_code}
 
@@ -260,9 +261,9 @@ class Devices:
         db = self.store.read()
         row = self.tables.claimed_row(db, device_id)
         rows = db.execute(  # C-6: this claim's events, by the button's reportedTime, oldest first
-            "SELECT * FROM oneclick_events WHERE device_id = ? AND received_ms >= ?"
+            "SELECT * FROM oneclick_events WHERE device_id = ? AND seq > ?"
             " AND reported_ms >= ? AND reported_ms <= ? ORDER BY reported_ms, seq",
-            (device_id, row["claim_started_ms"], start, end),
+            (device_id, row["claim_after_seq"], start, end),
         ).fetchall()
         page, token = paged(rows, max_results, next_token, ("MaxResults", "NextToken"))
         device = {"Attributes": {}, "DeviceId": device_id, "Type": DEVICE_TYPE}

@@ -2,7 +2,7 @@
 
 A device has a row from its first claim step on; before that it is UNCLAIMED (C-2). Events are
 kept per click (one per eventId) for every 1-Click device id, claimed or not: the wear they count
-is physical (C-5); a claim shows only the events since it began (C-6).
+is physical (C-5); a claim shows only the events recorded after it began (`claim_after_seq`, C-6).
 """
 
 from __future__ import annotations
@@ -41,6 +41,16 @@ ONECLICK_MIGRATIONS: tuple[str, ...] = (
         project TEXT NOT NULL, placement TEXT NOT NULL, template TEXT NOT NULL,
         device_id TEXT NOT NULL UNIQUE, PRIMARY KEY (project, placement, template),
         FOREIGN KEY (project, placement) REFERENCES oneclick_placements (project, name));
+    """,
+    # C-2: a claim's events are those recorded after its start in the database's own order (the
+    # events' seq), not by the host's millisecond clock, where a press just before an initiate
+    # could share its millisecond. Claims begun before this migration: by their old time bound.
+    """
+    ALTER TABLE oneclick_devices ADD COLUMN claim_after_seq INTEGER NOT NULL DEFAULT 0;
+    UPDATE oneclick_devices SET claim_after_seq = (
+        SELECT COALESCE(MAX(seq), 0) FROM oneclick_events
+        WHERE oneclick_events.device_id = oneclick_devices.device_id
+        AND oneclick_events.received_ms < oneclick_devices.claim_started_ms);
     """,
 )
 
@@ -96,6 +106,11 @@ class OneClickStore:
             "placementName": placed["placement"],
             "deviceTemplateName": placed["template"],
         }
+
+    def last_event_seq(self, db: sqlite3.Connection) -> int:
+        """Where a claim starting now begins: events with a larger seq are recorded after it
+        (seq is AUTOINCREMENT, assigned under the write lock, never reused)."""
+        return int(db.execute("SELECT COALESCE(MAX(seq), 0) FROM oneclick_events").fetchone()[0])
 
     def click_count(self, db: sqlite3.Connection, device_id: str) -> int:
         return int(
