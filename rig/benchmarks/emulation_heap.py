@@ -12,10 +12,11 @@ Measured: the resident live heap (`gc.mem_alloc()` after `gc.collect()`) that im
 shim a booted board imports adds, on the x64 unix port (8-byte words, 32-byte GC blocks), in
 dependency order, with `_rig` connected to a side channel as on a board (a board that boots,
 connects with TLS, shows its LED and sleeps loads them all; `esp32` comes with deep sleep). The
-firmware is not imported. The stdlib modules the shims touch (`asyncio`, `ssl`: built-in on the
-chip too) are imported first, without the shims on the path, and are not counted; nor is the
-bare interpreter. The per-shim split is printed (a module's figure includes the qstr pool it
-happened to grow: pools double, so the split is lumpy, the total is not). The figure is the median of `RUNS` probes.
+firmware is not imported, but the names it uses (`USED`) are looked up. The stdlib modules the
+shims touch (`asyncio`, `ssl`: built-in on the chip too) are imported first, without the shims
+on the path, and are not counted; nor is the bare interpreter. The per-shim split is printed (a
+module's figure includes the qstr pool it happened to grow: pools double, so the split is
+lumpy, the total is not). The figure is the median of `RUNS` probes.
 """
 
 from __future__ import annotations
@@ -48,6 +49,31 @@ IMPORT_ORDER = (
     "esp32",
     "neopixel",
 )
+# What the firmware reaches for in the `min_heap` session (boot, config page, connect with TLS,
+# clicks, LED, battery, clock, deep sleep): each is looked up after the imports, so that a shim
+# that loads part of itself only when asked (a module `__getattr__`) is measured with what a
+# session asks for. A shim's module-level names not listed here are not looked up.
+USED = {
+    "errno": ("ECONNABORTED", "ECONNRESET", "EINPROGRESS"),
+    "os": ("listdir", "mkdir", "remove", "rename", "stat", "urandom"),
+    "time": ("gmtime", "sleep_ms", "ticks_add", "ticks_diff", "ticks_ms", "time", "time_ns"),
+    "socket": ("AF_INET", "SOCK_DGRAM", "SOCK_STREAM", "getaddrinfo", "socket"),
+    "machine": (
+        "ADC",
+        "DEEPSLEEP_RESET",
+        "Pin",
+        "RTC",
+        "Timer",
+        "deepsleep",
+        "reset",
+        "reset_cause",
+        "unique_id",
+        "wake_reason",
+    ),
+    "network": ("AP_IF", "STA_IF", "STAT_GOT_IP", "WLAN"),
+    "esp32": ("wake_on_ext0",),
+    "neopixel": ("NeoPixel",),
+}
 HEAPSIZE = "1M"  # live sizes do not depend on the heap's size
 TIMEOUT_S = 60.0
 RUNS = 5
@@ -60,9 +86,12 @@ def live():
 import asyncio, ssl
 asyncio.Event, asyncio.ThreadSafeFlag, asyncio.StreamReader, asyncio.wait_for_ms
 sys.path.append(@SHIMS@)
+used = @USED@
 start = prev = live()
 for name in @ORDER@:
-    __import__(name)
+    m = __import__(name)
+    for attr in used.get(name, ()):
+        getattr(m, attr)
     now = live()
     print("SHIM %s %d" % (name, now - prev))
     prev = now
@@ -80,6 +109,7 @@ def shim_heap(workdir: Path, binary: str | None = None) -> dict[str, int]:
     if missing:
         raise RuntimeError(f"IMPORT_ORDER names shims that do not exist: {sorted(missing)}")
     script = _SCRIPT.replace("@SHIMS@", repr(str(shims))).replace("@ORDER@", repr(IMPORT_ORDER))
+    script = script.replace("@USED@", repr(USED))
     (workdir / "probe.py").write_text(script)
     with side_channel() as channel:
         env = {

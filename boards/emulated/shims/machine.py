@@ -11,9 +11,24 @@ import machine as _m  # noqa: E402  (the built-in, not this file)
 sys.path = _p
 del _p
 
+# What no session of the firmware uses is loaded when first asked for (_machine_more), not at
+# import: on the chip it is in flash, here it would sit on the GC heap.
+_LATER = ("WDT", "freq", "disable_irq", "enable_irq", "soft_reset", "lightsleep", "sleep")
+
 for _n in dir(_m):
-    if not _n.startswith("__"):
+    if not _n.startswith("__") and _n not in _LATER:
         globals()[_n] = getattr(_m, _n)
+
+
+def __getattr__(name):
+    if name not in _LATER:
+        raise AttributeError(name)
+    import _machine_more
+
+    value = getattr(_machine_more, name)
+    globals()[name] = value
+    return value
+
 
 import _thread  # noqa: E402
 import binascii  # noqa: E402
@@ -43,7 +58,6 @@ DEEPSLEEP = 4
 
 _reset_cause = _rig.env_int("BUTTONRIG_RESET_CAUSE", PWRON_RESET)
 _wake_reason = _rig.env_int("BUTTONRIG_WAKE_REASON", 0)
-_freq = 160000000
 
 
 # Soft IRQs as on the ESP32, queued 8 deep, held back by blocking C calls: see _sched.
@@ -282,23 +296,6 @@ class RTC:
         self._save()
 
 
-class WDT:
-    def __init__(self, id=0, timeout=5000):
-        self._timeout = timeout
-        self._fed = time.ticks_ms()
-        _thread.start_new_thread(self._watch, ())
-
-    def feed(self):
-        self._fed = time.ticks_ms()
-
-    def _watch(self):
-        while True:
-            time.sleep_ms(100)
-            if time.ticks_diff(time.ticks_ms(), self._fed) > self._timeout:
-                _rig.send({"op": "reset", "kind": "wdt"})
-                _rig.end()
-
-
 def reset_cause():
     return _reset_cause
 
@@ -311,28 +308,8 @@ def unique_id():
     return binascii.unhexlify(os.getenv("BUTTONRIG_UNIQUE_ID") or "240ac4000001")
 
 
-def freq(hz=None):
-    global _freq
-    if hz is None:
-        return _freq
-    _freq = hz
-
-
-def disable_irq():
-    return 0
-
-
-def enable_irq(state=0):
-    pass
-
-
 def reset():
     _rig.send({"op": "reset", "kind": "hard"})
-    _rig.end()
-
-
-def soft_reset():
-    _rig.send({"op": "reset", "kind": "soft"})
     _rig.end()
 
 
@@ -362,16 +339,6 @@ def deepsleep(time_ms=0):
         msg["pull_lost"] = ext0[0]  # the pad floats low while the chip sleeps
     _rig.send(msg)
     _rig.end()
-
-
-def lightsleep(time_ms=0):
-    if time_ms:
-        time.sleep_ms(time_ms)
-    else:
-        time.sleep_ms(1000)  # no wake source modelled: behave like a short nap
-
-
-sleep = lightsleep
 
 
 # The TLS date check (_tlsclock) is installed when the firmware first imports ssl: a board that
