@@ -50,7 +50,8 @@ IMPORT_ORDER = (
     "neopixel",
 )
 # What the firmware reaches for in the `min_heap` session (boot, config page, connect with TLS,
-# clicks, LED, battery, clock, deep sleep): each is looked up after the imports, so that a shim
+# clicks, LED, battery, clock, deep sleep; not machine.Timer, which only a trial boot after an
+# OTA update uses): each is looked up after the imports, so that a shim
 # that loads part of itself only when asked (a module `__getattr__`) is measured with what a
 # session asks for. A shim's module-level names not listed here are not looked up.
 USED = {
@@ -63,7 +64,6 @@ USED = {
         "DEEPSLEEP_RESET",
         "Pin",
         "RTC",
-        "Timer",
         "deepsleep",
         "reset",
         "reset_cause",

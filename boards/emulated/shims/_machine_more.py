@@ -6,8 +6,43 @@ import _thread
 import time
 
 import _rig
+import _sched
 
 _freq = 160000000
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=-1, **kw):
+        self._id = id
+        self._gen = 0
+        if kw:
+            self.init(**kw)
+
+    def init(self, mode=PERIODIC, period=-1, callback=None, freq=-1):
+        if freq > 0:
+            period = 1000 // freq
+        if period < 0:
+            raise ValueError("period")
+        self._gen += 1
+        _thread.start_new_thread(self._run, (self._gen, mode, max(1, period), callback))
+
+    def deinit(self):
+        self._gen += 1
+
+    def _run(self, gen, mode, period, callback):
+        deadline = time.ticks_add(time.ticks_ms(), period)
+        while True:
+            time.sleep_ms(max(0, time.ticks_diff(deadline, time.ticks_ms())))
+            if gen != self._gen:
+                return
+            if callback:
+                _sched.schedule(callback, self)  # a soft IRQ, as on the ESP32
+            if mode != Timer.PERIODIC:
+                return
+            deadline = time.ticks_add(deadline, period)
 
 
 class WDT:

@@ -3,7 +3,10 @@ WAKEUP_ALL_LOW = False
 WAKEUP_ANY_HIGH = True
 
 _ext0 = None  # [pin, level] once wake_on_ext0 was called
-_ext1 = None
+_ext1 = None  # (set by _esp32_more.wake_on_ext1)
+# What the firmware does not use is loaded when first asked for (_esp32_more), not at import: on
+# the chip it is in flash, here it would sit on the GC heap.
+_LATER = ("NVS", "wake_on_ext1", "wake_on_touch", "raw_temperature", "mcu_temperature")
 
 
 def _pin_id(pin):
@@ -15,29 +18,11 @@ def wake_on_ext0(pin, level):
     _ext0 = None if pin is None else [_pin_id(pin), 1 if level else 0]
 
 
-def wake_on_ext1(pins, level):
-    global _ext1
-    _ext1 = None if not pins else [[_pin_id(p) for p in pins], 1 if level else 0]
-
-
-def wake_on_touch(wake):
-    pass
-
-
-def raw_temperature():
-    return 120  # Fahrenheit, like the chip's sensor at room temperature
-
-
-def mcu_temperature():
-    return 49
-
-
 def __getattr__(name):
-    # NVS is loaded when first asked for, not at import: the firmware does not use it, and on
-    # the chip its code is in flash (see _esp32_nvs).
-    if name != "NVS":
+    if name not in _LATER:
         raise AttributeError(name)
-    from _esp32_nvs import NVS
+    import _esp32_more
 
-    globals()["NVS"] = NVS
-    return NVS
+    value = getattr(_esp32_more, name)
+    globals()[name] = value
+    return value

@@ -11,9 +11,10 @@ import machine as _m  # noqa: E402  (the built-in, not this file)
 sys.path = _p
 del _p
 
-# What no session of the firmware uses is loaded when first asked for (_machine_more), not at
-# import: on the chip it is in flash, here it would sit on the GC heap.
-_LATER = ("WDT", "freq", "disable_irq", "enable_irq", "soft_reset", "lightsleep", "sleep")
+# What no session of the firmware uses (Timer: only a trial boot after an OTA update, appsel.py)
+# is loaded when first asked for (_machine_more), not at import: on the chip it is in flash, here
+# it would sit on the GC heap.
+_LATER = ("Timer", "WDT", "freq", "disable_irq", "enable_irq", "soft_reset", "lightsleep", "sleep")
 
 for _n in dir(_m):
     if not _n.startswith("__") and _n not in _LATER:
@@ -30,7 +31,6 @@ def __getattr__(name):
     return value
 
 
-import _thread  # noqa: E402
 import binascii  # noqa: E402
 import builtins  # noqa: E402
 import json  # noqa: E402
@@ -61,7 +61,6 @@ _wake_reason = _rig.env_int("BUTTONRIG_WAKE_REASON", 0)
 
 
 # Soft IRQs as on the ESP32, queued 8 deep, held back by blocking C calls: see _sched.
-_soft_irq = _sched.schedule
 blocking = _sched.blocking
 
 
@@ -167,44 +166,10 @@ def _on_level(pin, old, new):
     if old == new:
         return
     if p._trigger & (Pin.IRQ_RISING if new else Pin.IRQ_FALLING):
-        _soft_irq(p._handler, p)
+        _sched.schedule(p._handler, p)
 
 
 _rig.watch(_on_level)
-
-
-class Timer:
-    ONE_SHOT = 0
-    PERIODIC = 1
-
-    def __init__(self, id=-1, **kw):
-        self._id = id
-        self._gen = 0
-        if kw:
-            self.init(**kw)
-
-    def init(self, mode=PERIODIC, period=-1, callback=None, freq=-1):
-        if freq > 0:
-            period = 1000 // freq
-        if period < 0:
-            raise ValueError("period")
-        self._gen += 1
-        _thread.start_new_thread(self._run, (self._gen, mode, max(1, period), callback))
-
-    def deinit(self):
-        self._gen += 1
-
-    def _run(self, gen, mode, period, callback):
-        deadline = time.ticks_add(time.ticks_ms(), period)
-        while True:
-            time.sleep_ms(max(0, time.ticks_diff(deadline, time.ticks_ms())))
-            if gen != self._gen:
-                return
-            if callback:
-                _soft_irq(callback, self)
-            if mode != Timer.PERIODIC:
-                return
-            deadline = time.ticks_add(deadline, period)
 
 
 _battery_mv = _rig.env_int("BUTTONRIG_BATTERY_MV", 3000)

@@ -1,7 +1,25 @@
-# `esp32.NVS` for the emulated board, loaded by the `esp32` shim when first asked for: the
-# firmware does not use it, and its code would otherwise sit on the GC heap (a chip has it in
-# flash).
+# The parts of the emulated board's `esp32` that the firmware does not use (NVS, ext1 and touch
+# wake, temperature), loaded by the `esp32` shim when first asked for: on a chip they are in
+# flash, here they would otherwise sit on the GC heap for the life of the process.
 import json
+
+import esp32
+
+
+def wake_on_ext1(pins, level):
+    esp32._ext1 = None if not pins else [[esp32._pin_id(p) for p in pins], 1 if level else 0]
+
+
+def wake_on_touch(wake):
+    pass
+
+
+def raw_temperature():
+    return 120  # Fahrenheit, like the chip's sensor at room temperature
+
+
+def mcu_temperature():
+    return 49
 
 
 class NVS:
