@@ -79,7 +79,7 @@ TIMEOUT_S = 60.0
 RUNS = 5
 
 _SCRIPT = """
-import gc, sys
+import gc, sys, micropython
 def live():
     gc.collect()
     return gc.mem_alloc()
@@ -88,6 +88,7 @@ asyncio.Event, asyncio.ThreadSafeFlag, asyncio.StreamReader, asyncio.wait_for_ms
 sys.path.append(@SHIMS@)
 used = @USED@
 start = prev = live()
+micropython.qstr_info()
 for name in @ORDER@:
     m = __import__(name)
     for attr in used.get(name, ()):
@@ -96,12 +97,16 @@ for name in @ORDER@:
     print("SHIM %s %d" % (name, now - prev))
     prev = now
 print("TOTAL %d" % (prev - start))
+micropython.qstr_info()
 """
 _LINE = re.compile(r"^(SHIM|TOTAL) ?(\S*) (\d+)$")
+_QSTR = re.compile(r"n_qstr=(\d+),.* n_total_bytes=(\d+)")
 
 
 def shim_heap(workdir: Path, binary: str | None = None) -> dict[str, int]:
-    """Each shim's resident heap in import order, and `total`, in bytes."""
+    """Each shim's resident heap in import order, and `total`, in bytes; of the total, the qstr
+    pools' growth (`qstr_pool_bytes`: interned names and short strings, and the empty room of
+    any pool the shims opened) and the number of qstrs (`qstrs`)."""
     shims = workdir / "shims"
     for src in SHIMS_DIR.glob("*.py"):
         compile_module(src, shims / f"{src.stem}.mpy")
@@ -135,6 +140,10 @@ def shim_heap(workdir: Path, binary: str | None = None) -> dict[str, int]:
         m = _LINE.match(line)
         if m:
             out[m[2] or "total"] = int(m[3])
+    pools = [(int(m[1]), int(m[2])) for m in map(_QSTR.search, proc.stdout.splitlines()) if m]
+    if len(pools) == 2:
+        out["qstrs"] = pools[1][0] - pools[0][0]
+        out["qstr_pool_bytes"] = pools[1][1] - pools[0][1]
     if "total" not in out:
         raise RuntimeError(f"shim heap probe printed no total:\n{proc.stdout}")
     return out

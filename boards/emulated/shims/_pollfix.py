@@ -12,8 +12,10 @@
 # The array only moves when it grows, so asyncio's poller gets room for SLOTS descriptors now,
 # while nothing without a descriptor is registered. More than SLOTS at once would need more room;
 # the chip's lwIP allows fewer sockets than that (10-16) and the firmware bounds its connections.
+from micropython import const
+
 SLOTS = 16
-_FIRST_FD = 1 << 20  # any int: registered and unregistered at once, never polled
+_FIRST_FD = const(1 << 20)  # any int: registered and unregistered at once, never polled
 
 
 # Top-level code, not a function: it runs once, at import, and is freed once the import is done.

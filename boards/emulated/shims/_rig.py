@@ -9,7 +9,6 @@
 #   watch(callback)      callback(pin, old, new) on each input level change (old None = never
 #                        set: the pin's pull decides); runs in the reader/play thread
 #   end()                end this process now (reset / deep sleep): no REPL, no clean-up
-#   env_int(name, dflt)  an integer from the board's environment
 import _thread
 import json
 import os
@@ -21,11 +20,6 @@ _handlers = {}
 _watchers = []
 _levels = {}
 _sock = None
-
-
-def env_int(name, default):
-    v = os.getenv(name)
-    return int(v) if v else default
 
 
 def send(obj):

@@ -56,8 +56,8 @@ ULP_WAKE = 6
 SLEEP = 2
 DEEPSLEEP = 4
 
-_reset_cause = _rig.env_int("BUTTONRIG_RESET_CAUSE", PWRON_RESET)
-_wake_reason = _rig.env_int("BUTTONRIG_WAKE_REASON", 0)
+_reset_cause = _sched.figure("BUTTONRIG_RESET_CAUSE", PWRON_RESET)
+_wake_reason = _sched.figure("BUTTONRIG_WAKE_REASON", 0)
 
 
 # Soft IRQs as on the ESP32, queued 8 deep, held back by blocking C calls: see _sched.
@@ -119,8 +119,7 @@ class Pin:
             _rig.send({"op": "out", "pin": self._id, "value": v, "t": time.ticks_ms()})
         return None
 
-    def __call__(self, v=None):
-        return self.value(v)
+    __call__ = value
 
     def on(self):
         self.value(1)
@@ -172,7 +171,7 @@ def _on_level(pin, old, new):
 _rig.watch(_on_level)
 
 
-_battery_mv = _rig.env_int("BUTTONRIG_BATTERY_MV", 3000)
+_battery_mv = _sched.figure("BUTTONRIG_BATTERY_MV", 3000)
 
 
 def _on_battery(msg):
@@ -220,11 +219,6 @@ class ADC:
         return self.read() * 65535 // 4095
 
 
-def _rtc_state():
-    raw = os.getenv("BUTTONRIG_RTC")
-    return json.loads(raw) if raw else {}
-
-
 class RTC:
     # The clock itself is the `time` shim's (2000 epoch, as ports/esp32 machine_rtc.c): datetime()
     # reads and sets it; the offset and the memory are kept by the rig across deep sleep.
@@ -234,7 +228,9 @@ class RTC:
 
     def __init__(self, id=0):
         if not RTC._loaded:
-            RTC._st.update(_rtc_state())
+            raw = os.getenv("BUTTONRIG_RTC")
+            if raw:
+                RTC._st.update(json.loads(raw))
             RTC._loaded = True
 
     def _save(self):
