@@ -153,7 +153,7 @@ class HeapBreakdown:
 
 
 @contextlib.contextmanager
-def _side_channel() -> Iterator[str]:
+def side_channel() -> Iterator[str]:
     """A rig end for `_rig` to connect to: it reads and drops what the shims send, and stays
     open until the board process has ended (`_rig` ends its process when the channel closes)."""
     server = socket.socket()
@@ -192,7 +192,7 @@ def _drain(conn: socket.socket) -> None:
 
 
 def _run(binary: str, flash: Path, shims: Path, script: str) -> list[str]:
-    with _side_channel() as channel:
+    with side_channel() as channel:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("BUTTONRIG_")},
             "MICROPYPATH": f":.frozen:{shims}",

@@ -12,21 +12,18 @@
 # The array only moves when it grows, so asyncio's poller gets room for SLOTS descriptors now,
 # while nothing without a descriptor is registered. More than SLOTS at once would need more room;
 # the chip's lwIP allows fewer sockets than that (10-16) and the firmware bounds its connections.
+from micropython import const
+
 SLOTS = 16
-_FIRST_FD = 1 << 20  # any int: registered and unregistered at once, never polled
+_FIRST_FD = const(1 << 20)  # any int: registered and unregistered at once, never polled
 
 
-def presize(poller, slots=SLOTS):
-    for i in range(slots):
-        poller.register(_FIRST_FD + i, 1)
-    for i in range(slots - 1, -1, -1):  # last first: the array's used length returns to 0
-        poller.unregister(_FIRST_FD + i)
+# Top-level code, not a function: it runs once, at import, and is freed once the import is done.
+from asyncio import core  # noqa: E402
 
-
-def _apply():
-    from asyncio import core
-
-    presize(core._io_queue.poller)
-
-
-_apply()
+_poller = core._io_queue.poller
+for _i in range(SLOTS):
+    _poller.register(_FIRST_FD + _i, 1)
+for _i in range(SLOTS - 1, -1, -1):  # last first: the array's used length returns to 0
+    _poller.unregister(_FIRST_FD + _i)
+del core, _poller, _i

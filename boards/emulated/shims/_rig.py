@@ -9,7 +9,6 @@
 #   watch(callback)      callback(pin, old, new) on each input level change (old None = never
 #                        set: the pin's pull decides); runs in the reader/play thread
 #   end()                end this process now (reset / deep sleep): no REPL, no clean-up
-#   env_int(name, dflt)  an integer from the board's environment
 import _thread
 import json
 import os
@@ -21,11 +20,6 @@ _handlers = {}
 _watchers = []
 _levels = {}
 _sock = None
-
-
-def env_int(name, default):
-    v = os.getenv(name)
-    return int(v) if v else default
 
 
 def send(obj):
@@ -68,14 +62,6 @@ def end():
         time.sleep_ms(1000)
 
 
-def _pid():
-    try:
-        with open("/proc/self/stat") as f:
-            return int(f.read().split()[0])
-    except OSError:
-        return None
-
-
 def _play(msg):
     pin = msg["pin"]
     for delay, lvl in msg["edges"]:
@@ -115,25 +101,23 @@ def _reader(sock):
             send({"op": "shim_error", "msg": repr(e)})
 
 
-def _connect():
-    global _sock
-    addr = os.getenv("BUTTONRIG_CHANNEL")
-    if not addr:
-        return
-    host, port = addr.rsplit(":", 1)
-    s = socket.socket()
-    s.connect(socket.getaddrinfo(host, int(port))[0][-1])
-    _sock = s
-    send({"op": "hello", "pid": _pid()})
-    _thread.start_new_thread(_reader, (s,))
-
-
-def _initial_levels():
-    pins = os.getenv("BUTTONRIG_PINS")
-    if pins:
-        for k, v in json.loads(pins).items():
-            _levels[int(k)] = 1 if v else 0
-
-
-_initial_levels()
-_connect()
+# At import, once (top-level code, not functions: it is freed once the import is done):
+# the initial input levels, then the connection to the rig.
+_v = os.getenv("BUTTONRIG_PINS")
+if _v:
+    _levels.update({int(k): 1 if v else 0 for k, v in json.loads(_v).items()})
+_v = os.getenv("BUTTONRIG_CHANNEL")
+if _v:
+    _host, _port = _v.rsplit(":", 1)
+    _sock = socket.socket()
+    _sock.connect(socket.getaddrinfo(_host, int(_port))[0][-1])
+    try:
+        with open("/proc/self/stat") as _f:
+            _v = int(_f.read().split()[0])
+        del _f
+    except OSError:
+        _v = None
+    send({"op": "hello", "pid": _v})
+    _thread.start_new_thread(_reader, (_sock,))
+    del _host, _port
+del _v

@@ -31,7 +31,8 @@ _blocked = 0  # > 0: the main task is in a blocking C call
 
 
 def figure(name, default):
-    """A blocking time in ms from the board's environment, or the default."""
+    """An integer from the board's environment (a blocking time in ms, a reset cause...), or the
+    default. The one helper for it: every shim that needs one has _sched loaded."""
     v = os.getenv(name)
     return int(v) if v else default
 

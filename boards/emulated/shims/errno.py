@@ -30,7 +30,16 @@ EHOSTUNREACH = 118
 EALREADY = 120
 EINPROGRESS = 119
 
-errorcode = {v: k for k, v in globals().items() if k[:1] == "E"}
+
+def __getattr__(name):
+    # `errorcode` (number -> name), built when first asked for, not at import: the firmware
+    # never reads it, and on the chip the table is in flash.
+    if name != "errorcode":
+        raise AttributeError(name)
+    table = {v: k for k, v in globals().items() if k[:1] == "E"}
+    globals()["errorcode"] = table
+    return table
+
 
 # Linux number -> newlib number, for the `socket` shim (the ones that differ and lwIP can raise)
 FROM_LINUX = {

@@ -1,11 +1,12 @@
 # `esp32` for the emulated board: wake sources (read by machine.deepsleep), temperature, NVS.
-import json
-
 WAKEUP_ALL_LOW = False
 WAKEUP_ANY_HIGH = True
 
 _ext0 = None  # [pin, level] once wake_on_ext0 was called
-_ext1 = None
+_ext1 = None  # (set by _esp32_more.wake_on_ext1)
+# What the firmware does not use is loaded when first asked for (_esp32_more), not at import: on
+# the chip it is in flash, here it would sit on the GC heap.
+_LATER = ("NVS", "wake_on_ext1", "wake_on_touch", "raw_temperature", "mcu_temperature")
 
 
 def _pin_id(pin):
@@ -17,77 +18,11 @@ def wake_on_ext0(pin, level):
     _ext0 = None if pin is None else [_pin_id(pin), 1 if level else 0]
 
 
-def wake_on_ext1(pins, level):
-    global _ext1
-    _ext1 = None if not pins else [[_pin_id(p) for p in pins], 1 if level else 0]
+def __getattr__(name):
+    if name not in _LATER:
+        raise AttributeError(name)
+    import _esp32_more
 
-
-def wake_on_touch(wake):
-    pass
-
-
-def raw_temperature():
-    return 120  # Fahrenheit, like the chip's sensor at room temperature
-
-
-def mcu_temperature():
-    return 49
-
-
-class NVS:
-    # Kept in a hidden file on the board's flash: NVS survives power cuts on the chip.
-    _FILE = ".nvs.json"
-
-    def __init__(self, namespace):
-        self._ns = namespace
-
-    def _load(self):
-        try:
-            with open(self._FILE) as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return {}
-
-    def _get(self, key):
-        v = self._load().get(self._ns, {}).get(key)
-        if v is None:
-            raise OSError(-4354)  # ESP_ERR_NVS_NOT_FOUND
-        return v
-
-    def _set(self, key, value):
-        d = self._load()
-        d.setdefault(self._ns, {})[key] = value
-        self._save(d)
-
-    def _save(self, d):
-        # Atomic, like the real NVS: a power cut never leaves half a file.
-        import os
-
-        with open(self._FILE + ".tmp", "w") as f:
-            json.dump(d, f)
-        os.rename(self._FILE + ".tmp", self._FILE)
-
-    def set_i32(self, key, value):
-        self._set(key, int(value))
-
-    def get_i32(self, key):
-        return self._get(key)
-
-    def set_blob(self, key, value):
-        self._set(key, list(bytes(value)))
-
-    def get_blob(self, key, buffer):
-        v = self._get(key)
-        n = min(len(v), len(buffer))
-        buffer[:n] = bytes(v[:n])
-        return len(v)
-
-    def erase_key(self, key):
-        d = self._load()
-        if key not in d.get(self._ns, {}):
-            raise OSError(-4354)
-        del d[self._ns][key]
-        self._save(d)
-
-    def commit(self):
-        pass
+    value = getattr(_esp32_more, name)
+    globals()[name] = value
+    return value

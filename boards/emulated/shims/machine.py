@@ -11,11 +11,26 @@ import machine as _m  # noqa: E402  (the built-in, not this file)
 sys.path = _p
 del _p
 
+# What no session of the firmware uses (Timer: only a trial boot after an OTA update, appsel.py)
+# is loaded when first asked for (_machine_more), not at import: on the chip it is in flash, here
+# it would sit on the GC heap.
+_LATER = ("Timer", "WDT", "freq", "disable_irq", "enable_irq", "soft_reset", "lightsleep", "sleep")
+
 for _n in dir(_m):
-    if not _n.startswith("__"):
+    if not _n.startswith("__") and _n not in _LATER:
         globals()[_n] = getattr(_m, _n)
 
-import _thread  # noqa: E402
+
+def __getattr__(name):
+    if name not in _LATER:
+        raise AttributeError(name)
+    import _machine_more
+
+    value = getattr(_machine_more, name)
+    globals()[name] = value
+    return value
+
+
 import binascii  # noqa: E402
 import builtins  # noqa: E402
 import json  # noqa: E402
@@ -41,13 +56,11 @@ ULP_WAKE = 6
 SLEEP = 2
 DEEPSLEEP = 4
 
-_reset_cause = _rig.env_int("BUTTONRIG_RESET_CAUSE", PWRON_RESET)
-_wake_reason = _rig.env_int("BUTTONRIG_WAKE_REASON", 0)
-_freq = 160000000
+_reset_cause = _sched.figure("BUTTONRIG_RESET_CAUSE", PWRON_RESET)
+_wake_reason = _sched.figure("BUTTONRIG_WAKE_REASON", 0)
 
 
 # Soft IRQs as on the ESP32, queued 8 deep, held back by blocking C calls: see _sched.
-_soft_irq = _sched.schedule
 blocking = _sched.blocking
 
 
@@ -106,8 +119,7 @@ class Pin:
             _rig.send({"op": "out", "pin": self._id, "value": v, "t": time.ticks_ms()})
         return None
 
-    def __call__(self, v=None):
-        return self.value(v)
+    __call__ = value
 
     def on(self):
         self.value(1)
@@ -153,47 +165,13 @@ def _on_level(pin, old, new):
     if old == new:
         return
     if p._trigger & (Pin.IRQ_RISING if new else Pin.IRQ_FALLING):
-        _soft_irq(p._handler, p)
+        _sched.schedule(p._handler, p)
 
 
 _rig.watch(_on_level)
 
 
-class Timer:
-    ONE_SHOT = 0
-    PERIODIC = 1
-
-    def __init__(self, id=-1, **kw):
-        self._id = id
-        self._gen = 0
-        if kw:
-            self.init(**kw)
-
-    def init(self, mode=PERIODIC, period=-1, callback=None, freq=-1):
-        if freq > 0:
-            period = 1000 // freq
-        if period < 0:
-            raise ValueError("period")
-        self._gen += 1
-        _thread.start_new_thread(self._run, (self._gen, mode, max(1, period), callback))
-
-    def deinit(self):
-        self._gen += 1
-
-    def _run(self, gen, mode, period, callback):
-        deadline = time.ticks_add(time.ticks_ms(), period)
-        while True:
-            time.sleep_ms(max(0, time.ticks_diff(deadline, time.ticks_ms())))
-            if gen != self._gen:
-                return
-            if callback:
-                _soft_irq(callback, self)
-            if mode != Timer.PERIODIC:
-                return
-            deadline = time.ticks_add(deadline, period)
-
-
-_battery_mv = _rig.env_int("BUTTONRIG_BATTERY_MV", 3000)
+_battery_mv = _sched.figure("BUTTONRIG_BATTERY_MV", 3000)
 
 
 def _on_battery(msg):
@@ -241,11 +219,6 @@ class ADC:
         return self.read() * 65535 // 4095
 
 
-def _rtc_state():
-    raw = os.getenv("BUTTONRIG_RTC")
-    return json.loads(raw) if raw else {}
-
-
 class RTC:
     # The clock itself is the `time` shim's (2000 epoch, as ports/esp32 machine_rtc.c): datetime()
     # reads and sets it; the offset and the memory are kept by the rig across deep sleep.
@@ -255,7 +228,9 @@ class RTC:
 
     def __init__(self, id=0):
         if not RTC._loaded:
-            RTC._st.update(_rtc_state())
+            raw = os.getenv("BUTTONRIG_RTC")
+            if raw:
+                RTC._st.update(json.loads(raw))
             RTC._loaded = True
 
     def _save(self):
@@ -282,23 +257,6 @@ class RTC:
         self._save()
 
 
-class WDT:
-    def __init__(self, id=0, timeout=5000):
-        self._timeout = timeout
-        self._fed = time.ticks_ms()
-        _thread.start_new_thread(self._watch, ())
-
-    def feed(self):
-        self._fed = time.ticks_ms()
-
-    def _watch(self):
-        while True:
-            time.sleep_ms(100)
-            if time.ticks_diff(time.ticks_ms(), self._fed) > self._timeout:
-                _rig.send({"op": "reset", "kind": "wdt"})
-                _rig.end()
-
-
 def reset_cause():
     return _reset_cause
 
@@ -311,28 +269,8 @@ def unique_id():
     return binascii.unhexlify(os.getenv("BUTTONRIG_UNIQUE_ID") or "240ac4000001")
 
 
-def freq(hz=None):
-    global _freq
-    if hz is None:
-        return _freq
-    _freq = hz
-
-
-def disable_irq():
-    return 0
-
-
-def enable_irq(state=0):
-    pass
-
-
 def reset():
     _rig.send({"op": "reset", "kind": "hard"})
-    _rig.end()
-
-
-def soft_reset():
-    _rig.send({"op": "reset", "kind": "soft"})
     _rig.end()
 
 
@@ -362,16 +300,6 @@ def deepsleep(time_ms=0):
         msg["pull_lost"] = ext0[0]  # the pad floats low while the chip sleeps
     _rig.send(msg)
     _rig.end()
-
-
-def lightsleep(time_ms=0):
-    if time_ms:
-        time.sleep_ms(time_ms)
-    else:
-        time.sleep_ms(1000)  # no wake source modelled: behave like a short nap
-
-
-sleep = lightsleep
 
 
 # The TLS date check (_tlsclock) is installed when the firmware first imports ssl: a board that

@@ -14,6 +14,7 @@
 # Secrets never leave: the rig learns SSIDs and states, not passwords.
 import json
 import os
+import time
 
 import _rig
 from micropython import const
@@ -37,12 +38,6 @@ AUTH_WPA_WPA2_PSK = const(4)
 
 _radio = {"aps": [], "connect_ms": 300}
 _ifaces = {}
-
-
-def _ticks():
-    import time
-
-    return time.ticks_ms()
 
 
 def _update(msg):
@@ -140,7 +135,7 @@ class WLAN:
         if not self._active:
             raise OSError("Wifi Not Started")
         self._target = (ssid, key or "")
-        self._t0 = _ticks()
+        self._t0 = time.ticks_ms()
         self._tries = 0
         self._requested = True
         self._connected = False
@@ -166,15 +161,13 @@ class WLAN:
             self._tries += 1
             if self._tries >= self._reconnects:
                 return False
-        self._t0 = _ticks()
+        self._t0 = time.ticks_ms()
         _ap_disturbed("sta_reconnect")
         return True
 
     def _advance(self):
         # bring the station's state up to now: join attempts end after connect_ms; while a
         # connect is requested a failed attempt is retried at once (the port's auto-reconnect)
-        import time
-
         if self._if != STA_IF or not self._active or not self._requested:
             return
         if self._associated is None and not self._retrying():
@@ -195,7 +188,7 @@ class WLAN:
                 if not self._connected and ap.get("dhcp", True):
                     self._connected, self._reason = True, 0
             return
-        if time.ticks_diff(_ticks(), self._t0) < _radio.get("connect_ms", 300):
+        if time.ticks_diff(time.ticks_ms(), self._t0) < _radio.get("connect_ms", 300):
             return
         if ap is None:
             self._reason = STAT_NO_AP_FOUND

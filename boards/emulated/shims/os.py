@@ -29,8 +29,10 @@ for _n in dir(_os):
 import builtins  # noqa: E402
 import io  # noqa: E402
 
-_WRITE_DEFAULT_MS = 45
-_COMMIT_DEFAULT_MS = 5
+from micropython import const  # noqa: E402
+
+_WRITE_DEFAULT_MS = const(45)
+_COMMIT_DEFAULT_MS = const(5)
 _ms = {}  # env name -> figure, read once (after the shims are loaded: _sched imports this)
 
 

@@ -17,6 +17,8 @@ import errno
 import io
 import sys
 
+from micropython import const
+
 _p = sys.path
 sys.path = []
 import select as _select  # noqa: E402  (the built-ins, not the shims)
@@ -48,12 +50,12 @@ def getaddrinfo(host, port, *a):
     return _s.getaddrinfo(host, port, *a)
 
 
-_POLL = 3  # MP_STREAM_POLL
-_CLOSE = 4  # MP_STREAM_CLOSE
-_RD = 1
-_WR = 4
-_ERR = 8
-_HUP = 16
+_POLL = const(3)  # MP_STREAM_POLL
+_CLOSE = const(4)  # MP_STREAM_CLOSE
+_RD = const(1)
+_WR = const(4)
+_ERR = const(8)
+_HUP = const(16)
 _open = [0]
 
 

@@ -31,17 +31,14 @@ import os  # noqa: E402
 EPOCH_2000 = 946684800  # 1970 -> 2000 (what ports/esp32 main.c adds for mbedTLS)
 
 
-def _rtc_offset():
-    # Seconds added to the host's Unix time to give the board's Unix time; None: never set.
-    raw = os.getenv("BUTTONRIG_RTC")
-    off = json.loads(raw).get("offset") if raw else None
-    if off is None and os.getenv("BUTTONRIG_COLD_RTC") == "1":
-        # a cold RTC starts at 2000-01-01T00:00:00 when the app starts (tick 0)
-        off = EPOCH_2000 + _t.ticks_ms() // 1000 - _t.time()
-    return off or 0
-
-
-_offset = _rtc_offset()
+# _offset: seconds added to the host's Unix time to give the board's Unix time; None: never set.
+# (Top-level code, not a function: it runs once, at import, and is freed once the import is done.)
+_offset = os.getenv("BUTTONRIG_RTC")
+_offset = json.loads(_offset).get("offset") if _offset else None
+if _offset is None and os.getenv("BUTTONRIG_COLD_RTC") == "1":
+    # a cold RTC starts at 2000-01-01T00:00:00 when the app starts (tick 0)
+    _offset = EPOCH_2000 + _t.ticks_ms() // 1000 - _t.time()
+_offset = _offset or 0
 
 
 def set_rtc_unix(unix_seconds):
