@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 from own_ca import OwnCa
-from workshop_kit import make_device, write_template
 
 from rig.cloud.registry import thing_types
 from rig.cloud.runtime import temporary_cloud
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
+from rig.strategies.workshop import make_device, write_template
 
 S3_BUCKET = "iot-dm-ws-bucket"
 IOT_POLICY = "IoTDMWSPolicy"  # the stack's $IOT_POLICY
