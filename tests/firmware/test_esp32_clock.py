@@ -58,20 +58,18 @@ def ntp_reply(unix_seconds: int) -> bytes:
 
 
 @contextmanager
-def ntp_server(unix_seconds: int | None = None) -> Iterator[int]:
-    """A one-socket SNTP server on loopback answering with `unix_seconds` (default: now)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.2)
+def serving(sock: socket.socket, serve_one: Callable[[], None]) -> Iterator[int]:
+    """`serve_one` called again and again in a thread until the block ends (one that times out
+    waiting on `sock` is simply called again); yields `sock`'s port and closes it at the end."""
+    sock.settimeout(0.1)
     stop = threading.Event()
 
     def serve() -> None:
         while not stop.is_set():
             try:
-                _, peer = sock.recvfrom(48)
+                serve_one()
             except TimeoutError:
                 continue
-            sock.sendto(ntp_reply(unix_seconds or int(time.time())), peer)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -84,29 +82,26 @@ def ntp_server(unix_seconds: int | None = None) -> Iterator[int]:
 
 
 @contextmanager
+def ntp_server(unix_seconds: int | None = None) -> Iterator[int]:
+    """A one-socket SNTP server on loopback answering with `unix_seconds` (default: now)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+
+    def answer() -> None:
+        _, peer = sock.recvfrom(48)
+        sock.sendto(ntp_reply(unix_seconds or int(time.time())), peer)
+
+    with serving(sock, answer) as port:
+        yield port
+
+
+@contextmanager
 def accepting(handle: Callable[[socket.socket], None]) -> Iterator[int]:
     """A TCP listener on loopback that hands each connection it accepts to `handle`, in its own
     thread, until the block ends; yields its port."""
     listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            handle(conn)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
+    with serving(listener, lambda: handle(listener.accept()[0])) as port:
+        yield port
 
 
 @contextmanager
