@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloud_home import cloud_with_things
 
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
@@ -38,13 +39,8 @@ WATCHER_POLICY = {
 
 @pytest.fixture
 def cloud(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    cloud = Cloud(home)
-    for thing in ("b1", "b2", "b3"):
-        cloud.create_thing(thing)
-    yield cloud
-    cloud.close()
+    with cloud_with_things(tmp_path, ("b1", "b2", "b3")) as cloud:
+        yield cloud
 
 
 def _events(cloud: Cloud) -> list[tuple[str, dict[str, Any]]]:

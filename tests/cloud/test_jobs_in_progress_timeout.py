@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from job_timer_kit import BASE, MINUTE_MS, ask, drain_topics, one_job_cloud, status
+from cloud_home import drain_topics
+from job_timer_kit import BASE, MINUTE_MS, ask, one_job_cloud, status
 
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
@@ -22,9 +23,8 @@ from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 
 @pytest.fixture
 def cloud(tmp_path: Path):
-    cloud = one_job_cloud(tmp_path, timeout_config={"inProgressTimeoutInMinutes": 2})
-    yield cloud
-    cloud.close()
+    with one_job_cloud(tmp_path, timeout_config={"inProgressTimeoutInMinutes": 2}) as cloud:
+        yield cloud
 
 
 def test_an_execution_in_progress_too_long_times_out(cloud: Cloud) -> None:

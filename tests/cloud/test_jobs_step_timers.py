@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from job_timer_kit import BASE, MINUTE_MS, ask, drain_topics, one_job_cloud, status
+from cloud_home import drain_topics
+from job_timer_kit import BASE, MINUTE_MS, ask, one_job_cloud, status
 
 from rig.cloud.api import Cloud
 from rig.cloud.jobs.device import DeviceJobs
@@ -19,9 +20,8 @@ from rig.cloud.jobs.timers import StepTimers
 
 @pytest.fixture
 def cloud(tmp_path: Path):
-    cloud = one_job_cloud(tmp_path)
-    yield cloud
-    cloud.close()
+    with one_job_cloud(tmp_path) as cloud:
+        yield cloud
 
 
 def _jobs_outbox(cloud: Cloud) -> list[str]:

@@ -5,8 +5,12 @@ the job timer tests share (step timers, the job's in-progress timeout). The cloc
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from cloud_home import cloud_with_things
 
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
@@ -16,14 +20,14 @@ BASE = "$aws/things/t1/jobs"
 MINUTE_MS = 60_000
 
 
-def one_job_cloud(tmp_path: Path, **job_options: Any) -> Cloud:
+@contextmanager
+def one_job_cloud(tmp_path: Path, **job_options: Any) -> Iterator[Cloud]:
     """A cloud in a new home with thing t1 and job j1 for it (`job_options`: create_job's)."""
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    cloud = Cloud(home)
-    cloud.create_thing("t1")
-    cloud.create_job("j1", [arn.thing_arn("t1")], document=json.dumps({"op": "x"}), **job_options)
-    return cloud
+    with cloud_with_things(tmp_path, ["t1"]) as cloud:
+        cloud.create_job(
+            "j1", [arn.thing_arn("t1")], document=json.dumps({"op": "x"}), **job_options
+        )
+        yield cloud
 
 
 def ask(cloud: Cloud, suffix: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -37,11 +41,3 @@ def ask(cloud: Cloud, suffix: str, body: dict[str, Any]) -> dict[str, Any]:
 
 def status(cloud: Cloud) -> str:
     return cloud.describe_job_execution("j1", "t1")["execution"]["status"]
-
-
-def drain_topics(cloud: Cloud) -> list[str]:
-    """The topics queued since the last call, in order; the outbox is emptied."""
-    with cloud.store.write() as db:
-        rows = db.execute("SELECT topic FROM outbox ORDER BY seq").fetchall()
-        db.execute("DELETE FROM outbox")
-    return [row["topic"] for row in rows]
