@@ -6,12 +6,11 @@ execution, so a change rolled back (or refused) announces nothing."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cloud_home import cloud_with_things
+from cloud_home import cloud_with_things, crash_after_first_enqueue
 
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
@@ -207,16 +206,7 @@ def test_an_execution_change_and_its_events_are_one_transaction(
     cloud.update_event_configurations(ENABLE_BOTH)
     cloud.create_job("a1", [arn.thing_arn("b1")], document=DOC)
     _events(cloud)
-    real_enqueue = job_events.enqueue
-    written: list[str] = []
-
-    def enqueue_then_crash(db: sqlite3.Connection, topic: str, payload: dict[str, Any]) -> None:
-        if written:
-            raise RuntimeError("killed between the outbox rows")
-        written.append(topic)
-        real_enqueue(db, topic, payload)
-
-    monkeypatch.setattr(job_events, "enqueue", enqueue_then_crash)
+    written = crash_after_first_enqueue(monkeypatch, job_events)
     with pytest.raises(RuntimeError, match="killed"):
         _update(cloud, "a1", "b1", "SUCCEEDED")
     monkeypatch.undo()

@@ -4,9 +4,14 @@ service tests share."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
 
 from rig.cloud.api import Cloud
 
@@ -31,3 +36,19 @@ def drain_topics(cloud: Cloud) -> list[str]:
         rows = db.execute("SELECT topic FROM outbox ORDER BY seq").fetchall()
         db.execute("DELETE FROM outbox")
     return [row["topic"] for row in rows]
+
+
+def crash_after_first_enqueue(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> list[str]:
+    """`module.enqueue` writes one outbox row, then raises as a process killed between the rows
+    of one transaction would stop; returns the topics written (`monkeypatch.undo()` ends it)."""
+    real_enqueue = module.enqueue
+    written: list[str] = []
+
+    def enqueue_then_crash(db: sqlite3.Connection, topic: str, payload: dict[str, Any]) -> None:
+        if written:
+            raise RuntimeError("killed between the outbox rows")
+        written.append(topic)
+        real_enqueue(db, topic, payload)
+
+    monkeypatch.setattr(module, "enqueue", enqueue_then_crash)
+    return written
