@@ -12,12 +12,11 @@ stack's own policy follow. Afterwards every listing is empty."""
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
+from function_zip import write_function_zip
 from own_ca import OwnCa
 
 from rig.cloud.registry import thing_types
@@ -53,15 +52,6 @@ def _thing_with_certificate(home: Path, name: str, policy: str | None) -> str:
     return created["certificateId"]
 
 
-def _jitr_zip(directory: Path) -> Path:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", "def lambda_handler(event, context):\n    pass\n")
-    path = directory / "lambda_function.zip"
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
 def _workshop_resources(home: Path, tmp_path: Path) -> None:
     run(home, "iot", "update-event-configurations", "--cli-input-json", _events(True))
     run(home, "iot", "create-policy", "--policy-name", IOT_POLICY, "--policy-document", ALLOW_ALL)
@@ -93,7 +83,7 @@ def _workshop_resources(home: Path, tmp_path: Path) -> None:
     run(home, "iot", "attach-policy", "--policy-name", IOT_POLICY, "--target", jitp["certificateArn"])  # fmt: skip
     # §5.7: rule, function, and what the function makes (thing jitr-<id>, policy <id>)
     rule = {"sql": "SELECT * FROM '$aws/events/certificates/registered/#' WHERE certificateStatus = \"PENDING_ACTIVATION\"", "actions": [{"lambda": {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:jitr"}}]}  # fmt: skip
-    run(home, "lambda", "create-function", "--function-name", "jitr", "--zip-file", f"fileb://{_jitr_zip(tmp_path)}", "--role", ROLE, "--handler", "lambda_function.lambda_handler", "--runtime", "python3.12")  # fmt: skip
+    run(home, "lambda", "create-function", "--function-name", "jitr", "--zip-file", f"fileb://{write_function_zip(tmp_path)}", "--role", ROLE, "--handler", "lambda_function.lambda_handler", "--runtime", "python3.12")  # fmt: skip
     run(home, "iot", "create-topic-rule", "--rule-name", "JITRRule", "--topic-rule-payload", json.dumps(rule))  # fmt: skip
     (tmp_path / "deviceJITRCert.pem").write_text(ca.device("deviceJITRCert").certificate_pem)
     jitr = run_json(home, "iot", "register-certificate", "--certificate-pem", f"file://{tmp_path / 'deviceJITRCert.pem'}", "--set-as-active")  # fmt: skip
