@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from function_zip import write_function_zip
 from own_ca import OwnCa
+from workshop_jitp import register_ca
 
 from rig.cloud.registry import thing_types
 from rig.cloud.runtime import temporary_cloud
@@ -70,11 +71,7 @@ def _workshop_resources(home: Path, tmp_path: Path) -> None:
     run(home, "s3", "cp", str(tmp_path / "bulk.json"), f"s3://{S3_BUCKET}/")
     # §5.6: the CA, and the JITP device's certificate registered under it
     ca = OwnCa()
-    (tmp_path / "rootCA.pem").write_text(ca.pem)
-    code = run_json(home, "iot", "get-registration-code")["registrationCode"]
-    (tmp_path / "verificationCert.pem").write_text(ca.verification_certificate(code))
-    ca_id = run_json(home, "iot", "register-ca-certificate", "--ca-certificate", f"file://{tmp_path / 'rootCA.pem'}", "--verification-cert", f"file://{tmp_path / 'verificationCert.pem'}")["certificateId"]  # fmt: skip
-    run(home, "iot", "update-ca-certificate", "--new-status", "ACTIVE", "--certificate-id", ca_id)
+    register_ca(home, tmp_path, ca)
     (tmp_path / "deviceJITPCert.pem").write_text(ca.device("my-jitp-device").certificate_pem)
     jitp = run_json(home, "iot", "register-certificate", "--certificate-pem", f"file://{tmp_path / 'deviceJITPCert.pem'}", "--set-as-active")  # fmt: skip
     run(home, "iot", "create-thing", "--thing-name", "my-jitp-device")

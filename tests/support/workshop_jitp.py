@@ -1,9 +1,15 @@
-"""The workshop's JITP provisioning template ($TB in S004 §JITP, unescaped), shared by the tests
-that register the workshop's own CA with it."""
+"""The workshop's own-CA steps (S004 §JITP): its provisioning template ($TB, unescaped) and the
+CA registration as its `aws iot` commands run, shared by the tests that replay them."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from own_ca import OwnCa
+
+from rig.pytest_plugin.cli_runner import buttonrig as run
+from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 
 
 def jitp_template(policy_name: str) -> dict[str, Any]:
@@ -33,3 +39,15 @@ def jitp_template(policy_name: str) -> dict[str, Any]:
             "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": policy_name}},
         },
     }
+
+
+def register_ca(home: Path, directory: Path, ca: OwnCa) -> str:
+    """`ca` registered and made ACTIVE through the CLI as the workshop does it: rootCA.pem and
+    verificationCert.pem (CN = the registration code) in `directory`, register-ca-certificate,
+    update-ca-certificate; the CA certificate's id."""
+    (directory / "rootCA.pem").write_text(ca.pem)
+    code = run_json(home, "iot", "get-registration-code")["registrationCode"]
+    (directory / "verificationCert.pem").write_text(ca.verification_certificate(code))
+    ca_id = run_json(home, "iot", "register-ca-certificate", "--ca-certificate", f"file://{directory / 'rootCA.pem'}", "--verification-cert", f"file://{directory / 'verificationCert.pem'}")["certificateId"]  # fmt: skip
+    run(home, "iot", "update-ca-certificate", "--new-status", "ACTIVE", "--certificate-id", ca_id)
+    return ca_id
