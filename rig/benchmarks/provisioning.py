@@ -1,9 +1,9 @@
 """Bulk provisioning benchmark (metric names: README "Benchmarks").
 
 * `bulk_register_things_per_s`: lines per second of one 500-line thing registration task (the
-  AWS IoT Device Management workshop's template: thing with type, group and attributes, a
-  certificate from the line's CSR, the shared iot:* policy), from `StartThingRegistrationTask`
-  to the task's `Completed`, run by `buttonrig cloud up` in its own process with its input in
+  AWS IoT Device Management workshop's template and bulk.json, `rig.strategies.workshop`: thing
+  with type, group and attributes, a certificate from the line's CSR, the shared iot:* policy),
+  from `StartThingRegistrationTask` to the task's `Completed`, run by `buttonrig cloud up` in its own process with its input in
   the cloud's object store. Making the keys and CSRs is not timed. A task that does not
   complete, or reports any failed line, gives no figure.
 """
@@ -14,70 +14,21 @@ import json
 import time
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
-
 from rig.benchmarks.shadow import CloudProcess, Context
 from rig.cloud.api import Cloud
 from rig.cloud.objects.client import s3_client
+from rig.strategies.workshop import TEMPLATE_BODY, bulk_json
 
 METRICS = ("bulk_register_things_per_s",)
 LINES = 500
-KEYS = 4  # RSA-2048 key generation is not what is measured: the CSRs share a few keys
 TIMEOUT_S = 300.0
 BUCKET = "bench-bulk-bucket"
-POLICY = '{"Version": "2012-10-17","Statement": [{"Effect": "Allow","Action": ["iot:*"],"Resource": ["*"]}]}'
-TEMPLATE = {
-    "Parameters": {
-        "ThingName": {"Type": "String"},
-        "SerialNumber": {"Type": "String"},
-        "CSR": {"Type": "String"},
-    },
-    "Resources": {
-        "thing": {
-            "Type": "AWS::IoT::Thing",
-            "Properties": {
-                "ThingName": {"Ref": "ThingName"},
-                "AttributePayload": {"version": "v1", "serialNumber": {"Ref": "SerialNumber"}},
-                "ThingTypeName": "bulk-type",
-                "ThingGroups": ["bulk-group"],
-            },
-        },
-        "certificate": {
-            "Type": "AWS::IoT::Certificate",
-            "Properties": {"CertificateSigningRequest": {"Ref": "CSR"}, "Status": "ACTIVE"},
-        },
-        "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyDocument": POLICY}},
-    },
-}
-
-
-def bulk_input(lines: int) -> bytes:
-    """mk-bulk.sh's bulk.json: one parameter set per line, each with its own CSR."""
-    keys = [rsa.generate_private_key(65537, 2048) for _ in range(KEYS)]
-    subject = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "AWS"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "Big Orchestra"),
-        ]
-    )
-    out = []
-    for i in range(1, lines + 1):
-        csr = x509.CertificateSigningRequestBuilder().subject_name(subject)
-        pem = csr.sign(keys[i % KEYS], hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
-        out.append(
-            json.dumps({"ThingName": f"bulky{i}", "SerialNumber": str(i), "CSR": pem.decode()})
-        )
-    return ("\n".join(out) + "\n").encode()
 
 
 def bulk_rate(workdir: Path, lines: int) -> float:
     home = workdir / "provisioning-home"
     home.mkdir(mode=0o700)
-    body = bulk_input(lines)
+    body = bulk_json("bulky", lines).encode()
     cloud_process = CloudProcess(home)
     try:
         cloud = Cloud(home)
@@ -89,7 +40,10 @@ def bulk_rate(workdir: Path, lines: int) -> float:
             objects.put_object(Bucket=BUCKET, Key="bulk.json", Body=body)
             started = time.perf_counter()
             task_id = cloud.start_thing_registration_task(
-                json.dumps(TEMPLATE), BUCKET, "bulk.json", "arn:aws:iam::123456789012:role/bench"
+                json.dumps(TEMPLATE_BODY),
+                BUCKET,
+                "bulk.json",
+                "arn:aws:iam::123456789012:role/bench",
             )["taskId"]
             while True:
                 task = cloud.describe_thing_registration_task(task_id)

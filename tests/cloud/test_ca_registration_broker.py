@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from own_ca import Device, OwnCa
+from workshop_jitp import jitp_template
 
 from rig.broker import MosquittoBroker
 from rig.cloud.core import arn
@@ -32,32 +33,7 @@ ALLOW_ALL = json.dumps(
     }
 )
 IOT_POLICY = "WorkshopPolicy"  # the workshop's $IOT_POLICY
-# the workshop's JITP template (S004 §JITP, unescaped), $IOT_POLICY filled in
-JITP_TEMPLATE = {
-    "Parameters": {
-        "AWS::IoT::Certificate::Id": {"Type": "String"},
-        "AWS::IoT::Certificate::CommonName": {"Type": "String"},
-        "AWS::IoT::Certificate::Country": {"Type": "String"},
-    },
-    "Resources": {
-        "thing": {
-            "Type": "AWS::IoT::Thing",
-            "Properties": {
-                "ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"},
-                "AttributePayload": {"Country": {"Ref": "AWS::IoT::Certificate::Country"}},
-                "ThingGroups": ["bulk-group"],
-            },
-        },
-        "certificate": {
-            "Type": "AWS::IoT::Certificate",
-            "Properties": {
-                "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"},
-                "Status": "ACTIVE",
-            },
-        },
-        "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": IOT_POLICY}},
-    },
-}
+JITP_TEMPLATE = jitp_template(IOT_POLICY)  # the workshop's JITP template
 ROLE = "arn:aws:iam::123456789012:role/JITPRole"
 
 

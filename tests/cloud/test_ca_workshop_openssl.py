@@ -8,6 +8,8 @@ import json
 import subprocess
 from pathlib import Path
 
+from workshop_jitp import jitp_template
+
 from rig.cloud.runtime import CloudRuntime
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
@@ -21,33 +23,7 @@ def _openssl(directory: Path, *args: str) -> None:
 
 def _template() -> str:
     """$TB of the workshop, unescaped, $IOT_POLICY filled in."""
-    return json.dumps(
-        {
-            "Parameters": {
-                "AWS::IoT::Certificate::Id": {"Type": "String"},
-                "AWS::IoT::Certificate::CommonName": {"Type": "String"},
-                "AWS::IoT::Certificate::Country": {"Type": "String"},
-            },
-            "Resources": {
-                "thing": {
-                    "Type": "AWS::IoT::Thing",
-                    "Properties": {
-                        "ThingName": {"Ref": "AWS::IoT::Certificate::CommonName"},
-                        "AttributePayload": {"Country": {"Ref": "AWS::IoT::Certificate::Country"}},
-                        "ThingGroups": ["bulk-group"],
-                    },
-                },
-                "certificate": {
-                    "Type": "AWS::IoT::Certificate",
-                    "Properties": {
-                        "CertificateId": {"Ref": "AWS::IoT::Certificate::Id"},
-                        "Status": "ACTIVE",
-                    },
-                },
-                "policy": {"Type": "AWS::IoT::Policy", "Properties": {"PolicyName": IOT_POLICY}},
-            },
-        }
-    )
+    return json.dumps(jitp_template(IOT_POLICY))
 
 
 def _publish(cloud: CloudRuntime, directory: Path) -> subprocess.CompletedProcess[str]:

@@ -16,6 +16,23 @@ from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 FLEET = 200
 
 
+def _indexing(mode: str) -> tuple[str, ...]:
+    """`iot update-indexing-configuration` to the thing indexing configuration `mode`."""
+    return ("iot", "update-indexing-configuration", "--thing-indexing-configuration", mode)
+
+
+def _dynamic_group(name: str, query: str) -> tuple[str, ...]:
+    """`iot create-dynamic-thing-group` `name` with the query `query`."""
+    return (
+        "iot",
+        "create-dynamic-thing-group",
+        "--thing-group-name",
+        name,
+        "--query-string",
+        query,
+    )
+
+
 def _home(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
     path = tmp_path_factory.mktemp(name)
     path.chmod(0o700)
@@ -60,13 +77,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int
     with rooms and temperatures. Tests that change the mode put it back."""
     home = _home(tmp_path_factory, "fleet")
     _make_fleet(home)
-    run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=REGISTRY_AND_SHADOW",
-    )
+    run(home, *_indexing("thingIndexingMode=REGISTRY_AND_SHADOW"))
     return home, _fleet_indexing_script(home)
 
 
@@ -89,13 +100,7 @@ def test_workshop_fleet_indexing_section(tmp_path_factory: pytest.TempPathFactor
     )
     assert run_json(home, "iot", "list-indices") == {"indexNames": []}
 
-    updated = run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=REGISTRY_AND_SHADOW",
-    )
+    updated = run(home, *_indexing("thingIndexingMode=REGISTRY_AND_SHADOW"))
     assert updated.stdout == ""
     configuration = run_json(home, "iot", "get-indexing-configuration")
     assert configuration["thingIndexingConfiguration"]["thingIndexingMode"] == (
@@ -144,13 +149,7 @@ def test_workshop_fleet_indexing_section(tmp_path_factory: pytest.TempPathFactor
     assert sorted(t["thingName"] for t in by_both["things"]) == sorted(
         name for name, t in temperatures.items() if 150 <= rooms[name] <= 199 and t <= 18
     )
-    run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=OFF",
-    )  # the clean-up section
+    run(home, *_indexing("thingIndexingMode=OFF"))  # the clean-up section
     assert run_json(home, "iot", "list-indices") == {"indexNames": []}
 
 
@@ -158,13 +157,7 @@ def test_search_pages_with_max_results_and_next_token(
     fleet: tuple[Path, dict[str, int]],
 ) -> None:
     home, temperatures = fleet
-    run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=REGISTRY",
-    )
+    run(home, *_indexing("thingIndexingMode=REGISTRY"))
     seen: list[str] = []
     token: list[str] = []
     while True:
@@ -189,13 +182,7 @@ def test_search_pages_with_max_results_and_next_token(
     assert "shadow" not in registry_only["things"][0]
     none = run_json(home, "iot", "search-index", "--query-string", "shadow.reported.temperature:*")
     assert none["things"] == []
-    run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=REGISTRY_AND_SHADOW",
-    )
+    run(home, *_indexing("thingIndexingMode=REGISTRY_AND_SHADOW"))
 
 
 @pytest.mark.parametrize(
@@ -219,22 +206,10 @@ def test_bad_configurations_and_index_names_are_refused(
     fleet: tuple[Path, dict[str, int]],
 ) -> None:
     home, _ = fleet
-    bad_mode = run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=ALL",
-        ok=False,
-    )
+    bad_mode = run(home, *_indexing("thingIndexingMode=ALL"), ok=False)
     assert "(InvalidRequestException)" in bad_mode.stderr
     connectivity_without_index = run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=OFF,thingConnectivityIndexingMode=STATUS",
-        ok=False,
+        home, *_indexing("thingIndexingMode=OFF,thingConnectivityIndexingMode=STATUS"), ok=False
     )
     assert "(InvalidRequestException)" in connectivity_without_index.stderr
     other = run(home, "iot", "describe-index", "--index-name", "AWS_ThingGroups", ok=False)
@@ -258,46 +233,14 @@ def test_dynamic_thing_group_follows_registry_and_shadow(
     )
     run(home, "iot", "create-thing", "--thing-name", "room2")
     query = "shadow.reported.temperature>20 AND attributes.floor:1"
-    refused = run(
-        home,
-        "iot",
-        "create-dynamic-thing-group",
-        "--thing-group-name",
-        "hot",
-        "--query-string",
-        query,
-        ok=False,
-    )
+    refused = run(home, *_dynamic_group("hot", query), ok=False)
     assert "(ResourceNotFoundException)" in refused.stderr  # indexing is off
-    run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=REGISTRY_AND_SHADOW",
-    )
-    bad = run(
-        home,
-        "iot",
-        "create-dynamic-thing-group",
-        "--thing-group-name",
-        "hot",
-        "--query-string",
-        "thingName:(",
-        ok=False,
-    )
+    run(home, *_indexing("thingIndexingMode=REGISTRY_AND_SHADOW"))
+    bad = run(home, *_dynamic_group("hot", "thingName:("), ok=False)
     assert "(InvalidQueryException)" in bad.stderr
     assert run_json(home, "iot", "list-thing-groups") == {"thingGroups": []}  # none half-made
 
-    created = run_json(
-        home,
-        "iot",
-        "create-dynamic-thing-group",
-        "--thing-group-name",
-        "hot",
-        "--query-string",
-        query,
-    )
+    created = run_json(home, *_dynamic_group("hot", query))
     assert set(created) == {
         "thingGroupName",
         "thingGroupArn",
@@ -406,14 +349,7 @@ def test_dynamic_thing_group_follows_registry_and_shadow(
     assert "(InvalidRequestException)" in policy.stderr
     static_delete = run(home, "iot", "delete-thing-group", "--thing-group-name", "hot", ok=False)
     assert "(InvalidRequestException)" in static_delete.stderr
-    off = run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=OFF",
-        ok=False,
-    )
+    off = run(home, *_indexing("thingIndexingMode=OFF"), ok=False)
     assert "(InvalidRequestException)" in off.stderr
 
     # a new query re-evaluates every thing
@@ -435,15 +371,7 @@ def test_dynamic_thing_group_follows_registry_and_shadow(
 
     # a static group's members the dynamic group's query can see
     run(home, "iot", "create-thing-group", "--thing-group-name", "east")
-    run(
-        home,
-        "iot",
-        "create-dynamic-thing-group",
-        "--thing-group-name",
-        "east-dyn",
-        "--query-string",
-        "thingGroupNames:east",
-    )
+    run(home, *_dynamic_group("east-dyn", "thingGroupNames:east"))
     run(
         home,
         "iot",
@@ -463,13 +391,7 @@ def test_dynamic_thing_group_follows_registry_and_shadow(
     assert "(InvalidRequestException)" in wrong.stderr
     groups = run_json(home, "iot", "list-thing-groups-for-thing", "--thing-name", "room2")
     assert [g["groupName"] for g in groups["thingGroups"]] == ["east"]
-    run(
-        home,
-        "iot",
-        "update-indexing-configuration",
-        "--thing-indexing-configuration",
-        "thingIndexingMode=OFF",
-    )
+    run(home, *_indexing("thingIndexingMode=OFF"))
 
 
 def test_a_continuous_job_on_a_dynamic_group_reaches_things_that_join(

@@ -264,49 +264,16 @@ def test_in_progress_execution_needs_force_to_cancel_or_delete(home: Path) -> No
     before = run_json(home, *describe)
     number = str(before["execution"]["executionNumber"])
     delete = ("iot", "delete-job-execution", "--job-id", "run", "--thing-name", "b1")
+    cancel = ("iot", "cancel-job-execution", "--job-id", "run", "--thing-name", "b1")
     stderr = _refused(
         home, "InvalidStateTransitionException", *delete, "--execution-number", number
     )
     assert "IN_PROGRESS" in stderr and "--force" in stderr
-    _refused(
-        home,
-        "InvalidStateTransitionException",
-        "iot",
-        "cancel-job-execution",
-        "--job-id",
-        "run",
-        "--thing-name",
-        "b1",
-    )
+    _refused(home, "InvalidStateTransitionException", *cancel)
     _refused(home, "InvalidStateTransitionException", "iot", "delete-job", "--job-id", "run")
     assert run_json(home, *describe) == before  # nothing changed
-    _refused(
-        home,
-        "VersionConflictException",
-        "iot",
-        "cancel-job-execution",
-        "--job-id",
-        "run",
-        "--thing-name",
-        "b1",
-        "--force",
-        "--expected-version",
-        "1",
-    )
-    run(
-        home,
-        "iot",
-        "cancel-job-execution",
-        "--job-id",
-        "run",
-        "--thing-name",
-        "b1",
-        "--force",
-        "--expected-version",
-        "2",
-        "--status-details",
-        "reason=operator",
-    )
+    _refused(home, "VersionConflictException", *cancel, "--force", "--expected-version", "1")
+    run(home, *cancel, "--force", "--expected-version", "2", "--status-details", "reason=operator")
     canceled = run_json(home, *describe)["execution"]
     assert (canceled["status"], canceled["forceCanceled"], canceled["versionNumber"]) == (
         "CANCELED",

@@ -40,6 +40,25 @@ def home(tmp_path: Path) -> Path:
     return _home(tmp_path)
 
 
+def _update(job: str, status: str, *more: str) -> tuple[str, ...]:
+    """`update-job-execution` of b1's execution of `job` to `status` (more options after)."""
+    return (
+        "update-job-execution",
+        "--job-id",
+        job,
+        "--thing-name",
+        "b1",
+        "--status",
+        status,
+        *more,
+    )
+
+
+def _describe(job: str, *more: str) -> tuple[str, ...]:
+    """`describe-job-execution` of b1's execution of `job` (more options after)."""
+    return ("describe-job-execution", "--job-id", job, "--thing-name", "b1", *more)
+
+
 def _refused(home: Path, code: str, *args: str) -> str:
     result = run(home, DATA, *args, ok=False)
     assert result.returncode == 255, result
@@ -98,32 +117,15 @@ def test_a_device_runs_its_jobs_over_https(home: Path) -> None:
     assert started["versionNumber"] == 2 and "jobDocument" not in started
     assert 290 <= started["approximateSecondsBeforeTimedOut"] <= 300
 
-    described = run_json(
-        home, DATA, "describe-job-execution", "--job-id", "ota", "--thing-name", "b1"
-    )["execution"]
+    described = run_json(home, DATA, *_describe("ota"))["execution"]
     assert "jobDocument" not in described  # HTTP's includeJobDocument defaults to false
-    described = run_json(
-        home,
-        DATA,
-        "describe-job-execution",
-        "--job-id",
-        "$next",
-        "--thing-name",
-        "b1",
-        "--include-job-document",
-    )["execution"]
+    described = run_json(home, DATA, *_describe("$next", "--include-job-document"))["execution"]
     assert described["jobId"] == "ota" and described["jobDocument"] == DOC  # a string
 
     updated = run_json(
         home,
         DATA,
-        "update-job-execution",
-        "--job-id",
-        "ota",
-        "--thing-name",
-        "b1",
-        "--status",
-        "SUCCEEDED",
+        *_update("ota", "SUCCEEDED"),
         "--status-details",
         '{"step": "done"}',
         "--expected-version",
@@ -139,17 +141,7 @@ def test_a_device_runs_its_jobs_over_https(home: Path) -> None:
         },
         "jobDocument": DOC,
     }
-    quiet = run(
-        home,
-        DATA,
-        "update-job-execution",
-        "--job-id",
-        "cfg",
-        "--thing-name",
-        "b1",
-        "--status",
-        "IN_PROGRESS",
-    )
+    quiet = run(home, DATA, *_update("cfg", "IN_PROGRESS"))
     assert quiet.stdout == ""  # nothing asked to be included: an empty response, nothing printed
     assert run(home, DATA, "start-next-pending-job-execution", "--thing-name", "b2").stdout == ""
 
@@ -161,17 +153,7 @@ def test_https_and_mqtt_announce_the_same_changes(tmp_path: Path) -> None:
     for home in (https, mqtt):
         _outbox(home)  # what create-job queued
     run(https, DATA, "start-next-pending-job-execution", "--thing-name", "b1")
-    run(
-        https,
-        DATA,
-        "update-job-execution",
-        "--job-id",
-        "ota",
-        "--thing-name",
-        "b1",
-        "--status",
-        "FAILED",
-    )
+    run(https, DATA, *_update("ota", "FAILED"))
     cloud = Cloud(mqtt)
     try:
         device = DeviceJobs(cloud.job_store)
@@ -189,69 +171,19 @@ def test_https_and_mqtt_announce_the_same_changes(tmp_path: Path) -> None:
 
 def test_bad_requests_are_refused_and_change_nothing(home: Path) -> None:
     def version() -> int:
-        return run_json(
-            home, DATA, "describe-job-execution", "--job-id", "ota", "--thing-name", "b1"
-        )["execution"]["versionNumber"]
+        return run_json(home, DATA, *_describe("ota"))["execution"]["versionNumber"]
 
     _refused(
         home, "ResourceNotFoundException", "get-pending-job-executions", "--thing-name", "nope"
     )
-    _refused(
-        home,
-        "ResourceNotFoundException",
-        "describe-job-execution",
-        "--job-id",
-        "nojob",
-        "--thing-name",
-        "b1",
-    )
-    _refused(
-        home,
-        "ResourceNotFoundException",
-        "update-job-execution",
-        "--job-id",
-        "nojob",
-        "--thing-name",
-        "b1",
-        "--status",
-        "IN_PROGRESS",
-    )
-    _refused(
-        home,
-        "ResourceNotFoundException",
-        "describe-job-execution",
-        "--job-id",
-        "ota",
-        "--thing-name",
-        "b1",
-        "--execution-number",
-        "99",
-    )
+    _refused(home, "ResourceNotFoundException", *_describe("nojob"))
+    _refused(home, "ResourceNotFoundException", *_update("nojob", "IN_PROGRESS"))
+    _refused(home, "ResourceNotFoundException", *_describe("ota", "--execution-number", "99"))
     stderr = _refused(
-        home,
-        "VersionConflictException",
-        "update-job-execution",
-        "--job-id",
-        "ota",
-        "--thing-name",
-        "b1",
-        "--status",
-        "IN_PROGRESS",
-        "--expected-version",
-        "7",
+        home, "VersionConflictException", *_update("ota", "IN_PROGRESS", "--expected-version", "7")
     )
     assert "UpdateJobExecution operation" in stderr
-    _refused(
-        home,
-        "InvalidRequestException",
-        "update-job-execution",
-        "--job-id",
-        "ota",
-        "--thing-name",
-        "b1",
-        "--status",
-        "QUEUED",
-    )
+    _refused(home, "InvalidRequestException", *_update("ota", "QUEUED"))
     _refused(
         home,
         "InvalidRequestException",
@@ -264,59 +196,14 @@ def test_bad_requests_are_refused_and_change_nothing(home: Path) -> None:
     assert version() == 1
 
     run(home, "iot", "cancel-job-execution", "--job-id", "ota", "--thing-name", "b1")
-    _refused(
-        home,
-        "TerminalStateException",
-        "update-job-execution",
-        "--job-id",
-        "ota",
-        "--thing-name",
-        "b1",
-        "--status",
-        "IN_PROGRESS",
-    )
+    _refused(home, "TerminalStateException", *_update("ota", "IN_PROGRESS"))
     # a device that ended it itself asked for a wrong transition (J-3)
-    run(
-        home,
-        DATA,
-        "update-job-execution",
-        "--job-id",
-        "cfg",
-        "--thing-name",
-        "b1",
-        "--status",
-        "REJECTED",
-    )
-    _refused(
-        home,
-        "InvalidStateTransitionException",
-        "update-job-execution",
-        "--job-id",
-        "cfg",
-        "--thing-name",
-        "b1",
-        "--status",
-        "IN_PROGRESS",
-    )
-    canceled = run_json(
-        home, DATA, "describe-job-execution", "--job-id", "ota", "--thing-name", "b1"
-    )["execution"]
+    run(home, DATA, *_update("cfg", "REJECTED"))
+    _refused(home, "InvalidStateTransitionException", *_update("cfg", "IN_PROGRESS"))
+    canceled = run_json(home, DATA, *_describe("ota"))["execution"]
     assert canceled["status"] == "CANCELED" and canceled["versionNumber"] == 2
 
-    bad = run(
-        home,
-        DATA,
-        "update-job-execution",
-        "--job-id",
-        "ota",
-        "--thing-name",
-        "b1",
-        "--status",
-        "SUCCEEDED",
-        "--expected-version",
-        "two",
-        ok=False,
-    )
+    bad = run(home, DATA, *_update("ota", "SUCCEEDED", "--expected-version", "two"), ok=False)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
     missing = run(
         home, DATA, "update-job-execution", "--job-id", "ota", "--thing-name", "b1", ok=False

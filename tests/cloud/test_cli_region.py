@@ -3,29 +3,20 @@ $AWS_REGION`, §5.7): the cloud's one region is taken, another is refused saying
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
+
+from function_zip import write_function_zip
 
 from rig.cloud.core import arn
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
 
 
-def _zip(directory: Path) -> Path:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", "def lambda_handler(event, context):\n    pass\n")
-    path = directory / "lambda_function.zip"
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
 def test_the_workshops_lambda_commands_with_region(tmp_path: Path) -> None:
     home = tmp_path / "home"
     created = run_json(
         home, "lambda", "create-function", "--region", arn.REGION, "--function-name", "jitr",
-        "--zip-file", f"fileb://{_zip(tmp_path)}", "--role", "arn:aws:iam::123456789012:role/l",
+        "--zip-file", f"fileb://{write_function_zip(tmp_path)}", "--role", "arn:aws:iam::123456789012:role/l",
         "--handler", "lambda_function.lambda_handler", "--runtime", "python3.12",
         "--timeout", "30", "--memory-size", "128",
     )  # fmt: skip

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import struct
 import time
 from pathlib import Path
@@ -19,13 +20,19 @@ from rig.mqtt.endpoint import ClientIdentity
 from rig.pytest_plugin.cloud import DeviceFactory
 
 OFFLINE = json.dumps({"state": {"reported": {"connected": "false"}}}).encode()
+ONLINE = json.dumps({"state": {"reported": {"connected": "true"}}}).encode()
+LATER = json.dumps({"state": {"reported": {"n": 1}}}).encode()  # an update after the will
+
+
+def _update_topic(thing: str) -> str:
+    return f"$aws/things/{thing}/shadow/update"
 
 
 def _observer(cloud: CloudRuntime, directory: Path, thing: str) -> DeviceClient:
     """A client that may receive `thing`'s shadow update requests."""
     name = f"{thing}-observer"
     created = cloud.cloud.create_keys_and_certificate(True, common_name=name)
-    topic = f"$aws/things/{thing}/shadow/update"
+    topic = _update_topic(thing)
     cloud.cloud.create_policy(
         name,
         json.dumps(
@@ -59,10 +66,25 @@ def _identity(directory: Path, thing: str) -> ClientIdentity:
 
 def _update(client: DeviceClient, thing: str, payload: bytes) -> dict:
     """Publish a shadow update and wait for its accepted reply (the service's answer)."""
-    base = f"$aws/things/{thing}/shadow/update"
+    base = _update_topic(thing)
     client.subscribe(f"{base}/accepted")
     client.publish(base, payload)
     return client.expect(f"{base}/accepted")
+
+
+def _went_online(device: DeviceFactory, thing: str) -> None:
+    """The thing reports itself connected (shadow version 1), then that client goes."""
+    bulb = device(thing)
+    _update(bulb, thing, ONLINE)
+    bulb.close()
+
+
+def _connect_with_will(cloud: CloudRuntime, directory: Path, thing: str) -> ssl.SSLSocket:
+    """The thing connected with its will: "connected": "false" on its own shadow update topic."""
+    assert cloud.endpoint is not None
+    return raw_connect(
+        cloud.endpoint, _identity(directory, thing), (_update_topic(thing), OFFLINE)
+    )
 
 
 def _reported(cloud: CloudRuntime, thing: str) -> tuple[dict, int]:
@@ -74,20 +96,18 @@ def test_a_will_on_the_shadow_topic_reaches_subscribers_and_the_shadow_ignores_i
     cloud: CloudRuntime, device: DeviceFactory, tmp_path: Path
 ) -> None:
     thing = "lwt-shadow-1"
-    bulb = device(thing)
-    _update(bulb, thing, json.dumps({"state": {"reported": {"connected": "true"}}}).encode())
-    bulb.close()
+    _went_online(device, thing)
     observer = _observer(cloud, tmp_path, thing)
     try:
-        assert cloud.endpoint is not None
-        topic = f"$aws/things/{thing}/shadow/update"
-        raw_connect(cloud.endpoint, _identity(tmp_path, thing), (topic, OFFLINE)).close()
-        assert observer.expect(topic) == json.loads(OFFLINE), "subscribers still get the will"
+        _connect_with_will(cloud, tmp_path, thing).close()
+        assert observer.expect(_update_topic(thing)) == json.loads(OFFLINE), (
+            "subscribers still get the will"
+        )
 
         # The service answers in arrival order, so once this later update is accepted the will
         # has been seen: ignored, not applied.
         again = device(thing)
-        _update(again, thing, json.dumps({"state": {"reported": {"n": 1}}}).encode())
+        _update(again, thing, LATER)
         assert _reported(cloud, thing) == ({"connected": "true", "n": 1}, 2)
         # The same bytes as the will, published by the device itself, are a request like any.
         _update(again, thing, OFFLINE)
@@ -102,15 +122,14 @@ def test_a_will_fired_by_a_takeover_is_ignored_too(
     """A second connection with the client id closes the first, which publishes its will."""
     thing = "lwt-shadow-2"
     device.credentials(thing)
-    assert cloud.endpoint is not None
-    topic = f"$aws/things/{thing}/shadow/update"
-    first = raw_connect(cloud.endpoint, _identity(tmp_path, thing), (topic, OFFLINE))
+    first = _connect_with_will(cloud, tmp_path, thing)
     try:
+        assert cloud.endpoint is not None
         identity = _identity(tmp_path, thing)
         second = DeviceClient(cloud.endpoint, identity.cert_file, identity.key_file, thing)
         second.connect()
         device.clients.append(second)
-        _update(second, thing, json.dumps({"state": {"reported": {"connected": "true"}}}).encode())
+        _update(second, thing, ONLINE)
         assert _reported(cloud, thing) == ({"connected": "true"}, 1)
     finally:
         first.close()
@@ -135,19 +154,17 @@ def test_a_will_fired_by_a_connection_reset_reaches_subscribers_and_the_shadow_i
 ) -> None:
     """A reset (no FIN, no TLS close_notify) ends the connection with a socket error."""
     thing = "lwt-shadow-5"
-    bulb = device(thing)
-    _update(bulb, thing, json.dumps({"state": {"reported": {"connected": "true"}}}).encode())
-    bulb.close()
+    _went_online(device, thing)
     observer = _observer(cloud, tmp_path, thing)
     try:
-        assert cloud.endpoint is not None
-        topic = f"$aws/things/{thing}/shadow/update"
-        connection = raw_connect(cloud.endpoint, _identity(tmp_path, thing), (topic, OFFLINE))
+        connection = _connect_with_will(cloud, tmp_path, thing)
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         connection.close()
-        assert observer.expect(topic) == json.loads(OFFLINE), "subscribers still get the will"
+        assert observer.expect(_update_topic(thing)) == json.loads(OFFLINE), (
+            "subscribers still get the will"
+        )
         again = device(thing)
-        _update(again, thing, json.dumps({"state": {"reported": {"n": 1}}}).encode())
+        _update(again, thing, LATER)
         assert _reported(cloud, thing) == ({"connected": "true", "n": 1}, 2)
     finally:
         observer.close()
@@ -159,13 +176,8 @@ def test_a_will_fired_while_the_cloud_service_restarts_is_ignored_too(
     """The broker keeps the will for the cloud's persistent session and hands it over when the
     service is back: the shadow service still knows it for a will."""
     thing = "lwt-shadow-6"
-    bulb = device(thing)
-    _update(bulb, thing, json.dumps({"state": {"reported": {"connected": "true"}}}).encode())
-    bulb.close()
-    assert cloud.endpoint is not None
-    endpoint = cloud.endpoint
-    topic = f"$aws/things/{thing}/shadow/update"
-    connection = raw_connect(endpoint, _identity(tmp_path, thing), (topic, OFFLINE))
+    _went_online(device, thing)
+    connection = _connect_with_will(cloud, tmp_path, thing)
 
     def drop_the_device() -> None:
         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -174,5 +186,5 @@ def test_a_will_fired_while_the_cloud_service_restarts_is_ignored_too(
 
     cloud.restart_service(while_down=drop_the_device)
     again = device(thing)
-    _update(again, thing, json.dumps({"state": {"reported": {"n": 1}}}).encode())
+    _update(again, thing, LATER)
     assert _reported(cloud, thing) == ({"connected": "true", "n": 1}, 2)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cloud_home import crash_after_first_enqueue
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -246,16 +246,7 @@ def test_a_rest_shadow_change_and_its_notifications_are_one_transaction(
     base = "$aws/things/atomic-1/shadow/update"
     assert topics == [f"{base}/accepted", f"{base}/delta", f"{base}/documents"]
 
-    real_enqueue = shadows.enqueue
-    written: list[str] = []
-
-    def enqueue_then_crash(db: sqlite3.Connection, topic: str, payload: dict[str, Any]) -> None:
-        if written:
-            raise RuntimeError("killed between the outbox rows")
-        written.append(topic)
-        real_enqueue(db, topic, payload)
-
-    monkeypatch.setattr(shadows, "enqueue", enqueue_then_crash)
+    written = crash_after_first_enqueue(monkeypatch, shadows)
     with pytest.raises(RuntimeError, match="killed"):
         cloud.update_thing_shadow("atomic-1", b'{"state":{"desired":{"a":2}}}')
     monkeypatch.undo()

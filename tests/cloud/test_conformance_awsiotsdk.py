@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 from awscrt import mqtt
-from awsiot import iotshadow, mqtt_connection_builder
-
-WAIT_S = 20.0
+from awsiot import iotshadow
+from sdk_device import WAIT_S, device_files, sdk_connected, sdk_connection
 
 
 def _collector() -> tuple[queue.Queue[Any], Any]:
@@ -24,18 +23,7 @@ def test_device_sdk_shadow_client_round_trip(cloud, device, tmp_path: Path) -> N
     thing = "sdk-thing-1"
     device(thing, connect=False)  # provisions thing, certificate, policy; files in tmp_path
     assert cloud.endpoint is not None
-    connection = mqtt_connection_builder.mtls_from_path(
-        endpoint="localhost",  # must match the server certificate (feasibility §8)
-        port=cloud.endpoint.port,
-        cert_filepath=str(tmp_path / f"{thing}.crt.pem"),
-        pri_key_filepath=str(tmp_path / f"{thing}.key.pem"),
-        ca_filepath=str(cloud.endpoint.ca_file),
-        client_id=thing,
-        clean_session=True,
-        keep_alive_secs=30,
-    )
-    connection.connect().result(WAIT_S)
-    try:
+    with sdk_connected(cloud.endpoint, *device_files(tmp_path, thing), thing) as connection:
         shadow = iotshadow.IotShadowClient(connection)
         qos = mqtt.QoS.AT_LEAST_ONCE
         update_ok, on_update_ok = _collector()
@@ -126,8 +114,6 @@ def test_device_sdk_shadow_client_round_trip(cloud, device, tmp_path: Path) -> N
         not_deleted = delete_err.get(timeout=WAIT_S)
         assert not_deleted.code == 404 and not_deleted.message == "Thing not found"
         assert not_deleted.client_token == "sdk-5" and not_deleted.timestamp is not None
-    finally:
-        connection.disconnect().result(WAIT_S)
 
 
 def _tutorial_certificate(cloud, tmp_path: Path, thing: str) -> tuple[Path, Path]:
@@ -164,25 +150,12 @@ def _tutorial_certificate(cloud, tmp_path: Path, thing: str) -> tuple[Path, Path
     return cert, key
 
 
-def _sdk_connection(cloud, cert: Path, key: Path, client_id: str) -> Any:
-    return mqtt_connection_builder.mtls_from_path(
-        endpoint="localhost",
-        port=cloud.endpoint.port,
-        cert_filepath=str(cert),
-        pri_key_filepath=str(key),
-        ca_filepath=str(cloud.endpoint.ca_file),
-        client_id=client_id,
-        clean_session=True,
-        keep_alive_secs=30,
-    )
-
-
 def test_device_sdk_with_a_tutorial_certificate_connects_as_its_thing(cloud, tmp_path) -> None:
     """The tutorials' first steps: no CN chosen, client id = thing name; a client id the policy
     does not allow is refused at CONNECT."""
     thing = "sdk-tutorial-1"
     cert, key = _tutorial_certificate(cloud, tmp_path, thing)
-    refused = _sdk_connection(cloud, cert, key, "sdk-someone-else")
+    refused = sdk_connection(cloud.endpoint, cert, key, "sdk-someone-else")
     # aws-c-mqtt reports a CONNACK that refuses (here 5, not authorized) as a protocol error
     with pytest.raises(Exception, match="AWS_ERROR_MQTT_PROTOCOL_ERROR"):
         refused.connect().result(WAIT_S)
@@ -191,9 +164,7 @@ def test_device_sdk_with_a_tutorial_certificate_connects_as_its_thing(cloud, tmp
         "buttonrig_auth: sdk-someone-else refused: iot:Connect on client/sdk-someone-else" in log
     )
 
-    connection = _sdk_connection(cloud, cert, key, thing)
-    connection.connect().result(WAIT_S)
-    try:
+    with sdk_connected(cloud.endpoint, cert, key, thing) as connection:
         shadow = iotshadow.IotShadowClient(connection)
         qos = mqtt.QoS.AT_LEAST_ONCE
         accepted, on_accepted = _collector()
@@ -210,5 +181,3 @@ def test_device_sdk_with_a_tutorial_certificate_connects_as_its_thing(cloud, tmp
             qos,
         ).result(WAIT_S)
         assert accepted.get(timeout=WAIT_S).client_token == "tut-1"
-    finally:
-        connection.disconnect().result(WAIT_S)

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from awscrt import mqtt
-from awsiot import iotjobs, mqtt_connection_builder
+from awsiot import iotjobs
+from sdk_device import WAIT_S, device_files, sdk_connected
 
 from rig.cloud.core import arn
 
-WAIT_S = 20.0
 DOC = {"operation": "ota", "firmware": "1.2.0"}
 
 
@@ -48,21 +48,8 @@ def test_device_sdk_jobs_client(cloud, device, tmp_path: Path) -> None:
     thing = "sdk-jobs-1"
     device(thing, connect=False)  # provisions thing, certificate, button policy (jobs topics)
     assert cloud.endpoint is not None
-    connection = mqtt_connection_builder.mtls_from_path(
-        endpoint="localhost",
-        port=cloud.endpoint.port,
-        cert_filepath=str(tmp_path / f"{thing}.crt.pem"),
-        pri_key_filepath=str(tmp_path / f"{thing}.key.pem"),
-        ca_filepath=str(cloud.endpoint.ca_file),
-        client_id=thing,
-        clean_session=True,
-        keep_alive_secs=30,
-    )
-    connection.connect().result(WAIT_S)
-    try:
+    with sdk_connected(cloud.endpoint, *device_files(tmp_path, thing), thing) as connection:
         _jobs_flow(cloud, iotjobs.IotJobsClient(connection), thing)
-    finally:
-        connection.disconnect().result(WAIT_S)
 
 
 def _jobs_flow(runtime: Any, jobs: iotjobs.IotJobsClient, thing: str) -> None:

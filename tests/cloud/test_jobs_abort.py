@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloud_home import cloud_with_things, drain_topics
 
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
@@ -35,13 +36,8 @@ def _criteria(failure: str = "FAILED", threshold: float = 50, minimum: int = 2) 
 
 @pytest.fixture
 def cloud(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    cloud = Cloud(home)
-    for thing in THINGS:
-        cloud.create_thing(thing)
-    yield cloud
-    cloud.close()
+    with cloud_with_things(tmp_path, THINGS) as cloud:
+        yield cloud
 
 
 def _create(cloud: Cloud, abort: dict[str, Any], **kwargs: Any) -> None:
@@ -60,10 +56,7 @@ def _statuses(cloud: Cloud) -> dict[str, str]:
 
 
 def _job_events(cloud: Cloud) -> list[str]:
-    with cloud.store.write() as db:
-        rows = db.execute("SELECT topic FROM outbox ORDER BY seq").fetchall()
-        db.execute("DELETE FROM outbox")
-    return [row["topic"] for row in rows if row["topic"].startswith("$aws/events/job/")]
+    return [topic for topic in drain_topics(cloud) if topic.startswith("$aws/events/job/")]
 
 
 def test_failures_over_the_threshold_cancel_the_job(cloud: Cloud) -> None:

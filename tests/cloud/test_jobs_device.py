@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cloud_home import cloud_with_things
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,13 +25,8 @@ BASE = "$aws/things/b1/jobs"
 
 @pytest.fixture
 def cloud(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    cloud = Cloud(home)
-    for thing in ("b1", "b2"):
-        cloud.create_thing(thing)
-    yield cloud
-    cloud.close()
+    with cloud_with_things(tmp_path, ("b1", "b2")) as cloud:
+        yield cloud
 
 
 def _outbox(cloud: Cloud) -> list[tuple[str, dict[str, Any]]]:

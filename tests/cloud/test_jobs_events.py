@@ -6,11 +6,11 @@ execution, so a change rolled back (or refused) announces nothing."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cloud_home import cloud_with_things, crash_after_first_enqueue
 
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
@@ -38,13 +38,8 @@ WATCHER_POLICY = {
 
 @pytest.fixture
 def cloud(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    cloud = Cloud(home)
-    for thing in ("b1", "b2", "b3"):
-        cloud.create_thing(thing)
-    yield cloud
-    cloud.close()
+    with cloud_with_things(tmp_path, ("b1", "b2", "b3")) as cloud:
+        yield cloud
 
 
 def _events(cloud: Cloud) -> list[tuple[str, dict[str, Any]]]:
@@ -211,16 +206,7 @@ def test_an_execution_change_and_its_events_are_one_transaction(
     cloud.update_event_configurations(ENABLE_BOTH)
     cloud.create_job("a1", [arn.thing_arn("b1")], document=DOC)
     _events(cloud)
-    real_enqueue = job_events.enqueue
-    written: list[str] = []
-
-    def enqueue_then_crash(db: sqlite3.Connection, topic: str, payload: dict[str, Any]) -> None:
-        if written:
-            raise RuntimeError("killed between the outbox rows")
-        written.append(topic)
-        real_enqueue(db, topic, payload)
-
-    monkeypatch.setattr(job_events, "enqueue", enqueue_then_crash)
+    written = crash_after_first_enqueue(monkeypatch, job_events)
     with pytest.raises(RuntimeError, match="killed"):
         _update(cloud, "a1", "b1", "SUCCEEDED")
     monkeypatch.undo()

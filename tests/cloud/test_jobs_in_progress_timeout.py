@@ -6,72 +6,40 @@ waits a minute."""
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cloud_home import drain_topics
+from job_timer_kit import BASE, MINUTE_MS, ask, one_job_cloud, status
 
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
 from rig.cloud.core.errors import InvalidRequestException
-from rig.cloud.jobs.device import DeviceJobs
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
-
-BASE = "$aws/things/t1/jobs"
-MINUTE_MS = 60_000
 
 
 @pytest.fixture
 def cloud(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    cloud = Cloud(home)
-    cloud.create_thing("t1")
-    cloud.create_job(
-        "j1",
-        [arn.thing_arn("t1")],
-        document=json.dumps({"op": "x"}),
-        timeout_config={"inProgressTimeoutInMinutes": 2},
-    )
-    yield cloud
-    cloud.close()
-
-
-def _ask(cloud: Cloud, suffix: str, body: dict[str, Any]) -> dict[str, Any]:
-    ((topic, reply),) = DeviceJobs(cloud.job_store).handle(
-        f"{BASE}/{suffix}", json.dumps(body).encode()
-    )
-    assert topic.endswith("/accepted"), reply
-    return reply
-
-
-def _status(cloud: Cloud) -> str:
-    return cloud.describe_job_execution("j1", "t1")["execution"]["status"]
-
-
-def _outbox(cloud: Cloud) -> list[str]:
-    with cloud.store.write() as db:
-        rows = db.execute("SELECT topic FROM outbox ORDER BY seq").fetchall()
-        db.execute("DELETE FROM outbox")
-    return [row["topic"] for row in rows]
+    with one_job_cloud(tmp_path, timeout_config={"inProgressTimeoutInMinutes": 2}) as cloud:
+        yield cloud
 
 
 def test_an_execution_in_progress_too_long_times_out(cloud: Cloud) -> None:
     assert cloud.describe_job("j1")["job"]["timeoutConfig"] == {"inProgressTimeoutInMinutes": 2}
     cloud.update_event_configurations({"JOB_EXECUTION": {"Enabled": True}})
     started = int(time.time() * 1000)
-    _ask(cloud, "start-next", {})  # no step timer: only the job's
-    _outbox(cloud)
+    ask(cloud, "start-next", {})  # no step timer: only the job's
+    drain_topics(cloud)
     described = cloud.describe_job_execution("j1", "t1")["execution"]
     assert 110 <= described["approximateSecondsBeforeTimedOut"] <= 120
     assert cloud.job_store.time_out_expired(started + 2 * MINUTE_MS - 1000) == 0
-    assert _status(cloud) == "IN_PROGRESS"
+    assert status(cloud) == "IN_PROGRESS"
     assert cloud.job_store.time_out_expired(started + 2 * MINUTE_MS + 1000) == 1
-    assert _status(cloud) == "TIMED_OUT"
-    assert _outbox(cloud) == [
+    assert status(cloud) == "TIMED_OUT"
+    assert drain_topics(cloud) == [
         "$aws/events/jobExecution/j1/timed_out",
         f"{BASE}/notify",
         f"{BASE}/notify-next",
@@ -80,31 +48,31 @@ def test_an_execution_in_progress_too_long_times_out(cloud: Cloud) -> None:
 
 def test_a_longer_step_timer_does_not_extend_it(cloud: Cloud) -> None:
     started = int(time.time() * 1000)
-    _ask(cloud, "start-next", {"stepTimeoutInMinutes": 5})
-    _ask(cloud, "j1/update", {"status": "IN_PROGRESS", "stepTimeoutInMinutes": 10})
+    ask(cloud, "start-next", {"stepTimeoutInMinutes": 5})
+    ask(cloud, "j1/update", {"status": "IN_PROGRESS", "stepTimeoutInMinutes": 10})
     described = cloud.describe_job_execution("j1", "t1")["execution"]
     assert described["approximateSecondsBeforeTimedOut"] <= 120  # the earlier: the job's
     assert cloud.job_store.time_out_expired(started + 2 * MINUTE_MS + 1000) == 1
-    assert _status(cloud) == "TIMED_OUT"
+    assert status(cloud) == "TIMED_OUT"
 
 
 def test_a_shorter_step_timer_wins(cloud: Cloud) -> None:
     started = int(time.time() * 1000)
-    _ask(cloud, "start-next", {"stepTimeoutInMinutes": 1})
+    ask(cloud, "start-next", {"stepTimeoutInMinutes": 1})
     described = cloud.describe_job_execution("j1", "t1")["execution"]
     assert 50 <= described["approximateSecondsBeforeTimedOut"] <= 60
     assert cloud.job_store.time_out_expired(started + MINUTE_MS + 1000) == 1
-    assert _status(cloud) == "TIMED_OUT"
+    assert status(cloud) == "TIMED_OUT"
 
 
 def test_a_queued_or_ended_execution_does_not_time_out(cloud: Cloud) -> None:
     later = int(time.time() * 1000) + 100 * MINUTE_MS
     assert cloud.job_store.time_out_expired(later) == 0
-    assert _status(cloud) == "QUEUED"
-    _ask(cloud, "j1/update", {"status": "IN_PROGRESS"})
-    _ask(cloud, "j1/update", {"status": "SUCCEEDED"})
+    assert status(cloud) == "QUEUED"
+    ask(cloud, "j1/update", {"status": "IN_PROGRESS"})
+    ask(cloud, "j1/update", {"status": "SUCCEEDED"})
     assert cloud.job_store.time_out_expired(later) == 0
-    assert _status(cloud) == "SUCCEEDED"
+    assert status(cloud) == "SUCCEEDED"
 
 
 @pytest.mark.parametrize(

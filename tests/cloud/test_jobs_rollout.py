@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cloud_home import cloud_with_things, drain_topics
 
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
@@ -21,13 +22,8 @@ MINUTE_MS = 60_000
 
 @pytest.fixture
 def cloud(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    cloud = Cloud(home)
-    for thing in THINGS:
-        cloud.create_thing(thing)
-    yield cloud
-    cloud.close()
+    with cloud_with_things(tmp_path, THINGS) as cloud:
+        yield cloud
 
 
 def _create(cloud: Cloud, rate: int) -> int:
@@ -47,10 +43,7 @@ def _reached(cloud: Cloud) -> list[str]:
 
 
 def _notified(cloud: Cloud) -> set[str]:
-    with cloud.store.write() as db:
-        rows = db.execute("SELECT topic FROM outbox ORDER BY seq").fetchall()
-        db.execute("DELETE FROM outbox")
-    return {row["topic"].split("/")[2] for row in rows if row["topic"].endswith("/notify-next")}
+    return {topic.split("/")[2] for topic in drain_topics(cloud) if topic.endswith("/notify-next")}
 
 
 def test_at_most_n_executions_a_minute(cloud: Cloud) -> None:

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from cloud_home import cloud_with_things
 
 from rig.cloud.api import Cloud
 from rig.cloud.core import arn
@@ -18,17 +19,12 @@ DOC = json.dumps({"operation": "update", "version": "1.2"})
 
 @pytest.fixture
 def cloud(tmp_path: Path):
-    home = tmp_path / "home"
-    home.mkdir(mode=0o700)
-    cloud = Cloud(home)
-    for thing in ("b1", "b2", "b3", "late"):
-        cloud.create_thing(thing)
-    cloud.create_thing_group("fleet")
-    cloud.create_thing_group("kitchen", parent_group_name="fleet")
-    cloud.add_thing_to_thing_group(thing_group_name="fleet", thing_name="b2")
-    cloud.add_thing_to_thing_group(thing_group_name="kitchen", thing_name="b3")
-    yield cloud
-    cloud.close()
+    with cloud_with_things(tmp_path, ("b1", "b2", "b3", "late")) as cloud:
+        cloud.create_thing_group("fleet")
+        cloud.create_thing_group("kitchen", parent_group_name="fleet")
+        cloud.add_thing_to_thing_group(thing_group_name="fleet", thing_name="b2")
+        cloud.add_thing_to_thing_group(thing_group_name="kitchen", thing_name="b3")
+        yield cloud
 
 
 def _things(cloud: Cloud, job_id: str) -> dict[str, str]:

@@ -7,10 +7,9 @@ import json
 import time
 from pathlib import Path
 
-from workshop_kit import make_bulk, write_template
-
 from rig.benchmarks.shadow import CloudProcess
 from rig.pytest_plugin.cli_runner import buttonrig_subprocess as run
+from rig.strategies.workshop import make_bulk, write_template
 
 
 def test_a_bulk_task_runs_inside_cloud_up_and_s3_outlives_a_restart(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ import socket
 from pathlib import Path
 
 import pytest
-from workshop_kit import TEMPLATE_BODY, make_bulk
 
 from rig.cloud.api import Cloud
 from rig.cloud.core.endpoint import write_port
@@ -18,6 +17,7 @@ from rig.cloud.objects.client import s3_client
 from rig.cloud.objects.server import ObjectServer, ObjectStoreError, port_file
 from rig.cloud.provisioning.tasks import RegistrationRunner
 from rig.pytest_plugin.cli_runner import buttonrig as run
+from rig.strategies.workshop import TEMPLATE_BODY, make_bulk
 
 TEMPLATE = json.dumps(TEMPLATE_BODY)
 

@@ -1,7 +1,7 @@
 """The AWS IoT Device Management workshop's provisioning sections replayed with `buttonrig` in
 place of `aws` (spec-1click-workshop.md §5.4 single device with register-thing, §5.5 bulk with
-start-thing-registration-task and S3), with the workshop's own inputs (workshop_kit), and the
-bad inputs: aws-cli-like errors and nothing half-created."""
+start-thing-registration-task and S3), with the workshop's own inputs (rig.strategies.workshop),
+and the bad inputs: aws-cli-like errors and nothing half-created."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from workshop_kit import make_bulk, make_device, write_template
 
 from rig.cloud.core import arn
 from rig.cloud.runtime import temporary_cloud
 from rig.mqtt.device_client import DeviceClient
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
+from rig.strategies.workshop import make_bulk, make_device, write_template
 
 S3_BUCKET = "iot-dm-ws-bucket"
 PROVISIONING_ROLE = "arn:aws:iam::123456789012:role/IoTDMWSProvisioningRole"

@@ -4,15 +4,13 @@ lines through `buttonrig logs tail`; and failures that change nothing else."""
 
 from __future__ import annotations
 
-import io
 import json
-import textwrap
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from function_zip import function_zip
 from raw_mqtt import raw_connect
 
 from rig.cloud.api import Cloud
@@ -43,13 +41,6 @@ TUTORIAL_FUNCTION = """
             os._exit(1)
         return message
 """
-
-
-def zip_of(source: str, module: str = "lambda_function") -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(f"{module}.py", textwrap.dedent(source))
-    return buffer.getvalue()
 
 
 def _watcher(cloud: CloudRuntime, directory: Path, name: str, prefix: str) -> DeviceClient:
@@ -94,7 +85,7 @@ def _wait(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
 
 def _create_function(home: Path, tmp_path: Path, name: str, source: str, timeout: int) -> str:
     archive = tmp_path / f"{name}.zip"
-    archive.write_bytes(zip_of(source))
+    archive.write_bytes(function_zip(source))
     created = json.loads(
         run(
             home,
@@ -384,7 +375,10 @@ def test_an_event_kept_while_no_cloud_runs_is_run_when_it_starts(tmp_path: Path)
     offline = Cloud(home)
     try:
         arn_of = offline.functions.create_function(
-            "Durable", "python3.12", "lambda_function.lambda_handler", zip_of(TUTORIAL_FUNCTION)
+            "Durable",
+            "python3.12",
+            "lambda_function.lambda_handler",
+            function_zip(TUTORIAL_FUNCTION),
         )["FunctionArn"]
         offline.functions.invoke_event(arn_of, _click("G030JF0DURABLE01"))
         assert [e["state"] for e in offline.functions.events("Durable")] == ["pending"]

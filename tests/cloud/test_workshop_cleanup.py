@@ -12,19 +12,19 @@ stack's own policy follow. Afterwards every listing is empty."""
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
 from pathlib import Path
 
 import pytest
+from function_zip import write_function_zip
 from own_ca import OwnCa
-from workshop_kit import make_device, write_template
+from workshop_jitp import register_ca
 
 from rig.cloud.registry import thing_types
 from rig.cloud.runtime import temporary_cloud
 from rig.pytest_plugin.cli_runner import buttonrig as run
 from rig.pytest_plugin.cli_runner import buttonrig_json as run_json
+from rig.strategies.workshop import make_device, write_template
 
 S3_BUCKET = "iot-dm-ws-bucket"
 IOT_POLICY = "IoTDMWSPolicy"  # the stack's $IOT_POLICY
@@ -53,15 +53,6 @@ def _thing_with_certificate(home: Path, name: str, policy: str | None) -> str:
     return created["certificateId"]
 
 
-def _jitr_zip(directory: Path) -> Path:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", "def lambda_handler(event, context):\n    pass\n")
-    path = directory / "lambda_function.zip"
-    path.write_bytes(buffer.getvalue())
-    return path
-
-
 def _workshop_resources(home: Path, tmp_path: Path) -> None:
     run(home, "iot", "update-event-configurations", "--cli-input-json", _events(True))
     run(home, "iot", "create-policy", "--policy-name", IOT_POLICY, "--policy-document", ALLOW_ALL)
@@ -80,11 +71,7 @@ def _workshop_resources(home: Path, tmp_path: Path) -> None:
     run(home, "s3", "cp", str(tmp_path / "bulk.json"), f"s3://{S3_BUCKET}/")
     # §5.6: the CA, and the JITP device's certificate registered under it
     ca = OwnCa()
-    (tmp_path / "rootCA.pem").write_text(ca.pem)
-    code = run_json(home, "iot", "get-registration-code")["registrationCode"]
-    (tmp_path / "verificationCert.pem").write_text(ca.verification_certificate(code))
-    ca_id = run_json(home, "iot", "register-ca-certificate", "--ca-certificate", f"file://{tmp_path / 'rootCA.pem'}", "--verification-cert", f"file://{tmp_path / 'verificationCert.pem'}")["certificateId"]  # fmt: skip
-    run(home, "iot", "update-ca-certificate", "--new-status", "ACTIVE", "--certificate-id", ca_id)
+    register_ca(home, tmp_path, ca)
     (tmp_path / "deviceJITPCert.pem").write_text(ca.device("my-jitp-device").certificate_pem)
     jitp = run_json(home, "iot", "register-certificate", "--certificate-pem", f"file://{tmp_path / 'deviceJITPCert.pem'}", "--set-as-active")  # fmt: skip
     run(home, "iot", "create-thing", "--thing-name", "my-jitp-device")
@@ -93,7 +80,7 @@ def _workshop_resources(home: Path, tmp_path: Path) -> None:
     run(home, "iot", "attach-policy", "--policy-name", IOT_POLICY, "--target", jitp["certificateArn"])  # fmt: skip
     # §5.7: rule, function, and what the function makes (thing jitr-<id>, policy <id>)
     rule = {"sql": "SELECT * FROM '$aws/events/certificates/registered/#' WHERE certificateStatus = \"PENDING_ACTIVATION\"", "actions": [{"lambda": {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:jitr"}}]}  # fmt: skip
-    run(home, "lambda", "create-function", "--function-name", "jitr", "--zip-file", f"fileb://{_jitr_zip(tmp_path)}", "--role", ROLE, "--handler", "lambda_function.lambda_handler", "--runtime", "python3.12")  # fmt: skip
+    run(home, "lambda", "create-function", "--function-name", "jitr", "--zip-file", f"fileb://{write_function_zip(tmp_path)}", "--role", ROLE, "--handler", "lambda_function.lambda_handler", "--runtime", "python3.12")  # fmt: skip
     run(home, "iot", "create-topic-rule", "--rule-name", "JITRRule", "--topic-rule-payload", json.dumps(rule))  # fmt: skip
     (tmp_path / "deviceJITRCert.pem").write_text(ca.device("deviceJITRCert").certificate_pem)
     jitr = run_json(home, "iot", "register-certificate", "--certificate-pem", f"file://{tmp_path / 'deviceJITRCert.pem'}", "--set-as-active")  # fmt: skip

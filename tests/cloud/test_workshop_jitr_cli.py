@@ -15,6 +15,7 @@ from pathlib import Path
 
 from jitr_function import jitr_zip
 from own_ca import OwnCa
+from workshop_jitp import register_ca
 
 from rig.cloud.ca_registration import pem
 from rig.cloud.runtime import CloudRuntime
@@ -31,11 +32,7 @@ def test_workshop_jitr_section_in_order(cloud: CloudRuntime, tmp_path: Path) -> 
     home = cloud.home
     # the CA of the JITP section, with its template
     ca = OwnCa()
-    (tmp_path / "rootCA.pem").write_text(ca.pem)
-    code = run_json(home, "iot", "get-registration-code")["registrationCode"]
-    (tmp_path / "verificationCert.pem").write_text(ca.verification_certificate(code))
-    ca_id = run_json(home, "iot", "register-ca-certificate", "--ca-certificate", f"file://{tmp_path / 'rootCA.pem'}", "--verification-cert", f"file://{tmp_path / 'verificationCert.pem'}")["certificateId"]  # fmt: skip
-    run(home, "iot", "update-ca-certificate", "--new-status", "ACTIVE", "--certificate-id", ca_id)
+    ca_id = register_ca(home, tmp_path, ca)
     template = {"Resources": {"certificate": {"Type": "AWS::IoT::Certificate", "Properties": {"CertificateId": "x"}}}}  # fmt: skip
     config = {"templateBody": json.dumps(template), "roleArn": ARN_LAMBDA_ROLE}
     run(home, "iot", "update-ca-certificate", "--certificate-id", ca_id, "--no-remove-auto-registration", "--new-auto-registration-status", "ENABLE", "--registration-config", json.dumps(config))  # fmt: skip

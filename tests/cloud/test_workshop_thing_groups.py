@@ -6,6 +6,7 @@ arrives) and to `…/group-member_foo` (it does not)."""
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -70,24 +71,22 @@ def test_workshop_thing_group_policy_section(tmp_path: Path) -> None:
         assert members["things"] == [thing]
         assert cloud.endpoint is not None
         listener = _listener(home, cloud.endpoint, tmp_path)
+        # a new client of the member for each publish, with the files create-keys-and-certificate wrote
+        member = functools.partial(
+            DeviceClient,
+            cloud.endpoint,
+            tmp_path / f"{thing}.certificate.pem",
+            tmp_path / f"{thing}.private.key",
+            thing,
+        )
         try:
-            device = DeviceClient(
-                cloud.endpoint,
-                tmp_path / f"{thing}.certificate.pem",
-                tmp_path / f"{thing}.private.key",
-                thing,
-            ).connect()
+            device = member().connect()
             try:
                 device.publish(f"telemetry/building/one/{thing}", {"group": "test"}, qos=0)
                 assert listener.expect(f"telemetry/building/one/{thing}") == {"group": "test"}
             finally:
                 device.close()
-            device = DeviceClient(
-                cloud.endpoint,
-                tmp_path / f"{thing}.certificate.pem",
-                tmp_path / f"{thing}.private.key",
-                thing,
-            ).connect()
+            device = member().connect()
             try:
                 device.publish(f"telemetry/building/one/{thing}_foo", {"group": "test"}, qos=0)
                 try:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from connectivity_kit import WAIT_S, connected, led_patterns, set_up_through
@@ -16,8 +18,10 @@ from connectivity_kit import WAIT_S, connected, led_patterns, set_up_through
 from rig.backends.base import CloudBackend
 from rig.backends.local import local_backend
 from rig.cloud.runtime import CloudRuntime
+from rig.drivers.emulated import EmulatedBoard
 from rig.pytest_plugin.boards import BoardFactory
 from rig.strategies.jobs import JobRunner, details, ota_bundle
+from rig.strategies.provisioning import Provisioned
 
 pytestmark = [pytest.mark.e2e]
 
@@ -26,16 +30,29 @@ def job_id(kind: str) -> str:
     return f"{kind}-{uuid.uuid4().hex[:8]}"
 
 
+def run_job(
+    jobs: JobRunner, thing: str, kind: str, document: Mapping[str, object], timeout: float = WAIT_S
+) -> tuple[str, dict[str, Any]]:
+    """A new job of `kind` for one thing, run to its end: the id the backend gave it (AWS's
+    carries the run prefix) and the thing's execution in a terminal state."""
+    jid = jobs.create(job_id(kind), document, things=[thing])["jobId"]
+    return jid, jobs.wait(jid, [thing], timeout=timeout)[thing]
+
+
+def connected_with_jobs(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> tuple[EmulatedBoard, Provisioned, JobRunner]:
+    """A board connected to the local cloud (its OTA file server), and a job runner there."""
+    board, setup = connected(boards, cloud_runtime)
+    return board, setup, JobRunner(local_backend(cloud_runtime))
+
+
 def test_identify_job_blinks_the_led_and_succeeds(
     boards: BoardFactory, cloud_backend: CloudBackend
 ) -> None:
     board, setup = set_up_through(boards, cloud_backend)
     jobs = JobRunner(cloud_backend)
-    # the id the backend gave it (AWS's carries the run prefix)
-    jid = jobs.create(job_id("identify"), {"operation": "identify"}, things=[setup.serial])[
-        "jobId"
-    ]
-    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    jid, done = run_job(jobs, setup.serial, "identify", {"operation": "identify"})
     assert done["status"] == "SUCCEEDED", done
     assert details(done) == {"pattern": "identify"}
     assert "identify" in led_patterns(board)
@@ -64,35 +81,23 @@ def test_unknown_operation_and_malformed_documents_are_rejected_with_the_reason(
         assert done["status"] == "REJECTED", (jid, done)
         assert details(done)["reason"] == reason
     # the board carried on: a job after them still runs
-    jid = job_id("identify")
-    jobs.create(jid, {"operation": "identify"}, things=[setup.serial])
-    assert jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]["status"] == "SUCCEEDED"
+    _, done = run_job(jobs, setup.serial, "identify", {"operation": "identify"})
+    assert done["status"] == "SUCCEEDED"
     assert not board.events("error"), board.events("error")
 
 
 def test_config_job_applies_valid_settings_and_refuses_all_of_an_invalid_set(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(local_backend(cloud_runtime))
-    bad = job_id("config")
-    jobs.create(
-        bad,
-        {"operation": "config", "settings": {"double_ms": 600, "long_ms": 5}},
-        things=[setup.serial],
-    )
-    done = jobs.wait(bad, [setup.serial], timeout=WAIT_S)[setup.serial]
+    board, setup, jobs = connected_with_jobs(boards, cloud_runtime)
+    bad = {"operation": "config", "settings": {"double_ms": 600, "long_ms": 5}}
+    _, done = run_job(jobs, setup.serial, "config", bad)
     assert done["status"] == "FAILED", done
     assert details(done)["long_ms"] == "out of range 500..10000"
     stored = board.flash / "settings.json"
     assert not stored.exists() or json.loads(stored.read_text())["double_ms"] == 400
-    good = job_id("config")
-    jobs.create(
-        good,
-        {"operation": "config", "settings": {"double_ms": 600, "heap_report_s": 0}},
-        things=[setup.serial],
-    )
-    done = jobs.wait(good, [setup.serial], timeout=WAIT_S)[setup.serial]
+    good = {"operation": "config", "settings": {"double_ms": 600, "heap_report_s": 0}}
+    _, done = run_job(jobs, setup.serial, "config", good)
     assert done["status"] == "SUCCEEDED", done
     assert details(done) == {"changed": "double_ms,heap_report_s"}
     assert json.loads(board.read_file("settings.json"))["double_ms"] == 600
@@ -120,12 +125,9 @@ def reported_fw(cloud_runtime: CloudRuntime, thing: str, wanted: str) -> object:
 def test_ota_job_installs_the_new_version_and_the_board_runs_it(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(local_backend(cloud_runtime))
+    board, setup, jobs = connected_with_jobs(boards, cloud_runtime)
     version = f"0.2.{uuid.uuid4().hex[:6]}"
-    jid = job_id("ota")
-    jobs.create(jid, ota_job(cloud_runtime, version), things=[setup.serial])
-    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    jid, done = run_job(jobs, setup.serial, "ota", ota_job(cloud_runtime, version))
     assert done["status"] == "SUCCEEDED", done
     assert details(done) == {"step": "done", "version": version}
     assert board.events("boot")[-1]["fw"] == version
@@ -141,12 +143,9 @@ def test_ota_job_installs_the_new_version_and_the_board_runs_it(
 def test_ota_bundle_with_a_bad_checksum_fails_and_the_old_firmware_keeps_running(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(local_backend(cloud_runtime))
-    jid = job_id("ota")
+    board, setup, jobs = connected_with_jobs(boards, cloud_runtime)
     document = ota_job(cloud_runtime, f"0.3.{uuid.uuid4().hex[:6]}", sha256="0" * 64)
-    jobs.create(jid, document, things=[setup.serial])
-    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    _, done = run_job(jobs, setup.serial, "ota", document)
     assert done["status"] == "FAILED", done
     assert details(done)["reason"] == "bundle sha256 mismatch; kept 0.1.0"
     assert [e["fw"] for e in board.events("boot")][-1] == "0.1.0"
@@ -162,14 +161,11 @@ NEVER_CONNECTS = """def register(app):
 def test_a_new_firmware_that_never_reports_healthy_is_rolled_back(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(local_backend(cloud_runtime))
+    board, setup, jobs = connected_with_jobs(boards, cloud_runtime)
     version = f"0.4.{uuid.uuid4().hex[:6]}"
     _, document = ota_bundle(cloud_runtime.home, version, replace={"services.py": NEVER_CONNECTS})
     document["trialSeconds"] = 6
-    jid = job_id("ota")
-    jobs.create(jid, document, things=[setup.serial])
-    done = jobs.wait(jid, [setup.serial], timeout=2 * WAIT_S)[setup.serial]
+    _, done = run_job(jobs, setup.serial, "ota", document, timeout=2 * WAIT_S)
     assert done["status"] == "FAILED", done
     assert details(done) == {"reason": "rolled back to 0.1.0", "version": "0.1.0"}
     versions = [e["fw"] for e in board.events("boot")]
@@ -181,11 +177,8 @@ def test_a_new_firmware_that_never_reports_healthy_is_rolled_back(
 def test_reboot_job_resets_the_board_and_succeeds_after_the_boot(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(local_backend(cloud_runtime))
-    jid = job_id("reboot")
-    jobs.create(jid, {"operation": "reboot"}, things=[setup.serial])
-    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    board, setup, jobs = connected_with_jobs(boards, cloud_runtime)
+    _, done = run_job(jobs, setup.serial, "reboot", {"operation": "reboot"})
     assert done["status"] == "SUCCEEDED", done
     assert details(done) == {"step": "rebooted", "reset": "hard"}
     boots = board.events("boot")
@@ -195,11 +188,8 @@ def test_reboot_job_resets_the_board_and_succeeds_after_the_boot(
 def test_factory_reset_job_succeeds_then_the_board_forgets_its_identity(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
-    board, setup = connected(boards, cloud_runtime)
-    jobs = JobRunner(local_backend(cloud_runtime))
-    jid = job_id("factory-reset")
-    jobs.create(jid, {"operation": "factory-reset"}, things=[setup.serial])
-    done = jobs.wait(jid, [setup.serial], timeout=WAIT_S)[setup.serial]
+    board, setup, jobs = connected_with_jobs(boards, cloud_runtime)
+    _, done = run_job(jobs, setup.serial, "factory-reset", {"operation": "factory-reset"})
     assert done["status"] == "SUCCEEDED", done
     assert details(done) == {"step": "wiped"}
     board.expect("led", WAIT_S, pattern="unconfigured")  # boots blank: config mode again

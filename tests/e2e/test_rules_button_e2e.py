@@ -4,13 +4,12 @@ an emulated board: a press, the click message on `iotbutton/<serial>`, the topic
 
 from __future__ import annotations
 
-import io
 import json
 import time
-import zipfile
 
 import pytest
 from connectivity_kit import WAIT_S, connected
+from function_zip import function_zip
 
 from rig import gestures
 from rig.cloud.runtime import CloudRuntime
@@ -27,19 +26,12 @@ def lambda_handler(event, context):
 """
 
 
-def _zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", FUNCTION)
-    return buffer.getvalue()
-
-
 def test_a_press_reaches_the_function_a_rule_names(
     boards: BoardFactory, cloud_runtime: CloudRuntime
 ) -> None:
     api = cloud_runtime.cloud
     function_arn = api.functions.create_function(
-        "IotButtonLambda", "python3.12", "lambda_function.lambda_handler", _zip()
+        "IotButtonLambda", "python3.12", "lambda_function.lambda_handler", function_zip(FUNCTION)
     )["FunctionArn"]
     api.create_topic_rule(
         "IotButtonLambdaRule",

@@ -15,7 +15,7 @@ import ssl
 import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,13 +27,23 @@ from rig.unix_port.process import run_mp
 REPO = FIRMWARE_DIR.parent
 NTP_DELTA_1970 = 2208988800
 COLD = {"BUTTONRIG_COLD_RTC": "1"}  # a power-on: the RTC reads 2000-01-01
+APP_MAIN = "import app\napp.main()\n"  # the firmware's own main loop, services.py from `files`
 
 
-def board_run(tmp_path: Path, src: str, env: dict[str, str] | None = None) -> list[str]:
+def board_run(
+    tmp_path: Path,
+    src: str,
+    env: dict[str, str] | None = None,
+    files: dict[str, bytes] | None = None,
+) -> list[str]:
+    """`src` on the unix port in a flash directory with the emulated board's board.py (and
+    `files` written there)."""
     flash = tmp_path / "flash"
     flash.mkdir(exist_ok=True)
     shutil.copy(REPO / "boards" / "emulated" / "board.py", flash / "board.py")
-    return run_mp(src, workdir=flash, path=(FIRMWARE_DIR, SHIMS_DIR), env=env, timeout=60)
+    return run_mp(
+        src, workdir=flash, path=(FIRMWARE_DIR, SHIMS_DIR), files=files, env=env, timeout=60
+    )
 
 
 def last_json(lines: list[str]) -> object:
@@ -48,20 +58,18 @@ def ntp_reply(unix_seconds: int) -> bytes:
 
 
 @contextmanager
-def ntp_server(unix_seconds: int | None = None) -> Iterator[int]:
-    """A one-socket SNTP server on loopback answering with `unix_seconds` (default: now)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.2)
+def serving(sock: socket.socket, serve_one: Callable[[], None]) -> Iterator[int]:
+    """`serve_one` called again and again in a thread until the block ends (one that times out
+    waiting on `sock` is simply called again); yields `sock`'s port and closes it at the end."""
+    sock.settimeout(0.1)
     stop = threading.Event()
 
     def serve() -> None:
         while not stop.is_set():
             try:
-                _, peer = sock.recvfrom(48)
+                serve_one()
             except TimeoutError:
                 continue
-            sock.sendto(ntp_reply(unix_seconds or int(time.time())), peer)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -71,6 +79,29 @@ def ntp_server(unix_seconds: int | None = None) -> Iterator[int]:
         stop.set()
         thread.join()
         sock.close()
+
+
+@contextmanager
+def ntp_server(unix_seconds: int | None = None) -> Iterator[int]:
+    """A one-socket SNTP server on loopback answering with `unix_seconds` (default: now)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+
+    def answer() -> None:
+        _, peer = sock.recvfrom(48)
+        sock.sendto(ntp_reply(unix_seconds or int(time.time())), peer)
+
+    with serving(sock, answer) as port:
+        yield port
+
+
+@contextmanager
+def accepting(handle: Callable[[socket.socket], None]) -> Iterator[int]:
+    """A TCP listener on loopback that hands each connection it accepts to `handle`, in its own
+    thread, until the block ends; yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    with serving(listener, lambda: handle(listener.accept()[0])) as port:
+        yield port
 
 
 @contextmanager
@@ -89,32 +120,18 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     (pki / "key.der").write_bytes(client.key_bytes(DER))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki / "server.pem")
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    stop = threading.Event()
 
-    def serve() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(5)
-            try:
-                with ctx.wrap_socket(conn, server_side=True) as tls:
-                    if tls.recv(64):
-                        tls.sendall(b"\x20\x02\x00\x00")  # CONNACK, accepted
-            except (OSError, ssl.SSLError):
-                pass  # the board refused us: what some tests expect
+    def answer(conn: socket.socket) -> None:
+        conn.settimeout(5)
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                if tls.recv(64):
+                    tls.sendall(b"\x20\x02\x00\x00")  # CONNACK, accepted
+        except (OSError, ssl.SSLError):
+            pass  # the board refused us: what some tests expect
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield listener.getsockname()[1], pki
-    finally:
-        stop.set()
-        thread.join()
-        listener.close()
+    with accepting(answer) as port:
+        yield port, pki
 
 
 CONNECT = """
@@ -247,29 +264,12 @@ print("TRIES", len(tries))
 """
     dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     dead.bind(("127.0.0.1", 0))  # bound, never read: SNTP times out
-    accepted = []
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.1)
-    stop = threading.Event()
-
-    def count() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            accepted.append(conn)
-
-    thread = threading.Thread(target=count, daemon=True)
-    thread.start()
+    accepted: list[socket.socket] = []
     try:
-        with tls_server(tmp_path) as (_, pki):
-            src = src.format(pki=pki, port=listener.getsockname()[1], dead=dead.getsockname()[1])
+        with tls_server(tmp_path) as (_, pki), accepting(accepted.append) as port:
+            src = src.format(pki=pki, port=port, dead=dead.getsockname()[1])
             lines = board_run(tmp_path, src, env=COLD)
     finally:
-        stop.set()
-        thread.join()
-        listener.close()
         dead.close()
         for conn in accepted:
             conn.close()
@@ -323,9 +323,6 @@ def test_a_press_during_a_tls_handshake_is_a_click(tmp_path: Path) -> None:
     """The handshake's crypto is one blocking C call on the chip (modelled: 1500 ms in the
     verify callback); a press and its release during it reach the firmware together, late."""
     with tls_server(tmp_path) as (port, pki):
-        flash = tmp_path / "flash"
-        flash.mkdir()
-        shutil.copy(REPO / "boards" / "emulated" / "board.py", flash / "board.py")
         files = {
             "services.py": PRESS_DURING_CONNECT.format(pki=pki, port=port).encode(),
             # long_ms 3000: on a loaded machine the press may come before the handshake's
@@ -334,14 +331,7 @@ def test_a_press_during_a_tls_handshake_is_a_click(tmp_path: Path) -> None:
                 {"schema": 1, "heap_report_s": 0, "long_ms": 3000}
             ).encode(),
         }
-        lines = run_mp(
-            "import app\napp.main()\n",
-            workdir=flash,
-            path=(FIRMWARE_DIR, SHIMS_DIR),
-            files=files,
-            env={"BUTTONRIG_TLS_BLOCK_MS": "1500"},
-            timeout=60,
-        )
+        lines = board_run(tmp_path, APP_MAIN, env={"BUTTONRIG_TLS_BLOCK_MS": "1500"}, files=files)
     how, took, seen = json.loads(next(line for line in lines if line.startswith("RESULT "))[7:])
     assert how == "up" and took >= 1500, lines
     assert seen == ["SINGLE"], lines
@@ -392,20 +382,11 @@ def test_a_long_hold_across_a_connect_is_measured_from_its_edges(tmp_path: Path)
     IRQs ran on time, so it is a LONG decided long_ms after the press, though the firmware was
     inside the handshake then, and its hold is reported at LONG_HOLD_MS, not later."""
     with tls_server(tmp_path) as (port, pki):
-        flash = tmp_path / "flash"
-        flash.mkdir()
-        shutil.copy(REPO / "boards" / "emulated" / "board.py", flash / "board.py")
         files = {
             "services.py": HOLD_ACROSS_CONNECT.format(pki=pki, port=port).encode(),
             "settings.json": json.dumps({"schema": 1, "heap_report_s": 0}).encode(),
         }
-        lines = run_mp(
-            "import app\napp.main()\n",
-            workdir=flash,
-            path=(FIRMWARE_DIR, SHIMS_DIR),
-            files=files,
-            timeout=60,
-        )
+        lines = board_run(tmp_path, APP_MAIN, files=files)
     line = next(line for line in lines if line.startswith("RESULT "))
     how, took, pressed, seen = json.loads(line[7:])
     assert how == "up" and took >= 1100, lines  # the defaults: DNS 100 ms + handshake 1000 ms

@@ -4,8 +4,7 @@ API, zipped as `lambda_function.zip`."""
 
 from __future__ import annotations
 
-import io
-import zipfile
+from function_zip import function_zip
 
 JITR_FUNCTION = """
 import json
@@ -42,7 +41,4 @@ def lambda_handler(event, context):
 
 
 def jitr_zip() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("lambda_function.py", JITR_FUNCTION)
-    return buffer.getvalue()
+    return function_zip(JITR_FUNCTION)

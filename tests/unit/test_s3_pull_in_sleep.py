@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiny_board import tiny_board
 
 from rig.drivers.emulated import DEEPSLEEP_RESET, EXT0_WAKE, EmulatedBoard
 
@@ -31,13 +32,7 @@ PROFILE = "NAME = 's3'\nCHIP = 'esp32s3'\nBUTTON_PIN = 0\nBUTTON_ACTIVE_LOW = Tr
 
 @pytest.fixture
 def board(tmp_path: Path):
-    fw, prof = tmp_path / "fw", tmp_path / "prof"
-    fw.mkdir()
-    prof.mkdir()
-    (fw / "main.py").write_text(FIRMWARE)
-    (prof / "board.py").write_text(PROFILE)
-    board = EmulatedBoard(tmp_path / "b", "s3", profile_dir=prof, firmware_dir=fw)
-    board.deploy()
+    board = tiny_board(tmp_path, "s3", FIRMWARE, PROFILE)
     yield board
     board.close()
 

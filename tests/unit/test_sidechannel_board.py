@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from tiny_board import tiny_board
 
 from rig.drivers.emulated import (
     DEEPSLEEP_RESET,
@@ -51,13 +52,7 @@ PROFILE = "NAME = 'test'\nBUTTON_PIN = 0\nBUTTON_ACTIVE_LOW = True\nBATTERY_DIVI
 
 @pytest.fixture
 def board(tmp_path: Path):
-    fw, prof = tmp_path / "fw", tmp_path / "prof"
-    fw.mkdir()
-    prof.mkdir()
-    (fw / "main.py").write_text(FIRMWARE)
-    (prof / "board.py").write_text(PROFILE)
-    board = EmulatedBoard(tmp_path / "b", "life", profile_dir=prof, firmware_dir=fw)
-    board.deploy()
+    board = tiny_board(tmp_path, "life", FIRMWARE, PROFILE)
     board.start()
     yield board
     board.close()
