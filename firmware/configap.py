@@ -6,20 +6,31 @@
 # portal ends. Nothing secret is ever echoed back: the page re-fills SSID and endpoint only.
 # Memory: the page is streamed out piece by piece from constants (never built whole); the form is
 # streamed in from the socket in small blocks, certificates decoded straight into staged files
-# (form, upload, pem), so no allocation grows with the upload. Those modules are imported on the
-# first POST only.
+# (form, upload, pem), so no allocation grows with the upload. Each module is held only while a
+# request needs it (docs/esp32-differences.md "Memory"): `netcfg` for a GET or once the form is
+# parsed; `form` (with `upload`, `pem` and `certs`) from a POST's start, dropped once the body is
+# read; the rest when the POST is answered.
 import asyncio
+import gc
+import sys
 
 import board
 import events
 import httpd
-import netcfg
 import network
 
 AP_TIMEOUT_S = 600  # ours: the guide is silent on how long the blue light lasts
 # The page's address, as on the AWS IoT Button; ESP-IDF's soft-AP would use 192.168.4.1.
 AP_IP = "192.168.0.1"
 MAX_BODY = 16384  # certificate + key + CA as PEM fit easily
+POST_MODULES = ("form", "upload", "pem", "certs", "netcfg")  # dropped once a POST is answered
+
+
+def _drop(*names):
+    # a module used for one step is not kept: its code goes with the next collection (what is
+    # imported again later is read from flash again)
+    for name in names:
+        sys.modules.pop(name, None)
 
 
 def ap_ssid(serial):
@@ -112,6 +123,7 @@ class Portal:
     def build(self, up):
         # -> (files to commit besides the staged ones, errors); files is None when anything is
         # wrong. `up` is the streamed form (upload.Upload): certificate fields already staged.
+        import netcfg
         import pem
         import upload
 
@@ -175,17 +187,17 @@ class Portal:
         if req.path not in ("/", "/index.html", "/configure"):
             return 404, "text/plain", b"not found\n"
         if req.method == "GET":
+            import netcfg
+
             cfg = netcfg.load() or {}
             ep = cfg.get("host", "")
             if ep and cfg.get("port") != netcfg.DEFAULT_PORT:
                 ep = "%s:%d" % (ep, cfg["port"])
+            _drop("netcfg")
             return 200, "text/html; charset=utf-8", self.page(None, cfg.get("ssid", ""), ep)
         if req.method != "POST":
             return 405, "text/plain", b"GET or POST only\n"
-        import gc
-
         gc.collect()  # the form's code fills the holes low in the heap, not the room above
-        import certs
         import form
         import upload
 
@@ -195,6 +207,9 @@ class Portal:
                 await form.parse(req.headers.get("content-type"), req.body, up)
             except form.FormError as e:
                 return 400, "text/html; charset=utf-8", self.page({"form": str(e)})
+            form = None  # the parser is done: its code makes room for netcfg's
+            _drop("form")
+            gc.collect()
             files, errors = self.build(up)
             if errors:
                 events.emit("config", state="refused", fields=sorted(errors or ()))
@@ -202,11 +217,15 @@ class Portal:
                 ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
                 ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
                 return 400, "text/html; charset=utf-8", self.page(errors, ssid, ep)
+            import certs
+
             certs.commit(files, up.staged)
             changed = sorted(list(files) + up.staged)
             up.staged = []
         finally:
             up.discard()  # a refused, broken or cut-off upload leaves nothing staged
+            up = upload = None
+            _drop(*POST_MODULES)
         self.applied = True
         events.emit("config", state="applied", changed=changed)
         return 200, "text/html; charset=utf-8", self.confirmation(), self.done.set

@@ -209,6 +209,8 @@ def register(app):
     cfg = netcfg.load()
     ca = certs.read(certs.CA)
     if cfg is None or ca is None or not certs.have_identity():
+        for name in ("certs", "netcfg"):  # the page imports what it needs, when it needs it
+            sys.modules.pop(name, None)
         app.add(ConfigMode(app, False))
         return
     config_mode = ConfigMode(app, True)
