@@ -23,7 +23,8 @@ AP_TIMEOUT_S = 600  # ours: the guide is silent on how long the blue light lasts
 # The page's address, as on the AWS IoT Button; ESP-IDF's soft-AP would use 192.168.4.1.
 AP_IP = "192.168.0.1"
 MAX_BODY = 16384  # certificate + key + CA as PEM fit easily
-POST_MODULES = ("form", "upload", "pem", "certs", "netcfg")  # dropped once a POST is answered
+# dropped once a POST is answered
+POST_MODULES = ("form", "upload", "pem", "der", "certs", "netcfg")
 
 
 def _drop(*names):
@@ -123,12 +124,13 @@ class Portal:
     def build(self, up):
         # -> (files to commit besides the staged ones, errors); files is None when anything is
         # wrong. `up` is the streamed form (upload.Upload): certificate fields already staged.
+        up.check()
+        _drop("der")  # its code makes room for netcfg's
+        gc.collect()
         import netcfg
-        import pem
-        import upload
 
         fields = up.text
-        errors = dict(up.errors)
+        errors = up.errors
         old = netcfg.load() or {}
         cfg = {}
         try:
@@ -158,30 +160,9 @@ class Portal:
             cfg["host"], cfg["port"] = old.get("host"), old.get("port")
         for k, v in netcfg.validate(cfg).items():
             errors.setdefault(k, v)
-        public = dict(up.public)
-        for name, (path, _, label) in upload.FILES.items():
-            if name in errors or path in up.staged:
-                continue
-            try:  # not uploaded: the stored one stays
-                f = open(path, "rb")
-            except OSError:
-                errors[name] = "%s required" % label
-                continue
-            try:  # (a key stored before keys had to carry their public part is refused here)
-                if name != "ca":
-                    public[name] = (pem.private_key if name == "key" else pem.certificate)(f)
-            except pem.PemError as e:
-                errors[name] = "%s: %s" % (label, e)
-            finally:
-                f.close()
-        if "cert" in public and "key" in public and "cert" not in errors and "key" not in errors:
-            try:
-                pem.check_pair(public["cert"], public["key"])
-            except pem.PemError as e:
-                errors["key"] = str(e)
         if errors:
             return None, errors
-        return {netcfg.PATH: netcfg.encode(cfg)}, None
+        return {netcfg.PATH: netcfg.encode(cfg)}, {}
 
     async def handle(self, req):
         if req.path not in ("/", "/index.html", "/configure"):
@@ -211,8 +192,8 @@ class Portal:
             _drop("form")
             gc.collect()
             files, errors = self.build(up)
-            if errors:
-                events.emit("config", state="refused", fields=sorted(errors or ()))
+            if files is None:
+                events.emit("config", state="refused", fields=sorted(errors))
                 fields = up.text
                 ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
                 ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""

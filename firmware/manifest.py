@@ -21,6 +21,7 @@ for name in (
     "clicks",
     "clock",
     "configap",
+    "der",
     "events",
     "fault",
     "form",

@@ -1,6 +1,8 @@
 # The setup form's fields as they stream in (the sink of form.parse): text fields in memory
 # (bounded), the certificate, key and root CA decoded from PEM (or DER) block by block straight
-# into their staged files (certs.stage), then checked from there. Nothing here is committed:
+# into their staged files (certs.stage). check() then checks them there once the whole form is
+# read (der.py, not loaded while the form's parser is: docs/esp32-differences.md "Memory"), a
+# few bytes at a time. Nothing here is committed:
 # certs.commit renames the staged files into place, discard() drops them, and a power cut before
 # either leaves staged files that certs.recover() drops at boot.
 import certs
@@ -19,7 +21,6 @@ TEXT = ("ssid", "password", "endpoint", "open")
 class Upload:
     def __init__(self):
         self.text = {}  # text field -> bytes
-        self.public = {}  # "cert"/"key" uploaded -> its public part, for the pair check
         self.staged = []  # stored paths whose new content is staged
         self.errors = {}  # field -> message
         self._name = ""  # the field being received
@@ -60,17 +61,42 @@ class Upload:
         dec, f = self._dec, self._file
         if dec is None or f is None or name in self.errors:
             return
-        path = FILES[name][0]
         try:
             dec.close()
             f.close()
             self._file = self._dec = None
-            with open(path + certs.STAGED, "rb") as f:  # read a few bytes at a time
-                public = (pem.private_key if name == "key" else pem.certificate)(f)
-            if name != "ca":
-                self.public[name] = public
         except pem.PemError as e:
             self._refuse(name, e)
+
+    def check(self):
+        # The certificate, key and CA the board would have: each uploaded one where it is staged,
+        # the others as stored (a key stored before keys had to carry their public part is
+        # refused here; a stored CA is only required). Problems go to self.errors.
+        import der
+
+        public = {}  # "cert"/"key" -> its public part, for the pair check
+        for name in FILES:
+            path, _, label = FILES[name]
+            if name in self.errors:
+                continue
+            staged = path in self.staged
+            try:  # read a few bytes at a time
+                f = open(path + certs.STAGED if staged else path, "rb")
+            except OSError:
+                self.errors[name] = "%s required" % label
+                continue
+            try:
+                if staged or name != "ca":
+                    public[name] = (der.private_key if name == "key" else der.certificate)(f)
+            except pem.PemError as e:
+                self.errors[name] = "%s: %s" % (label, e)
+            finally:
+                f.close()
+        if "cert" in public and "key" in public:
+            try:
+                der.check_pair(public["cert"], public["key"])
+            except pem.PemError as e:
+                self.errors["key"] = str(e)
 
     def _refuse(self, name, e):
         self.errors[name] = "%s: %s" % (FILES[name][2], e)
@@ -84,7 +110,6 @@ class Upload:
         if path in self.staged:
             self.staged.remove(path)
             certs.unstage(path)
-        self.public.pop(name, None)
 
     def discard(self):
         # drop whatever is staged (after a refusal, a broken upload, or a commit: then nothing)
