@@ -1,21 +1,40 @@
 # The setup form's fields as they stream in (the sink of form.parse): text fields in memory
 # (bounded), the certificate, key and root CA decoded from PEM (or DER) block by block straight
-# into their staged files (certs.stage). check() then checks them there once the whole form is
-# read (der.py, not loaded while the form's parser is: docs/esp32-differences.md "Memory"), a
-# few bytes at a time. Nothing here is committed:
-# certs.commit renames the staged files into place, discard() drops them, and a power cut before
-# either leaves staged files that certs.recover() drops at boot.
-import certs
+# into their staged files (<path>.new, as certs.commit takes them). check() then checks them there
+# once the whole form is read (der.py, not loaded while the form's parser is), a few bytes at a
+# time. Nothing here is committed: certs.commit renames the staged files into place, discard()
+# drops them, and a power cut before either leaves staged files that certs.recover() drops at
+# boot. Of `certs` only names are kept: the page drops its code while the form is read
+# (docs/esp32-differences.md "Memory").
+import os
+
 import pem
+from certs import CA, CERT, DIR, KEY, STAGED
 
 MAX_TEXT = 512  # an SSID, a password, an endpoint: far less
 # field -> (stored path, PEM labels, name in messages)
 FILES = {
-    "cert": (certs.CERT, pem.CERT_LABELS, "certificate"),
-    "key": (certs.KEY, pem.KEY_LABELS, "private key"),
-    "ca": (certs.CA, pem.CERT_LABELS, "root CA"),
+    "cert": (CERT, pem.CERT_LABELS, "certificate"),
+    "key": (KEY, pem.KEY_LABELS, "private key"),
+    "ca": (CA, pem.CERT_LABELS, "root CA"),
 }
 TEXT = ("ssid", "password", "endpoint", "open")
+
+
+def _stage(path):
+    # an open file for the new content of `path`; certs.commit(..., staged=[path]) puts it in place
+    try:
+        os.mkdir(DIR)
+    except OSError:
+        pass
+    return open(path + STAGED, "wb")
+
+
+def _unstage(path):
+    try:
+        os.remove(path + STAGED)
+    except OSError:
+        pass
 
 
 class Upload:
@@ -49,7 +68,7 @@ class Upload:
                         return  # blank so far: an empty file field keeps the stored value
                     path, labels, _ = FILES[name]
                     self.staged.append(path)
-                    self._file = certs.stage(path)
+                    self._file = _stage(path)
                     self._dec = pem.Decoder(labels, self._file)
                 self._dec.write(data)
             except pem.PemError as e:
@@ -81,7 +100,7 @@ class Upload:
                 continue
             staged = path in self.staged
             try:  # read a few bytes at a time
-                f = open(path + certs.STAGED if staged else path, "rb")
+                f = open(path + STAGED if staged else path, "rb")
             except OSError:
                 self.errors[name] = "%s required" % label
                 continue
@@ -109,7 +128,7 @@ class Upload:
         self._file = self._dec = None
         if path in self.staged:
             self.staged.remove(path)
-            certs.unstage(path)
+            _unstage(path)
 
     def discard(self):
         # drop whatever is staged (after a refusal, a broken upload, or a commit: then nothing)
@@ -117,5 +136,5 @@ class Upload:
             self._file.close()
             self._file = self._dec = None
         for path in self.staged:
-            certs.unstage(path)
+            _unstage(path)
         self.staged = []
