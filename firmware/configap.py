@@ -4,12 +4,12 @@
 # root CA; an empty field keeps the stored value ("Enter the value for any field that you wish to
 # change"). Everything is validated first, then written in one commit (certs.commit), then the
 # portal ends. Nothing secret is ever echoed back: the page re-fills SSID and endpoint only.
-# Memory: the page is streamed out piece by piece from constants (never built whole); the form is
-# streamed in from the socket in small blocks, certificates decoded straight into staged files
-# (form, upload, pem), so no allocation grows with the upload. Each module is held only while a
-# request needs it (docs/esp32-differences.md "Memory"): `netcfg` for a GET or once the form is
-# parsed; `form` (with `upload`, `pem` and `certs`) from a POST's start, dropped once the body is
-# read; the rest when the POST is answered.
+# Memory: the page (configpage.py) is streamed out piece by piece from constants (never built
+# whole); the form is streamed in from the socket in small blocks, certificates decoded straight
+# into staged files (form, upload, pem), so no allocation grows with the upload. Each module is
+# held only while a request needs it (docs/esp32-differences.md "Memory"): while a POST's form is
+# read only `form`, `upload` and `pem` (not the page, `certs` or `netcfg`); then the checks
+# (`der`), then `netcfg`, then `certs` for the commit; all of them dropped once it is answered.
 import asyncio
 import gc
 import sys
@@ -42,38 +42,6 @@ def ap_password(serial):
     return serial[-8:]
 
 
-def _esc(s):
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
-# The pages: constants streamed in this order with the escaped values between them.
-HEAD_1 = b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Button ConfigureMe'
-HEAD_2 = b'</title><meta name="viewport" content="width=device-width"></head><body>'
-FORM_1 = (
-    b'<form method="post" action="/configure" enctype="multipart/form-data">'
-    b"<h3>Wi-Fi Configuration:</h3>"
-    b'<label>SSID <input name="ssid" value="'
-)
-FORM_2 = (
-    b'"></label><br>'
-    b'<label><input type="checkbox" name="open"> Open Network(No Password)</label><br>'
-    b'<label>Password <input type="password" name="password"></label>'
-    b"<h3>AWS IoT Configuration:</h3>"
-    b'<label>Certificate <input type="file" name="cert"></label><br>'
-    b'<label>Private Key <input type="file" name="key"></label><br>'
-    b'<label>Root CA <input type="file" name="ca"></label><br>'
-    b'<label>Endpoint <input name="endpoint" value="'
-)
-FORM_3 = (
-    b'" placeholder="abc123.iot.us-east-1.amazonaws.com"></label><br>'
-    b'<input type="submit" value="Configure"></form></body></html>'
-)
-THANKS = (
-    b"<p>Thank you for configuring your device.</p><p>If you are unable to use your device,"
-    b" please enter configuration mode and try again.</p></body></html>"
-)
-
-
 def _text(fields, name):
     v = fields.get(name, b"")
     try:
@@ -99,27 +67,6 @@ class Portal:
         self.timeout_s = timeout_s
         self.done = asyncio.Event()
         self.applied = False
-
-    def page(self, errors=None, ssid="", endpoint=""):
-        # the form, as pieces to stream (constants and the few escaped values)
-        yield HEAD_1
-        yield HEAD_2
-        yield "<p>Enter the value for any field that you wish to change for device: "
-        yield _esc(self.serial)
-        yield "</p>"
-        if errors:
-            yield '<ul id="errors">'
-            for k in sorted(errors):
-                yield '<li class="error" data-field="%s">%s: %s</li>' % (k, k, _esc(errors[k]))
-            yield "</ul>"
-        yield FORM_1
-        yield _esc(ssid)
-        yield FORM_2
-        yield _esc(endpoint)
-        yield FORM_3
-
-    def confirmation(self):
-        return (HEAD_1, b" Setup", HEAD_2, THANKS)
 
     def build(self, up):
         # -> (files to commit besides the staged ones, errors); files is None when anything is
@@ -175,43 +122,56 @@ class Portal:
             if ep and cfg.get("port") != netcfg.DEFAULT_PORT:
                 ep = "%s:%d" % (ep, cfg["port"])
             _drop("netcfg")
-            return 200, "text/html; charset=utf-8", self.page(None, cfg.get("ssid", ""), ep)
+            import configpage
+
+            return (
+                200,
+                "text/html; charset=utf-8",
+                configpage.page(self.serial, None, cfg.get("ssid", ""), ep),
+            )
         if req.method != "POST":
             return 405, "text/plain", b"GET or POST only\n"
+        _drop("configpage")  # imported again for the answer
         gc.collect()  # the form's code fills the holes low in the heap, not the room above
         import form
         import upload
 
         _drop("certs")  # upload keeps the names it needs; the code is back for the commit
-
         up = upload.Upload()
+        ssid = ep = ""
         try:  # the form streams from the socket into staged files: nothing held whole
             try:
                 await form.parse(req.headers.get("content-type"), req.body, up)
+                errors = None
             except form.FormError as e:
-                return 400, "text/html; charset=utf-8", self.page({"form": str(e)})
-            form = None  # the parser is done: its code makes room for netcfg's
+                errors = {"form": str(e)}
+            form = None  # the parser is done: its code makes room for the checks'
             _drop("form")
             gc.collect()
-            files, errors = self.build(up)
-            if files is None:
-                events.emit("config", state="refused", fields=sorted(errors))
-                fields = up.text
-                ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
-                ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
-                return 400, "text/html; charset=utf-8", self.page(errors, ssid, ep)
-            import certs
+            if errors is None:
+                files, errors = self.build(up)
+                if files is None:
+                    events.emit("config", state="refused", fields=sorted(errors))
+                    fields = up.text
+                    ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
+                    ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
+                else:
+                    import certs
 
-            certs.commit(files, up.staged)
-            changed = sorted(list(files) + up.staged)
-            up.staged = []
+                    certs.commit(files, up.staged)
+                    changed = sorted(list(files) + up.staged)
+                    up.staged = []
         finally:
             up.discard()  # a refused, broken or cut-off upload leaves nothing staged
             up = upload = None
             _drop(*POST_MODULES)
+        import configpage
+
+        if errors:
+            return 400, "text/html; charset=utf-8", configpage.page(self.serial, errors, ssid, ep)
         self.applied = True
         events.emit("config", state="applied", changed=changed)
-        return 200, "text/html; charset=utf-8", self.confirmation(), self.done.set
+        return 200, "text/html; charset=utf-8", configpage.confirmation(), self.done.set
 
     async def run(self):
         # -> True when a configuration was applied, False when the portal timed out

@@ -21,6 +21,7 @@ for name in (
     "clicks",
     "clock",
     "configap",
+    "configpage",
     "der",
     "events",
     "fault",
