@@ -8,7 +8,7 @@
 # whole); the form is streamed in from the socket in small blocks, certificates decoded straight
 # into staged files (form, upload, pem), so no allocation grows with the upload. Each module is
 # held only while a request needs it (docs/esp32-differences.md "Memory"): while a POST's form is
-# read only `form`, `upload` and `pem` (not the page, `certs` or `netcfg`); then the checks
+# read only `form` (or `formurl`), `upload` and `pem` (not the page, `certs` or `netcfg`); then the checks
 # (`der`), then `netcfg`, then `certs` for the commit; all of them dropped once it is answered.
 import asyncio
 import gc
@@ -24,7 +24,7 @@ AP_TIMEOUT_S = 600  # ours: the guide is silent on how long the blue light lasts
 AP_IP = "192.168.0.1"
 MAX_BODY = 16384  # certificate + key + CA as PEM fit easily
 # dropped once a POST is answered
-POST_MODULES = ("form", "upload", "pem", "der", "certs", "netcfg")
+POST_MODULES = ("form", "formurl", "upload", "pem", "der", "certs", "netcfg")
 
 
 def _drop(*names):
@@ -137,6 +137,7 @@ class Portal:
         import upload
 
         _drop("certs")  # upload keeps the names it needs; the code is back for the commit
+        gc.collect()  # ... and its room is free before the form is read
         up = upload.Upload()
         ssid = ep = ""
         try:  # the form streams from the socket into staged files: nothing held whole
@@ -146,8 +147,9 @@ class Portal:
             except form.FormError as e:
                 errors = {"form": str(e)}
             form = None  # the parser is done: its code makes room for the checks'
-            _drop("form")
+            _drop("form", "formurl")
             gc.collect()
+            files = None
             if errors is None:
                 files, errors = self.build(up)
                 if files is None:
@@ -155,18 +157,20 @@ class Portal:
                     fields = up.text
                     ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
                     ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
-                else:
-                    import certs
+            _drop("der", "netcfg")
+            gc.collect()
+            import configpage  # the answer's page before the commit: no commit goes unanswered
 
-                    certs.commit(files, up.staged)
-                    changed = sorted(list(files) + up.staged)
-                    up.staged = []
+            if files is not None:
+                import certs
+
+                certs.commit(files, up.staged)
+                changed = sorted(list(files) + up.staged)
+                up.staged = []
         finally:
             up.discard()  # a refused, broken or cut-off upload leaves nothing staged
             up = upload = None
             _drop(*POST_MODULES)
-        import configpage
-
         if errors:
             return 400, "text/html; charset=utf-8", configpage.page(self.serial, errors, ssid, ep)
         self.applied = True

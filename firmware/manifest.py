@@ -26,6 +26,7 @@ for name in (
     "events",
     "fault",
     "form",
+    "formurl",
     "httpd",
     "identity",
     "jobop_config",

@@ -93,9 +93,7 @@ class Decoder:
     def _base64(self, text):
         if self.bad:
             return
-        for c in b" \r\n\t":
-            text = text.replace(bytes((c,)), b"")
-        text = self.b64 + text
+        text = self.b64 + b"".join(text.split())  # line breaks and blanks out: fewer copies
         n = len(text) & ~3
         self.b64 = text[n:]
         if n:
