@@ -157,7 +157,7 @@ class Portal:
                     fields = up.text
                     ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
                     ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
-            _drop("der", "netcfg")
+            _drop("der", "pem", "netcfg")  # (upload imports pem where it uses it)
             gc.collect()
             import configpage  # the answer's page before the commit: no commit goes unanswered
 

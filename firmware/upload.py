@@ -8,15 +8,15 @@
 # (docs/esp32-differences.md "Memory").
 import os
 
-import pem
 from certs import CA, CERT, DIR, KEY, STAGED
 
 MAX_TEXT = 512  # an SSID, a password, an endpoint: far less
-# field -> (stored path, PEM labels, name in messages)
+# field -> (stored path, name in messages). `pem` is imported where it is used, so that the
+# page can drop it before the commit.
 FILES = {
-    "cert": (CERT, pem.CERT_LABELS, "certificate"),
-    "key": (KEY, pem.KEY_LABELS, "private key"),
-    "ca": (CA, pem.CERT_LABELS, "root CA"),
+    "cert": (CERT, "certificate"),
+    "key": (KEY, "private key"),
+    "ca": (CA, "root CA"),
 }
 TEXT = ("ssid", "password", "endpoint", "open")
 
@@ -62,13 +62,16 @@ class Upload:
             else:
                 self.text[name] += data
         elif name in FILES and name not in self.errors:
+            import pem
+
             try:
                 if self._dec is None:
                     if not data.strip():
                         return  # blank so far: an empty file field keeps the stored value
-                    path, labels, _ = FILES[name]
+                    path = FILES[name][0]
                     self.staged.append(path)
                     self._file = _stage(path)
+                    labels = pem.KEY_LABELS if name == "key" else pem.CERT_LABELS
                     self._dec = pem.Decoder(labels, self._file)
                 self._dec.write(data)
             except pem.PemError as e:
@@ -80,6 +83,8 @@ class Upload:
         dec, f = self._dec, self._file
         if dec is None or f is None or name in self.errors:
             return
+        import pem
+
         try:
             dec.close()
             f.close()
@@ -92,10 +97,11 @@ class Upload:
         # the others as stored (a key stored before keys had to carry their public part is
         # refused here; a stored CA is only required). Problems go to self.errors.
         import der
+        from pem import PemError
 
         public = {}  # "cert"/"key" -> its public part, for the pair check
         for name in FILES:
-            path, _, label = FILES[name]
+            path, label = FILES[name]
             if name in self.errors:
                 continue
             staged = path in self.staged
@@ -107,18 +113,18 @@ class Upload:
             try:
                 if staged or name != "ca":
                     public[name] = (der.private_key if name == "key" else der.certificate)(f)
-            except pem.PemError as e:
+            except PemError as e:
                 self.errors[name] = "%s: %s" % (label, e)
             finally:
                 f.close()
         if "cert" in public and "key" in public:
             try:
                 der.check_pair(public["cert"], public["key"])
-            except pem.PemError as e:
+            except PemError as e:
                 self.errors["key"] = str(e)
 
     def _refuse(self, name, e):
-        self.errors[name] = "%s: %s" % (FILES[name][2], e)
+        self.errors[name] = "%s: %s" % (FILES[name][1], e)
         self._drop(name)
 
     def _drop(self, name):
