@@ -6,7 +6,7 @@
 MAX_FIELDS = 16
 MAX_NAME = 256  # a field name as sent (%-escaped); a part's headers get MAX_PART_HEAD
 MAX_PART_HEAD = 1024
-BLOCK = 128
+BLOCK = 64  # small: each block's copies must fit the holes of a nearly full heap
 
 
 class FormError(ValueError):
