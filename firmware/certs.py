@@ -29,20 +29,6 @@ def _write(path, data):
         f.write(data)
 
 
-def stage(path):
-    # an open file for the new content of `path` (an upload streamed into it); commit(...,
-    # staged=[path]) puts it in place, unstage(path) drops it
-    _mkdir(DIR)
-    return open(path + STAGED, "wb")
-
-
-def unstage(path):
-    try:
-        os.remove(path + STAGED)
-    except OSError:
-        pass
-
-
 def commit(files, staged=()):
     # files: {path: bytes}, and paths already staged; all replaced, or none
     _mkdir(DIR)

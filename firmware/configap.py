@@ -4,22 +4,34 @@
 # root CA; an empty field keeps the stored value ("Enter the value for any field that you wish to
 # change"). Everything is validated first, then written in one commit (certs.commit), then the
 # portal ends. Nothing secret is ever echoed back: the page re-fills SSID and endpoint only.
-# Memory: the page is streamed out piece by piece from constants (never built whole); the form is
-# streamed in from the socket in small blocks, certificates decoded straight into staged files
-# (form, upload, pem), so no allocation grows with the upload. Those modules are imported on the
-# first POST only.
+# Memory: the page (configpage.py) is streamed out piece by piece from constants (never built
+# whole); the form is streamed in from the socket in small blocks, certificates decoded straight
+# into staged files (form, upload, pem), so no allocation grows with the upload. Each module is
+# held only while a request needs it (docs/esp32-differences.md "Memory"): while a POST's form is
+# read only `form` (or `formurl`), `upload` and `pem` (not the page, `certs` or `netcfg`); then the checks
+# (`der`), then `netcfg`, then `certs` for the commit; all of them dropped once it is answered.
 import asyncio
+import gc
+import sys
 
 import board
 import events
 import httpd
-import netcfg
 import network
 
 AP_TIMEOUT_S = 600  # ours: the guide is silent on how long the blue light lasts
 # The page's address, as on the AWS IoT Button; ESP-IDF's soft-AP would use 192.168.4.1.
 AP_IP = "192.168.0.1"
 MAX_BODY = 16384  # certificate + key + CA as PEM fit easily
+# dropped once a POST is answered
+POST_MODULES = ("form", "formurl", "upload", "pem", "der", "certs", "netcfg")
+
+
+def _drop(*names):
+    # a module used for one step is not kept: its code goes with the next collection (what is
+    # imported again later is read from flash again)
+    for name in names:
+        sys.modules.pop(name, None)
 
 
 def ap_ssid(serial):
@@ -28,38 +40,6 @@ def ap_ssid(serial):
 
 def ap_password(serial):
     return serial[-8:]
-
-
-def _esc(s):
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
-# The pages: constants streamed in this order with the escaped values between them.
-HEAD_1 = b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Button ConfigureMe'
-HEAD_2 = b'</title><meta name="viewport" content="width=device-width"></head><body>'
-FORM_1 = (
-    b'<form method="post" action="/configure" enctype="multipart/form-data">'
-    b"<h3>Wi-Fi Configuration:</h3>"
-    b'<label>SSID <input name="ssid" value="'
-)
-FORM_2 = (
-    b'"></label><br>'
-    b'<label><input type="checkbox" name="open"> Open Network(No Password)</label><br>'
-    b'<label>Password <input type="password" name="password"></label>'
-    b"<h3>AWS IoT Configuration:</h3>"
-    b'<label>Certificate <input type="file" name="cert"></label><br>'
-    b'<label>Private Key <input type="file" name="key"></label><br>'
-    b'<label>Root CA <input type="file" name="ca"></label><br>'
-    b'<label>Endpoint <input name="endpoint" value="'
-)
-FORM_3 = (
-    b'" placeholder="abc123.iot.us-east-1.amazonaws.com"></label><br>'
-    b'<input type="submit" value="Configure"></form></body></html>'
-)
-THANKS = (
-    b"<p>Thank you for configuring your device.</p><p>If you are unable to use your device,"
-    b" please enter configuration mode and try again.</p></body></html>"
-)
 
 
 def _text(fields, name):
@@ -88,35 +68,16 @@ class Portal:
         self.done = asyncio.Event()
         self.applied = False
 
-    def page(self, errors=None, ssid="", endpoint=""):
-        # the form, as pieces to stream (constants and the few escaped values)
-        yield HEAD_1
-        yield HEAD_2
-        yield "<p>Enter the value for any field that you wish to change for device: "
-        yield _esc(self.serial)
-        yield "</p>"
-        if errors:
-            yield '<ul id="errors">'
-            for k in sorted(errors):
-                yield '<li class="error" data-field="%s">%s: %s</li>' % (k, k, _esc(errors[k]))
-            yield "</ul>"
-        yield FORM_1
-        yield _esc(ssid)
-        yield FORM_2
-        yield _esc(endpoint)
-        yield FORM_3
-
-    def confirmation(self):
-        return (HEAD_1, b" Setup", HEAD_2, THANKS)
-
     def build(self, up):
         # -> (files to commit besides the staged ones, errors); files is None when anything is
         # wrong. `up` is the streamed form (upload.Upload): certificate fields already staged.
-        import pem
-        import upload
+        up.check()
+        _drop("der")  # its code makes room for netcfg's
+        gc.collect()
+        import netcfg
 
         fields = up.text
-        errors = dict(up.errors)
+        errors = up.errors
         old = netcfg.load() or {}
         cfg = {}
         try:
@@ -146,70 +107,75 @@ class Portal:
             cfg["host"], cfg["port"] = old.get("host"), old.get("port")
         for k, v in netcfg.validate(cfg).items():
             errors.setdefault(k, v)
-        public = dict(up.public)
-        for name, (path, _, label) in upload.FILES.items():
-            if name in errors or path in up.staged:
-                continue
-            try:  # not uploaded: the stored one stays
-                f = open(path, "rb")
-            except OSError:
-                errors[name] = "%s required" % label
-                continue
-            try:  # (a key stored before keys had to carry their public part is refused here)
-                if name != "ca":
-                    public[name] = (pem.private_key if name == "key" else pem.certificate)(f)
-            except pem.PemError as e:
-                errors[name] = "%s: %s" % (label, e)
-            finally:
-                f.close()
-        if "cert" in public and "key" in public and "cert" not in errors and "key" not in errors:
-            try:
-                pem.check_pair(public["cert"], public["key"])
-            except pem.PemError as e:
-                errors["key"] = str(e)
         if errors:
             return None, errors
-        return {netcfg.PATH: netcfg.encode(cfg)}, None
+        return {netcfg.PATH: netcfg.encode(cfg)}, {}
 
     async def handle(self, req):
         if req.path not in ("/", "/index.html", "/configure"):
             return 404, "text/plain", b"not found\n"
         if req.method == "GET":
+            import netcfg
+
             cfg = netcfg.load() or {}
             ep = cfg.get("host", "")
             if ep and cfg.get("port") != netcfg.DEFAULT_PORT:
                 ep = "%s:%d" % (ep, cfg["port"])
-            return 200, "text/html; charset=utf-8", self.page(None, cfg.get("ssid", ""), ep)
+            _drop("netcfg")
+            import configpage
+
+            return (
+                200,
+                "text/html; charset=utf-8",
+                configpage.page(self.serial, None, cfg.get("ssid", ""), ep),
+            )
         if req.method != "POST":
             return 405, "text/plain", b"GET or POST only\n"
-        import gc
-
+        _drop("configpage")  # imported again for the answer
         gc.collect()  # the form's code fills the holes low in the heap, not the room above
-        import certs
         import form
         import upload
 
+        _drop("certs")  # upload keeps the names it needs; the code is back for the commit
+        gc.collect()  # ... and its room is free before the form is read
         up = upload.Upload()
+        ssid = ep = ""
         try:  # the form streams from the socket into staged files: nothing held whole
             try:
                 await form.parse(req.headers.get("content-type"), req.body, up)
+                errors = None
             except form.FormError as e:
-                return 400, "text/html; charset=utf-8", self.page({"form": str(e)})
-            files, errors = self.build(up)
-            if errors:
-                events.emit("config", state="refused", fields=sorted(errors or ()))
-                fields = up.text
-                ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
-                ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
-                return 400, "text/html; charset=utf-8", self.page(errors, ssid, ep)
-            certs.commit(files, up.staged)
-            changed = sorted(list(files) + up.staged)
-            up.staged = []
+                errors = {"form": str(e)}
+            form = None  # the parser is done: its code makes room for the checks'
+            _drop("form", "formurl")
+            gc.collect()
+            files = None
+            if errors is None:
+                files, errors = self.build(up)
+                if files is None:
+                    events.emit("config", state="refused", fields=sorted(errors))
+                    fields = up.text
+                    ssid = _shown(fields, "ssid") if "ssid" not in errors else ""
+                    ep = _shown(fields, "endpoint") if "endpoint" not in errors else ""
+            _drop("der", "pem", "netcfg")  # (upload imports pem where it uses it)
+            gc.collect()
+            import configpage  # the answer's page before the commit: no commit goes unanswered
+
+            if files is not None:
+                import certs
+
+                certs.commit(files, up.staged)
+                changed = sorted(list(files) + up.staged)
+                up.staged = []
         finally:
             up.discard()  # a refused, broken or cut-off upload leaves nothing staged
+            up = upload = None
+            _drop(*POST_MODULES)
+        if errors:
+            return 400, "text/html; charset=utf-8", configpage.page(self.serial, errors, ssid, ep)
         self.applied = True
         events.emit("config", state="applied", changed=changed)
-        return 200, "text/html; charset=utf-8", self.confirmation(), self.done.set
+        return 200, "text/html; charset=utf-8", configpage.confirmation(), self.done.set
 
     async def run(self):
         # -> True when a configuration was applied, False when the portal timed out

@@ -1,44 +1,16 @@
 # HTML form bodies, streamed: application/x-www-form-urlencoded and multipart/form-data (file
 # uploads) are read from the request in blocks of BLOCK bytes and handed to a sink field by field
 # (sink.open(name), sink.write(bytes) any number of times, sink.close()), so no buffer grows with
-# the upload. Hostile input raises FormError with a short reason, never the data itself.
+# the upload. Hostile input raises FormError with a short reason, never the data itself. The
+# urlencoded parser is in formurl.py, imported for such a body only.
 MAX_FIELDS = 16
 MAX_NAME = 256  # a field name as sent (%-escaped); a part's headers get MAX_PART_HEAD
 MAX_PART_HEAD = 1024
-BLOCK = 128
+BLOCK = 64  # small: each block's copies must fit the holes of a nearly full heap
 
 
 class FormError(ValueError):
     pass
-
-
-def _unhex(c):
-    if 48 <= c <= 57:
-        return c - 48
-    c |= 0x20
-    if 97 <= c <= 102:
-        return c - 87
-    raise FormError("bad %-escape")
-
-
-def unquote(b):
-    # percent-decoding with '+' as space (bytes in, bytes out)
-    out = bytearray()
-    i = 0
-    n = len(b)
-    while i < n:
-        c = b[i]
-        if c == 43:  # '+'
-            out.append(32)
-        elif c == 37:  # '%'
-            if i + 2 >= n:
-                raise FormError("bad %-escape")
-            out.append(_unhex(b[i + 1]) << 4 | _unhex(b[i + 2]))
-            i += 2
-        else:
-            out.append(c)
-        i += 1
-    return bytes(out)
 
 
 def _params(value):
@@ -73,74 +45,18 @@ def header_param(value, key):
     return None
 
 
-class _Fields:
-    # the sink, with the field count and the names checked
-    def __init__(self, sink):
-        self.sink = sink
-        self.names = []
-
-    def open(self, name):
-        try:
-            name = name.decode()
-        except UnicodeError:
-            raise FormError("bad field name")
-        if name not in self.names:
-            if len(self.names) >= MAX_FIELDS:
-                raise FormError("too many fields")
-            self.names.append(name)
-        self.sink.open(name)
-
-
-async def _urlencoded(src, fields):
-    # name=value&name=value, %-escapes and '+' decoded; an escape cut by a block's end waits
-    # for the next block
-    sink = fields.sink
-    name = b""  # the name read so far, while `open` is False
-    open_ = False
-    buf = b""
-    while True:
-        chunk = await src.read(BLOCK)
-        buf += chunk
-        cut = len(buf)
-        if chunk:
-            p = buf.find(b"%", max(0, cut - 2))
-            if p >= 0:
-                cut = p
-        i = 0
-        while i < cut:
-            amp = buf.find(b"&", i, cut)
-            stop = cut if amp < 0 else amp
-            if not open_:
-                eq = buf.find(b"=", i, stop)
-                name += buf[i : stop if eq < 0 else eq]
-                if len(name) > MAX_NAME:
-                    raise FormError("field name too long")
-                if eq >= 0 or amp >= 0:
-                    if name or eq >= 0:
-                        fields.open(unquote(name))
-                        open_ = True
-                    name = b""
-                i = stop if eq < 0 else eq + 1
-                if eq >= 0:
-                    continue
-            else:
-                sink.write(unquote(buf[i:stop]))
-                i = stop
-            if amp >= 0:
-                if open_:
-                    sink.close()
-                open_ = False
-                i = amp + 1
-        buf = buf[cut:]
-        if not chunk:
-            if buf:
-                raise FormError("bad %-escape")
-            if name:
-                fields.open(unquote(name))
-                open_ = True
-            if open_:
-                sink.close()
-            return
+def open_field(sink, names, name):
+    # sink.open(name) once the name (bytes as sent) is decoded and the field count checked;
+    # `names`: the distinct names so far
+    try:
+        name = name.decode()
+    except UnicodeError:
+        raise FormError("bad field name")
+    if name not in names:
+        if len(names) >= MAX_FIELDS:
+            raise FormError("too many fields")
+        names.append(name)
+    sink.open(name)
 
 
 async def _more(src, buf, why):
@@ -150,10 +66,10 @@ async def _more(src, buf, why):
     return buf + chunk
 
 
-async def _multipart(src, boundary, fields):
+async def _multipart(src, boundary, sink):
     if not boundary or len(boundary) > 70:
         raise FormError("bad multipart boundary")
-    sink = fields.sink
+    names = []
     delim = b"\r\n--" + boundary.encode()
     keep = len(delim) + 1  # a delimiter (and the byte after it) may be cut by a block's end
     buf = b"\r\n"  # so the first delimiter looks like all the others
@@ -188,7 +104,7 @@ async def _multipart(src, boundary, fields):
                     raise FormError("bad multipart headers")
         if name is None:
             raise FormError("multipart part without a name")
-        fields.open(name.encode())
+        open_field(sink, names, name.encode())
         buf = buf[head_end + 4 :]
         while True:  # the part's content, streamed until the next delimiter
             i = buf.find(delim)
@@ -207,7 +123,9 @@ async def parse(content_type, src, sink):
     # src.read(n) -> up to n bytes of the body, b"" at its end
     ct = (content_type or "").lower()
     if ct.startswith("application/x-www-form-urlencoded"):
-        return await _urlencoded(src, _Fields(sink))
+        import formurl  # only for this encoding: a browser sends a form with files as multipart
+
+        return await formurl.parse(src, sink)
     if ct.startswith("multipart/form-data"):
-        return await _multipart(src, header_param(content_type, "boundary"), _Fields(sink))
+        return await _multipart(src, header_param(content_type, "boundary"), sink)
     raise FormError("unsupported form encoding")

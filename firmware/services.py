@@ -19,8 +19,8 @@
 # keep the board awake (set_busy "outbox") until their PUBACK.
 #
 # Memory (docs/esp32-differences.md "Memory"): `certs` and `netcfg` are imported by register()
-# only, and dropped again on a configured board once the TLS context holds the certificates: the
-# config page imports them again if it opens. gc.collect() before the TLS context and before each
+# only, and dropped again: on a blank board at once, on a configured board once the TLS context
+# holds the certificates; the config page imports them again when a request needs them. gc.collect() before the TLS context and before each
 # session, so their large blocks are taken from a heap without the garbage of what came before.
 import asyncio
 import gc
@@ -317,6 +317,8 @@ def register(app):
     cfg = netcfg.load()
     ca = certs.read(certs.CA)
     if cfg is None or ca is None or not certs.have_identity():
+        for name in ("certs", "netcfg"):  # the page imports what it needs, when it needs it
+            sys.modules.pop(name, None)
         app.add(ConfigMode(app, False))
         return
     config_mode = ConfigMode(app, True)

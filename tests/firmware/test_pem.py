@@ -1,5 +1,5 @@
-"""firmware/pem.py under CPython: PEM -> DER streamed in pieces, and the cheap key/certificate
-checks."""
+"""firmware/pem.py and der.py under CPython: PEM -> DER streamed in pieces, and the cheap
+key/certificate checks."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from host.paths import FIRMWARE_DIR
 
 sys.path.insert(0, str(FIRMWARE_DIR))
 pem = importlib.import_module("pem")
+der_checks = importlib.import_module("der")
 
 SERIAL = "G030JF055364XVRB"
 
@@ -35,18 +36,18 @@ def decode(data: bytes, labels: tuple[str, ...], piece: int = 5) -> bytes:
 
 def certificate(data: bytes) -> bytes:
     der = decode(data, pem.CERT_LABELS)
-    pem.certificate(der)
+    der_checks.certificate(der)
     return der
 
 
 def private_key(data: bytes) -> bytes:
     der = decode(data, pem.KEY_LABELS)
-    pem.private_key(der)
+    der_checks.private_key(der)
     return der
 
 
 def check_pair(cert_der: bytes, key_der: bytes) -> None:
-    pem.check_pair(pem.certificate(cert_der), pem.private_key(key_der))
+    der_checks.check_pair(der_checks.certificate(cert_der), der_checks.private_key(key_der))
 
 
 def openssl(*args: str, data: bytes) -> bytes:
@@ -154,7 +155,7 @@ def test_error_messages_never_contain_the_key(ec_pair: KeyPair) -> None:
 
 @given(st.binary(max_size=300))
 def test_random_bytes_only_ever_raise_pem_error(data: bytes) -> None:
-    for parse in (pem.certificate, pem.private_key):
+    for parse in (der_checks.certificate, der_checks.private_key):
         try:
             der = parse(data)
         except pem.PemError:
@@ -164,7 +165,7 @@ def test_random_bytes_only_ever_raise_pem_error(data: bytes) -> None:
 
 @given(st.binary(max_size=120), st.sampled_from([b"-----BEGIN ", b"-----BEGIN CERTIFICATE-----"]))
 def test_hostile_pem_armour_only_raises_pem_error(tail: bytes, head: bytes) -> None:
-    for parse in (pem.certificate, pem.private_key):
+    for parse in (der_checks.certificate, der_checks.private_key):
         try:
             parse(head + tail)
         except pem.PemError:
@@ -180,7 +181,7 @@ def test_corrupted_certificates_are_refused_or_still_well_formed(noise: bytes) -
         der = certificate(bad)
     except pem.PemError:
         return
-    pem.cert_public_key(der)  # when accepted, the structure is walkable without crashing
+    der_checks.cert_public_key(der)  # when accepted, the structure is walkable without crashing
 
 
 _CERT_DER = issue(SERIAL).cert_bytes(DER)
@@ -212,8 +213,8 @@ def test_a_staged_file_is_checked_without_reading_it_whole(
     # the setup page checks the upload where it was staged: the same answers as from bytes
     for pair in (ec_pair, rsa_pair):
         for der, check in (
-            (pair.cert_bytes(DER), pem.certificate),
-            (pair.key_bytes(DER), pem.private_key),
+            (pair.cert_bytes(DER), der_checks.certificate),
+            (pair.key_bytes(DER), der_checks.private_key),
         ):
             path = tmp_path / "staged.der"
             path.write_bytes(der)
@@ -222,7 +223,7 @@ def test_a_staged_file_is_checked_without_reading_it_whole(
         with pytest.raises(pem.PemError):
             path.write_bytes(pair.cert_bytes(DER)[:-1])
             with path.open("rb") as f:
-                pem.certificate(f)
+                der_checks.certificate(f)
 
 
 @given(st.integers(1, 400))
