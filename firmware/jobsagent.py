@@ -3,19 +3,10 @@
 # topics and imports this module only while there is work: on each session, and on a
 # `notify-next` naming an execution while no agent runs, Agent.drain() asks `start-next` until
 # nothing is pending, and the module is dropped again (memory: an idle button keeps only the
-# watch). Each execution it gets is run by the operation's own module, `jobop_<operation>.py`
-# (imported for that job, dropped after):
-#     async def run(agent, job) -> (status, statusDetails) | None
-#     def resume(agent, job) -> (status, statusDetails) | None      (optional)
-# `job` is the execution (jobId, jobDocument, status, statusDetails, versionNumber). run() returning
-# None finishes after a reset; on the next boot start-next hands back the execution IN_PROGRESS
-# with the statusDetails reported before it (a `step`), and resume() decides the final status
-# (None: run it again). Every request has a fresh clientToken; a request unanswered in REPLY_MS or
-# throttled (RequestThrottled / Throttled) is sent again after a jittered exponential back-off.
-# Updates carry expectedVersion; a VersionMismatch or an answer lost to a timeout is settled
-# from the executionState the cloud returns. A job the cloud ended under us (canceled, timed out)
-# is dropped. Never raises out of a job: a malformed document or an unknown operation is
-# REJECTED, an operation's exception FAILED, with the reason in statusDetails.
+# watch). Each execution it gets is run by jobrun.Execution (imported for it, dropped after),
+# which runs the operation's own module, `jobop_<operation>.py`.
+# Every request has a fresh clientToken; a request unanswered in REPLY_MS or throttled
+# (RequestThrottled / Throttled) is sent again after a jittered exponential back-off.
 # AWS IoT closes a session on a request its policy denies: with a policy that allows the clicks
 # but not jobs, every session would end at the watch's subscribe or the agent's start-next, and no
 # click would get through. A refused subscribe, or _LOST_MAX sessions in a row ended with a request
@@ -28,20 +19,13 @@ import os
 import sys
 from binascii import hexlify
 
-import events
 from fault import backoff_ms
 
 REPLY_MS = 10000  # a request with no accepted/rejected answer this long is sent again
 BACKOFF_BASE_MS = 1000
 BACKOFF_MAX_MS = 32000
 _THROTTLED = ("RequestThrottled", "Throttled")
-_OP_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789-"
 _LOST_MAX = 2  # sessions in a row closed with a request unanswered: the policy denies jobs
-
-
-class JobEnded(Exception):
-    # the cloud ended the execution under us (terminal state, canceled): drop the job
-    pass
 
 
 class Denied(Exception):
@@ -55,9 +39,6 @@ class Agent:
         self.client = client
         self.watch = watch  # services.JobsWatch: routes the replies here, counts lost sessions
         self.base = watch.base
-        self.job = None  # type: dict | None  # the execution being run
-        self.version = 0  # its versionNumber as last accepted
-        self.details = {}  # its statusDetails as last reported
         self._waits = {}  # clientToken -> [Event, accepted, reply]
 
     async def drain(self):
@@ -83,15 +64,19 @@ class Agent:
             w[2] = reply
             w[0].set()
 
-    async def request(self, topic, body):
+    async def request(self, topic, body, within_session=False):
         # -> (accepted, reply). Sent again (fresh clientToken, after a back-off) when unanswered
-        # or throttled; waits across sessions.
+        # or throttled; waits across sessions, unless `within_session`: then (False, {}) once the
+        # session is gone (start-next: the watch asks again on the next one, and meanwhile this
+        # agent is not kept; `asking` stays set, so a policy that denies jobs is still counted).
         attempt = 0
         watch = self.watch
         watch.asking = True
         while True:
             if watch.lost >= _LOST_MAX:
                 raise Denied()
+            if within_session and not self.client.connected.is_set():
+                return False, {}
             token = hexlify(os.urandom(8)).decode()
             body["clientToken"] = token
             w = [asyncio.Event(), False, None]
@@ -114,92 +99,18 @@ class Agent:
         await self.client.publish(topic, json.dumps(body), 1)
         await answered.wait()
 
-    # -- the execution --
-
-    async def update(self, status, details=None):
-        # Report the execution's status (statusDetails: a flat map of strings, replacing the last
-        # one). -> True once accepted; JobEnded if the cloud ended it.
-        job = self.job or {}
-        if details is not None:
-            self.details = details
-        body = {
-            "status": status,
-            "statusDetails": self.details,
-            "expectedVersion": self.version,
-            "includeJobExecutionState": True,
-        }
-        while True:
-            ok, reply = await self.request(self.base + job["jobId"] + "/update", body)
-            state = reply.get("executionState") or {}
-            if ok:
-                self.version = state.get("versionNumber", self.version + 1)
-                events.emit("job", id=job["jobId"], status=status, **self.details)
-                return True
-            now = state.get("status")
-            if reply.get("code") == "VersionMismatch" and now == "IN_PROGRESS":
-                # an update of ours accepted whose answer was lost, or a start by another request
-                self.version = state["versionNumber"]
-                if status == now and state.get("statusDetails") == self.details:
-                    return True
-                body["expectedVersion"] = self.version
-                continue
-            if now == status and state.get("statusDetails") == self.details:
-                return True  # it went through on an earlier try
-            events.emit("job", id=job["jobId"], ended=reply.get("code"), msg=reply.get("message"))
-            raise JobEnded()
-
-    async def progress(self, **details):
-        # statusDetails while IN_PROGRESS (e.g. step="downloading", got="4096"): merged
-        d = dict(self.details)
-        d.update(details)
-        return await self.update("IN_PROGRESS", d)
-
     async def _next(self):
         # start the next pending execution and run it; -> whether there was one
-        ok, reply = await self.request(self.base + "start-next", {})
+        ok, reply = await self.request(self.base + "start-next", {}, within_session=True)
         ex = reply.get("execution") if ok else None
         if not ex:
             return False
-        self.job = ex
-        self.version = ex.get("versionNumber", 1)
-        self.details = ex.get("statusDetails") or {}
+        gc.collect()
+        import jobrun  # the run of one execution: imported for it, dropped after (memory)
+
         try:
-            await self._execute(ex)
-        except JobEnded:
-            pass
+            await jobrun.Execution(self, ex).run()
         finally:
-            self.job = None
+            sys.modules.pop("jobrun", None)
             gc.collect()
         return True
-
-    async def _execute(self, ex):
-        doc = ex.get("jobDocument")
-        op = doc.get("operation") if isinstance(doc, dict) else None
-        if (
-            not isinstance(op, str)
-            or not op
-            or len(op) > 32
-            or [1 for ch in op if ch not in _OP_CHARS]
-        ):
-            await self.update("REJECTED", {"reason": "no valid operation in the job document"})
-            return
-        name = "jobop_" + op.replace("-", "_")
-        try:
-            mod = __import__(name)
-        except ImportError:
-            await self.update("REJECTED", {"reason": "unknown operation " + op})
-            return
-        try:
-            result = None
-            if self.details.get("step") and hasattr(mod, "resume"):
-                result = mod.resume(self, ex)  # IN_PROGRESS from before a reset
-            if result is None:
-                result = await mod.run(self, ex)
-        except JobEnded:
-            raise
-        except Exception as e:
-            result = ("FAILED", {"reason": "%s: %s" % (type(e).__name__, e)})
-        finally:
-            sys.modules.pop(name, None)  # the operation's code is not kept
-        if result is not None:
-            await self.update(result[0], result[1])

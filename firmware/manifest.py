@@ -34,6 +34,7 @@ for name in (
     "jobop_identify",
     "jobop_ota",
     "jobop_reboot",
+    "jobrun",
     "jobsagent",
     "led",
     "mqtt",
