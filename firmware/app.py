@@ -2,13 +2,15 @@
 
 Boot: `boot` event → settings → button + LED → services → asyncio loop. A service is an object
 with `async def run(self)` and optionally `on_click(event)`, `on_long_hold(ms)`, `on_sleep(ms)`. Services come
-from the optional module `services` (`services.register(app)` calls `app.add(...)`); without it
+from the optional module `services` (`services.register(app)` calls `app.add(...)`, once: the
+module is dropped after it); without it
 the board still detects clicks and prints them. `app.set_busy(name, True)` keeps the board awake.
 """
 
 import asyncio
 import gc
 import os
+import sys
 from binascii import hexlify
 
 import board
@@ -103,6 +105,7 @@ class App:
         except Exception as e:  # a broken configuration must not stop the board detecting clicks
             events.error("services_register", "%s: %s" % (type(e).__name__, e))
             self.led.show("unconfigured")
+        sys.modules.pop("services", None)  # the wiring runs once: its code is not kept
 
     def _click(self, kind, t):
         self.clicks += 1

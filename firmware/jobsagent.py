@@ -1,5 +1,5 @@
 # Jobs agent: the device side of the AWS IoT Jobs MQTT API (guide "Jobs device MQTT and HTTPS
-# APIs", the flow of the AWS IoT Device Client's jobs feature). services.JobsWatch routes the Jobs
+# APIs", the flow of the AWS IoT Device Client's jobs feature). connection.JobsWatch routes the Jobs
 # topics and imports this module only while there is work: on each session, and on a
 # `notify-next` naming an execution while no agent runs, Agent.drain() asks `start-next` until
 # nothing is pending, and the module is dropped again (memory: an idle button keeps only the
@@ -37,7 +37,7 @@ class Agent:
     def __init__(self, app, client, watch):
         self.app = app
         self.client = client
-        self.watch = watch  # services.JobsWatch: routes the replies here, counts lost sessions
+        self.watch = watch  # connection.JobsWatch: routes the replies here, counts lost sessions
         self.base = watch.base
         self._waits = {}  # clientToken -> [Event, accepted, reply]
 

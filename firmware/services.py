@@ -1,310 +1,23 @@
-# The connectivity services wired into the app (docs/firmware-connectivity.md): Wi-Fi station,
-# MQTT client, click outbox + sender, configuration mode, LED codes, and what keeps the board
-# awake. Import-light: an unconfigured board imports no network or TLS module until asked; the
-# configuration page (configap, httpd, form, pem) is imported only when config mode opens.
+# The connectivity services' wiring (docs/firmware-connectivity.md): `register(app)` picks what a
+# board runs from what is configured, once at boot. A blank board (or one whose identity cannot
+# be set up for TLS) gets config mode (configmode.py); a configured board also gets the Wi-Fi
+# station, and the MQTT session, the clicks it carries and the doors of the shadow and jobs
+# agents (connection.py). Import-light: an unconfigured board imports no network or TLS module
+# until asked, and none of the session services.
 #
-# Config mode (blinking blue, the access point and its page) opens
-#  - at boot when nothing is configured, or when the stored identity cannot be set up for TLS
-#    (an `error` event `tls_setup` first): solid orange for ConfigMode.ORANGE_MS first, then
-#    blue. It does not hold off idle sleep (a button in a drawer must not drain its battery); a
-#    press wakes it and it offers config mode again;
-#  - on a hold of >= 6 s (Button.LONG_HOLD_MS, the `hold` event): the customer asked, so the
-#    board stays awake (set_busy "config") until the page was submitted or config mode timed out
-#    (10 min).
-# A submitted configuration resets the board, which boots with it. On a time-out the LED goes
-# back to orange (unconfigured) or off.
-#
-# MQTT runs only while the station has an address: when the link drops the session is closed,
-# as a lost radio link ends a chip's TCP connections. Clicks go to the flash outbox first and
-# keep the board awake (set_busy "outbox") until their PUBACK.
-#
-# Memory (docs/esp32-differences.md "Memory"): `certs` and `netcfg` are imported by register()
-# only, and dropped again: on a blank board at once, on a configured board once the TLS context
-# holds the certificates; the config page imports them again when a request needs them. gc.collect() before the TLS context and before each
-# session, so their large blocks are taken from a heap without the garbage of what came before.
-import asyncio
+# Memory (docs/esp32-differences.md "Memory"): each board keeps only the code of what it runs.
+# This module is used once: app drops it after register() (nothing kept refers to it: no
+# function or lambda of its own is handed to a service, as one would hold its globals). `certs`
+# and `netcfg` are imported here only, and dropped again: on a blank board at once, on a
+# configured board once the TLS context holds the certificates; the config page imports them
+# again when a request needs them. gc.collect() before the TLS context and before each session,
+# so their large blocks are taken from a heap without the garbage of what came before.
 import gc
-import json
 import sys
 
+import configmode
 import events
 import store
-from button import Button
-
-
-class ConfigMode:
-    ORANGE_MS = 1000  # solid orange before config mode opens on an unconfigured board
-
-    def __init__(self, app, configured, timeout_s=None):
-        self.app = app
-        self.configured = configured
-        self.timeout_s = timeout_s  # None: configap.AP_TIMEOUT_S (10 minutes)
-        self.request = asyncio.Event()
-        self.busy = False  # keep the board awake while open (asked for by a hold)
-        if not configured:
-            self.request.set()
-
-    def unusable(self):
-        # the stored configuration cannot connect: open at boot, as on a blank board
-        self.configured = False
-        self.request.set()
-
-    def on_long_hold(self, ms):
-        if ms >= Button.LONG_HOLD_MS:
-            self.busy = True
-            self.request.set()
-
-    async def run(self):
-        app = self.app
-        if not self.configured:
-            app.led.show("unconfigured")
-            await asyncio.sleep_ms(self.ORANGE_MS)
-        while True:
-            await self.request.wait()
-            if self.busy:
-                app.set_busy("config")
-            gc.collect()  # the page's code fills the holes low in the heap (see register)
-            import configap
-
-            portal = configap.Portal(
-                app.serial, app.led.show, timeout_s=self.timeout_s or configap.AP_TIMEOUT_S
-            )
-            # AP+STA share the radio: the station's scans would drop the phone on the page
-            app.tell("on_config_mode", True)
-            try:
-                applied = await portal.run()
-            finally:
-                app.tell("on_config_mode", False)
-            if applied:
-                import machine
-
-                machine.reset()  # boot again with the new configuration
-            self.request.clear()
-            self.busy = False
-            app.set_busy("config", False)
-            app.led.show("off" if self.configured else "unconfigured")
-
-
-class Connection:
-    # MQTT sessions while the station is up; jittered exponential back-off between attempts.
-    # A `forbidden` session (a refused TLS handshake or CONNACK, fault.py; a click closed twice
-    # without PUBACK, mqtt.Client._refusal) backs off two steps further (2-4 s first, up to the
-    # maximum): it will be refused again until its policy changes, and its LED code is seen whole.
-    BACKOFF_BASE_MS = 1000
-    BACKOFF_MAX_MS = 60000
-    LINK_POLL_MS = 200  # how often the station's link is checked while a session is up
-
-    def __init__(self, app, client, station, host):
-        self.app = app
-        self.client = client
-        self.station = station
-        self.host = host
-        self.refusals = 0  # sessions refused in a row
-
-    def _up(self):
-        events.emit("mqtt", state="up", host=self.host)
-        self.app.led.show("off")
-
-    def _down(self, err):
-        events.emit("mqtt", state="down", kind=err.kind, msg=err.detail)
-        if self.station.up.is_set():  # without a link the station shows what is wrong
-            self.app.led.show(err.led())
-
-    async def _clock(self):
-        # -> whether the clock can be trusted (set now, or kept through deep sleep)
-        import clock
-
-        try:
-            await clock.sync()
-        except Exception as e:
-            events.error("clock", "%s: %s" % (type(e).__name__, e))
-        return clock.valid()
-
-    async def _watch(self, session):
-        # a lost link ends the session, as it ends a chip's TCP connections
-        while self.station.up.is_set():
-            await asyncio.sleep_ms(self.LINK_POLL_MS)
-        session.cancel()
-
-    async def run(self):
-        from fault import Fault, backoff_ms
-
-        c = self.client
-        c.on_up = self._up
-        while True:
-            await self.station.up.wait()
-            if not await self._clock():
-                # A cold boot without SNTP: the RTC reads 2000 and mbedTLS would refuse every
-                # certificate as not yet valid. No doomed handshake; SNTP is retried first.
-                err = Fault("tls", "clock not set")
-            else:
-                gc.collect()  # the last session's buffers and garbage gone before the handshake
-                session = asyncio.create_task(c.session())
-                watch = asyncio.create_task(self._watch(session))
-                try:
-                    await session
-                    err = Fault("closed")
-                except Fault as e:
-                    err = e
-                except asyncio.CancelledError:
-                    err = Fault("closed", "link lost")
-                watch.cancel()
-                # the ended session's tasks hold its frames: garbage before the next handshake
-                session = watch = None
-            self._down(err)
-            c.failures += 1
-            attempt = c.failures - 1
-            if err.kind == "forbidden":
-                self.refusals += 1
-                attempt = max(attempt, self.refusals + 1)
-            else:
-                self.refusals = 0
-            await asyncio.sleep_ms(backoff_ms(attempt, self.BACKOFF_BASE_MS, self.BACKOFF_MAX_MS))
-
-
-class Clicks:
-    # The click sender, and one console line once a click is safe on the flash: `outbox`
-    # `stored` (eventId) and `n` (clicks waiting). A power cut after that line loses nothing.
-    def __init__(self, sender):
-        self.sender = sender
-
-    def on_click(self, event):
-        self.sender.on_click(event)
-        events.emit("outbox", stored=event["id"], n=len(self.sender.outbox))
-
-    async def run(self):
-        await self.sender.run()
-
-
-class LazyAgent:
-    # A device agent (`module`.Agent(app, client, *args)): imported once the first session is up,
-    # so a board that never connects never loads it; then it serves every later session itself.
-    # The app's on_click reaches it once loaded.
-    def __init__(self, app, client, module, *args):
-        self.app = app
-        self.client = client
-        self.module = module
-        self.args = args
-        self.agent = None
-
-    def on_click(self, event):
-        hook = getattr(self.agent, "on_click", None)
-        if hook:
-            hook(event)
-
-    async def run(self):
-        if self.agent is None:
-            await self.client.connected.wait()
-            gc.collect()
-            self.agent = __import__(self.module).Agent(self.app, self.client, *self.args)
-        await self.agent.run()
-
-
-class JobsWatch:
-    # The door of the jobs agent (docs/firmware-connectivity.md "Jobs agent and OTA"): routes the
-    # Jobs topics for the whole boot and imports `jobsagent` only while there is work, at each new
-    # session (a job may have been queued while the board was away) and on a `notify-next` naming
-    # an execution while no agent runs; the agent asks `start-next` until nothing is pending and
-    # is dropped with its code, so an idle button keeps only this. What must outlive an agent
-    # lives here: sessions lost while it asked (a policy that denies jobs ends them).
-    FILTERS = ("notify-next", "start-next/+", "+/update/+")
-    SETTLE_MS = 200
-
-    def __init__(self, app, client):
-        self.app = app
-        self.client = client
-        self.base = "$aws/things/" + app.serial + "/jobs/"
-        self.agent = None  # the jobsagent.Agent while it drains
-        self.draining = False  # from before the import until the agent is dropped
-        self.wake = asyncio.Event()
-        self.asking = False  # a request of the agent's waits for its answer
-        self.lost = 0  # sessions in a row that ended while one waited
-        prev = client.on_up
-
-        def up():
-            if prev:
-                prev()
-            self.lost = self.lost + 1 if self.asking else 0
-
-        client.on_up = up
-
-    def _on_notify(self, _topic, payload):
-        # An agent asks start-next again after each job, so a notification while it drains (a
-        # duplicate, the job being run, one before start-next's own answer) changes nothing.
-        if self.draining:
-            return
-        try:
-            execution = json.loads(payload).get("execution")
-        except (ValueError, AttributeError):
-            return
-        if execution:
-            self.wake.set()
-
-    def _on_reply(self, topic, payload):
-        if self.agent is not None:
-            self.agent.on_reply(topic, payload)
-
-    async def run(self):
-        from fault import Fault
-
-        c = self.client
-        # routed from within a session, so that a refused SUBSCRIBE is this call's (and ends
-        # jobs), not a failure of every session's start
-        await c.connected.wait()
-        for f, handler in zip(self.FILTERS, (self._on_notify, self._on_reply, self._on_reply)):
-            try:
-                await c.route(self.base + f, handler)
-            except Fault as e:
-                if e.kind == "forbidden":
-                    await self._give_up("subscribe refused")
-                    return
-                # else routed all the same: subscribed when the next session starts
-        while True:
-            await c.connected.wait()
-            self.wake.set()  # a new session: ask what is pending (a notification may be lost)
-            while c.connected.is_set():
-                try:
-                    await asyncio.wait_for_ms(self.wake.wait(), 1000)
-                except asyncio.TimeoutError:
-                    continue
-                self.wake.clear()
-                await self._settle()
-                denied = await self._drain()
-                if denied:
-                    await self._give_up(denied)
-                    return
-
-    async def _settle(self):
-        # A session's first moments belong to the clicks in flight and the shadow's exchange (the
-        # work that keeps the board awake): the agent is imported after them, so that their
-        # buffers and its code are not in the heap at once (a reconnect is the session's peak).
-        await asyncio.sleep_ms(self.SETTLE_MS)
-        while self.app.is_busy() and self.client.connected.is_set():
-            await asyncio.sleep_ms(self.SETTLE_MS)
-
-    async def _drain(self):
-        self.draining = True
-        self.app.set_busy("job")  # no deep sleep before start-next answered
-        gc.collect()
-        try:
-            self.agent = __import__("jobsagent").Agent(self.app, self.client, self)
-            return await self.agent.drain()
-        finally:
-            self.agent = None
-            self.draining = False
-            sys.modules.pop("jobsagent", None)
-            self.app.set_busy("job", False)
-            gc.collect()
-
-    async def _give_up(self, why):
-        from fault import Fault
-
-        events.error("jobs", why + ": no jobs until reboot (does the policy allow them?)")
-        for f in self.FILTERS:
-            try:
-                await self.client.unroute(self.base + f)
-            except Fault:
-                pass
 
 
 def register(app):
@@ -319,24 +32,21 @@ def register(app):
     if cfg is None or ca is None or not certs.have_identity():
         for name in ("certs", "netcfg"):  # the page imports what it needs, when it needs it
             sys.modules.pop(name, None)
-        app.add(ConfigMode(app, False))
+        app.add(configmode.ConfigMode(app, False))
         return
-    config_mode = ConfigMode(app, True)
+    config_mode = configmode.ConfigMode(app, True)
     app.add(config_mode)
     # each module's code is kept for good: a collection before each import lets it fill the
     # holes the garbage before it left, low in the heap, instead of splitting the free space
     # above (the TLS handshake needs KB-sized blocks; see "Memory" in docs/esp32-differences.md)
     gc.collect()
-    import clock
-
-    gc.collect()
     import mqtt
 
     gc.collect()
-    import outbox
+    import wifi
 
     gc.collect()
-    import wifi
+    import connection  # with clock and outbox
 
     station = wifi.Station(cfg["ssid"], cfg["password"], app.led.show)
     cert_path, key_path = certs.CERT, certs.KEY
@@ -354,19 +64,8 @@ def register(app):
         return
     del ca
     client = mqtt.Client(app.serial, cfg["host"], cfg["port"], ctx)
-    sender = outbox.ClickSender(
-        outbox.Outbox(),
-        client,
-        app.serial,
-        app.topic,
-        lambda: app.battery_mv() or 0,
-        clock.iso_now,
-        app.led.show,
-    )
-    # no deep sleep with clicks waiting
-    sender.busy = lambda busy: app.set_busy("outbox", busy)  # type: ignore
     app.add(station)
-    app.add(Connection(app, client, station, cfg["host"]))
-    app.add(Clicks(sender))
-    app.add(LazyAgent(app, client, "shadowagent", station.rssi))  # docs: "Shadow agent"
-    app.add(JobsWatch(app, client))  # docs: "Jobs agent and OTA"
+    app.add(connection.Connection(app, client, station, cfg["host"]))
+    app.add(connection.Clicks(app, client))
+    app.add(connection.LazyAgent(app, client, "shadowagent", station.rssi))  # "Shadow agent"
+    app.add(connection.JobsWatch(app, client))  # docs: "Jobs agent and OTA"

@@ -36,7 +36,7 @@ class Station:
         self.quiet = False  # config mode is open: no scans, no joins (they drop the AP's phone)
 
     def on_config_mode(self, is_open):
-        # app hook (services.ConfigMode): AP+STA share one radio, and each station scan or join
+        # app hook (configmode.ConfigMode): AP+STA share one radio, and each station scan or join
         # takes the AP off its channel. A link that is up stays; no retry until it closes, not
         # even the port's own when the link drops (config(reconnects=0); -1: forever again).
         self.quiet = is_open

@@ -67,7 +67,8 @@ IMPORT_ORDER = (
     "mqtt",
     "outbox",
     "wifi",
-    "services",
+    "configmode",
+    "connection",
 )
 TIMEOUT_S = 60.0
 PROBE_HEAPSIZE = "512K"

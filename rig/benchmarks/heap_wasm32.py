@@ -114,7 +114,7 @@ def mark(name):
     gc.collect()
     print("HEAP32 %s %d" % (name, gc.mem_alloc()))
 {_SETTLE}mark("base")
-import app, services, clock, mqtt, outbox, wifi
+import app, configmode, connection, clock, mqtt, outbox, wifi
 {_SETTLE}mark("code")
 app.current = app.App()
 app.current.boot()

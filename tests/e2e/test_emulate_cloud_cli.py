@@ -196,7 +196,7 @@ def test_a_running_button_reconnects_by_itself_when_the_cloud_comes_back(
         after = json.loads(
             buttonrig(home, "emulate", "press", "--serial", serial, "double").stdout
         )
-        # the board backs off up to a minute between attempts (services.Connection)
+        # the board backs off up to a minute between attempts (connection.Connection)
         at_cloud = wait_for_clicks(home, 2, timeout=3 * WAIT_S)
         ids = [c["message"]["eventId"] for c in at_cloud]
         assert ids == [before["id"], after["id"]], (at_cloud, before, after)

@@ -234,7 +234,7 @@ def test_a_cold_boot_without_sntp_tries_no_handshake_and_says_why(tmp_path: Path
     fails at once as `tls` "clock not set" (no connection to the broker); SNTP is tried again
     before each retry."""
     src = """
-import asyncio, clock, json, mqtt, services
+import asyncio, clock, connection, json, mqtt
 ctx = mqtt.tls_context(open("{pki}/cert.der", "rb").read(), open("{pki}/key.der", "rb").read(),
                        open("{pki}/ca.der", "rb").read())
 tries = []
@@ -252,7 +252,7 @@ class Station:
     def __init__(self):
         self.up = asyncio.Event()
         self.up.set()
-conn = services.Connection(App(), mqtt.Client("button-clock-test", "127.0.0.1", {port}, ctx),
+conn = connection.Connection(App(), mqtt.Client("button-clock-test", "127.0.0.1", {port}, ctx),
                            Station(), "127.0.0.1")
 conn.BACKOFF_BASE_MS = conn.BACKOFF_MAX_MS = 100
 async def main():

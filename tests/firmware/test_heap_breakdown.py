@@ -38,7 +38,8 @@ def test_a_configured_boot_keeps_the_network_modules_and_not_the_config_page(
     tmp_path: Path,
 ) -> None:
     b = _heap.breakdown(_configured_flash(tmp_path), PEAK)
-    assert {"app", "services", "mqtt", "outbox", "wifi", "clock"} <= set(b.modules)
+    assert {"app", "connection", "mqtt", "outbox", "wifi", "clock"} <= set(b.modules)
+    assert "services" not in b.modules  # the wiring runs once at boot
     assert not {"configap", "httpd", "form", "pem"} & set(b.modules)
     # read once at boot: the TLS context holds the certificates, nothing needs them again
     assert not {"certs", "netcfg"} & set(b.modules)

@@ -1,4 +1,4 @@
-"""firmware/jobsagent.py, behind services.JobsWatch, on the unix port against a scripted MQTT client
+"""firmware/jobsagent.py, behind connection.JobsWatch, on the unix port against a scripted MQTT client
 (no broker): the retry and duplicate rules the end-to-end tests cannot provoke at will. A start-next rejected
 RequestThrottled and one never answered are sent again, each with a new clientToken; a
 notify-next repeating the job being run starts nothing; the update carries expectedVersion."""
@@ -12,7 +12,7 @@ from rig.unix_port.process import run_mp
 
 SCRIPT = """
 import asyncio, json, sys
-import jobsagent, services
+import jobsagent, connection
 jobsagent.BACKOFF_BASE_MS = 40
 jobsagent.REPLY_MS = 400
 BASE = "$aws/things/T1/jobs/"
@@ -84,7 +84,7 @@ class Client:
 
 async def main():
     client = Client()
-    watch = services.JobsWatch(App(), client)
+    watch = connection.JobsWatch(App(), client)
     task = asyncio.create_task(watch.run())
     await asyncio.sleep_ms(4500)
     task.cancel()

@@ -229,7 +229,7 @@ def up():
 def msg(t, p):
     print('MSG', t.decode(), p.decode())
 async def keep(c):
-    # sessions back to back, as services.Connection runs them on the board (without its link
+    # sessions back to back, as connection.Connection runs them on the board (without its link
     # watch, clock and back-off)
     while True:
         try:

@@ -257,7 +257,7 @@ def test_configuration_ap_takes_the_password_from_the_serial(
 
 
 CONFIGURED_BOARD = """
-import asyncio, app, events, services, wifi
+import asyncio, app, configmode, events, wifi
 wifi.Station.JOIN_TIMEOUT_MS = 1000
 wifi.Station.FAIL_SETTLE_MS = 300
 wifi.Station.BACKOFF_BASE_MS = 100
@@ -276,7 +276,7 @@ class Board:  # app.App's service registry and hooks, without its boot
 async def main():
     b = Board()
     station = wifi.Station("home", %r, b.led.show)
-    config = services.ConfigMode(b, True, timeout_s=120)
+    config = configmode.ConfigMode(b, True, timeout_s=120)
     b.services += [station, config]
     asyncio.create_task(station.run())
     asyncio.create_task(config.run())
