@@ -220,7 +220,7 @@ class Client:
         self.ctx = ctx
         self.on_up = None  # f(): a session is up
         self.connected = asyncio.Event()
-        self.failures = 0  # sessions failed in a row (services.Connection counts them)
+        self.failures = 0  # sessions failed in a row (connection.Connection counts them)
         self._stream = None
         self._socks = []  # the session's TLS and TCP sockets (open_tls)
         self._pid = 0

@@ -1,6 +1,6 @@
 # The shadow agent (docs/firmware-connectivity.md "Shadow agent"; the reported keys in
 # docs/contracts.md "Shadow agent"): this thing's classic shadow, the thing being the serial (the
-# client id). Imported by services.LazyAgent once the first session is up.
+# client id). Imported by connection.LazyAgent once the first session is up.
 #
 # Each session: get the shadow, apply its delta (what was desired while the board slept or was
 # offline), report one whole document; afterwards only what changed (settings, click counts,
