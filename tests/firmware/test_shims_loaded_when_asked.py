@@ -135,3 +135,54 @@ def test_network_loads_the_access_point_and_scan_when_asked_and_behaves_as_befor
         ],
         "ap_sta": ["wifi:connect", "ap_disturbed:sta_connect", "ap_join:False"],
     }
+
+
+SOCKET = """
+import json, sys
+import socket
+def err(f, *a):
+    try:
+        return f(*a)
+    except Exception as e:
+        return [type(e).__name__, e.errno if isinstance(e, OSError) else str(e)]
+out = {}
+# a session's client socket: connect, stream calls, close
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.setblocking(False)
+out["session"] = ["_socket_more" in sys.modules, hasattr(socket.socket, "bind")]
+# the config page's server, and the rest, asked for
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(socket.getaddrinfo("127.0.0.1", 0)[0][-1])
+srv.listen(2)
+out["asked"] = ["_socket_more" in sys.modules, hasattr(socket.socket, "bind")]
+srv.setblocking(False)
+out["accept"] = err(srv.accept)
+out["missing"] = [hasattr(s, "nope"), hasattr(s, "getsockname"), err(getattr, s, "nope")]
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(0)
+out["errors"] = [err(u.recvfrom, 8), err(s.send, b"x"), err(s.sendall, b"x"), err(s.read, 1)]
+out["more"] = [s.makefile("rb") is s, isinstance(u.fileno(), int), socket.open_count()]
+for x in (s, srv, u):
+    x.close()
+print(json.dumps(out))
+"""
+
+
+def test_socket_methods_no_session_uses_load_when_asked_and_behave_as_before(
+    tmp_path: Path,
+) -> None:
+    got = json.loads(run_mp(SOCKET, workdir=tmp_path, path=(SHIMS_DIR,), timeout=60)[-1])
+    assert got == {
+        "session": [False, False],
+        "asked": [True, True],  # kept in the class once asked for
+        "accept": ["OSError", 11],  # EAGAIN: no one is connecting
+        "missing": [False, False, ["AttributeError", "'socket' object has no attribute 'nope'"]],
+        "errors": [
+            ["OSError", 11],  # EAGAIN: nothing to receive on a non-blocking socket
+            ["OSError", 32],  # EPIPE: not connected
+            ["OSError", 32],
+            ["OSError", 128],  # newlib's ENOTCONN (Linux 107)
+        ],
+        "more": [True, True, 3],
+    }
