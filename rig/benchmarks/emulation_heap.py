@@ -12,9 +12,11 @@ Measured: the resident live heap (`gc.mem_alloc()` after `gc.collect()`) that im
 shim a booted board imports adds, on the x64 unix port (8-byte words, 32-byte GC blocks), in
 dependency order, with `_rig` connected to a side channel as on a board (a board that boots,
 connects with TLS, shows its LED and sleeps loads them all; `esp32` comes with deep sleep). The
-firmware is not imported, but the names it uses (`USED`) are looked up. The stdlib modules the
-shims touch (`asyncio`, `ssl`: built-in on the chip too) are imported first, without the shims
-on the path, and are not counted; nor is the bare interpreter. The per-shim split is printed (a
+firmware is not imported, but the names it uses (`USED`) are looked up and what a configured
+board's session makes (`MADE`: the station) is made; the shims are found by the relative path a
+board uses (each module's path is a qstr). The stdlib modules the shims touch (`asyncio`,
+`ssl`: built-in on the chip too) are imported first, without the shims on the path, and are not
+counted; nor is the bare interpreter. The per-shim split is printed (a
 module's figure includes the qstr pool it happened to grow: pools double, so the split is
 lumpy, the total is not). The figure is the median of `RUNS` probes.
 """
