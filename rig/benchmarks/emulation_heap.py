@@ -12,9 +12,11 @@ Measured: the resident live heap (`gc.mem_alloc()` after `gc.collect()`) that im
 shim a booted board imports adds, on the x64 unix port (8-byte words, 32-byte GC blocks), in
 dependency order, with `_rig` connected to a side channel as on a board (a board that boots,
 connects with TLS, shows its LED and sleeps loads them all; `esp32` comes with deep sleep). The
-firmware is not imported, but the names it uses (`USED`) are looked up. The stdlib modules the
-shims touch (`asyncio`, `ssl`: built-in on the chip too) are imported first, without the shims
-on the path, and are not counted; nor is the bare interpreter. The per-shim split is printed (a
+firmware is not imported, but the names it uses (`USED`) are looked up and what a configured
+board's session makes (`MADE`: the station) is made; the shims are found by the relative path a
+board uses (each module's path is a qstr). The stdlib modules the shims touch (`asyncio`,
+`ssl`: built-in on the chip too) are imported first, without the shims on the path, and are not
+counted; nor is the bare interpreter. The per-shim split is printed (a
 module's figure includes the qstr pool it happened to grow: pools double, so the split is
 lumpy, the total is not). The figure is the median of `RUNS` probes.
 """
@@ -74,6 +76,9 @@ USED = {
     "esp32": ("wake_on_ext0",),
     "neopixel": ("NeoPixel",),
 }
+# What the session makes after the lookups (a shim may load an interface's emulation when one is
+# made): a configured board's station; a blank board's config mode makes the AP instead.
+MADE = {"network": "m.WLAN(m.STA_IF).active(True)"}
 HEAPSIZE = "1M"  # live sizes do not depend on the heap's size
 TIMEOUT_S = 60.0
 RUNS = 5
@@ -87,12 +92,15 @@ import asyncio, ssl
 asyncio.Event, asyncio.ThreadSafeFlag, asyncio.StreamReader, asyncio.wait_for_ms
 sys.path.append(@SHIMS@)
 used = @USED@
+made = @MADE@
 start = prev = live()
 micropython.qstr_info()
 for name in @ORDER@:
     m = __import__(name)
     for attr in used.get(name, ()):
         getattr(m, attr)
+    if name in made:
+        exec(made[name], {"m": m})
     now = live()
     print("SHIM %s %d" % (name, now - prev))
     prev = now
@@ -107,15 +115,21 @@ def shim_heap(workdir: Path, binary: str | None = None) -> dict[str, int]:
     """Each shim's resident heap in import order, and `total`, in bytes; of the total, the qstr
     pools' growth (`qstr_pool_bytes`: interned names and short strings, and the empty room of
     any pool the shims opened) and the number of qstrs (`qstrs`)."""
-    shims = workdir / "shims"
+    # laid out as an emulated board's (rig/drivers/emulated.py): the flash is the working
+    # directory and the shims are found by the same relative path, which each module's
+    # `__file__` qstr holds
+    shims = workdir / "shims-mpy"
+    flash = workdir / "flash"
+    flash.mkdir(parents=True, exist_ok=True)
     for src in SHIMS_DIR.glob("*.py"):
         compile_module(src, shims / f"{src.stem}.mpy")
     missing = set(IMPORT_ORDER) - {p.stem for p in SHIMS_DIR.glob("*.py")}
     if missing:
         raise RuntimeError(f"IMPORT_ORDER names shims that do not exist: {sorted(missing)}")
-    script = _SCRIPT.replace("@SHIMS@", repr(str(shims))).replace("@ORDER@", repr(IMPORT_ORDER))
-    script = script.replace("@USED@", repr(USED))
-    (workdir / "probe.py").write_text(script)
+    script = _SCRIPT.replace("@SHIMS@", repr(os.path.relpath(shims, flash)))
+    script = script.replace("@ORDER@", repr(IMPORT_ORDER)).replace("@USED@", repr(USED))
+    script = script.replace("@MADE@", repr(MADE))
+    (flash / "probe.py").write_text(script)
     with side_channel() as channel:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("BUTTONRIG_")},
@@ -124,7 +138,7 @@ def shim_heap(workdir: Path, binary: str | None = None) -> dict[str, int]:
         }
         proc = subprocess.run(
             [binary or default_binary(), "-X", f"heapsize={HEAPSIZE}", "probe.py"],
-            cwd=workdir,
+            cwd=flash,
             env=env,
             capture_output=True,
             text=True,

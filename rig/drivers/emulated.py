@@ -78,6 +78,15 @@ class _Trace:
             return [(t, m) for t, m in self._items if op is None or m["op"] == op]
 
 
+def shims_path_entry(shims: Path, flash: Path) -> str:
+    """The shims' MICROPYPATH entry: relative to the flash (the board's working directory, which
+    the firmware never changes) when that is shorter. Each module's path stays on the GC heap as a
+    qstr (its `__file__`): 40-80 bytes per shim from a temporary directory, which a chip's
+    built-in modules do not cost."""
+    relative = os.path.relpath(shims, flash)
+    return relative if len(relative) < len(str(shims)) else str(shims)
+
+
 class EmulatedBoard(Board):
     """One emulated button, its flash directory, console pty and side channel."""
 
@@ -244,7 +253,7 @@ class EmulatedBoard(Board):
         env = self._base_env()
         env.update(
             {
-                "MICROPYPATH": f":.frozen:{self._shims_dir}:lib",
+                "MICROPYPATH": f":.frozen:{shims_path_entry(self._shims_dir, self.flash)}:lib",
                 "BUTTONRIG_CHANNEL": self.channel.address,
                 "BUTTONRIG_RESET_CAUSE": str(cause),
                 "BUTTONRIG_WAKE_REASON": str(wake),

@@ -18,53 +18,44 @@ import ssl
 import time
 
 import _sched
+from micropython import const
 
-VERIFY_FAILED = -0x2700  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
+_VERIFY_FAILED = const(-0x2700)  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
 _BLOCK_MS = _sched.figure("BUTTONRIG_TLS_BLOCK_MS", 1000)
-
-
-def _tlv(der, i):
-    # -> (tag, start of the value, end of the value) of the DER element at i
-    tag = der[i]
-    n = der[i + 1]
-    i += 2
-    if n & 0x80:
-        k = n & 0x7F
-        n = int.from_bytes(bytes(der[i : i + k]), "big")
-        i += k
-    return tag, i, i + n
-
-
-def _seconds(tag, text):
-    # UTCTime (0x17) YYMMDDHHMMSSZ or GeneralizedTime (0x18) YYYYMMDDHHMMSSZ -> Unix seconds
-    if tag == 0x17:
-        y = int(text[0:2])
-        y += 2000 if y < 50 else 1900
-        text = text[2:]
-    else:
-        y = int(text[0:4])
-        text = text[4:]
-    f = [int(text[j : j + 2]) for j in range(0, 10, 2)]
-    return time.unix_seconds(y, f[0], f[1], f[2], f[3], f[4])
 
 
 def validity(der):
     """(notBefore, notAfter) of a DER certificate, in Unix seconds."""
-    _, i, _ = _tlv(der, 0)  # Certificate
-    _, i, _ = _tlv(der, i)  # TBSCertificate
-    tag, _, end = _tlv(der, i)
-    if tag == 0xA0:  # [0] version
-        i = end
-        _, _, end = _tlv(der, i)
-    i = end  # past the serial number
-    for _ in range(2):  # signature algorithm, issuer
-        _, _, i = _tlv(der, i)
-    _, i, _ = _tlv(der, i)  # Validity
+    # One walk over the DER elements (one function, not one per step: each stays on the heap):
+    # E enters an element, V skips the [0] version if there, S skips, T reads a time. Certificate,
+    # TBSCertificate, version, serial number, signature algorithm, issuer, Validity, its times.
     out = []
-    for _ in range(2):
-        tag, s, e = _tlv(der, i)
-        out.append(_seconds(tag, bytes(der[s:e]).decode()))
-        i = e
+    i = 0
+    for op in "EEVSSSETT":
+        tag = der[i]
+        n = der[i + 1]
+        s = i + 2
+        if n & 0x80:
+            n, s = int.from_bytes(bytes(der[s : s + (n & 0x7F)]), "big"), s + (n & 0x7F)
+        if op == "E":
+            i = s
+        elif op != "V" or tag == 0xA0:
+            i = s + n
+        if op == "T":
+            # UTCTime (0x17) YYMMDDHHMMSSZ or GeneralizedTime (0x18) YYYYMMDDHHMMSSZ
+            t = bytes(der[s:i]).decode()
+            if tag == 0x17:
+                y = int(t[0:2])
+                y += 2000 if y < 50 else 1900
+                t = t[2:]
+            else:
+                y = int(t[0:4])
+                t = t[4:]
+            out.append(
+                time.unix_seconds(
+                    y, int(t[0:2]), int(t[2:4]), int(t[4:6]), int(t[6:8]), int(t[8:10])
+                )
+            )
     return out
 
 
@@ -85,7 +76,7 @@ class _DatedCallback:
         if depth == 0:
             _sched.blocking(_BLOCK_MS)
             if self.bad and not r:
-                return VERIFY_FAILED
+                return _VERIFY_FAILED
         return r
 
 

@@ -12,6 +12,9 @@
 # takes settings only while active, starts as ESP-IDF's open "ESP_..." on 192.168.4.1, and each
 # station scan/join while it is active drops its clients (op `ap_disturbed`; `ap_join` fails).
 # Secrets never leave: the rig learns SSIDs and states, not passwords.
+# What a configured board in session does not use, the access point's emulation and scan(), is
+# loaded when the AP is made or a scan asked for (_network_more): on a chip it is in flash, here
+# it would sit on the GC heap (docs/esp32-differences.md "Memory").
 import json
 import os
 import time
@@ -46,12 +49,19 @@ def _update(msg):
             _radio[k] = msg[k]
 
 
+def _more():
+    import _network_more
+
+    return _network_more
+
+
 def _ap_join(msg):
     # the rig plays a phone joining the configuration AP: is the password right?
     ap = _ifaces.get(AP_IF)
-    ok = bool(ap and ap._active and msg.get("password") == ap._cfg.get("password"))
-    ok = ok and not _sta_scanning()  # the AP is off its channel while the station scans
-    _rig.send({"op": "ap_join", "ok": ok, "essid": ap._cfg.get("essid") if ap else None})
+    if ap is None:
+        _rig.send({"op": "ap_join", "ok": False, "essid": None})
+    else:
+        _more().ap_join(ap, msg)
 
 
 def _find(ssid):
@@ -63,12 +73,6 @@ def _find(ssid):
 
 _REASON_ASSOC_LEAVE = const(8)  # ESP-IDF's disconnect reason after disconnect()
 _REASON_CONNECTION_FAIL = const(205)
-
-
-def _sta_scanning():
-    # the station is scanning/joining (a connect was asked for and has no link yet)
-    sta = _ifaces.get(STA_IF)
-    return bool(sta and sta._active and sta._requested and not sta._connected)
 
 
 def _ap_disturbed(why):
@@ -89,9 +93,8 @@ class WLAN:
             o._if = interface
             o._active = False
             o._cfg = {"essid": "", "password": "", "authmode": AUTH_OPEN, "channel": 1}
-            if interface == AP_IF:  # ESP-IDF's soft-AP defaults: open, "ESP_" + MAC, 192.168.4.1
-                o._cfg["essid"] = "ESP_000001"
-                o._ip = ("192.168.4.1", "255.255.255.0", "192.168.4.1", "0.0.0.0")
+            if interface == AP_IF:
+                _more().ap_defaults(o)
             o._target = None  # (ssid, key) asked for
             o._t0 = 0  # when the current join attempt began
             o._requested = False  # connect() asked for, not disconnect()ed (auto-reconnect)
@@ -106,17 +109,6 @@ class WLAN:
     def __init__(self, interface=STA_IF):
         pass
 
-    def _announce(self):
-        _rig.send(
-            {
-                "op": "ap",
-                "active": self._active,
-                "essid": self._cfg["essid"],
-                "authmode": self._cfg["authmode"],
-                "ip": self._ip[0],
-            }
-        )
-
     def active(self, *a):
         if not a:
             return self._active
@@ -126,7 +118,7 @@ class WLAN:
             self._requested = self._connected = False
             self._associated = None
         if self._if == AP_IF:
-            self._announce()
+            _more().announce(self)
         return None
 
     def connect(self, ssid=None, key=None, *, bssid=None):  # noqa: ARG002
@@ -238,12 +230,7 @@ class WLAN:
 
     def ifconfig(self, *a):
         if self._if == AP_IF:
-            if a:  # the port restarts the DHCP server on the new address (network_common.c)
-                self._ip = tuple(a[0])
-                if self._active:
-                    self._announce()
-                return None
-            return self._ip
+            return _more().ap_ifconfig(self, a)
         if a:
             return None
         if self.isconnected():
@@ -251,23 +238,7 @@ class WLAN:
         return ("0.0.0.0", "0.0.0.0", "0.0.0.0", "0.0.0.0")
 
     def scan(self):
-        if self._if != STA_IF or not self._active:
-            raise OSError("STA must be active")
-        _ap_disturbed("sta_scan")
-        out = []
-        for i, ap in enumerate(_radio["aps"]):
-            auth = ap.get("auth", AUTH_WPA2_PSK if ap.get("password") else AUTH_OPEN)
-            out.append(
-                (
-                    ap["ssid"].encode(),
-                    bytes((2, 0, 0, 0, 0, i)),
-                    6,
-                    ap.get("rssi", -60),
-                    auth,
-                    False,
-                )
-            )
-        return out
+        return _more().scan(self)
 
     def config(self, *a, **kw):
         if a:
@@ -299,7 +270,7 @@ class WLAN:
             else:
                 self._cfg[k] = v
         if self._if == AP_IF:
-            self._announce()  # an active AP restarts with the new settings
+            _more().announce(self)  # an active AP restarts with the new settings
         return None
 
     def _retrying(self):

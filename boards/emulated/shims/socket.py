@@ -57,6 +57,19 @@ _WR = const(4)
 _ERR = const(8)
 _HUP = const(16)
 _open = [0]
+_LATER = (
+    "bind",
+    "listen",
+    "accept",
+    "settimeout",
+    "setsockopt",
+    "send",
+    "sendall",
+    "recvfrom",
+    "read",
+    "makefile",
+    "fileno",
+)
 
 
 def open_count():
@@ -84,15 +97,16 @@ class socket(io.IOBase):
         except OSError as e:
             raise _esp(e)
 
-    def bind(self, addr):
-        return self._call(self._s.bind, addr)
+    def __getattr__(self, name):
+        # The methods a configured board's session does not use (the config page's server,
+        # blocking and stream-less calls) are loaded when first asked for (_socket_more) and
+        # kept in the class: on a chip they are in flash, here they would sit on the GC heap.
+        if name not in _LATER:
+            raise AttributeError("'socket' object has no attribute '%s'" % name)
+        import _socket_more
 
-    def listen(self, backlog=5):
-        return self._call(self._s.listen, backlog)
-
-    def accept(self):
-        raw, addr = self._call(self._s.accept)
-        return socket(_raw=raw), addr
+        setattr(socket, name, getattr(_socket_more, name))
+        return getattr(self, name)
 
     def connect(self, addr):
         return self._call(self._s.connect, addr)
@@ -100,35 +114,14 @@ class socket(io.IOBase):
     def setblocking(self, flag):
         return self._s.setblocking(flag)
 
-    def settimeout(self, t):
-        return self._s.settimeout(t)
-
-    def setsockopt(self, level, opt, value):
-        return self._call(self._s.setsockopt, level, opt, value)
-
-    def send(self, data):
-        return self._call(self._s.send, data)
-
-    def sendall(self, data):
-        return self._call(self._s.sendall, data)
-
     def sendto(self, data, addr):
         return self._call(self._s.sendto, data, addr)
 
     def recv(self, n):
         return self._call(self._s.recv, n)
 
-    def recvfrom(self, n):
-        return self._call(self._s.recvfrom, n)
-
-    def read(self, n=-1):
-        return self._call(self._s.read, n) if n >= 0 else self._call(self._s.read)
-
-    def readline(self):
+    def readline(self):  # (the side channel's, _rig: so not loaded when asked)
         return self._call(self._s.readline)
-
-    def makefile(self, *_a):
-        return self
 
     # The stream protocol (io.IOBase) calls these too (TLS, asyncio): None means "would block".
     # An error raises (as for a direct call): through TLS it surfaces as the same OSError the
@@ -164,9 +157,6 @@ class socket(io.IOBase):
             self._s = None
             self._p = None
             _open[0] -= 1
-
-    def fileno(self):
-        return self._s.fileno()  # (select.poll asks the ioctl, as on the ESP32, not this)
 
     def __del__(self):
         self.close()
