@@ -20,6 +20,7 @@ _GET_WAIT_MS = 5000  # no answer to the get this long: report without it
 _GET_RETRY_MS = 10000  # and ask again this much later (the cloud may be reconnecting)
 _PUBACK_WAIT_MS = 10000  # a report not acknowledged this long is sent again with the next one
 _LOST_MAX = 2  # sessions in a row closed before the get was answered: the policy denies it
+_COUNTS_MS = 2000  # the click counts of a burst go in one report, this long after its first click
 _TOPICS = ("get/accepted", "get/rejected", "update/delta", "update/rejected")
 _TOKEN = "sa"  # clientToken prefix of this agent's updates
 _NONE = object()
@@ -52,6 +53,8 @@ class Agent:
         self.wake = asyncio.Event()
         self.wake.set()
         self.token = 0
+        self.counting = False  # a burst's click counts wait for their report
+        self.off = False  # gave up until the next boot (_give_up)
         prev = client.on_up
 
         def up():
@@ -64,7 +67,18 @@ class Agent:
         client.on_up = up
 
     def on_click(self, _event):
-        self.wake.set()  # the click counts changed (app.counts)
+        # The click counts changed (app.counts). A burst of clicks is reported once, not once a
+        # click: each report is an MQTT message the account pays for, and its buffers are the
+        # heap a click's own publish needs at the same moment.
+        if not self.counting and not self.off:
+            self.counting = True
+            self.app.set_busy("shadow")  # reported before any deep sleep
+            asyncio.create_task(self._counts_later())
+
+    async def _counts_later(self):
+        await asyncio.sleep_ms(_COUNTS_MS)
+        self.counting = False
+        self.wake.set()  # the step clears "shadow" once they are reported (or left to a session)
 
     def _message(self, topic, payload):
         # mqtt route handler: parse now, act in run()
@@ -115,6 +129,8 @@ class Agent:
         # AWS IoT closes a session on a request its policy denies: without the shadow's
         # permissions every session would end at the get. Off until the next boot.
         events.error("shadow", why + ": no shadow until reboot (does the policy allow it?)")
+        self.off = True
+        self.app.set_busy("shadow", False)
         for suffix in _TOPICS:
             try:
                 await self.client.unroute(self.base + suffix)
@@ -123,9 +139,10 @@ class Agent:
 
     async def _step(self):
         c = self.client
-        if not c.connected.is_set():
-            return  # the next session reports it all
         app = self.app
+        if not c.connected.is_set():
+            app.set_busy("shadow", False)
+            return  # the next session reports it all
         app.set_busy("shadow")  # no deep sleep before the delta is applied and reported
         try:
             if self.fresh:

@@ -172,3 +172,56 @@ asyncio.run(main())
     assert done == {"ended": True, "routes": []}, lines
     errors = [line for line in lines if '"ev":"error"' in line]
     assert len(errors) == 1 and "no shadow until reboot" in errors[0], lines
+
+
+def test_a_burst_of_clicks_is_reported_once_and_keeps_the_board_awake_until_then() -> None:
+    """One shadow update a burst, not one a click (each is a message the account pays for), and
+    "shadow" busy from the first click until that report; after the agent gave up, a click
+    leaves nothing busy (a board that could never sleep again)."""
+    lines = run_mp(
+        HARNESS
+        + """
+shadowagent._COUNTS_MS = 300
+shadowagent._GET_WAIT_MS = 100  # nobody answers the get here: the session's report goes out
+sent = []
+async def publish(topic, payload, qos=0):
+    sent.append([topic.rsplit("/", 1)[-1], json.loads(payload)])
+async def route(topic_filter, handler, qos=1):
+    pass
+async def unroute(topic_filter):
+    pass
+Client.publish = staticmethod(publish)
+Client.route = staticmethod(route)
+Client.unroute = staticmethod(unroute)
+busy = set()
+agent.app.set_busy = lambda name, busy_=True: (busy.add if busy_ else busy.discard)(name)
+async def main():
+    task = asyncio.create_task(agent.run())
+    agent.client.connected.set()
+    await asyncio.sleep_ms(300)  # the session's whole report
+    before = len(sent)
+    for _ in range(3):
+        agent.app.counts["single"] += 1
+        agent.on_click({})
+        await asyncio.sleep_ms(50)
+    print("OUT during", json.dumps({"busy": sorted(busy), "updates": [t for t, _ in sent[before:]].count("update")}))
+    await asyncio.sleep_ms(500)
+    print("OUT after", json.dumps({"busy": sorted(busy), "updates": sent[before:]}))
+    task.cancel()
+    await agent._give_up("test")
+    agent.on_click({})
+    await asyncio.sleep_ms(400)
+    print("OUT off", json.dumps({"busy": sorted(busy)}))
+asyncio.run(main())
+""",
+        path=(FIRMWARE_DIR, SHIMS_DIR),
+    )
+    out = {
+        line.split(" ")[1]: json.loads(line.split(" ", 2)[2]) for line in lines if "OUT " in line
+    }
+    assert out["during"] == {"busy": ["shadow"], "updates": 0}, out
+    assert out["after"]["busy"] == [], out
+    assert [body["state"]["reported"] for t, body in out["after"]["updates"] if t == "update"] == [
+        {"clicks": {"single": 4, "double": 0, "long": 0}}
+    ], out
+    assert out["off"] == {"busy": []}, out
