@@ -233,7 +233,7 @@ class Demo:
         self.out.say(f"  update-thing-shadow --thing-name {SERIAL} --payload '{payload}'")
         start = len(board.events())
         cloud.update_thing_shadow(SERIAL, payload.encode())
-        board.expect("shadow", WAIT_S, reported=list(DEVICE_DESIRED))
+        self._wait_reported(board, start, set(DEVICE_DESIRED))
         for event in board.events()[start:]:
             if event.get("ev") in ("settings", "shadow"):
                 self.out.say(f"    {json.dumps(event, separators=(',', ':'))}")
@@ -246,6 +246,21 @@ class Demo:
         )
         if "delta" in state:
             raise DemoFailed(f"the board's report left a delta: {state['delta']}")
+
+    @staticmethod
+    def _wait_reported(board: EmulatedBoard, start: int, keys: set[str]) -> None:
+        """Wait for the board's `shadow` event reporting `keys` (with others, perhaps: click counts
+        waiting for their report go in the same one)."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            seen = [e for e in board.events()[start:] if e.get("ev") == "shadow"]
+            if any(keys <= set(e.get("reported", ())) for e in seen):
+                return
+            if time.monotonic() > deadline:
+                raise DemoFailed(
+                    f"no shadow report of {sorted(keys)} within {WAIT_S:.0f} s; seen: {seen}"
+                )
+            time.sleep(0.1)
 
     def _reported(self, cloud: Any, ok: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         deadline = time.monotonic() + WAIT_S
