@@ -15,6 +15,9 @@ from oneclick_kit import (
     GUIDE_CLICK_EXAMPLE,
     GUIDE_HEALTH_EXAMPLE,
     HEALTH_EVENT_SCHEMA,
+    MEETING_ROOM_TEMPLATE,
+    SAT_LAMBDA,
+    UNSAT_LAMBDA,
     RecordingInvoker,
     check_click_payload,
     check_health_payload,
@@ -26,8 +29,6 @@ from rig.cloud.core.errors import CloudError
 from rig.cloud.oneclick.delivery import CALLBACK_ERRORS
 
 SAT, UNSAT = "G030PM12345678", "G030PM23456789"  # the guide's meeting-room serials
-SAT_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:SatLambda"
-UNSAT_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:UnsatLambda"
 DEVICE_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:MyButtonListener"
 
 
@@ -61,22 +62,7 @@ def claim(cloud: Cloud, serial: str, enabled: bool = True) -> None:
 def meeting_room(cloud: Cloud) -> None:
     """The guide's MeetingRoomSat project: two templates, a Lambda each, one room placed."""
     projects = cloud.oneclick.projects
-    projects.create_project(
-        "MeetingRoomSat",
-        placement_template={
-            "defaultAttributes": {"Building": "Headquarters", "MeetingRoomNum": "TBD"},
-            "deviceTemplates": {
-                "Satisfied": {
-                    "deviceType": "button",
-                    "callbackOverrides": {"onClickCallback": SAT_LAMBDA},
-                },
-                "Unsatisfied": {
-                    "deviceType": "button",
-                    "callbackOverrides": {"onClickCallback": UNSAT_LAMBDA},
-                },
-            },
-        },
-    )
+    projects.create_project("MeetingRoomSat", placement_template=MEETING_ROOM_TEMPLATE)
     projects.create_placement("MeetingRoomSat", "Room1001", {"MeetingRoomNum": "1001"})
     for serial, template in ((SAT, "Satisfied"), (UNSAT, "Unsatisfied")):
         claim(cloud, serial)

@@ -17,7 +17,15 @@ from pathlib import Path
 import oneclick_seed as seed
 import pytest
 from connectivity_kit import WAIT_S, connected, emulated
-from oneclick_kit import RecordingInvoker, check_click_payload, check_std_event, iso_now
+from oneclick_kit import (
+    MEETING_ROOM_TEMPLATE,
+    SAT_LAMBDA,
+    UNSAT_LAMBDA,
+    RecordingInvoker,
+    check_click_payload,
+    check_std_event,
+    iso_now,
+)
 
 from rig import gestures
 from rig.backends.local import local_backend
@@ -156,8 +164,6 @@ def test_dumpster_walkthrough_with_an_emulated_button(
 
 
 SAT, UNSAT = "G030PM0000E2E002", "G030PM0000E2E003"
-SAT_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:SatLambda"
-UNSAT_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:UnsatLambda"
 
 
 def labelled(boards: BoardFactory, runtime: CloudRuntime, serial: str) -> EmulatedBoard:
@@ -196,21 +202,8 @@ def test_meeting_room_two_emulated_buttons_a_function_per_template(
         press(serial, gestures.single(120), "SINGLE")
         run(home, DEVICES, "finalize-device-claim", "--device-id", serial)
         run(home, DEVICES, "update-device-state", "--device-id", serial, "--enabled")
-    template = {
-        "defaultAttributes": {"Building": "Headquarters", "MeetingRoomNum": "TBD"},
-        "deviceTemplates": {
-            "Satisfied": {
-                "deviceType": "button",
-                "callbackOverrides": {"onClickCallback": SAT_LAMBDA},
-            },
-            "Unsatisfied": {
-                "deviceType": "button",
-                "callbackOverrides": {"onClickCallback": UNSAT_LAMBDA},
-            },
-        },
-    }
     run(home, PROJECTS, "create-project", "--project-name", "MeetingRoomSat",
-        "--placement-template", json.dumps(template))  # fmt: skip
+        "--placement-template", json.dumps(MEETING_ROOM_TEMPLATE))  # fmt: skip
     place = ("--project-name", "MeetingRoomSat", "--placement-name", "Room1001")
     run(home, PROJECTS, "create-placement", *place, "--attributes", '{"MeetingRoomNum": "1001"}')
     for serial, name in ((SAT, "Satisfied"), (UNSAT, "Unsatisfied")):

@@ -13,6 +13,24 @@ from typing import Any
 
 import jsonschema
 
+# The Developer Guide's meeting-room example: a project whose two device templates each call
+# their own function ("Projects and placements").
+SAT_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:SatLambda"
+UNSAT_LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:UnsatLambda"
+MEETING_ROOM_TEMPLATE = {
+    "defaultAttributes": {"Building": "Headquarters", "MeetingRoomNum": "TBD"},
+    "deviceTemplates": {
+        "Satisfied": {
+            "deviceType": "button",
+            "callbackOverrides": {"onClickCallback": SAT_LAMBDA},
+        },
+        "Unsatisfied": {
+            "deviceType": "button",
+            "callbackOverrides": {"onClickCallback": UNSAT_LAMBDA},
+        },
+    },
+}
+
 ISO_MS = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
 
