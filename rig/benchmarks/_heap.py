@@ -192,16 +192,21 @@ def _drain(conn: socket.socket) -> None:
             pass
 
 
-def _run(binary: str, flash: Path, shims: Path, script: str) -> list[str]:
+def run_probe(
+    binary: str, flash: Path, micropypath: str, script: str, heapsize: str, name: str
+) -> list[str]:
+    """Run `script` (written to `flash`/`name`) on the unix port with `flash` as the working
+    directory, the given MICROPYPATH and heap, and a side channel for `_rig` to connect to; its
+    stdout lines. RuntimeError with its output when it fails."""
+    (flash / name).write_text(script)
     with side_channel() as channel:
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("BUTTONRIG_")},
-            "MICROPYPATH": f":.frozen:{shims}",
+            "MICROPYPATH": micropypath,
             "BUTTONRIG_CHANNEL": channel,
         }
-        (flash / "_heap_probe.py").write_text(script)
         proc = subprocess.run(
-            [binary, "-X", f"heapsize={PROBE_HEAPSIZE}", "_heap_probe.py"],
+            [binary, "-X", f"heapsize={heapsize}", name],
             cwd=flash,
             env=env,
             capture_output=True,
@@ -210,8 +215,12 @@ def _run(binary: str, flash: Path, shims: Path, script: str) -> list[str]:
             check=False,
         )
     if proc.returncode != 0:
-        raise RuntimeError(f"heap probe failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
+        raise RuntimeError(f"{name} failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}")
     return proc.stdout.splitlines()
+
+
+def _run(binary: str, flash: Path, shims: Path, script: str) -> list[str]:
+    return run_probe(binary, flash, f":.frozen:{shims}", script, PROBE_HEAPSIZE, "_heap_probe.py")
 
 
 def _marks(lines: list[str]) -> list[tuple[str, str, int, int]]:

@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from host.mpy import compile_module
 from host.paths import SHIMS_DIR
-from rig.benchmarks._heap import side_channel
+from rig.benchmarks._heap import run_probe
 from rig.unix_port.binary import default_binary
 
 METRICS = ("emulation_heap_bytes",)
@@ -80,7 +79,6 @@ USED = {
 # made): a configured board's station; a blank board's config mode makes the AP instead.
 MADE = {"network": "m.WLAN(m.STA_IF).active(True)"}
 HEAPSIZE = "1M"  # live sizes do not depend on the heap's size
-TIMEOUT_S = 60.0
 RUNS = 5
 
 _SCRIPT = """
@@ -129,37 +127,19 @@ def shim_heap(workdir: Path, binary: str | None = None) -> dict[str, int]:
     script = _SCRIPT.replace("@SHIMS@", repr(os.path.relpath(shims, flash)))
     script = script.replace("@ORDER@", repr(IMPORT_ORDER)).replace("@USED@", repr(USED))
     script = script.replace("@MADE@", repr(MADE))
-    (flash / "probe.py").write_text(script)
-    with side_channel() as channel:
-        env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("BUTTONRIG_")},
-            "MICROPYPATH": ":.frozen",  # the stdlib first, without the shims (see above)
-            "BUTTONRIG_CHANNEL": channel,
-        }
-        proc = subprocess.run(
-            [binary or default_binary(), "-X", f"heapsize={HEAPSIZE}", "probe.py"],
-            cwd=flash,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"shim heap probe failed ({proc.returncode}):\n{proc.stdout}{proc.stderr}"
-        )
+    # the stdlib first, without the shims (see above)
+    lines = run_probe(binary or default_binary(), flash, ":.frozen", script, HEAPSIZE, "probe.py")
     out: dict[str, int] = {}
-    for line in proc.stdout.splitlines():
+    for line in lines:
         m = _LINE.match(line)
         if m:
             out[m[2] or "total"] = int(m[3])
-    pools = [(int(m[1]), int(m[2])) for m in map(_QSTR.search, proc.stdout.splitlines()) if m]
+    pools = [(int(m[1]), int(m[2])) for m in map(_QSTR.search, lines) if m]
     if len(pools) == 2:
         out["qstrs"] = pools[1][0] - pools[0][0]
         out["qstr_pool_bytes"] = pools[1][1] - pools[0][1]
     if "total" not in out:
-        raise RuntimeError(f"shim heap probe printed no total:\n{proc.stdout}")
+        raise RuntimeError("shim heap probe printed no total:\n" + "\n".join(lines))
     return out
 
 
