@@ -44,6 +44,7 @@ class Button:
         """Enable the IRQ (both edges)."""
         pin = self.pin
         pin.irq(handler=self._irq_cb, trigger=pin.IRQ_FALLING | pin.IRQ_RISING)
+        stall.watch(self.idle)  # blocking calls wait for the gesture in progress
         self._put(pin.value(), ticks_ms())  # the level now (a repeat is ignored): no edge lost
 
     def idle(self):

@@ -65,6 +65,7 @@ async def sync(host="pool.ntp.org", timeout_ms=3000, port=123):
     import machine
     import stall
 
+    await stall.quiet()  # the lookup blocks: not in the middle of a gesture
     stall.begin()
     try:
         addr = socket.getaddrinfo(host, port)[0][-1]

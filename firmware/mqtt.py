@@ -129,6 +129,7 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
     # -> (stream, [TLS socket, TCP socket]): the caller closes both sockets (asyncio's
     # Stream.close() closes nothing, and after a failed handshake the TLS socket has forgotten
     # the TCP one: MicroPython's modtls_mbedtls.c), or lwIP's few sockets leak until a GC.
+    await stall.quiet()  # a gesture in progress is not cut in two by the lookup
     stall.begin()
     try:
         ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
@@ -158,6 +159,7 @@ async def open_tls(host, port, ctx, timeout_ms=10000):
             if time.ticks_diff(time.ticks_ms(), t0) > timeout_ms:
                 raise Fault("connect", "timeout")
             await asyncio.sleep_ms(10)
+        await stall.quiet()  # nor by the handshake the caller starts next
         try:
             ss = ctx.wrap_socket(s, server_hostname=host, do_handshake_on_connect=False)
         except (OSError, ValueError) as e:

@@ -10,8 +10,13 @@ take the handler's time for the edge's. Code that makes such a call brackets it:
         socket.getaddrinfo(...)
     finally:
         stall.end()
+
+A press that began before such a call and a release inside it are read as the call returns, so a
+gesture cut in two by a call is misread (the second press of a double, read late, is a second
+SINGLE). Code about to make one that can wait first awaits `quiet()`.
 """
 
+import asyncio
 import time
 
 # CPython runs store.py in the tests: no ticks there, and no blocking call to date
@@ -20,6 +25,21 @@ _ticks_diff = getattr(time, "ticks_diff", lambda a, b: a - b)
 
 _open = 0  # calls begun and not yet ended (nested brackets count once each)
 _ended = None  # ticks when the last one ended
+_idle = None  # the button's: true when no gesture is in progress
+
+
+def watch(idle):
+    """The button registers how to tell that no gesture is in progress."""
+    global _idle
+    _idle = idle
+
+
+async def quiet(limit_ms=8000):
+    """Wait until no gesture is in progress (at most `limit_ms`: a button held for good must not
+    keep the board offline). A gesture that begins inside the call cannot be helped."""
+    t0 = _ticks_ms()
+    while _idle is not None and not _idle() and _ticks_diff(_ticks_ms(), t0) < limit_ms:
+        await asyncio.sleep_ms(20)  # type: ignore[attr-defined]
 
 
 def begin():

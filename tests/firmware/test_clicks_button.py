@@ -415,3 +415,30 @@ def test_a_bouncy_burst_beyond_the_scheduler_queue_is_one_click(tmp_path: Path) 
     assert _blocked_ms(lines) >= 1500, lines
     assert [c["type"] for c in kinds(events, "click")] == ["SINGLE"], lines
     assert kinds(events, "input") == [], lines
+
+
+def test_a_connection_waits_for_the_gesture_in_progress_before_its_blocking_lookup(
+    tmp_path: Path,
+) -> None:
+    """The board starts to connect between a double's two presses (a reconnect's back-off ends
+    there, say). Were the DNS lookup made at once, the second press would be read as the lookup
+    returns, long after the first: two SINGLEs. The connection waits for the gesture first
+    (stall.quiet, firmware/mqtt.py open_tls), then blocks."""
+    before = (
+        "import mqtt\n"
+        "        _thread.start_new_thread(play, ())\n"
+        "        await asyncio.sleep_ms(600)  # the first press is over, the second to come\n"
+        "        t0 = time.ticks_ms()\n"
+        "        try:\n"
+        "            await mqtt.open_tls('localhost', 1, None)  # port 1: refused after the lookup\n"
+        "        except Exception as e:\n"
+        "            print('CONNECT %r' % (e,))\n"
+        "        print('BLOCKED %d' % time.ticks_diff(time.ticks_ms(), t0))\n"
+        "        GESTURES.clear()  # played already: the second play() has nothing left"
+    )
+    env = {"BUTTONRIG_DNS_BLOCK_MS": "2500"}
+    double = [[300, 0], [200, 1], [300, 0], [200, 1]]  # presses at 300 and 800 ms
+    events, lines = run_board(tmp_path, double, expect=1, before=before, env=env)
+    assert _blocked_ms(lines) >= 2500, lines
+    assert any(line.startswith("CONNECT Fault") for line in lines), lines
+    assert [c["type"] for c in kinds(events, "click")] == ["DOUBLE"], lines
