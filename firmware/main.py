@@ -1,5 +1,6 @@
 """Entry point: run the application folder `fw.json` names (A/B OTA, appsel.py), then app.py's
-boot sequence. Never replaced by an OTA: keep it small."""
+boot sequence; a crash out of it resets or sleeps (crash.py). Never replaced by an OTA: keep it
+small."""
 
 import sys
 
@@ -13,7 +14,10 @@ try:
     import app
 
     app.main()
-except Exception:
+except Exception as e:
     if trial:
         appsel.crashed()  # type: ignore[possibly-unbound]  # kept when trial
-    raise
+    sys.modules.pop("app", None)  # its objects are garbage now: room for the rescue
+    import crash
+
+    crash.recover(e)

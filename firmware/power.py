@@ -67,12 +67,16 @@ class Sleeper:
         app.tell("on_sleep", None)  # services close what they hold (synchronously)
         app.led.show("off")
         app.led.off_now()
-        import esp32
+        sleep_until_pressed(app.button.pin)
 
-        pin = app.button.pin
-        if board.BUTTON_PULL_UP:
-            # The S2/S3 drop the pad's pull-up in deep sleep unless it is held (MicroPython issue
-            # #15260): a floating pin wakes the chip at once. app.boot releases the hold.
-            pin.init(pin.IN, pin.PULL_UP, hold=True)
-        esp32.wake_on_ext0(pin, not app.button.active_low)  # wake level; positional per the stub
-        machine.deepsleep()
+
+def sleep_until_pressed(pin):
+    """Deep sleep until the button (on `pin`) is pressed."""
+    import esp32
+
+    if board.BUTTON_PULL_UP:
+        # The S2/S3 drop the pad's pull-up in deep sleep unless it is held (MicroPython issue
+        # #15260): a floating pin wakes the chip at once. app.boot releases the hold.
+        pin.init(pin.IN, pin.PULL_UP, hold=True)
+    esp32.wake_on_ext0(pin, not board.BUTTON_ACTIVE_LOW)  # wake level; positional per the stub
+    machine.deepsleep()

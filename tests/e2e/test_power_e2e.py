@@ -66,3 +66,24 @@ def test_flash_survives_a_power_cut_and_the_board_still_clicks(board: Board) -> 
     assert board.expect("click", 20)["type"] == "SINGLE"
     # Last: on a USB board reading the flash goes through the REPL and stops the firmware.
     assert board.read_file("note.txt") == b"kept"
+
+
+CRASHING = {"services.py": b"raise RuntimeError('a broken build')\n"}
+
+
+@pytest.mark.board_files(CRASHING)
+def test_a_firmware_that_raises_resets_three_times_then_sleeps_until_pressed(board: Board) -> None:
+    """An exception out of app.main() would leave an ESP32 at the REPL with its radio on: dead,
+    and draining its battery. The board resets instead, three times in a row at most (RTC
+    memory), then sleeps until pressed; the press gives it new tries."""
+    for n in (1, 2, 3):
+        crash = board.expect("crash", 30, n=n)
+        assert (crash["then"], crash["error"]) == ("reset", "RuntimeError"), crash
+        board.expect("boot", 30, reset="hard")
+    assert board.expect("crash", 30, n=4)["then"] == "sleep"
+    assert "a broken build" in board.console_text()  # the traceback is on the console
+    board.press(gestures.single(150))
+    board.expect("boot", 30, reset="deepsleep", wake="ext0")
+    assert board.expect("crash", 30)["n"] == 1  # a new row of tries
+    assert board.expect("crash", 30, n=4)["then"] == "sleep"
+    assert len(board.events("boot")) == 8
