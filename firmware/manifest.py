@@ -24,6 +24,7 @@ for name in (
     "configmode",
     "configpage",
     "connection",
+    "crash",
     "der",
     "events",
     "fault",
