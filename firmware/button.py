@@ -44,12 +44,16 @@ class Button:
         """Enable the IRQ (both edges)."""
         pin = self.pin
         pin.irq(handler=self._irq_cb, trigger=pin.IRQ_FALLING | pin.IRQ_RISING)
-        stall.watch(self.idle)  # blocking calls wait for the gesture in progress
+        stall.watch(self.deciding)  # blocking calls wait for the gesture being decided
         self._put(pin.value(), ticks_ms())  # the level now (a repeat is ignored): no edge lost
 
     def idle(self):
         """No edge waiting in the ring and no gesture in progress."""
         return self._r == self._w and self.detector.idle()
+
+    def deciding(self):
+        """Edges waiting in the ring, or a gesture whose kind is not yet decided."""
+        return self._r != self._w or self.detector.deciding()
 
     def pressed(self):
         return (self.pin.value() == 0) == self.active_low

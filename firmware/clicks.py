@@ -120,6 +120,10 @@ class ClickDetector:
     def idle(self):
         return self._state == _IDLE and self._burst is None and not self._queue
 
+    def deciding(self):
+        """A gesture whose kind is not yet decided (a press held past its LONG is decided)."""
+        return self._state == _DOWN or self._state == _UP or self._burst is not None or self._queue
+
     def held_since(self):
         """Time of the press being held now (debounced), or None when released."""
         return self._press_t if self._stable else None

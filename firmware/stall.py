@@ -25,20 +25,21 @@ _ticks_diff = getattr(time, "ticks_diff", lambda a, b: a - b)
 
 _open = 0  # calls begun and not yet ended (nested brackets count once each)
 _ended = None  # ticks when the last one ended
-_idle = None  # the button's: true when no gesture is in progress
+_deciding = None  # the button's: true while a gesture's kind is not yet decided
 
 
-def watch(idle):
-    """The button registers how to tell that no gesture is in progress."""
-    global _idle
-    _idle = idle
+def watch(deciding):
+    """The button registers how to tell that a gesture is being decided."""
+    global _deciding
+    _deciding = deciding
 
 
 async def quiet(limit_ms=8000):
-    """Wait until no gesture is in progress (at most `limit_ms`: a button held for good must not
-    keep the board offline). A gesture that begins inside the call cannot be helped."""
+    """Wait until no gesture is being decided (at most `limit_ms`). A press held past its LONG is
+    decided: the connect goes on while it is held. A gesture that begins inside the call cannot
+    be helped."""
     t0 = _ticks_ms()
-    while _idle is not None and not _idle() and _ticks_diff(_ticks_ms(), t0) < limit_ms:
+    while _deciding is not None and _deciding() and _ticks_diff(_ticks_ms(), t0) < limit_ms:
         await asyncio.sleep_ms(20)  # type: ignore[attr-defined]
 
 

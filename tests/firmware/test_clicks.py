@@ -118,6 +118,23 @@ def test_timing_change_applies_from_the_next_gesture() -> None:
     assert det.decided_at == 2600
 
 
+def test_a_gesture_is_being_decided_until_its_kind_is_known() -> None:
+    """What a blocking call waits for (firmware/stall.py quiet): not while a LONG is held on."""
+    det = clicks.ClickDetector()
+    assert not det.deciding()
+    det.feed(True, 0)
+    assert det.deciding()  # a press: SINGLE, DOUBLE or LONG to come
+    det.feed(False, 100)
+    assert det.poll(300) is None and det.deciding()  # the double window is open
+    assert det.poll(500) == "SINGLE" and not det.deciding()
+    det.feed(True, 1000)
+    assert det.poll(2500) == "LONG" and not det.deciding()  # decided, though still held
+    assert not det.idle()
+    det.feed(False, 9000)
+    assert det.deciding()  # an edge is debounced before it counts: 50 ms
+    assert det.poll(9050) is None and det.idle() and not det.deciding()
+
+
 def test_deadline_announces_each_decision() -> None:
     det = clicks.ClickDetector()
     assert det.deadline() is None and det.idle()
