@@ -166,6 +166,7 @@ class JobsWatch:
         self.wake = asyncio.Event()
         self.asking = False  # a request of the agent's waits for its answer
         self.lost = 0  # sessions in a row that ended while one waited
+        self.running = None  # jobId of the execution the agent runs
         prev = client.on_up
 
         def up():
@@ -236,12 +237,28 @@ class JobsWatch:
         try:
             self.agent = __import__("jobsagent").Agent(self.app, self.client, self)
             return await self.agent.drain()
+        except MemoryError as e:
+            short = e
         finally:
             self.agent = None
             self.draining = False
             sys.modules.pop("jobsagent", None)
             self.app.set_busy("job", False)
             gc.collect()
+        await self._fail_short(short)
+
+    async def _fail_short(self, e):
+        # The heap ran out outside an operation (importing the run's code, parsing an answer):
+        # with the agent and its modules gone, the execution is failed with the reason, in one
+        # small message, instead of started again and again at each session.
+        job = self.running
+        self.running = None
+        if job is None:
+            raise e
+        reason = "MemoryError: " + str(e)
+        body = {"status": "FAILED", "statusDetails": {"reason": reason}}
+        await self.client.publish(self.base + job + "/update", json.dumps(body), 1)
+        events.emit("job", id=job, status="FAILED", reason=reason)
 
     async def _give_up(self, why):
         from fault import Fault

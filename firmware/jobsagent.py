@@ -105,12 +105,14 @@ class Agent:
         ex = reply.get("execution") if ok else None
         if not ex:
             return False
+        self.watch.running = ex.get("jobId")  # the watch fails it if the heap runs out
         gc.collect()
-        import jobrun  # the run of one execution: imported for it, dropped after (memory)
-
         try:
+            import jobrun  # the run of one execution: imported for it, dropped after (memory)
+
             await jobrun.Execution(self, ex).run()
         finally:
             sys.modules.pop("jobrun", None)
             gc.collect()
+        self.watch.running = None
         return True

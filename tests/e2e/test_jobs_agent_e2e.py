@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from connectivity_kit import WAIT_S, connected, led_patterns, set_up_through
 
+from rig import gestures
 from rig.backends.base import CloudBackend
 from rig.backends.local import local_backend
 from rig.cloud.runtime import CloudRuntime
@@ -183,6 +184,28 @@ def test_reboot_job_resets_the_board_and_succeeds_after_the_boot(
     assert details(done) == {"step": "rebooted", "reset": "hard"}
     boots = board.events("boot")
     assert len(boots) == 3 and boots[-1]["reset"] == "hard"  # set-up reset, then the job's
+
+
+OUT_OF_HEAP = "MemoryError: memory allocation failed, allocating 515 bytes"
+
+
+def test_a_job_the_heap_cannot_hold_is_failed_with_the_reason_and_not_run_again(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    """The heap runs out outside the operation (here the run's own module cannot be loaded, as
+    on a heap too small for an OTA): the watch drops the agent and fails the execution with the
+    reason in one message. Before, the watch was restarted, asked start-next again and ran into
+    the same MemoryError at every try, the execution IN_PROGRESS for good."""
+    board, setup, jobs = connected_with_jobs(boards, cloud_runtime)
+    message = OUT_OF_HEAP.split(": ", 1)[1]
+    board.write_file("jobrun.py", f"raise MemoryError({message!r})\n".encode())
+    jid, done = run_job(jobs, setup.serial, "identify", {"operation": "identify"})
+    assert done["status"] == "FAILED", done
+    assert details(done) == {"reason": OUT_OF_HEAP}
+    board.expect("job", WAIT_S, id=jid, status="FAILED", reason=OUT_OF_HEAP)
+    board.press(gestures.single(120))
+    board.expect("mqtt", WAIT_S, published=f"iotbutton/{setup.serial}")
+    assert [e for e in board.events("error") if e["code"] == "service"] == []
 
 
 def test_factory_reset_job_succeeds_then_the_board_forgets_its_identity(
