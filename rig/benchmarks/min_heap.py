@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rig import gestures
 from rig.backends.local import local_backend
@@ -109,13 +109,13 @@ class Session:
                 self.setup.provision(board, timeout=WAIT_S)
                 self._click(board, self.clicks)
                 self.broker.restart()
-                _expect(board, "mqtt", state="down")
-                _expect(board, "mqtt", state="up")
+                expect_or_fail(board, "mqtt", state="down")
+                expect_or_fail(board, "mqtt", state="up")
                 self._click(board, 1)
             except Exception as exc:  # a board out of memory shows as a time-out here
                 why = self._why(board, f"{type(exc).__name__}: {exc}")
-                raise SessionFailed(why, _firmware_failed(board)) from exc
-            if _firmware_failed(board):
+                raise SessionFailed(why, firmware_failed(board)) from exc
+            if firmware_failed(board):
                 raise SessionFailed(self._why(board, "the firmware reported a failure"), True)
         finally:
             board.close()
@@ -125,11 +125,11 @@ class Session:
         acknowledged = len(_published(board))
         for _ in range(n):
             board.press(gestures.single(100))
-            click = _expect(board, "click")
+            click = expect_or_fail(board, "click")
             if click["type"] != "SINGLE":
                 raise SessionFailed(f"played SINGLE, the board saw {click}")
         deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline and not _firmware_failed(board):
+        while time.monotonic() < deadline and not firmware_failed(board):
             published = _published(board)
             if len(published) >= acknowledged + n and published[-1]["left"] == 0:
                 return
@@ -142,7 +142,7 @@ class Session:
         return f"{what}\n--- console tail ---\n{tail}"
 
 
-def _expect(board: EmulatedBoard, ev: str, **fields: Any) -> dict[str, Any]:
+def expect_or_fail(board: EmulatedBoard, ev: str, **fields: Any) -> dict[str, Any]:
     """`board.expect` that gives up as soon as the firmware reports a failure (a board out of
     memory would otherwise be waited for until the time-out)."""
     deadline = time.monotonic() + WAIT_S
@@ -150,11 +150,11 @@ def _expect(board: EmulatedBoard, ev: str, **fields: Any) -> dict[str, Any]:
         try:
             return board.expect(ev, 1.0, **fields)
         except ExpectTimeout:
-            if _firmware_failed(board) or time.monotonic() > deadline:
+            if firmware_failed(board) or time.monotonic() > deadline:
                 raise
 
 
-def _firmware_failed(board: EmulatedBoard) -> bool:
+def firmware_failed(board: EmulatedBoard) -> bool:
     text = board.console_text()
     return bool(board.events("error")) or any(mark in text for mark in FIRMWARE_FAILURES)
 
@@ -163,15 +163,22 @@ def _published(board: EmulatedBoard) -> list[dict[str, Any]]:
     return [e for e in board.events("mqtt") if "published" in e]
 
 
+class HeapSession(Protocol):
+    def run(self, kb: int) -> None:
+        """Raise SessionFailed unless the session completes cleanly on a `kb` KB heap."""
+        ...
+
+
 class HeapProbe:
     """`passes(kb)` for the bisection. Near the limit a session passes or fails from run to run
     (where the GC finds room depends on timing), so a size passes only when `repeats` sessions in
     a row pass. A session that failed in a way that does not point at the firmware (no
     MemoryError, traceback or `error` event: a time-out on a loaded machine) is run once more."""
 
-    def __init__(self, session: Session, repeats: int) -> None:
+    def __init__(self, session: HeapSession, repeats: int, label: str = "min_heap") -> None:
         self.session = session
         self.repeats = repeats
+        self.label = label  # of its lines on the console
         self.tried: dict[int, str] = {}  # size → "ok" or why it failed (printed)
 
     def passes(self, kb: int) -> bool:
@@ -188,13 +195,15 @@ class HeapProbe:
                 self.session.run(kb)
             except SessionFailed as exc:
                 first_line = str(exc).splitlines()[0][:160]
-                print(f"[min_heap] {kb}K run {run}.{attempt}: failed ({first_line})", flush=True)
+                print(
+                    f"[{self.label}] {kb}K run {run}.{attempt}: failed ({first_line})", flush=True
+                )
                 self.tried[kb] = str(exc)
                 if exc.by_firmware:
                     return False
                 continue
             print(
-                f"[min_heap] {kb}K run {run}: passed in {time.monotonic() - started:.0f} s",
+                f"[{self.label}] {kb}K run {run}: passed in {time.monotonic() - started:.0f} s",
                 flush=True,
             )
             return True
