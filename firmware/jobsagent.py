@@ -77,12 +77,17 @@ class Agent:
                 raise Denied()
             if within_session and not self.client.connected.is_set():
                 return False, {}
+            while not self.client.connected.is_set():
+                if self.client.starved:
+                    # the session ran out of heap with this agent loaded: waiting for the next one
+                    # would keep it down (the watch drops the agent and fails its execution)
+                    raise MemoryError("the session ran out of heap during the job")
+                await asyncio.sleep_ms(500)
             token = hexlify(os.urandom(8)).decode()
             body["clientToken"] = token
             w = [asyncio.Event(), False, None]
             self._waits[token] = w
             try:
-                await self.client.connected.wait()
                 await asyncio.wait_for_ms(self._ask(topic, body, w[0]), REPLY_MS)
             except Exception:  # no answer in time, or the session broke under the publish
                 pass

@@ -223,6 +223,7 @@ class Client:
         self.on_up = None  # f(): a session is up
         self.connected = asyncio.Event()
         self.failures = 0  # sessions failed in a row (connection.Connection counts them)
+        self.starved = False  # the last session, or the attempt at one, ran out of heap
         self._stream = None
         self._socks = []  # the session's TLS and TCP sockets (open_tls)
         self._pid = 0
@@ -455,7 +456,11 @@ class Client:
 
     async def session(self):
         # One connection: connect, renew, serve until it breaks. Raises Fault.
-        await self.connect()
+        try:
+            await self.connect()
+        except MemoryError:
+            self.starved = True
+            raise
         self._fail = None
         pinger = None
         reset = False
@@ -463,6 +468,7 @@ class Client:
             await self._renew()
             self.connected.set()
             self.failures = 0
+            self.starved = False
             if self.on_up:
                 self.on_up()
             reader = asyncio.create_task(self._reader())
@@ -476,6 +482,7 @@ class Client:
             err = self._fail
         except Exception as e:
             err = e if isinstance(e, Fault) else Fault("closed", str(e))
+            self.starved = isinstance(e, MemoryError)
             # a reset counts as the broker's close: a server that closes with unread bytes
             # waiting (e.g. a PINGREQ after the refused PUBLISH) sends RST, not FIN
             reset = isinstance(e, OSError)

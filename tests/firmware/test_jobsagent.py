@@ -33,8 +33,11 @@ class App:
     def is_busy(self):
         return bool(self.busy)
 
+STARVE = False  # the session runs out of heap under the job's first update
+
 class Client:
     on_up = None
+    starved = False
 
     def __init__(self):
         self.connected = asyncio.Event()
@@ -77,6 +80,10 @@ class Client:
             asyncio.create_task(self.deliver(
                 "start-next/+", topic + "/" + reply[0], reply[1]))
         elif topic.endswith("/update"):
+            if STARVE and not self.starved and body["status"] != "FAILED":
+                self.starved = True  # lost to a MemoryError: no answer, and no session comes back
+                self.connected.clear()
+                return
             state = {"status": body["status"], "versionNumber": body["expectedVersion"] + 1,
                      "statusDetails": body["statusDetails"]}
             asyncio.create_task(self.deliver("+/update/+", topic + "/accepted",
@@ -113,3 +120,19 @@ def test_throttled_and_lost_requests_are_retried_with_fresh_tokens_and_duplicate
     assert "BUSY job True" in lines and lines.index("BUSY job False") > lines.index(
         "BUSY job True"
     )
+
+
+def test_a_session_that_runs_out_of_heap_during_a_job_fails_it_and_drops_the_agent() -> None:
+    """The session is lost to a MemoryError while the agent waits for its update's answer: it
+    stops waiting for a session that its own modules keep from coming back, and the watch fails
+    the execution (one QoS 1 publish, sent once a session is up) with the agent dropped."""
+    lines = run_mp(
+        SCRIPT.replace("STARVE = False", "STARVE = True"), path=(FIRMWARE_DIR, SHIMS_DIR)
+    )
+    sent = json.loads(lines[-1])
+    topics = [topic.rsplit("/jobs/", 1)[1] for topic, _ in sent]
+    assert topics == ["start-next"] * 3 + ["j1/update", "j1/update"], topics
+    assert sent[3][1]["status"] == "SUCCEEDED"  # unanswered: the session was lost under it
+    reason = "MemoryError: the session ran out of heap during the job"
+    assert sent[4][1] == {"status": "FAILED", "statusDetails": {"reason": reason}}
+    assert "DROPPED True" in lines
