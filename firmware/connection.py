@@ -239,20 +239,20 @@ class JobsWatch:
             return await self.agent.drain()
         except MemoryError as e:
             short = e
+            job = self.running
         finally:
             self.agent = None
+            self.running = None
             self.draining = False
             sys.modules.pop("jobsagent", None)
             self.app.set_busy("job", False)
             gc.collect()
-        await self._fail_short(short)
+        await self._fail_short(job, short)
 
-    async def _fail_short(self, e):
+    async def _fail_short(self, job, e):
         # The heap ran out outside an operation (importing the run's code, parsing an answer):
         # with the agent and its modules gone, the execution is failed with the reason, in one
         # small message, instead of started again and again at each session.
-        job = self.running
-        self.running = None
         if job is None:
             raise e
         reason = "MemoryError: " + str(e)

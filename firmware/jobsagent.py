@@ -119,5 +119,5 @@ class Agent:
         finally:
             sys.modules.pop("jobrun", None)
             gc.collect()
-        self.watch.running = None
+        self.watch.running = None  # else the watch clears it once it has failed the execution
         return True

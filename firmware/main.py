@@ -18,6 +18,7 @@ except Exception as e:
     if trial:
         appsel.crashed()  # type: ignore[possibly-unbound]  # kept when trial
     sys.modules.pop("app", None)  # its objects are garbage now: room for the rescue
+    globals().pop("app", None)
     import crash
 
     crash.recover(e)
