@@ -24,10 +24,11 @@ nor an `error` event (a time-out on a loaded machine) is run once more before it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,7 +38,7 @@ from rig.broker import MosquittoBroker
 from rig.cloud.runtime import CloudRuntime, temporary_cloud
 from rig.drivers.base import ExpectTimeout
 from rig.drivers.emulated import EmulatedBoard
-from rig.strategies.provisioning import CustomerSetup
+from rig.strategies.provisioning import CustomerSetup, Provisioned
 
 METRICS = ("firmware_min_heap_kb",)
 
@@ -94,31 +95,12 @@ class Session:
 
     def run(self, kb: int) -> None:
         """Raise SessionFailed unless the session completes cleanly on a `kb` KB heap."""
-        board = EmulatedBoard(
-            self.workdir / f"heap{kb}k-{uuid.uuid4().hex[:6]}",
-            f"heap{kb}k",
-            heapsize=f"{kb}K",
-            mpy=True,
-            unique_id=uuid.uuid4().hex[:12],
-        )
-        try:
-            try:
-                board.deploy()
-                board.start()
-                board.expect("boot", WAIT_S)
-                self.setup.provision(board, timeout=WAIT_S)
-                self._click(board, self.clicks)
-                self.broker.restart()
-                expect_or_fail(board, "mqtt", state="down")
-                expect_or_fail(board, "mqtt", state="up")
-                self._click(board, 1)
-            except Exception as exc:  # a board out of memory shows as a time-out here
-                why = self._why(board, f"{type(exc).__name__}: {exc}")
-                raise SessionFailed(why, firmware_failed(board)) from exc
-            if firmware_failed(board):
-                raise SessionFailed(self._why(board, "the firmware reported a failure"), True)
-        finally:
-            board.close()
+        with connected_board(self.workdir, "heap", kb, self.setup) as (board, _):
+            self._click(board, self.clicks)
+            self.broker.restart()
+            expect_or_fail(board, "mqtt", state="down")
+            expect_or_fail(board, "mqtt", state="up")
+            self._click(board, 1)
 
     def _click(self, board: EmulatedBoard, n: int) -> None:
         """`n` SINGLE clicks, each detected; returns once the broker acknowledged them all."""
@@ -136,10 +118,40 @@ class Session:
             time.sleep(0.1)
         raise SessionFailed(f"{n} clicks not acknowledged within {WAIT_S:.0f} s")
 
-    @staticmethod
-    def _why(board: EmulatedBoard, what: str) -> str:
-        tail = board.console_text()[-1200:]
-        return f"{what}\n--- console tail ---\n{tail}"
+
+@contextlib.contextmanager
+def connected_board(
+    workdir: Path, name: str, kb: int, setup: CustomerSetup
+) -> Iterator[tuple[EmulatedBoard, Provisioned]]:
+    """A fresh emulated board on a `kb` KB heap (firmware and shims as .mpy), booted blank, set up
+    through its config page and connected, for a session's body; closed after it. Whatever fails
+    in the set-up or the body, and a body after which the firmware reports a failure, is
+    SessionFailed with the console's tail."""
+    board = EmulatedBoard(
+        workdir / f"{name}{kb}k-{uuid.uuid4().hex[:6]}",
+        f"{name}{kb}k",
+        heapsize=f"{kb}K",
+        mpy=True,
+        unique_id=uuid.uuid4().hex[:12],
+    )
+    try:
+        try:
+            board.deploy()
+            board.start()
+            board.expect("boot", WAIT_S)
+            yield board, setup.provision(board, timeout=WAIT_S)
+        except Exception as exc:  # a board out of memory shows as a time-out here
+            by_firmware = getattr(exc, "by_firmware", False) or firmware_failed(board)
+            raise SessionFailed(_why(board, f"{type(exc).__name__}: {exc}"), by_firmware) from exc
+        if firmware_failed(board):
+            raise SessionFailed(_why(board, "the firmware reported a failure"), True)
+    finally:
+        board.close()
+
+
+def _why(board: EmulatedBoard, what: str) -> str:
+    tail = board.console_text()[-1200:]
+    return f"{what}\n--- console tail ---\n{tail}"
 
 
 def expect_or_fail(board: EmulatedBoard, ev: str, **fields: Any) -> dict[str, Any]:
