@@ -32,6 +32,7 @@ class Connection:
         self.station = station
         self.host = host
         self.refusals = 0  # sessions refused in a row
+        client.on_up.append(self._up)
 
     def _up(self):
         events.emit("mqtt", state="up", host=self.host)
@@ -60,7 +61,6 @@ class Connection:
         from fault import Fault, backoff_ms
 
         c = self.client
-        c.on_up = self._up
         while True:
             await self.station.up.wait()
             if not await self._clock():
@@ -167,14 +167,10 @@ class JobsWatch:
         self.asking = False  # a request of the agent's waits for its answer
         self.lost = 0  # sessions in a row that ended while one waited
         self.running = None  # jobId of the execution the agent runs
-        prev = client.on_up
+        client.on_up.append(self._up)
 
-        def up():
-            if prev:
-                prev()
-            self.lost = self.lost + 1 if self.asking else 0
-
-        client.on_up = up
+    def _up(self):
+        self.lost = self.lost + 1 if self.asking else 0
 
     def _on_notify(self, _topic, payload):
         # An agent asks start-next again after each job, so a notification while it drains (a

@@ -220,7 +220,7 @@ class Client:
         self.host = host
         self.port = port
         self.ctx = ctx
-        self.on_up = None  # f(): a session is up
+        self.on_up = []  # f() each, in order, when a session is up (the connection, the agents)
         self.connected = asyncio.Event()
         self.failures = 0  # sessions failed in a row (connection.Connection counts them)
         self.starved = False  # the last session, or the attempt at one, ran out of heap
@@ -469,8 +469,8 @@ class Client:
             self.connected.set()
             self.failures = 0
             self.starved = False
-            if self.on_up:
-                self.on_up()
+            for up in self.on_up:
+                up()
             reader = asyncio.create_task(self._reader())
             pinger = asyncio.create_task(self._pinger(reader))
             await reader

@@ -55,16 +55,12 @@ class Agent:
         self.token = 0
         self.counting = False  # a burst's click counts wait for their report
         self.off = False  # gave up until the next boot (_give_up)
-        prev = client.on_up
+        client.on_up.append(self._up)
 
-        def up():
-            if prev:
-                prev()
-            self.lost = self.lost + 1 if self.need_get else 0
-            self.fresh = True
-            self.wake.set()
-
-        client.on_up = up
+    def _up(self):
+        self.lost = self.lost + 1 if self.need_get else 0
+        self.fresh = True
+        self.wake.set()
 
     def on_click(self, _event):
         # The click counts changed (app.counts). A burst of clicks is reported once, not once a

@@ -221,3 +221,57 @@ def test_a_policy_without_the_shadow_stops_the_agent_not_the_clicks(
     assert later == [], later  # the session the click went out on is still up
     # once each, not per session: the policy allows neither the shadow nor jobs
     assert sorted(e["code"] for e in board.events("error")) == ["jobs", "shadow"]
+
+
+def test_a_policy_that_lets_jobs_be_watched_but_not_asked_stops_the_jobs_agent(
+    boards: BoardFactory, cloud_runtime: CloudRuntime
+) -> None:
+    """The jobs topics may be subscribed to, but start-next may not be published: AWS IoT ends
+    each session the request is sent in. The watch counts the sessions lost with its request
+    unanswered and stops jobs after two (one `error` `jobs`); the clicks go on. It counts them in
+    `mqtt.Client.on_up`, which the connection service's own hook replaced before: the board then
+    reconnected for good, each session ended by start-next. The shadow's get, unanswered in those
+    sessions too, may stop the shadow as well: one close cannot say whose request was refused."""
+    board, setup = connected(boards, cloud_runtime)
+    api = cloud_runtime.cloud
+    things = f"$aws/things/{setup.serial}"
+    watch_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "iot:Connect", "Resource": arn.client_arn(setup.serial)},
+            {
+                "Effect": "Allow",
+                "Action": "iot:Publish",
+                "Resource": [
+                    arn.topic_arn(f"iotbutton/{setup.serial}"),
+                    arn.topic_arn(f"{things}/shadow/*"),
+                ],
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": [
+                    arn.topicfilter_arn(f"{things}/shadow/*"),
+                    arn.topicfilter_arn(f"{things}/jobs/*"),
+                ],
+            },
+            {
+                "Effect": "Allow",
+                "Action": "iot:Receive",
+                "Resource": [
+                    arn.topic_arn(f"{things}/shadow/*"),
+                    arn.topic_arn(f"{things}/jobs/*"),
+                ],
+            },
+        ],
+    }
+    api.create_policy_version(setup.policy_name, json.dumps(watch_only), set_as_default=True)
+    board.reset()
+    board.expect("boot", WAIT_S, reset="hard")
+    error = board.expect("error", 3 * WAIT_S, code="jobs")
+    assert "sessions closed with a request unanswered" in error["msg"], error
+    board.expect("mqtt", WAIT_S, state="up")
+    board.press(gestures.single(120))
+    click = board.expect("click", WAIT_S)
+    ClickLog(api.store).wait_for_ids(setup.serial, [click["id"]], WAIT_S)
+    assert [e["code"] for e in board.events("error")].count("jobs") == 1, board.events("error")

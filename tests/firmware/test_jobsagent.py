@@ -36,10 +36,10 @@ class App:
 STARVE = False  # the session runs out of heap under the job's first update
 
 class Client:
-    on_up = None
     starved = False
 
     def __init__(self):
+        self.on_up = []
         self.connected = asyncio.Event()
         self.connected.set()
         self.routes = {}

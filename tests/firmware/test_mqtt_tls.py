@@ -299,7 +299,7 @@ def test_publish_and_subscribe_over_mutual_tls(
         f"""
 async def main():
     c = mqtt.Client({THING!r}, 'localhost', {broker.port}, ctx())
-    c.on_up = up
+    c.on_up.append(up)
     asyncio.create_task(keep(c))
     await c.connected.wait()
     await c.route('dev/in', msg, 1)
@@ -388,7 +388,7 @@ def test_qos1_publish_is_resent_with_dup_after_a_dropped_connection(
         f"""
 async def main():
     c = mqtt.Client({THING!r}, 'localhost', {proxy.port}, ctx())
-    c.on_up = up
+    c.on_up.append(up)
     asyncio.create_task(keep(c))
     await c.connected.wait()
     await flag('go')
@@ -436,7 +436,7 @@ async def main():
     c = mqtt.Client({THING!r}, 'localhost', {proxy.port}, ctx())
     c.KEEPALIVE_S = 2
     c.PING_TIMEOUT_MS = 1500
-    c.on_up = up
+    c.on_up.append(up)
     try:
         await c.session()
     except mqtt.Fault as e:
@@ -461,7 +461,7 @@ SENDER = """
 import outbox
 box = outbox.Outbox()
 c = mqtt.Client({thing!r}, 'localhost', {port}, ctx())
-c.on_up = up
+c.on_up.append(up)
 def show(p):
     print('LED', p)
 sender = outbox.ClickSender(box, c, 'G030JF055364XVRB', lambda: 'dev/clicks', lambda: 2950,
@@ -573,7 +573,7 @@ class RefusingBroker:
 REFUSED = """
 async def main():
     c = mqtt.Client({thing!r}, 'localhost', {port}, ctx())
-    c.on_up = up
+    c.on_up.append(up)
     task = asyncio.create_task(c.session())
     await asyncio.sleep_ms(0)
     try:
@@ -615,7 +615,7 @@ def test_refusals_are_classified_forbidden(pki: Pki, tmp_path: Path, mode: str, 
 PUBLISHER = """
 async def main():
     c = mqtt.Client({thing!r}, 'localhost', {port}, ctx())
-    c.on_up = up
+    c.on_up.append(up)
     asyncio.create_task(keep(c))
     await c.connected.wait()
     await c.publish('dev/clicks', b'click', 1)

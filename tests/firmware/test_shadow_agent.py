@@ -14,8 +14,9 @@ HARNESS = """
 import asyncio, json
 import settings, shadowagent
 class Client:
-    on_up = None
     connected = asyncio.Event()
+    def __init__(self):
+        self.on_up = []
 class App:
     serial = "G030JF055364XVRB"
     counts = {"single": 1, "double": 0, "long": 0}
@@ -161,7 +162,8 @@ async def main():
     task = asyncio.create_task(agent.run())
     for _ in range(3):
         await asyncio.sleep_ms(300)
-        agent.client.on_up()  # a new session: the last one ended with the get unanswered
+        for up in agent.client.on_up:  # a new session: the last one ended with the get unanswered
+            up()
     await asyncio.sleep_ms(300)
     print("OUT done", json.dumps({"ended": task.done(), "routes": routes}))
 asyncio.run(main())
